@@ -1,0 +1,113 @@
+# vigie — build, test, run.  `make help` lists the targets.
+#
+# On a fresh Debian 12 machine `make run` and `make test` are all the set-up there is: when
+# pkg-config reports a missing library they run `make deps` (apt-get) first.
+
+PKGS      := libuv libcurl yaml-0.1 librrd libsystemd jansson
+TEST_PKGS := check openssl
+DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
+             libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
+             libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck
+
+BUILD    ?= build
+CONFIG   ?= vigie.yaml
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WERROR   ?= -Werror
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wimplicit-fallthrough -Wvla
+STD      := -std=c11 -D_POSIX_C_SOURCE=200809L
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
+                    command -v rrdtool >/dev/null && echo yes)
+
+.PHONY: all run test check-asan lint deps clean help validate
+
+ifneq ($(DEPS_OK),yes)
+ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
+# Something is missing: install it, then run the goals that were asked for.
+$(firstword $(MAKECMDGOALS) all):
+	@echo "vigie: build dependencies missing, running 'make deps' first" >&2
+	$(MAKE) deps
+	$(MAKE) $(MAKECMDGOALS)
+$(wordlist 2,99,$(MAKECMDGOALS)):
+	@:
+endif
+else
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS))
+TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
+
+ALL_CFLAGS := $(STD) $(WARN) $(WERROR) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LIB_SRC    := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC   := $(filter-out tests/testsrv.c,$(wildcard tests/*.c))
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+all: $(BUILD)/vigie
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc $(if $(filter tests/%,$<),$(TEST_CFLAGS)) -c $< -o $@
+
+$(BUILD)/libvigie.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/vigie: $(BUILD)/src/main.o $(BUILD)/libvigie.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/testsrv: $(BUILD)/tests/testsrv.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) -pthread
+
+$(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libvigie.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+# The main job on the shipped configuration. Exit 1 (degraded) and 2 (down) describe the
+# procedures, not a failure of the command.
+run: $(BUILD)/vigie
+	$(BUILD)/vigie check -c $(CONFIG); s=$$?; [ $$s -le 2 ]
+
+validate: $(BUILD)/vigie
+	$(BUILD)/vigie validate -c $(CONFIG)
+
+# Each test runs in its own process (Check's fork mode) with a timeout; the last line is Check's
+# summary.
+test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
+	VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv VIGIE_SRCDIR=$(CURDIR) \
+	    $(BUILD)/tests/runner
+
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
+	    VIGIE_TIMEOUT_SCALE=4 test
+
+lint:
+	clang-format --dry-run --Werror src/*.[ch] tests/*.[ch]
+	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --std=c11 -Isrc src tests
+	@! grep -nwE 'sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime' \
+	    src/*.[ch] tests/*.[ch] || { echo "lint: banned function" >&2; exit 1; }
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tests/testsrv.d
+
+endif
+
+deps:
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+	    $(DEB_PKGS)
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@echo "make deps        install the Debian packages (apt-get)"
+	@echo "make             build $(BUILD)/vigie"
+	@echo "make run         check every shipped probe once (vigie check -c $(CONFIG))"
+	@echo "make validate    validate the shipped configuration"
+	@echo "make test        build with -Werror and run the test suite"
+	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
+	@echo "make lint        clang-format check, cppcheck, banned functions"

@@ -1,0 +1,100 @@
+/* config — vigie.yaml and probes.d/*.yaml, loaded and validated into an immutable tree.
+ *
+ * Layout (docs/CONFIG.md is the reference):
+ *
+ *   vigie.yaml                      probes.d/<group>.yaml
+ *   ----------                      ---------------------
+ *   probes_dir: probes.d            group: "Ministère X"        (required)
+ *   rrd_dir: rrd                    defaults: { <probe keys> }  (optional)
+ *   graphs_dir: graphs              probes:
+ *   user_agent: "vigie/0.1"           - id: x                   (required, [a-z0-9][a-z0-9._-]*)
+ *   contact: "https://..."              url: https://...        (required)
+ *   concurrency: 512                    name: "..."             (default: id)
+ *   per_host: 8                         jdma: [44, 45]          (procedure ids covered)
+ *   defaults: { <probe keys> }          tags: [a, b]
+ *                                       <probe keys>
+ *
+ * Probe keys (settable in both `defaults:` blocks and in a probe): interval, timeout,
+ * connect_timeout, method (GET|HEAD), headers (map), follow_redirects, max_redirects,
+ * ip (any|v4|v6), http (auto|1.1|2), reuse, slow, expect: {status, body, body_regex, max_bytes},
+ * tls: {verify, ca_file, min_days}. A probe value overrides its file's defaults, which override
+ * vigie.yaml's defaults, which override the built-in ones.
+ *
+ * Relative paths in vigie.yaml are relative to the directory holding vigie.yaml. */
+#ifndef VIGIE_CONFIG_H
+#define VIGIE_CONFIG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "units.h"
+
+enum ip_version { IPV_ANY, IPV_4, IPV_6 };
+enum http_version { HTTPV_AUTO, HTTPV_1_1, HTTPV_2 };
+
+struct header {
+    char *name;
+    char *value;
+};
+
+/* One probe: one URL checked at one interval. Read-only once loaded. */
+struct probe {
+    char *id;    /* stable, used for file names */
+    char *name;
+    char *url;
+    char *group; /* the file's `group:` */
+    char *file;  /* where it was declared */
+    unsigned line;
+    long *jdma; /* observatory procedure ids this URL covers */
+    size_t njdma;
+    char **tags;
+    size_t ntags;
+    char *method; /* "GET" or "HEAD" */
+    struct header *headers;
+    size_t nheaders;
+    uint64_t interval_ms;        /* default 60s, 1s..1d */
+    uint64_t timeout_ms;         /* default 10s, 100ms..interval */
+    uint64_t connect_timeout_ms; /* default 5s, capped at timeout */
+    uint64_t slow_ms;            /* default 800ms: verdict degraded at or above */
+    bool follow_redirects;       /* default true */
+    long max_redirects;          /* default 10, 0..50 */
+    enum ip_version ip;          /* default any */
+    enum http_version http;      /* default auto (HTTP/2 over TLS via ALPN, else 1.1) */
+    bool reuse;                  /* default false: a fresh connection and DNS lookup per check */
+    struct statusset status;     /* default 200-399, judged after redirects */
+    char *body;                  /* expected substring, or NULL */
+    char *body_regex;            /* POSIX extended regex source, or NULL */
+    regex_t body_re;             /* compiled body_regex, valid iff body_regex */
+    uint64_t max_bytes;          /* default 1 MiB, body cap */
+    bool tls_verify;             /* default true */
+    char *ca_file;               /* NULL: the system store */
+    long tls_min_days;           /* default 14, 0 disables */
+};
+
+struct config {
+    char *path;       /* vigie.yaml, or NULL when none was given */
+    char *probes_dir; /* resolved */
+    char *rrd_dir;
+    char *graphs_dir;
+    char *user_agent; /* full header value, contact included */
+    long concurrency; /* checks in flight at once, default 512 */
+    long per_host;    /* checks in flight per host, default 8 */
+    struct probe *probes; /* sorted by id */
+    size_t nprobes;
+};
+
+/* Loads `path` (vigie.yaml; NULL means built-in settings with probes_dir "probes.d" relative to
+ * the current directory) and every *.yaml in its probes_dir, in name order. Every problem in every
+ * file is appended to `d`. Returns 0 and a config the caller owns (config_free) on success, or a
+ * negative errno with *out = NULL when anything was wrong. */
+int config_load(const char *path, struct config **out, struct diag *d);
+
+void config_free(struct config *c);
+
+/* The probe with this id, or NULL. */
+const struct probe *config_find(const struct config *c, const char *id);
+
+#endif

@@ -1,0 +1,71 @@
+/* httpc — the only module that talks to libcurl. It owns one CURLM driven by the libuv loop: one
+ * uv_poll_t per socket (curl_multi_assign), one uv_timer_t, no polling loop and no blocking call
+ * on the loop thread (curl's threaded resolver does DNS off the loop).
+ *
+ * A request is submitted with everything it needs (struct httpc_req, copied); when it ends, the
+ * completion callback receives the measured struct result (phases, status, error class) and the
+ * body bytes kept (up to the cap, only when asked for). */
+#ifndef VIGIE_HTTPC_H
+#define VIGIE_HTTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "result.h"
+
+struct httpc;
+
+struct httpc_req {
+    const char *url;
+    const char *method;      /* "GET" (default when NULL) or "HEAD" */
+    const struct header *headers;
+    size_t nheaders;
+    const char *user_agent;
+    uint64_t timeout_ms;
+    uint64_t connect_timeout_ms;
+    bool follow_redirects;
+    long max_redirects;
+    enum ip_version ip;
+    enum http_version http;
+    bool reuse;
+    bool tls_verify;
+    const char *ca_file;
+    uint64_t max_bytes;      /* past this many body bytes the transfer stops: too_large */
+    bool keep_body;          /* keep the body (≤ max_bytes) for content expectations */
+};
+
+/* Called once per submitted request, on the loop thread. `body` (len bytes, NUL-terminated) is
+ * valid only during the call and is NULL unless keep_body was set. The result's outcome is the
+ * transport's (ok, dns, connect, tls, timeout, too_large, redirect_loop, protocol, internal); the
+ * verdict is left to the caller. */
+typedef void (*httpc_done_cb)(void *arg, struct result *res, const char *body, size_t len);
+
+/* Creates the client on `loop`. Call curl_global_init first (httpc_global_init). Returns NULL on
+ * failure. */
+struct httpc *httpc_new(uv_loop_t *loop);
+
+/* Starts a transfer now. Returns 0, or a negative errno if it could not be started (the callback
+ * is then not called). */
+int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb, void *arg);
+
+/* Transfers in flight. */
+size_t httpc_active(const struct httpc *h);
+
+/* Aborts transfers still in flight (their callbacks run with outcome internal, "aborted") and
+ * closes the loop handles; `cb` runs once everything is closed and h has been freed. */
+void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg);
+
+/* Process-wide libcurl set-up; call once from main before any thread starts. */
+int httpc_global_init(void);
+void httpc_global_cleanup(void);
+
+/* Checks that `url` is an absolute http:// or https:// URL with a host, using libcurl's own URL
+ * parser (so config and transfers agree). Returns 0 or -EINVAL with *why set to a static string. */
+int httpc_url_check(const char *url, const char **why);
+
+/* Copies `url` into buf without its user:password part (for logs and results). */
+void httpc_url_redact(const char *url, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* The test runner: every module's suite in one Check SRunner, each test forked into its own
+ * process with a timeout. CK_RUN_SUITE=name / CK_RUN_CASE=name select a part. */
+#include <check.h>
+#include <stdlib.h>
+
+#define SUITE(name) Suite *name##_suite(void);
+#include "suites.h"
+#undef SUITE
+
+int main(void)
+{
+    SRunner *sr = srunner_create(NULL);
+    int failed;
+
+#define SUITE(name) srunner_add_suite(sr, name##_suite());
+#include "suites.h"
+#undef SUITE
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,4 @@
+/* The test suites, one per module: SUITE(name) declares `Suite *name_suite(void)` in
+ * tests/test_<name>.c. Add a line when adding a tests/test_<module>.c. */
+SUITE(units)
+SUITE(config)
