@@ -52,7 +52,7 @@ all: $(BUILD)/vigie
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Isrc $(if $(filter tests/%,$<),$(TEST_CFLAGS)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -iquote src $(if $(filter tests/%,$<),$(TEST_CFLAGS)) -c $< -o $@
 
 $(BUILD)/libvigie.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -1,4 +1,4 @@
-/* config — vigie.yaml and probes.d/*.yaml, loaded and validated into an immutable tree.
+/* config — vigie.yaml and the YAML files of probes.d, loaded and validated into an immutable tree.
  *
  * Layout (docs/CONFIG.md is the reference):
  *

@@ -61,6 +61,9 @@ void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg);
 int httpc_global_init(void);
 void httpc_global_cleanup(void);
 
+/* libcurl's version string, for `vigie version`. */
+const char *httpc_version(void);
+
 /* Checks that `url` is an absolute http:// or https:// URL with a host, using libcurl's own URL
  * parser (so config and transfers agree). Returns 0 or -EINVAL with *why set to a static string. */
 int httpc_url_check(const char *url, const char **why);

@@ -2,3 +2,6 @@
  * tests/test_<name>.c. Add a line when adding a tests/test_<module>.c. */
 SUITE(units)
 SUITE(config)
+SUITE(httpc)
+SUITE(check)
+SUITE(cli)

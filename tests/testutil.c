@@ -1,3 +1,6 @@
+/* nftw(3) is XSI. */
+#define _XOPEN_SOURCE 700
+
 #include "testutil.h"
 
 #include <check.h>
@@ -128,20 +131,20 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        const char **av = calloc(argc + 2, sizeof(*av));
+        char **av = calloc(argc + 2, sizeof(*av));
 
         if (!av)
             _exit(127);
-        av[0] = bin;
+        av[0] = strdup(bin);
         for (size_t i = 0; i < argc; i++)
-            av[i + 1] = argv[i];
+            av[i + 1] = strdup(argv[i]);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
         close(pe[0]);
         close(po[1]);
         close(pe[1]);
-        execv(bin, (char *const *)av);
+        execv(bin, av);
         _exit(127);
     }
     close(po[1]);
@@ -159,7 +162,7 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
     time_t deadline = time(NULL) + test_timeout(timeout_s);
     pid_t w;
     while ((w = waitpid(pid, &status, WNOHANG)) == 0 && time(NULL) < deadline)
-        usleep(10000);
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
     if (w == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);

@@ -2,7 +2,13 @@
 #ifndef VIGIE_TESTUTIL_H
 #define VIGIE_TESTUTIL_H
 
+#include <check.h>
 #include <stddef.h>
+
+/* Every suite constructor, declared once for the runner and the test files. */
+#define SUITE(name) Suite *name##_suite(void);
+#include "suites.h"
+#undef SUITE
 
 /* Timeouts in tests are multiplied by VIGIE_TIMEOUT_SCALE (sanitizer builds are slower). */
 int test_timeout(int seconds);

@@ -1,0 +1,615 @@
+/* httpc — libcurl's multi interface driven by the libuv loop.
+ *
+ * The shape is curl's "multi_socket" API: curl tells us which sockets it wants watched and for
+ * what (on_socket), and when it next needs to be woken up (on_timer). We mirror that with one
+ * uv_poll_t per socket and one uv_timer_t, and hand every event back to curl with
+ * curl_multi_socket_action(). curl never blocks the loop: name resolution runs on curl's
+ * threaded resolver, everything else is non-blocking I/O.
+ *
+ * After every call into curl we drain curl_multi_info_read(): that is where finished transfers
+ * come out, get measured into a struct result and handed to their callback.
+ *
+ * Poll handles are freed in their close callback only (libuv's rule), and curl may reuse a file
+ * descriptor number for a new socket while the old handle is still closing: that is fine because
+ * uv_close() stops the watcher synchronously; only the memory outlives it.
+ */
+#include "httpc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+struct xfer {
+    struct httpc *h;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    httpc_done_cb cb;
+    void *arg;
+    struct xfer *prev, *next; /* in h->xfers, for aborting on close */
+    uint64_t max_bytes;
+    int64_t seen; /* body bytes received, all of them */
+    bool keep_body;
+    bool too_large;
+    char *body; /* kept body, NUL-terminated, ≤ max_bytes */
+    size_t len, cap;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct httpc *h;
+};
+
+struct httpc {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct xfer *xfers;
+    size_t active;
+    unsigned handles_open; /* timer + poll handles not yet closed */
+    bool closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* clang-format off */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
+
+static void maybe_closed(struct httpc *h)
+{
+    if (!h->closing || h->handles_open > 0)
+        return;
+    void (*cb)(void *) = h->close_cb;
+    void *arg = h->close_arg;
+    free(h);
+    if (cb)
+        cb(arg);
+}
+
+static void on_sock_closed(uv_handle_t *handle)
+{
+    struct sock *sk = container_of((uv_poll_t *)handle, struct sock, poll);
+    struct httpc *h = sk->h;
+
+    free(sk);
+    h->handles_open--;
+    maybe_closed(h);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    struct httpc *h = container_of((uv_timer_t *)handle, struct httpc, timer);
+
+    h->handles_open--;
+    maybe_closed(h);
+}
+
+/* Copies url into buf, dropping a "user:password@" part. */
+void httpc_url_redact(const char *url, char *buf, size_t len)
+{
+    const char *auth = strstr(url, "://");
+    const char *at, *end;
+
+    if (len == 0)
+        return;
+    if (!auth) {
+        snprintf(buf, len, "%s", url);
+        return;
+    }
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    at = memchr(auth, '@', (size_t)(end - auth));
+    if (!at) {
+        snprintf(buf, len, "%s", url);
+        return;
+    }
+    snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
+}
+
+static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Parses OpenSSL's "Mar 12 00:00:00 2027 GMT" into UNIX time; 0 when it does not parse. */
+static int64_t parse_cert_time(const char *s)
+{
+    char mon[4];
+    unsigned d, hh, mm, ss, y, m;
+
+    if (sscanf(s, "%3s %u %u:%u:%u %u", mon, &d, &hh, &mm, &ss, &y) != 6)
+        return 0;
+    for (m = 0; m < 12; m++)
+        if (strcmp(mon, months[m]) == 0)
+            break;
+    if (m == 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970)
+        return 0;
+    return days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+/* The leaf certificate's notAfter, from CURLINFO_CERTINFO. */
+static int64_t cert_expiry(CURL *easy)
+{
+    struct curl_certinfo *ci = NULL;
+    static const char key[] = "Expire date:";
+
+    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci || ci->num_of_certs < 1)
+        return 0;
+    for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
+        if (strncmp(s->data, key, sizeof(key) - 1) == 0)
+            return parse_cert_time(s->data + sizeof(key) - 1);
+    return 0;
+}
+
+static enum outcome classify(CURLcode rc, const struct xfer *x)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return OUTCOME_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return OUTCOME_DNS;
+    case CURLE_COULDNT_CONNECT:
+        return OUTCOME_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return OUTCOME_TIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+        return OUTCOME_TLS;
+    case CURLE_TOO_MANY_REDIRECTS:
+        return OUTCOME_REDIRECT_LOOP;
+    case CURLE_FILESIZE_EXCEEDED:
+        return OUTCOME_TOO_LARGE;
+    case CURLE_WRITE_ERROR:
+        return x->too_large ? OUTCOME_TOO_LARGE : OUTCOME_INTERNAL;
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
+    case CURLE_ABORTED_BY_CALLBACK:
+        return OUTCOME_INTERNAL;
+    default:
+        /* Invalid replies, early close, receive errors, HTTP/2 framing, a redirect to a
+         * protocol we do not allow (CURLE_UNSUPPORTED_PROTOCOL). */
+        return OUTCOME_PROTOCOL;
+    }
+}
+
+static int64_t info_time(CURL *easy, CURLINFO what)
+{
+    curl_off_t t = 0;
+
+    if (curl_easy_getinfo(easy, what, &t) != CURLE_OK || t <= 0)
+        return -1;
+    return (int64_t)t;
+}
+
+/* Fills the transport part of a result from a finished transfer. */
+static void measure(struct xfer *x, CURLcode rc, struct result *res)
+{
+    CURL *e = x->easy;
+    const char *eff = NULL;
+    long v = 0;
+
+    memset(res, 0, sizeof(*res));
+    res->dns_us = info_time(e, CURLINFO_NAMELOOKUP_TIME_T);
+    res->connect_us = info_time(e, CURLINFO_CONNECT_TIME_T);
+    res->tls_us = info_time(e, CURLINFO_APPCONNECT_TIME_T);
+    res->pretransfer_us = info_time(e, CURLINFO_PRETRANSFER_TIME_T);
+    res->ttfb_us = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
+    res->total_us = info_time(e, CURLINFO_TOTAL_TIME_T);
+    res->redirect_us = info_time(e, CURLINFO_REDIRECT_TIME_T);
+    if (res->redirect_us < 0)
+        res->redirect_us = 0;
+    if (res->total_us < 0)
+        res->total_us = 0;
+    res->response_us = -1;
+    if (res->ttfb_us >= 0 && res->pretransfer_us >= 0 && res->ttfb_us >= res->pretransfer_us)
+        res->response_us = res->ttfb_us - res->pretransfer_us;
+    if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &v) == CURLE_OK)
+        res->status = v;
+    if (curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &v) == CURLE_OK)
+        res->redirects = v;
+    res->bytes = x->seen;
+    if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
+        httpc_url_redact(eff, res->url, sizeof(res->url));
+    res->cert_expiry = cert_expiry(e);
+    res->outcome = classify(rc, x);
+    if (rc == CURLE_OUT_OF_MEMORY && res->status > 0) {
+        /* curl reports response headers over its 100 KiB limit as "out of memory": with a
+         * status line already parsed, that is the server's fault. */
+        res->outcome = OUTCOME_PROTOCOL;
+        snprintf(res->msg, sizeof(res->msg), "response headers too large (curl: %.200s)",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    } else if (res->outcome == OUTCOME_TOO_LARGE)
+        snprintf(res->msg, sizeof(res->msg), "body larger than %llu bytes",
+                 (unsigned long long)x->max_bytes);
+    else if (rc != CURLE_OK)
+        snprintf(res->msg, sizeof(res->msg), "%s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    res->verdict = res->outcome == OUTCOME_OK ? VERDICT_OK : VERDICT_DOWN;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    if (!x)
+        return;
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->hdrs);
+    free(x->body);
+    free(x);
+}
+
+static void xfer_unlink(struct xfer *x)
+{
+    struct httpc *h = x->h;
+
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        h->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    h->active--;
+}
+
+/* Ends one transfer: measure, detach from curl, call back, free. */
+static void xfer_finish(struct xfer *x, CURLcode rc, const char *why)
+{
+    struct result res;
+
+    measure(x, rc, &res);
+    if (why) {
+        res.outcome = OUTCOME_INTERNAL;
+        res.verdict = VERDICT_DOWN;
+        snprintf(res.msg, sizeof(res.msg), "%s", why);
+    }
+    curl_multi_remove_handle(x->h->multi, x->easy);
+    xfer_unlink(x);
+    x->cb(x->arg, &res, x->keep_body ? (x->body ? x->body : "") : NULL, x->len);
+    xfer_free(x);
+}
+
+static void drain(struct httpc *h)
+{
+    CURLMsg *msg;
+    int pending;
+
+    while (h->multi && (msg = curl_multi_info_read(h->multi, &pending))) {
+        struct xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        xfer_finish(x, msg->data.result, NULL);
+    }
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    struct sock *sk = container_of(handle, struct sock, poll);
+    struct httpc *h = sk->h;
+    int flags = 0, running;
+
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(h->multi, sk->fd, flags, &running);
+    drain(h);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    struct httpc *h = container_of(timer, struct httpc, timer);
+    int running;
+
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(h);
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants to be called back in timeout_ms (-1: never). We must not
+ * call into curl from here, so even a 0 ms timeout goes through the loop. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct httpc *h = userp;
+
+    (void)multi;
+    if (timeout_ms < 0)
+        uv_timer_stop(&h->timer);
+    else
+        uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct httpc *h = userp;
+    struct sock *sk = socketp;
+    int events = 0;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (sk) {
+            curl_multi_assign(h->multi, fd, NULL);
+            uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
+        }
+        return 0;
+    }
+    if (!sk) {
+        sk = calloc(1, sizeof(*sk));
+        if (!sk)
+            return -1;
+        sk->fd = fd;
+        sk->h = h;
+        if (uv_poll_init_socket(h->loop, &sk->poll, fd) != 0) {
+            free(sk);
+            return -1;
+        }
+        h->handles_open++;
+        curl_multi_assign(h->multi, fd, sk);
+    }
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&sk->poll, events, on_poll);
+    return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION: count every byte, keep up to the cap when asked, stop past the cap. */
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+    struct xfer *x = userp;
+    size_t len = size * n;
+
+    x->seen += (int64_t)len;
+    if ((uint64_t)x->seen > x->max_bytes) {
+        x->too_large = true;
+        return 0;
+    }
+    if (x->keep_body && len > 0) {
+        if (x->len + len + 1 > x->cap) {
+            size_t cap = x->cap ? x->cap : 4096;
+            char *p;
+
+            while (cap < x->len + len + 1)
+                cap *= 2;
+            p = realloc(x->body, cap);
+            if (!p)
+                return 0;
+            x->body = p;
+            x->cap = cap;
+        }
+        memcpy(x->body + x->len, data, len);
+        x->len += len;
+        x->body[x->len] = '\0';
+    }
+    return len;
+}
+
+static int setup(struct xfer *x, const struct httpc_req *r)
+{
+    CURL *e = x->easy;
+    static const long ipresolve[] = {CURL_IPRESOLVE_WHATEVER, CURL_IPRESOLVE_V4, CURL_IPRESOLVE_V6};
+    static const long httpv[] = {CURL_HTTP_VERSION_2TLS, CURL_HTTP_VERSION_1_1,
+                                 CURL_HTTP_VERSION_2_0};
+    CURLcode rc = CURLE_OK;
+
+    for (size_t i = 0; i < r->nheaders; i++) {
+        char line[1024];
+        struct curl_slist *l;
+
+        snprintf(line, sizeof(line), "%s: %s", r->headers[i].name, r->headers[i].value);
+        l = curl_slist_append(x->hdrs, line);
+        if (!l)
+            return -ENOMEM;
+        x->hdrs = l;
+    }
+/* Any failing setopt is remembered; they all run so the first error is not masked. */
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        CURLcode c_ = curl_easy_setopt(e, opt, val);                                               \
+        if (c_ != CURLE_OK && rc == CURLE_OK)                                                      \
+            rc = c_;                                                                               \
+    } while (0)
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, r->follow_redirects ? 1L : 0L);
+    SET(CURLOPT_MAXREDIRS, r->max_redirects);
+    SET(CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    SET(CURLOPT_IPRESOLVE, ipresolve[r->ip]);
+    SET(CURLOPT_HTTP_VERSION, httpv[r->http]);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    if (r->user_agent)
+        SET(CURLOPT_USERAGENT, r->user_agent);
+    if (x->hdrs)
+        SET(CURLOPT_HTTPHEADER, x->hdrs);
+    if (r->method && strcmp(r->method, "HEAD") == 0)
+        SET(CURLOPT_NOBODY, 1L);
+    if (!r->reuse) {
+        /* What a new visitor experiences: its own DNS lookup, TCP and TLS handshakes. */
+        SET(CURLOPT_FRESH_CONNECT, 1L);
+        SET(CURLOPT_FORBID_REUSE, 1L);
+        SET(CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+    }
+    SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+    if (r->ca_file)
+        SET(CURLOPT_CAINFO, r->ca_file);
+    if (strncmp(r->url, "https:", 6) == 0)
+        SET(CURLOPT_CERTINFO, 1L);
+#undef SET
+    return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
+}
+
+int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb, void *arg)
+{
+    struct xfer *x;
+    int err;
+
+    if (h->closing)
+        return -ECANCELED;
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->h = h;
+    x->cb = cb;
+    x->arg = arg;
+    x->max_bytes = req->max_bytes;
+    x->keep_body = req->keep_body;
+    x->easy = curl_easy_init();
+    if (!x->easy) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    err = setup(x, req);
+    if (err)
+        goto fail;
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    x->next = h->xfers;
+    if (h->xfers)
+        h->xfers->prev = x;
+    h->xfers = x;
+    h->active++;
+    return 0;
+fail:
+    xfer_free(x);
+    return err;
+}
+
+size_t httpc_active(const struct httpc *h)
+{
+    return h->active;
+}
+
+struct httpc *httpc_new(uv_loop_t *loop)
+{
+    struct httpc *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return NULL;
+    h->loop = loop;
+    h->multi = curl_multi_init();
+    if (!h->multi)
+        goto fail_multi;
+    if (uv_timer_init(loop, &h->timer) != 0)
+        goto fail_timer;
+    h->handles_open = 1;
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    return h;
+fail_timer:
+    curl_multi_cleanup(h->multi);
+fail_multi:
+    free(h);
+    return NULL;
+}
+
+void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg)
+{
+    h->closing = true;
+    h->close_cb = cb;
+    h->close_arg = arg;
+    while (h->xfers)
+        xfer_finish(h->xfers, CURLE_OK, "aborted");
+    /* Closing the multi handle closes cached connections, which calls on_socket(REMOVE) for
+     * their sockets: poll handles are closed there. */
+    curl_multi_cleanup(h->multi);
+    h->multi = NULL;
+    uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+}
+
+int httpc_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+void httpc_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+const char *httpc_version(void)
+{
+    return curl_version();
+}
+
+int httpc_url_check(const char *url, const char **why)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    CURLUcode rc;
+    int err = -EINVAL;
+
+    if (!u) {
+        *why = "out of memory";
+        return -ENOMEM;
+    }
+    rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (rc != CURLUE_OK) {
+        *why = curl_url_strerror(rc);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
+        *why = "no scheme";
+        goto out;
+    }
+    for (char *p = scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        *why = "unsupported scheme, only http and https";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
+        *why = "no host";
+        goto out;
+    }
+    err = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return err;
+}

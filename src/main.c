@@ -1,0 +1,334 @@
+/* vigie — command line: validate, check. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "check.h"
+#include "config.h"
+#include "diag.h"
+#include "httpc.h"
+#include "log.h"
+
+#define VIGIE_VERSION "0.1"
+
+/* Exit statuses of `vigie check`, as Nagios plugins use them. */
+enum { EXIT_OK = 0, EXIT_DEGRADED = 1, EXIT_DOWN = 2, EXIT_UNKNOWN = 3 };
+
+struct opts {
+    const char *config;
+    bool json;
+    bool config_given;
+    const char **ids;
+    size_t nids;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: vigie validate [-c FILE]\n"
+                 "       vigie check [-c FILE] [--json] [ID...]\n"
+                 "       vigie version\n"
+                 "\n"
+                 "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
+                 "                     built-in settings with ./probes.d)\n"
+                 "  --json             one JSON object per probe and line\n"
+                 "  -v, --verbose      debug logging\n");
+}
+
+/* Parses the arguments after the command. Returns 0 or -1 after printing why. */
+static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
+{
+    o->ids = calloc((size_t)argc + 1, sizeof(*o->ids));
+    if (!o->ids)
+        return -1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "vigie: %s needs a file\n", a);
+                return -1;
+            }
+            o->config = argv[++i];
+            o->config_given = true;
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            o->config = a + 9;
+            o->config_given = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            log_set_level(LOG_DEBUG);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (a[0] == '-' || !allow_ids) {
+            fprintf(stderr, "vigie: unexpected argument \"%s\"\n", a);
+            usage(stderr);
+            return -1;
+        } else {
+            o->ids[o->nids++] = a;
+        }
+    }
+    if (!o->config_given && access("vigie.yaml", F_OK) == 0)
+        o->config = "vigie.yaml";
+    return 0;
+}
+
+static struct config *load(const struct opts *o)
+{
+    struct config *cfg = NULL;
+    struct diag d;
+
+    diag_init(&d);
+    if (config_load(o->config, &cfg, &d) != 0) {
+        diag_print(&d, stderr);
+        fprintf(stderr, "vigie: %zu error%s, configuration not loaded\n", d.n, d.n == 1 ? "" : "s");
+    }
+    diag_fini(&d);
+    return cfg;
+}
+
+static int cmd_validate(const struct opts *o)
+{
+    struct config *cfg = load(o);
+    size_t files = 0;
+
+    if (!cfg)
+        return 1;
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        size_t j;
+
+        for (j = 0; j < i; j++)
+            if (strcmp(cfg->probes[j].file, cfg->probes[i].file) == 0)
+                break;
+        files += j == i;
+    }
+    printf("%s: ok, %zu probes in %zu files under %s\n", cfg->path ? cfg->path : "(built-in)",
+           cfg->nprobes, files, cfg->probes_dir);
+    config_free(cfg);
+    return 0;
+}
+
+/* `vigie check`: every selected probe once, at most cfg->concurrency at a time. */
+struct run {
+    const struct config *cfg;
+    struct httpc *httpc;
+    const struct probe **probes;
+    struct result *results;
+    size_t n, next, done;
+};
+
+static void start_next(struct run *r);
+
+static void on_checked(void *arg, const struct probe *p, const struct result *res)
+{
+    struct run *r = arg;
+    size_t i;
+
+    for (i = 0; i < r->n && r->probes[i] != p; i++)
+        ;
+    r->results[i] = *res;
+    r->done++;
+    start_next(r);
+}
+
+static void start_next(struct run *r)
+{
+    while (r->next < r->n && httpc_active(r->httpc) < (size_t)r->cfg->concurrency) {
+        size_t i = r->next++;
+        int err = check_start(r->httpc, r->cfg, r->probes[i], on_checked, r);
+
+        if (err) {
+            struct result *res = &r->results[i];
+
+            res->outcome = OUTCOME_INTERNAL;
+            res->verdict = VERDICT_DOWN;
+            snprintf(res->msg, sizeof(res->msg), "cannot start: %s", strerror(-err));
+            r->done++;
+        }
+    }
+}
+
+static void fmt_ms(char *buf, size_t len, int64_t us)
+{
+    if (us < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f", us / 1000.0);
+}
+
+static json_t *json_us(int64_t us)
+{
+    return us < 0 ? json_null() : json_integer(us);
+}
+
+static void print_json(const struct probe *p, const struct result *res)
+{
+    json_t *o = json_object(), *jdma = json_array();
+    char *s;
+
+    for (size_t i = 0; i < p->njdma; i++)
+        json_array_append_new(jdma, json_integer(p->jdma[i]));
+    json_object_set_new(o, "probe", json_string(p->id));
+    json_object_set_new(o, "group", json_string(p->group));
+    json_object_set_new(o, "jdma", jdma);
+    json_object_set_new(o, "verdict", json_string(verdict_str(res->verdict)));
+    json_object_set_new(o, "outcome", json_string(outcome_str(res->outcome)));
+    json_object_set_new(o, "status", json_integer(res->status));
+    json_object_set_new(o, "dns_us", json_us(res->dns_us));
+    json_object_set_new(o, "connect_us", json_us(res->connect_us));
+    json_object_set_new(o, "tls_us", json_us(res->tls_us));
+    json_object_set_new(o, "ttfb_us", json_us(res->ttfb_us));
+    json_object_set_new(o, "response_us", json_us(res->response_us));
+    json_object_set_new(o, "total_us", json_us(res->total_us));
+    json_object_set_new(o, "redirect_us", json_us(res->redirect_us));
+    json_object_set_new(o, "redirects", json_integer(res->redirects));
+    json_object_set_new(o, "bytes", json_integer(res->bytes));
+    json_object_set_new(o, "url", json_string(res->url[0] ? res->url : p->url));
+    json_object_set_new(o, "cert_days",
+                        res->cert_expiry ? json_integer(res->cert_days) : json_null());
+    json_object_set_new(o, "message", json_string(res->msg));
+    s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
+static void print_table(const struct run *r)
+{
+    int w = 5;
+
+    for (size_t i = 0; i < r->n; i++) {
+        int l = (int)strlen(r->probes[i]->id);
+        w = l > w ? l : w;
+    }
+    printf("%-*s %6s %8s %8s %8s %8s %8s %8s  %-8s %s\n", w, "PROBE", "STATUS", "DNS", "CONNECT",
+           "TLS", "TTFB", "RESPONSE", "TOTAL", "VERDICT", "REASON");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct result *res = &r->results[i];
+        char t[6][24];
+
+        fmt_ms(t[0], sizeof(t[0]), res->dns_us);
+        fmt_ms(t[1], sizeof(t[1]), res->connect_us);
+        fmt_ms(t[2], sizeof(t[2]), res->tls_us);
+        fmt_ms(t[3], sizeof(t[3]), res->ttfb_us);
+        fmt_ms(t[4], sizeof(t[4]), res->response_us);
+        fmt_ms(t[5], sizeof(t[5]), res->total_us);
+        printf("%-*s %6ld %8s %8s %8s %8s %8s %8s  %-8s %s%s%s\n", w, r->probes[i]->id, res->status,
+               t[0], t[1], t[2], t[3], t[4], t[5], verdict_str(res->verdict),
+               res->outcome != OUTCOME_OK ? outcome_str(res->outcome) : "",
+               res->outcome != OUTCOME_OK && res->msg[0] ? ": " : "", res->msg);
+    }
+}
+
+static void on_httpc_closed(void *arg)
+{
+    (void)arg;
+}
+
+/* Many probes at once need many sockets: lift the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int cmd_check(const struct opts *o)
+{
+    struct config *cfg = load(o);
+    struct run r = {0};
+    uv_loop_t loop;
+    uint64_t t0;
+    size_t count[3] = {0, 0, 0};
+    int status = EXIT_UNKNOWN;
+
+    if (!cfg)
+        return EXIT_UNKNOWN;
+    r.cfg = cfg;
+    r.n = o->nids ? o->nids : cfg->nprobes;
+    r.probes = calloc(r.n, sizeof(*r.probes));
+    r.results = calloc(r.n, sizeof(*r.results));
+    if (!r.probes || !r.results)
+        goto out;
+    for (size_t i = 0; i < r.n; i++) {
+        r.probes[i] = o->nids ? config_find(cfg, o->ids[i]) : &cfg->probes[i];
+        if (!r.probes[i]) {
+            fprintf(stderr, "vigie: no probe with id \"%s\"\n", o->ids[i]);
+            goto out;
+        }
+    }
+    raise_nofile();
+    if (uv_loop_init(&loop) != 0)
+        goto out;
+    r.httpc = httpc_new(&loop);
+    if (!r.httpc) {
+        uv_loop_close(&loop);
+        goto out;
+    }
+    t0 = uv_hrtime();
+    start_next(&r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    httpc_close(r.httpc, on_httpc_closed, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        log_warn("event loop closed with handles still open");
+
+    if (!o->json)
+        print_table(&r);
+    for (size_t i = 0; i < r.n; i++) {
+        if (o->json)
+            print_json(r.probes[i], &r.results[i]);
+        count[r.results[i].verdict]++;
+    }
+    if (!o->json)
+        printf("%zu probes: %zu ok, %zu degraded, %zu down in %.2f s\n", r.n, count[VERDICT_OK],
+               count[VERDICT_DEGRADED], count[VERDICT_DOWN], (uv_hrtime() - t0) / 1e9);
+    status = count[VERDICT_DOWN] ? EXIT_DOWN : count[VERDICT_DEGRADED] ? EXIT_DEGRADED : EXIT_OK;
+out:
+    free(r.probes);
+    free(r.results);
+    config_free(cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    int rc;
+
+    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(cmd ? stdout : stderr);
+        return cmd ? 0 : EXIT_UNKNOWN;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("vigie %s (%s)\n", VIGIE_VERSION, httpc_version());
+        return 0;
+    }
+    if (httpc_global_init() != 0) {
+        fprintf(stderr, "vigie: cannot initialise libcurl\n");
+        return EXIT_UNKNOWN;
+    }
+    if (strcmp(cmd, "validate") == 0) {
+        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+    } else if (strcmp(cmd, "check") == 0) {
+        rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
+    } else {
+        fprintf(stderr, "vigie: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        rc = EXIT_UNKNOWN;
+    }
+    free(o.ids);
+    httpc_global_cleanup();
+    return rc;
+}

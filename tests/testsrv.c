@@ -1,0 +1,1260 @@
+/*
+ * testsrv — a loopback HTTP/HTTPS server for the test suite (and the benches).
+ *
+ * Usage: testsrv --dir DIR
+ *
+ * At start-up it generates a throw-away CA and the server certificates (EC P-256, OpenSSL 3 API),
+ * writes the CA certificate to DIR/ca.pem (use it as the client's CAfile), binds these listeners
+ * on 127.0.0.1, each on an ephemeral port, and prints exactly one line on stdout:
+ *
+ *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P
+ *
+ *   http       plain HTTP
+ *   https      TLS, certificate valid for IP:127.0.0.1 and DNS:localhost, signed by the test CA
+ *   expired    TLS, same names, expired (notBefore 30 days ago, notAfter 1 day ago)
+ *   wronghost  TLS, valid dates, but subjectAltName DNS:wrong.example only
+ *   soon       TLS, valid names, expires in 5 days
+ *   stall      accepts TCP connections and never answers (a TLS handshake stalls there). The
+ *              server drains and discards what the client sends, only so it notices when the
+ *              client goes away.
+ *   refused    a port bound but never listened on: connecting to it is refused (the socket is
+ *              kept, unlike a closed one, so no other socket can take the port meanwhile)
+ *
+ * TLS listeners speak HTTP/1.1 only (no ALPN) and disable session resumption, so every handshake
+ * is a full one and the client always sees the certificate.
+ *
+ * It serves until SIGTERM/SIGINT or until its stdin reaches end-of-file (so it dies with the
+ * process that started it), then exits 0.
+ *
+ * Requests: HTTP/1.1 GET or HEAD (HEAD: headers only; other methods: 405) on any path; the head
+ * ends with an empty line (CRLF, bare LF tolerated) and is capped at 64 KiB (400 beyond);
+ * request bodies are not read. Responses carry
+ * `Connection: close` and the connection is closed after one response, unless the query has
+ * keepalive=1. The query parameters drive the response and combine:
+ *
+ *   delay=MS         wait MS ms after the request head is read, before sending anything
+ *   status=N         status code (default 200, 100..999), with its reason phrase
+ *   body=TEXT        body (percent-decoded: only %XX sequences, '+' stays '+'; default "ok\n")
+ *   size=N           body of N 'x' bytes, streamed (never held in memory)
+ *   drip=MS          send the body one byte at a time, waiting MS ms before each byte (the
+ *                    headers go at once, with the full Content-Length)
+ *   redirect=N       302 to the same URL with redirect=N-1 (other parameters kept, absolute
+ *                    Location http(s)://127.0.0.1:PORT/...); at 0 behave normally
+ *   loop=1           302 to exactly the same URL (an endless redirect loop)
+ *   location=URL     302 with Location: URL (percent-decoded)
+ *   mode=silence     read the request, never answer; the connection stays open until the client
+ *                    closes it
+ *   mode=close       headers with Content-Length: 1000, then 100 bytes of body, then close
+ *   mode=garbage     send "THIS IS NOT HTTP\r\n\r\n" and close
+ *   mode=hugeheader  a valid status line, one 200 KiB header line, then the normal response
+ *   mode=reset       close at once with SO_LINGER 0 (TCP RST), without answering
+ *   header=Name:Val  add a response header (repeatable, percent-decoded, up to 32); a
+ *                    Content-Type or Content-Length given this way replaces the default one
+ *   echo=1           the body is the raw request head received
+ *   keepalive=1      answer `Connection: keep-alive` and wait for the next request
+ *
+ * Precedence: mode=silence|reset|garbage replace the response. Otherwise location, else loop,
+ * else redirect>0 make it a 302 with an empty body (status= then applies to the final hop only);
+ * else the body is echo, else size, else body, else "ok\n". mode=close and mode=hugeheader alter
+ * whichever response results. 1xx, 204 and 304 responses have no body and no Content-Length.
+ * delay applies to every mode; keepalive=1 only to normal and hugeheader responses. A repeated
+ * parameter takes its last value (header= accumulates); unknown parameters and malformed values
+ * are ignored. Every response but those of mode=garbage carries Content-Type: text/plain
+ * (unless header= gives one).
+ *
+ * Design: the main thread polls the listeners, stdin and a self-pipe for signals and accepts;
+ * each connection is served by its own detached thread (256 KiB stack) doing blocking I/O through
+ * `struct conn`, so a delayed or silent request costs a sleeping thread and nothing else.
+ * 1,500 simultaneous connections are fine: RLIMIT_NOFILE is raised to its hard limit.
+ */
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEAD_MAX (64 * 1024)      /* request head cap */
+#define CHUNK (16 * 1024)         /* body streaming unit */
+#define HUGE_HEADER (200 * 1024)  /* mode=hugeheader: length of the header line */
+#define MAX_HEADERS 32            /* header= parameters kept */
+#define THREAD_STACK (256 * 1024) /* connection threads */
+#define BACKLOG 4096
+#define LINGER_MS 2000   /* how long a closing connection waits for the client's FIN */
+#define STOP_WAIT_MS 500 /* how long shutdown waits for connection threads */
+
+enum listener_kind { L_HTTP, L_HTTPS, L_EXPIRED, L_WRONGHOST, L_SOON, L_STALL, L_COUNT };
+
+struct server;
+
+struct listener {
+    int fd;
+    int port;
+    SSL_CTX *ctx; /* NULL: plain TCP */
+    int stall;    /* never answer */
+    struct server *srv;
+};
+
+/* The root object. Connection threads only read it, except the registry under `lock`. */
+struct server {
+    struct listener l[L_COUNT];
+    int refused_fd; /* bound, never listening: connections to it are refused */
+    int refused_port;
+    pthread_attr_t attr;
+    /* Registry of the sockets owned by connection threads, so that shutdown can wake them. A
+     * thread clears its slot before closing its fd, so a set slot is always an open socket. */
+    pthread_mutex_t lock;
+    int nconns;
+    unsigned char *active; /* active[fd] != 0 while a connection thread owns fd */
+    size_t nactive;
+};
+
+/* One client connection, owned by its thread. */
+struct conn {
+    int fd;
+    SSL *ssl; /* NULL on plain listeners */
+    struct listener *l;
+    char *buf;  /* HEAD_MAX bytes: request head(s) */
+    size_t len; /* bytes in buf */
+};
+
+enum mode { MODE_NORMAL, MODE_SILENCE, MODE_CLOSE, MODE_GARBAGE, MODE_HUGEHEADER, MODE_RESET };
+
+/* A parsed request. Strings are owned by the request (req_fini). */
+struct req {
+    int head_only;
+    char *path;  /* raw path of the request-target */
+    char *query; /* raw query, without '?' ("" if none) */
+    char *qbuf;  /* split and decoded copy of the query; the parameters below point into it */
+    long delay, drip;
+    long long size; /* -1: not given */
+    int status;
+    long redirect; /* -1: not given */
+    int loop, echo, keepalive;
+    enum mode mode;
+    const char *body;     /* NULL: not given */
+    const char *location; /* NULL: not given */
+    const char *hdr[MAX_HEADERS];
+    int nhdr;
+};
+
+/* Written to by the signal handler, read by the main poll loop. */
+static int sig_pipe[2] = {-1, -1};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void die(const char *what)
+{
+    fprintf(stderr, "testsrv: %s\n", what);
+    ERR_print_errors_fp(stderr);
+    exit(1);
+}
+
+static struct timespec mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+static void ts_add_ms(struct timespec *ts, long ms)
+{
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static long ts_diff_ms(struct timespec a, struct timespec b)
+{
+    return (long)(a.tv_sec - b.tv_sec) * 1000 + (a.tv_nsec - b.tv_nsec) / 1000000L;
+}
+
+/* Sleeps until the absolute CLOCK_MONOTONIC time `when`: precise, immune to signals and drift. */
+static void sleep_until(const struct timespec *when)
+{
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, when, NULL) == EINTR)
+        ;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* strtoll with full-string and range checks; 0 or -1. */
+static int parse_num(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX sequences in place; a malformed '%' is kept as it is. */
+static void pct_decode(char *s)
+{
+    char *w = s;
+
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+
+        if (*r == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
+            (lo = hexval((unsigned char)r[2])) >= 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+static int has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* A growable string for response heads. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if (!b->p || b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->len + (size_t)n + 1) * 2;
+        char *p = realloc(b->p, cap);
+
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+static const char *reason(int status)
+{
+    static const struct {
+        int code;
+        const char *text;
+    } tab[] = {
+        {100, "Continue"},
+        {101, "Switching Protocols"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {203, "Non-Authoritative Information"},
+        {204, "No Content"},
+        {206, "Partial Content"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {410, "Gone"},
+        {418, "I'm a teapot"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+    };
+
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (tab[i].code == status)
+            return tab[i].text;
+    return "Unknown";
+}
+
+/* ---- connection I/O ------------------------------------------------------------------------- */
+
+/* Reads up to n bytes: > 0 bytes read, 0 end-of-file, -1 error. */
+static ssize_t conn_read(struct conn *c, void *p, size_t n)
+{
+    if (c->ssl) {
+        int r = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+
+        if (r > 0)
+            return r;
+        r = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        return r == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, p, n, 0);
+
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Writes all n bytes: 0 or -1. */
+static int conn_write(struct conn *c, const void *p, size_t n)
+{
+    const char *s = p;
+
+    while (n > 0) {
+        size_t k = n > CHUNK ? CHUNK : n;
+        ssize_t r;
+
+        if (c->ssl) {
+            r = SSL_write(c->ssl, s, (int)k);
+            if (r <= 0) {
+                ERR_clear_error();
+                return -1;
+            }
+        } else {
+            r = send(c->fd, s, k, MSG_NOSIGNAL);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return -1;
+        }
+        s += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int conn_puts(struct conn *c, const char *s)
+{
+    return conn_write(c, s, strlen(s));
+}
+
+/* Writes n copies of ch, CHUNK bytes at a time. */
+static int conn_fill(struct conn *c, int ch, long long n)
+{
+    char chunk[CHUNK];
+
+    memset(chunk, ch, sizeof(chunk));
+    while (n > 0) {
+        size_t k = n > CHUNK ? CHUNK : (size_t)n;
+
+        if (conn_write(c, chunk, k) < 0)
+            return -1;
+        n -= (long long)k;
+    }
+    return 0;
+}
+
+/* Reads and discards until the client closes (or an error); never writes. */
+static void conn_drain(struct conn *c)
+{
+    char tmp[4096];
+
+    while (conn_read(c, tmp, sizeof(tmp)) > 0)
+        ;
+}
+
+/* ---- the connection registry -------------------------------------------------------------- */
+
+static void registry_add(struct server *srv, int fd)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->nconns++;
+    if ((size_t)fd < srv->nactive)
+        srv->active[fd] = 1;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void registry_del(struct server *srv, int fd)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->nconns--;
+    if ((size_t)fd < srv->nactive)
+        srv->active[fd] = 0;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Wakes every connection thread blocked on its socket. */
+static void registry_shutdown_all(struct server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (size_t fd = 0; fd < srv->nactive; fd++)
+        if (srv->active[fd])
+            shutdown((int)fd, SHUT_RDWR);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static int registry_count(struct server *srv)
+{
+    int n;
+
+    pthread_mutex_lock(&srv->lock);
+    n = srv->nconns;
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}
+
+/* How a connection ends (CLOSE_NOT: it does not, the next request follows). */
+enum close_how {
+    CLOSE_NOT,
+    CLOSE_GRACEFUL, /* close_notify, FIN, then wait a little for the client's FIN */
+    CLOSE_ABORT,    /* just close (client gone, or protocol error on its side) */
+    CLOSE_RESET,    /* SO_LINGER 0: the peer sees a TCP RST */
+};
+
+/* Ends the connection and frees it. The registry slot is cleared before the fd is closed. */
+static void conn_free(struct conn *c, enum close_how how)
+{
+    struct server *srv = c->l->srv;
+    int fd = c->fd;
+
+    if (how == CLOSE_RESET) {
+        struct linger lg = {1, 0};
+
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    } else if (how == CLOSE_GRACEFUL) {
+        /* Half-close, then read until the client's FIN: closing with unread input would send an
+         * RST that can destroy the response before the client has read it. */
+        struct timespec t0 = mono_now();
+        struct timeval tv = {0, 200 * 1000};
+        char tmp[4096];
+
+        if (c->ssl && SSL_shutdown(c->ssl) < 0)
+            ERR_clear_error();
+        shutdown(fd, SHUT_WR);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        while (ts_diff_ms(mono_now(), t0) < LINGER_MS) {
+            ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+                break;
+        }
+    }
+    SSL_free(c->ssl);
+    free(c->buf);
+    free(c);
+    registry_del(srv, fd);
+    close(fd);
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+static void req_fini(struct req *rq)
+{
+    free(rq->path);
+    free(rq->query);
+    free(rq->qbuf);
+}
+
+/* Applies one query parameter (value already decoded). */
+static void req_param(struct req *rq, const char *key, const char *val)
+{
+    long long v;
+
+    if (!strcmp(key, "delay") && !parse_num(val, 0, 3600000, &v))
+        rq->delay = (long)v;
+    else if (!strcmp(key, "drip") && !parse_num(val, 0, 60000, &v))
+        rq->drip = (long)v;
+    else if (!strcmp(key, "size") && !parse_num(val, 0, 1000000000000LL, &v))
+        rq->size = v;
+    else if (!strcmp(key, "status") && !parse_num(val, 100, 999, &v))
+        rq->status = (int)v;
+    else if (!strcmp(key, "redirect") && !parse_num(val, 0, 1000000, &v))
+        rq->redirect = (long)v;
+    else if (!strcmp(key, "loop"))
+        rq->loop = !strcmp(val, "1");
+    else if (!strcmp(key, "echo"))
+        rq->echo = !strcmp(val, "1");
+    else if (!strcmp(key, "keepalive"))
+        rq->keepalive = !strcmp(val, "1");
+    else if (!strcmp(key, "body"))
+        rq->body = val;
+    else if (!strcmp(key, "location") && !has_crlf(val))
+        rq->location = val;
+    else if (!strcmp(key, "header") && rq->nhdr < MAX_HEADERS && !has_crlf(val) &&
+             strchr(val, ':') && val[0] != ':')
+        rq->hdr[rq->nhdr++] = val;
+    else if (!strcmp(key, "mode")) {
+        if (!strcmp(val, "silence"))
+            rq->mode = MODE_SILENCE;
+        else if (!strcmp(val, "close"))
+            rq->mode = MODE_CLOSE;
+        else if (!strcmp(val, "garbage"))
+            rq->mode = MODE_GARBAGE;
+        else if (!strcmp(val, "hugeheader"))
+            rq->mode = MODE_HUGEHEADER;
+        else if (!strcmp(val, "reset"))
+            rq->mode = MODE_RESET;
+        else if (!strcmp(val, "normal"))
+            rq->mode = MODE_NORMAL;
+    }
+}
+
+/* Parses the request line of `head` (head_len bytes, ending with an empty line). Returns 0, -1 for
+ * a malformed request (400), -2 for a method other than GET/HEAD (405), -3 out of memory. */
+static int req_parse(struct req *rq, const char *head, size_t head_len)
+{
+    const char *eol = memchr(head, '\n', head_len);
+    const char *sp1, *sp2, *target, *q;
+    size_t mlen, tlen;
+
+    memset(rq, 0, sizeof(*rq));
+    rq->size = -1;
+    rq->status = 200;
+    rq->redirect = -1;
+    if (!eol)
+        return -1;
+    if (eol > head && eol[-1] == '\r')
+        eol--;
+    sp1 = memchr(head, ' ', (size_t)(eol - head));
+    if (!sp1)
+        return -1;
+    target = sp1 + 1;
+    sp2 = memchr(target, ' ', (size_t)(eol - target));
+    if (!sp2 || sp2 == target)
+        return -1;
+    if (eol - (sp2 + 1) < 7 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+        return -1;
+    mlen = (size_t)(sp1 - head);
+    tlen = (size_t)(sp2 - target);
+    /* absolute-form (a request meant for a proxy): keep the path only */
+    if (tlen > 7 && (!memcmp(target, "http://", 7) || !memcmp(target, "https://", 8))) {
+        const char *slash = memchr(target + 8, '/', tlen - 8);
+        const char *end = target + tlen;
+
+        target = slash ? slash : end;
+        tlen = (size_t)(end - target);
+    }
+    if (tlen == 0) {
+        target = "/";
+        tlen = 1;
+    }
+    if (target[0] != '/' || memchr(target, '\0', tlen))
+        return -1;
+    q = memchr(target, '?', tlen);
+    rq->path = strndup(target, q ? (size_t)(q - target) : tlen);
+    rq->query = q ? strndup(q + 1, tlen - (size_t)(q + 1 - target)) : strdup("");
+    if (!rq->path || !rq->query)
+        return -3;
+    if (mlen == 4 && !memcmp(head, "HEAD", 4))
+        rq->head_only = 1;
+    else if (!(mlen == 3 && !memcmp(head, "GET", 3)))
+        return -2;
+
+    rq->qbuf = strdup(rq->query);
+    if (!rq->qbuf)
+        return -3;
+    for (char *p = rq->qbuf; p;) {
+        char *amp = strchr(p, '&');
+        char *eq;
+
+        if (amp)
+            *amp++ = '\0';
+        eq = strchr(p, '=');
+        if (eq) {
+            *eq++ = '\0';
+            pct_decode(eq);
+        }
+        if (*p)
+            req_param(rq, p, eq ? eq : "");
+        p = amp;
+    }
+    return 0;
+}
+
+/* Returns 1 if one of the header= parameters is named `name`. */
+static int req_has_header(const struct req *rq, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (int i = 0; i < rq->nhdr; i++)
+        if (!strncasecmp(rq->hdr[i], name, n) && rq->hdr[i][n] == ':')
+            return 1;
+    return 0;
+}
+
+/* The raw query with redirect=N replaced by redirect=N-1 (caller frees), or NULL. */
+static char *redirect_query(const struct req *rq)
+{
+    struct sbuf b = {0};
+    const char *p = rq->query;
+
+    sb_printf(&b, "%s", "");
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+
+        if (b.len > 0)
+            sb_printf(&b, "&");
+        if (n >= 9 && !memcmp(p, "redirect=", 9))
+            sb_printf(&b, "redirect=%ld", rq->redirect - 1);
+        else
+            sb_printf(&b, "%.*s", (int)n, p);
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* Writes the response to one request. Returns 0 to close gracefully, 1 to keep the connection
+ * for another request, -1 to abort it. */
+static int respond(struct conn *c, struct req *rq, const char *head, size_t head_len)
+{
+    const char *scheme = c->l->ctx ? "https" : "http";
+    struct sbuf b = {0};
+    char *rq_loc = NULL;
+    const char *location = NULL;
+    const char *body = "ok\n";
+    long long blen;
+    int status = rq->status, nobody, ret = -1;
+    int keep = rq->keepalive && (rq->mode == MODE_NORMAL || rq->mode == MODE_HUGEHEADER);
+
+    if (rq->location) {
+        location = rq->location;
+    } else if (rq->loop || rq->redirect > 0) {
+        /* loop: the very same URL; redirect: the same with redirect=N-1 */
+        char *q = rq->loop ? NULL : redirect_query(rq);
+        const char *query = rq->loop ? rq->query : q;
+        struct sbuf u = {0};
+
+        if (query)
+            sb_printf(&u, "%s://127.0.0.1:%d%s%s%s", scheme, c->l->port, rq->path,
+                      *query ? "?" : "", query);
+        free(q);
+        if (!query || u.oom) {
+            free(u.p);
+            goto out;
+        }
+        rq_loc = u.p;
+        location = rq_loc;
+    }
+
+    if (location)
+        status = 302;
+    if (rq->mode == MODE_CLOSE) {
+        blen = 1000; /* only 100 bytes will follow */
+    } else if (location) {
+        body = "";
+        blen = 0;
+    } else if (rq->echo) {
+        body = head;
+        blen = (long long)head_len;
+    } else if (rq->size >= 0) {
+        body = NULL;
+        blen = rq->size;
+    } else {
+        if (rq->body)
+            body = rq->body;
+        blen = (long long)strlen(body);
+    }
+    nobody = status < 200 || status == 204 || status == 304;
+
+    sb_printf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    if (rq->mode == MODE_HUGEHEADER) {
+        sb_printf(&b, "X-Huge: ");
+        if (b.oom || conn_write(c, b.p, b.len) < 0 || conn_fill(c, 'h', HUGE_HEADER) < 0)
+            goto out;
+        b.len = 0;
+        sb_printf(&b, "\r\n");
+    }
+    sb_printf(&b, "Server: vigie-testsrv\r\n");
+    if (!req_has_header(rq, "Content-Type"))
+        sb_printf(&b, "Content-Type: text/plain\r\n");
+    if (!nobody && !req_has_header(rq, "Content-Length"))
+        sb_printf(&b, "Content-Length: %lld\r\n", blen);
+    sb_printf(&b, "Connection: %s\r\n", keep ? "keep-alive" : "close");
+    if (location)
+        sb_printf(&b, "Location: %s\r\n", location);
+    for (int i = 0; i < rq->nhdr; i++) {
+        const char *colon = strchr(rq->hdr[i], ':');
+        const char *v = colon + 1;
+
+        while (*v == ' ' || *v == '\t')
+            v++;
+        sb_printf(&b, "%.*s: %s\r\n", (int)(colon - rq->hdr[i]), rq->hdr[i], v);
+    }
+    sb_printf(&b, "\r\n");
+    if (b.oom || conn_write(c, b.p, b.len) < 0)
+        goto out;
+
+    if (rq->head_only || nobody) {
+        ret = keep;
+        goto out;
+    }
+    if (rq->mode == MODE_CLOSE) {
+        ret = conn_fill(c, 'x', 100) < 0 ? -1 : 0;
+        goto out;
+    }
+    if (rq->drip > 0) {
+        struct timespec next = mono_now();
+
+        for (long long i = 0; i < blen; i++) {
+            char ch = body ? body[i] : 'x';
+
+            ts_add_ms(&next, rq->drip);
+            sleep_until(&next);
+            if (conn_write(c, &ch, 1) < 0)
+                goto out;
+        }
+    } else if (body) {
+        if (conn_write(c, body, (size_t)blen) < 0)
+            goto out;
+    } else if (conn_fill(c, 'x', blen) < 0) {
+        goto out;
+    }
+    ret = keep;
+out:
+    free(b.p);
+    free(rq_loc);
+    return ret;
+}
+
+static int send_error(struct conn *c, int status, const char *extra)
+{
+    char msg[256];
+    const char *text = reason(status);
+
+    snprintf(msg, sizeof(msg),
+             "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s"
+             "Connection: close\r\n\r\n%s\n",
+             status, text, strlen(text) + 1, extra, text);
+    return conn_puts(c, msg);
+}
+
+/* Reads one request head into c->buf. Returns its length (including the empty line), 0 if
+ * the client went away first, -1 if the head exceeds HEAD_MAX. */
+static long read_head(struct conn *c)
+{
+    size_t scanned = 0;
+
+    for (;;) {
+        /* the head ends with an empty line: CRLF CRLF, or bare LFs (tolerated) */
+        for (size_t i = scanned; i + 1 < c->len; i++) {
+            if (c->buf[i] != '\n')
+                continue;
+            if (c->buf[i + 1] == '\n')
+                return (long)(i + 2);
+            if (c->buf[i + 1] == '\r' && i + 2 < c->len && c->buf[i + 2] == '\n')
+                return (long)(i + 3);
+        }
+        scanned = c->len >= 2 ? c->len - 2 : 0;
+        if (c->len >= HEAD_MAX)
+            return -1;
+
+        ssize_t r = conn_read(c, c->buf + c->len, HEAD_MAX - c->len);
+
+        if (r <= 0)
+            return 0;
+        c->len += (size_t)r;
+    }
+}
+
+/* Serves one request. Returns how to close, or CLOSE_NOT to go on (keepalive=1). */
+static enum close_how serve_one(struct conn *c)
+{
+    struct req rq;
+    struct timespec t0;
+    long head_len = read_head(c);
+    enum close_how how = CLOSE_ABORT;
+    int r;
+
+    if (head_len == 0)
+        return CLOSE_ABORT;
+    if (head_len < 0) {
+        send_error(c, 400, "");
+        return CLOSE_GRACEFUL;
+    }
+    t0 = mono_now();
+    r = req_parse(&rq, c->buf, (size_t)head_len);
+    if (r < 0) {
+        req_fini(&rq);
+        if (r == -2)
+            send_error(c, 405, "Allow: GET, HEAD\r\n");
+        else
+            send_error(c, r == -1 ? 400 : 500, "");
+        return CLOSE_GRACEFUL;
+    }
+    if (rq.delay > 0) {
+        ts_add_ms(&t0, rq.delay);
+        sleep_until(&t0);
+    }
+    switch (rq.mode) {
+    case MODE_SILENCE:
+        conn_drain(c);
+        how = CLOSE_ABORT;
+        break;
+    case MODE_RESET:
+        how = CLOSE_RESET;
+        break;
+    case MODE_GARBAGE:
+        how = conn_puts(c, "THIS IS NOT HTTP\r\n\r\n") < 0 ? CLOSE_ABORT : CLOSE_GRACEFUL;
+        break;
+    case MODE_NORMAL:
+    case MODE_CLOSE:
+    case MODE_HUGEHEADER:
+        r = respond(c, &rq, c->buf, (size_t)head_len);
+        how = r > 0 ? CLOSE_NOT : r == 0 ? CLOSE_GRACEFUL : CLOSE_ABORT;
+        break;
+    }
+    req_fini(&rq);
+    if (how == CLOSE_NOT) {
+        /* keep-alive: what followed this head is the start of the next request */
+        c->len -= (size_t)head_len;
+        memmove(c->buf, c->buf + head_len, c->len);
+    }
+    return how;
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    enum close_how how = CLOSE_ABORT;
+    sigset_t set;
+
+    /* signals are for the main thread */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (c->l->stall) {
+        conn_drain(c);
+        goto out;
+    }
+    if (c->l->ctx) {
+        c->ssl = SSL_new(c->l->ctx);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_accept(c->ssl) != 1) {
+            ERR_clear_error();
+            goto out;
+        }
+    }
+    c->buf = malloc(HEAD_MAX);
+    if (!c->buf)
+        goto out;
+    while ((how = serve_one(c)) == CLOSE_NOT)
+        ;
+out:
+    conn_free(c, how);
+    return NULL;
+}
+
+/* ---- certificates --------------------------------------------------------------------------- */
+
+static void cert_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+
+    if (!ext || !X509_add_ext(x, ext, -1))
+        die("cannot add a certificate extension");
+    X509_EXTENSION_free(ext);
+}
+
+/* A new certificate for `key`, valid from now + nb_days to now + na_days, signed by
+ * issuer/issuer_key (self-signed CA when issuer is NULL). san NULL: a CA. Caller frees. */
+static X509 *cert_new(const char *cn, const char *san, long nb_days, long na_days, EVP_PKEY *key,
+                      X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    BIGNUM *bn = BN_new();
+    X509_NAME *name;
+    X509V3_CTX ctx;
+
+    if (!x || !bn || !X509_set_version(x, X509_VERSION_3) ||
+        !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+        !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+        !X509_time_adj_ex(X509_getm_notBefore(x), (int)nb_days, 0, NULL) ||
+        !X509_time_adj_ex(X509_getm_notAfter(x), (int)na_days, 0, NULL) || !X509_set_pubkey(x, key))
+        die("cannot build a certificate");
+    BN_free(bn);
+    name = X509_get_subject_name(x);
+    if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"vigie tests",
+                                    -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                    0) ||
+        !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
+        die("cannot name a certificate");
+
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    cert_ext(x, &ctx, NID_subject_key_identifier, "hash");
+    if (!san) {
+        cert_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+        cert_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+        cert_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE");
+        cert_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
+        cert_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
+        cert_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+        cert_ext(x, &ctx, NID_subject_alt_name, san);
+    }
+    if (!X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()))
+        die("cannot sign a certificate");
+    return x;
+}
+
+static EVP_PKEY *key_new(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+
+    if (!k)
+        die("cannot generate an EC key");
+    return k;
+}
+
+/* A server context presenting a fresh leaf certificate signed by the CA. */
+static SSL_CTX *tls_ctx_new(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char *san,
+                            long nb_days, long na_days)
+{
+    EVP_PKEY *key = key_new();
+    X509 *cert = cert_new(cn, san, nb_days, na_days, key, ca, ca_key);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1)
+        die("cannot set up a TLS context");
+    /* No resumption: every handshake is a full one, so clients always see the certificate. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return ctx;
+}
+
+static void write_ca(const char *dir, X509 *ca)
+{
+    char path[4096];
+    FILE *f;
+
+    if (snprintf(path, sizeof(path), "%s/ca.pem", dir) >= (int)sizeof(path))
+        die("--dir is too long");
+    f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    if (!PEM_write_X509(f, ca) || fclose(f) != 0)
+        die("cannot write ca.pem");
+}
+
+/* ---- listeners and the main loop ------------------------------------------------------------ */
+
+/* A TCP socket bound to 127.0.0.1 on an ephemeral port; its port in *port. */
+static int bind_loopback(int *port)
+{
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof(sa);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        die("socket failed");
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+        die("cannot bind 127.0.0.1");
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void listener_start(struct server *srv, enum listener_kind k, SSL_CTX *ctx)
+{
+    struct listener *l = &srv->l[k];
+
+    l->ctx = ctx;
+    l->stall = k == L_STALL;
+    l->srv = srv;
+    l->fd = bind_loopback(&l->port);
+    if (listen(l->fd, BACKLOG) < 0)
+        die("listen failed");
+    fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* Accepts what is pending on l and starts a thread per connection. */
+static void listener_accept(struct listener *l)
+{
+    struct server *srv = l->srv;
+
+    for (int i = 0; i < 256; i++) {
+        int one = 1;
+        int fd = accept(l->fd, NULL, NULL);
+        struct conn *c;
+        pthread_t tid;
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                fprintf(stderr, "testsrv: accept: %s\n", strerror(errno));
+                sleep_ms(10); /* let connections finish rather than spin */
+            }
+            return;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->l = l;
+        registry_add(srv, fd);
+        if (pthread_create(&tid, &srv->attr, conn_main, c) != 0) {
+            fprintf(stderr, "testsrv: cannot start a connection thread\n");
+            registry_del(srv, fd);
+            close(fd);
+            free(c);
+        }
+    }
+}
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    char ch = (char)sig;
+
+    if (write(sig_pipe[1], &ch, 1) < 0) {
+        /* nothing to do: the pipe is full, a stop is already pending */
+    }
+    errno = saved;
+}
+
+static void setup_process(void)
+{
+    struct sigaction sa;
+    struct rlimit rl;
+
+    /* fds 0-2 must be open, or a socket could take their place (stdin EOF means stop) */
+    int fd = open("/dev/null", O_RDWR);
+
+    while (fd >= 0 && fd <= 2)
+        fd = open("/dev/null", O_RDWR);
+    if (fd > 2)
+        close(fd);
+    if (pipe(sig_pipe) < 0)
+        die("pipe failed");
+    for (int i = 0; i < 2; i++) {
+        fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void server_init(struct server *srv)
+{
+    struct rlimit rl;
+
+    memset(srv, 0, sizeof(*srv));
+    if (pthread_mutex_init(&srv->lock, NULL) != 0 || pthread_attr_init(&srv->attr) != 0 ||
+        pthread_attr_setdetachstate(&srv->attr, PTHREAD_CREATE_DETACHED) != 0 ||
+        pthread_attr_setstacksize(&srv->attr, THREAD_STACK) != 0)
+        die("cannot set up threads");
+    srv->nactive = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1048576)
+        srv->nactive = (size_t)rl.rlim_cur;
+    srv->active = calloc(srv->nactive, 1);
+    if (!srv->active)
+        die("out of memory");
+}
+
+/* Stops accepting, wakes the connection threads and gives them STOP_WAIT_MS to finish. Returns
+ * 1 if they all did (the process may then exit normally), 0 otherwise. */
+static int server_stop(struct server *srv)
+{
+    struct timespec t0 = mono_now();
+
+    for (int k = 0; k < L_COUNT; k++) {
+        close(srv->l[k].fd);
+        srv->l[k].fd = -1;
+    }
+    while (registry_count(srv) > 0 && ts_diff_ms(mono_now(), t0) < STOP_WAIT_MS) {
+        registry_shutdown_all(srv);
+        sleep_ms(10);
+    }
+    return registry_count(srv) == 0;
+}
+
+static void server_fini(struct server *srv)
+{
+    for (int k = 0; k < L_COUNT; k++)
+        SSL_CTX_free(srv->l[k].ctx);
+    close(srv->refused_fd);
+    pthread_attr_destroy(&srv->attr);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv->active);
+}
+
+static void serve(struct server *srv)
+{
+    struct pollfd pfd[L_COUNT + 2];
+    int stdin_open = 1;
+
+    for (;;) {
+        int n = 0;
+
+        for (int k = 0; k < L_COUNT; k++) {
+            pfd[n].fd = srv->l[k].fd;
+            pfd[n++].events = POLLIN;
+        }
+        pfd[n].fd = sig_pipe[0];
+        pfd[n++].events = POLLIN;
+        pfd[n].fd = stdin_open ? STDIN_FILENO : -1;
+        pfd[n++].events = POLLIN;
+        for (int i = 0; i < n; i++)
+            pfd[i].revents = 0;
+        if (poll(pfd, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll failed");
+        }
+        for (int k = 0; k < L_COUNT; k++)
+            if (pfd[k].revents)
+                listener_accept(&srv->l[k]);
+        if (pfd[L_COUNT].revents)
+            return; /* SIGTERM or SIGINT */
+        if (pfd[L_COUNT + 1].revents) {
+            char tmp[512];
+            ssize_t r = read(STDIN_FILENO, tmp, sizeof(tmp));
+
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+                return; /* our parent is gone */
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv;
+    X509 *ca;
+    EVP_PKEY *ca_key;
+
+    if (argc != 3 || strcmp(argv[1], "--dir") != 0) {
+        fprintf(stderr, "usage: testsrv --dir DIR\n");
+        return 2;
+    }
+    setup_process();
+    server_init(&srv);
+
+    ca_key = key_new();
+    ca = cert_new("vigie test CA", NULL, -60, 3650, ca_key, NULL, NULL);
+    listener_start(&srv, L_HTTP, NULL);
+    listener_start(&srv, L_HTTPS,
+                   tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
+    listener_start(&srv, L_EXPIRED,
+                   tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -30, -1));
+    listener_start(&srv, L_WRONGHOST,
+                   tls_ctx_new(ca, ca_key, "wrong.example", "DNS:wrong.example", -1, 365));
+    listener_start(&srv, L_SOON,
+                   tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 5));
+    listener_start(&srv, L_STALL, NULL);
+    srv.refused_fd = bind_loopback(&srv.refused_port);
+    write_ca(argv[2], ca);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+
+    printf("http=%d https=%d expired=%d wronghost=%d soon=%d stall=%d refused=%d\n",
+           srv.l[L_HTTP].port, srv.l[L_HTTPS].port, srv.l[L_EXPIRED].port, srv.l[L_WRONGHOST].port,
+           srv.l[L_SOON].port, srv.l[L_STALL].port, srv.refused_port);
+    if (fflush(stdout) != 0)
+        die("cannot write the port line");
+
+    serve(&srv);
+    if (!server_stop(&srv)) {
+        /* some thread is still sleeping in a delay: don't free what it may touch */
+        _exit(0);
+    }
+    server_fini(&srv);
+    return 0;
+}
