@@ -23,7 +23,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run test check-asan lint deps clean help validate
+.PHONY: all run check-once test check-asan lint deps clean help validate bench
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -66,9 +66,14 @@ $(BUILD)/testsrv: $(BUILD)/tests/testsrv.o
 $(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libvigie.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
-# The main job on the shipped configuration. Exit 1 (degraded) and 2 (down) describe the
-# procedures, not a failure of the command.
+# The main job: the daemon on the shipped configuration, in the foreground, logging to stderr,
+# until Ctrl-C (SIGINT) or SIGTERM.
 run: $(BUILD)/vigie
+	$(BUILD)/vigie run -c $(CONFIG)
+
+# Every shipped probe checked once. Exit 1 (degraded) and 2 (down) describe the procedures, not a
+# failure of the command.
+check-once: $(BUILD)/vigie
 	$(BUILD)/vigie check -c $(CONFIG); s=$$?; [ $$s -le 2 ]
 
 validate: $(BUILD)/vigie
@@ -88,7 +93,7 @@ lint:
 	clang-format --dry-run --Werror src/*.[ch] tests/*.[ch]
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --std=c11 -Isrc src tests
-	@! grep -nwE 'sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime' \
+	@! grep -nE '\<(sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime) *\(' \
 	    src/*.[ch] tests/*.[ch] || { echo "lint: banned function" >&2; exit 1; }
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tests/testsrv.d
@@ -106,7 +111,8 @@ clean:
 help:
 	@echo "make deps        install the Debian packages (apt-get)"
 	@echo "make             build $(BUILD)/vigie"
-	@echo "make run         check every shipped probe once (vigie check -c $(CONFIG))"
+	@echo "make run         run the daemon on the shipped probes (vigie run -c $(CONFIG))"
+	@echo "make check-once  check every shipped probe once (vigie check -c $(CONFIG))"
 	@echo "make validate    validate the shipped configuration"
 	@echo "make test        build with -Werror and run the test suite"
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"

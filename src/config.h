@@ -11,8 +11,12 @@
  *   contact: "https://..."              url: https://...        (required)
  *   concurrency: 512                    name: "..."             (default: id)
  *   per_host: 8                         jdma: [44, 45]          (procedure ids covered)
- *   defaults: { <probe keys> }          tags: [a, b]
- *                                       <probe keys>
+ *   rrd_flush: 30s                      tags: [a, b]
+ *   rrd_queue_max: 1000000              <probe keys>
+ *   rrd_retention: {full: 2d, medium: 14d, hourly: 400d, daily: 1830d}
+ *   saturation_lag: 250ms
+ *   drain_timeout: 10s
+ *   defaults: { <probe keys> }
  *
  * Probe keys (settable in both `defaults:` blocks and in a probe): interval, timeout,
  * connect_timeout, method (GET|HEAD), headers (map), follow_redirects, max_redirects,
@@ -42,7 +46,7 @@ struct header {
 
 /* One probe: one URL checked at one interval. Read-only once loaded. */
 struct probe {
-    char *id;    /* stable, used for file names */
+    char *id; /* stable, used for file names */
     char *name;
     char *url;
     char *group; /* the file's `group:` */
@@ -79,10 +83,18 @@ struct config {
     char *probes_dir; /* resolved */
     char *rrd_dir;
     char *graphs_dir;
-    char *user_agent; /* full header value, contact included */
-    long concurrency; /* checks in flight at once, default 512 */
-    long per_host;    /* checks in flight per host, default 8 */
-    struct probe *probes; /* sorted by id */
+    char *user_agent;       /* full header value, contact included */
+    long concurrency;       /* checks in flight at once, default 512 */
+    long per_host;          /* checks in flight per host, default 8 */
+    uint64_t rrd_flush_ms;  /* rrd_flush: a sample waits at most this long, default 30s */
+    long rrd_queue_max;     /* rrd_queue_max: samples kept in memory, default 1,000,000 */
+    uint64_t rrd_full_ms;   /* rrd_retention.full: full resolution, default 2d */
+    uint64_t rrd_medium_ms; /* rrd_retention.medium: 10-minute rows, default 14d */
+    uint64_t rrd_hourly_ms; /* rrd_retention.hourly: 1-hour rows, default 400d */
+    uint64_t rrd_daily_ms;  /* rrd_retention.daily: 1-day rows, default 1830d */
+    uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
+    uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
+    struct probe *probes;   /* sorted by id */
     size_t nprobes;
 };
 

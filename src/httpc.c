@@ -547,13 +547,18 @@ fail_multi:
     return NULL;
 }
 
+void httpc_abort_all(struct httpc *h)
+{
+    while (h->xfers)
+        xfer_finish(h->xfers, CURLE_OK, "aborted");
+}
+
 void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg)
 {
     h->closing = true;
     h->close_cb = cb;
     h->close_arg = arg;
-    while (h->xfers)
-        xfer_finish(h->xfers, CURLE_OK, "aborted");
+    httpc_abort_all(h);
     /* Closing the multi handle closes cached connections, which calls on_socket(REMOVE) for
      * their sockets: poll handles are closed there. */
     curl_multi_cleanup(h->multi);

@@ -19,7 +19,7 @@ struct httpc;
 
 struct httpc_req {
     const char *url;
-    const char *method;      /* "GET" (default when NULL) or "HEAD" */
+    const char *method; /* "GET" (default when NULL) or "HEAD" */
     const struct header *headers;
     size_t nheaders;
     const char *user_agent;
@@ -32,8 +32,8 @@ struct httpc_req {
     bool reuse;
     bool tls_verify;
     const char *ca_file;
-    uint64_t max_bytes;      /* past this many body bytes the transfer stops: too_large */
-    bool keep_body;          /* keep the body (≤ max_bytes) for content expectations */
+    uint64_t max_bytes; /* past this many body bytes the transfer stops: too_large */
+    bool keep_body;     /* keep the body (≤ max_bytes) for content expectations */
 };
 
 /* Called once per submitted request, on the loop thread. `body` (len bytes, NUL-terminated) is
@@ -52,6 +52,10 @@ int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb,
 
 /* Transfers in flight. */
 size_t httpc_active(const struct httpc *h);
+
+/* Ends every transfer in flight now: each callback runs once, with outcome internal and the
+ * message "aborted". */
+void httpc_abort_all(struct httpc *h);
 
 /* Aborts transfers still in flight (their callbacks run with outcome internal, "aborted") and
  * closes the loop handles; `cb` runs once everything is closed and h has been freed. */

@@ -10,6 +10,8 @@
 #include <uv.h>
 
 #include "check.h"
+#include "daemon.h"
+#include "units.h"
 #include "config.h"
 #include "diag.h"
 #include "httpc.h"
@@ -22,6 +24,8 @@ enum { EXIT_OK = 0, EXIT_DEGRADED = 1, EXIT_DOWN = 2, EXIT_UNKNOWN = 3 };
 
 struct opts {
     const char *config;
+    const char *stats;
+    uint64_t duration_ms;
     bool json;
     bool config_given;
     const char **ids;
@@ -30,13 +34,16 @@ struct opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vigie validate [-c FILE]\n"
+    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE]\n"
+                 "       vigie validate [-c FILE]\n"
                  "       vigie check [-c FILE] [--json] [ID...]\n"
                  "       vigie version\n"
                  "\n"
                  "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
                  "                     built-in settings with ./probes.d)\n"
                  "  --json             one JSON object per probe and line\n"
+                 "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
+                 "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
                  "  -v, --verbose      debug logging\n");
 }
 
@@ -61,6 +68,15 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
             o->config_given = true;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--stats") == 0 && i + 1 < argc) {
+            o->stats = argv[++i];
+        } else if (strcmp(a, "--duration") == 0 && i + 1 < argc) {
+            const char *why;
+
+            if (units_duration(argv[++i], &o->duration_ms, &why) != 0) {
+                fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
+                return -1;
+            }
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -301,6 +317,17 @@ out:
     return status;
 }
 
+static int cmd_run(const struct opts *o)
+{
+    struct daemon_opts d = {.duration_ms = o->duration_ms, .stats_path = o->stats};
+    struct config *cfg = load(o);
+
+    if (!cfg)
+        return 1;
+    raise_nofile();
+    return daemon_run(cfg, &d);
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -319,7 +346,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "vigie: cannot initialise libcurl\n");
         return EXIT_UNKNOWN;
     }
-    if (strcmp(cmd, "validate") == 0) {
+    if (strcmp(cmd, "run") == 0) {
+        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
+    } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);

@@ -35,9 +35,9 @@ const char *verdict_str(enum verdict v);
 struct result {
     /* Phase end times from the start of the transfer, microseconds; -1 when not reached. These
      * are libcurl's CURLINFO_*_TIME_T, cumulated over redirects. */
-    int64_t dns_us;      /* name resolved */
-    int64_t connect_us;  /* TCP connected */
-    int64_t tls_us;      /* TLS handshake done (appconnect); -1 for plain http */
+    int64_t dns_us;     /* name resolved */
+    int64_t connect_us; /* TCP connected */
+    int64_t tls_us;     /* TLS handshake done (appconnect); -1 for plain http */
     int64_t pretransfer_us;
     int64_t ttfb_us;     /* first byte received */
     int64_t total_us;    /* transfer done */

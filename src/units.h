@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* "250ms", "10s", "5m", "2h", "1d", "1m30s"; a bare "0" is 0. Result in milliseconds, at most
- * 365 days. */
+ * 7305 days (20 years). */
 int units_duration(const char *s, uint64_t *ms, const char **why);
 
 /* "99.9%" or "99.9" → 99.9, within [0, 100]. */

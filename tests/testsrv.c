@@ -52,6 +52,9 @@
  *                    Content-Type or Content-Length given this way replaces the default one
  *   echo=1           the body is the raw request head received
  *   keepalive=1      answer `Connection: keep-alive` and wait for the next request
+ *   cycle=S1,S2,..   the n-th request of this exact URL (path and query) gets status S(n mod k)
+ *   cycle_delay=D1,D2,..  and waits D(n mod k) ms (added to delay=): known mixes of outcomes
+ *                    and latencies, for tests that check averages
  *
  * Precedence: mode=silence|reset|garbage replace the response. Otherwise location, else loop,
  * else redirect>0 make it a 302 with an empty body (status= then applies to the final hop only);
@@ -85,6 +88,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +160,13 @@ struct req {
     const char *location; /* NULL: not given */
     const char *hdr[MAX_HEADERS];
     int nhdr;
+    const char *cycle;       /* NULL: not given */
+    const char *cycle_delay; /* NULL: not given */
 };
+
+/* Request counters per URL for cycle= and cycle_delay=, indexed by a hash of path and query. */
+#define CYCLE_SLOTS 4096
+static atomic_ulong cycle_count[CYCLE_SLOTS];
 
 /* Written to by the signal handler, read by the main poll loop. */
 static int sig_pipe[2] = {-1, -1};
@@ -538,6 +548,10 @@ static void req_param(struct req *rq, const char *key, const char *val)
         rq->keepalive = !strcmp(val, "1");
     else if (!strcmp(key, "body"))
         rq->body = val;
+    else if (!strcmp(key, "cycle"))
+        rq->cycle = val;
+    else if (!strcmp(key, "cycle_delay"))
+        rq->cycle_delay = val;
     else if (!strcmp(key, "location") && !has_crlf(val))
         rq->location = val;
     else if (!strcmp(key, "header") && rq->nhdr < MAX_HEADERS && !has_crlf(val) &&
@@ -558,6 +572,8 @@ static void req_param(struct req *rq, const char *key, const char *val)
             rq->mode = MODE_NORMAL;
     }
 }
+
+static void req_cycle(struct req *rq);
 
 /* Parses the request line of `head` (head_len bytes, ending with an empty line). Returns 0, -1 for
  * a malformed request (400), -2 for a method other than GET/HEAD (405), -3 out of memory. */
@@ -628,7 +644,49 @@ static int req_parse(struct req *rq, const char *head, size_t head_len)
             req_param(rq, p, eq ? eq : "");
         p = amp;
     }
+    req_cycle(rq);
     return 0;
+}
+
+/* The k-th element (mod the list's length) of a comma-separated list of numbers, or -1. */
+static long long list_at(const char *list, unsigned long k)
+{
+    unsigned long n = 1;
+    const char *p = list;
+    long long v;
+    char item[32];
+    size_t len;
+
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    for (k %= n; k > 0; k--)
+        p = strchr(p, ',') + 1;
+    len = strcspn(p, ",");
+    if (len == 0 || len >= sizeof(item))
+        return -1;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    return parse_num(item, 0, 3600000, &v) ? -1 : v;
+}
+
+/* Applies cycle= and cycle_delay= for the n-th request of this URL. */
+static void req_cycle(struct req *rq)
+{
+    uint64_t h = 1469598103934665603ULL;
+    unsigned long n;
+    long long v;
+
+    if (!rq->cycle && !rq->cycle_delay)
+        return;
+    for (const char *c = rq->path; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    for (const char *c = rq->query; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    n = atomic_fetch_add(&cycle_count[h % CYCLE_SLOTS], 1);
+    if (rq->cycle && (v = list_at(rq->cycle, n)) >= 100 && v <= 999)
+        rq->status = (int)v;
+    if (rq->cycle_delay && (v = list_at(rq->cycle_delay, n)) >= 0)
+        rq->delay += (long)v;
 }
 
 /* Returns 1 if one of the header= parameters is named `name`. */

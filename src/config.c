@@ -1,0 +1,1531 @@
+/* config — vigie.yaml and the probes.d files, validated against schema tables.
+ *
+ * Each YAML mapping is checked against the key table of its context (vigie.yaml, a defaults block,
+ * a probe, expect, tls, a probes file). A table entry gives the key's type, its range and where
+ * the parsed value goes inside a `struct scope`, the scratch state of one mapping. Probe settings
+ * live in a `struct layer`, one per level of the cascade: built-in, vigie.yaml's defaults, the
+ * file's defaults, the probe. A level starts as a copy of the one above and applies its own keys
+ * on top, so a value set at one level is parsed and checked once, at the place where it is
+ * written; strings stay borrowed from the YAML documents until a probe is finalized.
+ *
+ * Errors never stop the load: each one is appended to the diag with the position of the node at
+ * fault and counted, the faulty value is left at its inherited setting, and the load fails at the
+ * end if anything was counted. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "httpc.h"
+#include "ydoc.h"
+
+#define USER_AGENT "vigie/0.1"
+#define MAX_HEADERS 64
+#define ID_MAX_LEN 64
+#define JDMA_MAX 999999999L
+
+/* Settings checked against each other: where each was last set (NULL for the built-in value). */
+enum { AT_INTERVAL, AT_TIMEOUT, AT_CONNECT, AT_SLOW, AT_METHOD, AT_BODY, AT_BODY_REGEX, AT_N };
+
+struct hdr {
+    const struct ydoc_node *name;
+    const struct ydoc_node *value;
+};
+
+/* Probe settings at one level of the cascade. Nodes are borrowed from loaded documents. */
+struct layer {
+    uint64_t interval;
+    uint64_t timeout;
+    uint64_t connect_timeout;
+    uint64_t slow;
+    uint64_t max_bytes;
+    long max_redirects;
+    long min_days;
+    int method; /* index in methods[] */
+    int ip;     /* index in ips[], same order as enum ip_version */
+    int http;   /* index in https[], same order as enum http_version */
+    bool follow_redirects;
+    bool reuse;
+    bool tls_verify;
+    struct statusset status;
+    const struct ydoc_node *body;
+    const struct ydoc_node *body_regex;
+    const struct ydoc_node *ca_file;
+    struct hdr *headers; /* owned array */
+    size_t nheaders;
+    const struct ydoc_node *at[AT_N];
+};
+
+/* What one mapping sets; the key tables point into it. */
+struct scope {
+    struct layer l;
+    unsigned set; /* 1 << AT_* for settings written by this mapping */
+    /* a probe */
+    const struct ydoc_node *id, *name, *url, *jdma, *tags;
+    /* a probes file */
+    const struct ydoc_node *group, *defaults, *probes;
+    /* vigie.yaml */
+    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact;
+    long concurrency;
+    long per_host;
+    long rrd_queue_max;
+    uint64_t rrd_flush, saturation_lag, drain_timeout;
+    uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
+};
+
+enum ktype {
+    K_STR,      /* non-empty string, no control character: node */
+    K_TEXT,     /* non-empty string, control characters allowed: node */
+    K_ID,       /* probe id: node */
+    K_URL,      /* http(s) URL: node */
+    K_REGEX,    /* POSIX extended regex: node */
+    K_DURATION, /* uint64_t ms */
+    K_SIZE,     /* uint64_t bytes */
+    K_INT,      /* long */
+    K_BOOL,     /* bool */
+    K_STATUS,   /* struct statusset */
+    K_CHOICE,   /* int index in choices */
+    K_HEADERS,  /* merged into the layer's headers */
+    K_TAGS,     /* sequence of K_STR: node */
+    K_JDMA,     /* sequence of positive integers: node */
+    K_MAP,      /* a mapping, handled later: node */
+    K_SEQ,      /* a sequence, handled later: node */
+    K_SUB,      /* a mapping of keys from `sub`, applied to the same scope */
+};
+
+struct keytab;
+
+struct key {
+    const char *name;
+    enum ktype type;
+    size_t off; /* into struct scope */
+    long long min, max;
+    const char *const *choices; /* K_CHOICE, NULL-terminated */
+    const struct keytab *sub;   /* K_SUB */
+    int at;                     /* AT_* + 1, or 0 */
+};
+
+struct keytab {
+    const char *what; /* for "unknown key ... in <what>" */
+    const struct key *keys;
+    size_t n;
+    const struct keytab *also; /* more keys allowed in this context */
+};
+
+struct pinfo {
+    unsigned id_line, id_col; /* the id value, for a duplicate */
+    unsigned col;             /* the probe mapping's column */
+    char *regex;              /* body_regex source, until compiled in place */
+};
+
+struct loader {
+    struct diag *d;
+    unsigned errors;
+    struct config *c;
+    size_t cap;
+    struct pinfo *info; /* parallel to c->probes while loading */
+};
+
+enum { METHOD_GET, METHOD_HEAD };
+static const char *const methods[] = {"GET", "HEAD", NULL}; /* by METHOD_* */
+static const char *const ips[] = {"any", "v4", "v6", NULL};
+static const char *const https[] = {"auto", "1.1", "2", NULL};
+
+#define S(m) offsetof(struct scope, m)
+#define MS(n) ((long long)(n))
+#define SEC 1000LL
+#define DAY (86400LL * SEC)
+
+static const struct key expect_keys[] = {
+    {.name = "status", .type = K_STATUS, .off = S(l.status)},
+    {.name = "body", .type = K_TEXT, .off = S(l.body), .at = AT_BODY + 1},
+    {.name = "body_regex", .type = K_REGEX, .off = S(l.body_regex), .at = AT_BODY_REGEX + 1},
+    {.name = "max_bytes", .type = K_SIZE, .off = S(l.max_bytes), .min = 1, .max = 1LL << 30},
+};
+
+static const struct keytab expect_tab = {"expect", expect_keys,
+                                         sizeof(expect_keys) / sizeof(expect_keys[0]), NULL};
+
+static const struct key tls_keys[] = {
+    {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
+    {.name = "ca_file", .type = K_STR, .off = S(l.ca_file)},
+    {.name = "min_days", .type = K_INT, .off = S(l.min_days), .min = 0, .max = 3650},
+};
+
+static const struct keytab tls_tab = {"tls", tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0]),
+                                      NULL};
+
+/* The probe keys, allowed in defaults blocks and in probes. */
+static const struct key layer_keys[] = {
+    {.name = "interval",
+     .type = K_DURATION,
+     .off = S(l.interval),
+     .min = SEC,
+     .max = DAY,
+     .at = AT_INTERVAL + 1},
+    {.name = "timeout",
+     .type = K_DURATION,
+     .off = S(l.timeout),
+     .min = MS(100),
+     .max = DAY,
+     .at = AT_TIMEOUT + 1},
+    {.name = "connect_timeout",
+     .type = K_DURATION,
+     .off = S(l.connect_timeout),
+     .min = MS(100),
+     .max = DAY,
+     .at = AT_CONNECT + 1},
+    {.name = "slow",
+     .type = K_DURATION,
+     .off = S(l.slow),
+     .min = MS(1),
+     .max = DAY,
+     .at = AT_SLOW + 1},
+    {.name = "method",
+     .type = K_CHOICE,
+     .off = S(l.method),
+     .choices = methods,
+     .at = AT_METHOD + 1},
+    {.name = "headers", .type = K_HEADERS},
+    {.name = "follow_redirects", .type = K_BOOL, .off = S(l.follow_redirects)},
+    {.name = "max_redirects", .type = K_INT, .off = S(l.max_redirects), .min = 0, .max = 50},
+    {.name = "ip", .type = K_CHOICE, .off = S(l.ip), .choices = ips},
+    {.name = "http", .type = K_CHOICE, .off = S(l.http), .choices = https},
+    {.name = "reuse", .type = K_BOOL, .off = S(l.reuse)},
+    {.name = "expect", .type = K_SUB, .sub = &expect_tab},
+    {.name = "tls", .type = K_SUB, .sub = &tls_tab},
+};
+
+static const struct keytab defaults_tab = {"defaults", layer_keys,
+                                           sizeof(layer_keys) / sizeof(layer_keys[0]), NULL};
+
+static const struct key probe_keys[] = {
+    {.name = "id", .type = K_ID, .off = S(id)},
+    {.name = "name", .type = K_STR, .off = S(name)},
+    {.name = "url", .type = K_URL, .off = S(url)},
+    {.name = "jdma", .type = K_JDMA, .off = S(jdma), .min = 1, .max = JDMA_MAX},
+    {.name = "tags", .type = K_TAGS, .off = S(tags)},
+};
+
+static const struct keytab probe_tab = {"probe", probe_keys,
+                                        sizeof(probe_keys) / sizeof(probe_keys[0]), &defaults_tab};
+
+static const struct key file_keys[] = {
+    {.name = "group", .type = K_STR, .off = S(group)},
+    {.name = "defaults", .type = K_MAP, .off = S(defaults)},
+    {.name = "probes", .type = K_SEQ, .off = S(probes)},
+};
+
+static const struct keytab file_tab = {"probes file", file_keys,
+                                       sizeof(file_keys) / sizeof(file_keys[0]), NULL};
+
+static const struct key retention_keys[] = {
+    {.name = "full", .type = K_DURATION, .off = S(ret_full), .min = 3600 * SEC, .max = 7305 * DAY},
+    {.name = "medium",
+     .type = K_DURATION,
+     .off = S(ret_medium),
+     .min = 3600 * SEC,
+     .max = 7305 * DAY},
+    {.name = "hourly", .type = K_DURATION, .off = S(ret_hourly), .min = DAY, .max = 7305 * DAY},
+    {.name = "daily", .type = K_DURATION, .off = S(ret_daily), .min = DAY, .max = 7305 * DAY},
+};
+
+static const struct keytab retention_tab = {
+    "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
+
+static const struct key top_keys[] = {
+    {.name = "probes_dir", .type = K_STR, .off = S(probes_dir)},
+    {.name = "rrd_dir", .type = K_STR, .off = S(rrd_dir)},
+    {.name = "graphs_dir", .type = K_STR, .off = S(graphs_dir)},
+    {.name = "user_agent", .type = K_STR, .off = S(user_agent)},
+    {.name = "contact", .type = K_STR, .off = S(contact)},
+    {.name = "concurrency", .type = K_INT, .off = S(concurrency), .min = 1, .max = 100000},
+    {.name = "per_host", .type = K_INT, .off = S(per_host), .min = 1, .max = 100000},
+    {.name = "rrd_flush", .type = K_DURATION, .off = S(rrd_flush), .min = SEC, .max = 3600 * SEC},
+    {.name = "rrd_queue_max",
+     .type = K_INT,
+     .off = S(rrd_queue_max),
+     .min = 1000,
+     .max = 100000000},
+    {.name = "rrd_retention", .type = K_SUB, .sub = &retention_tab},
+    {.name = "saturation_lag",
+     .type = K_DURATION,
+     .off = S(saturation_lag),
+     .min = MS(10),
+     .max = 60 * SEC},
+    {.name = "drain_timeout",
+     .type = K_DURATION,
+     .off = S(drain_timeout),
+     .min = MS(100),
+     .max = 300 * SEC},
+    {.name = "defaults", .type = K_MAP, .off = S(defaults)},
+};
+
+static const struct keytab top_tab = {"vigie.yaml", top_keys,
+                                      sizeof(top_keys) / sizeof(top_keys[0]), NULL};
+
+/* ---- messages ---- */
+
+static void report_at(struct loader *ld, const char *file, unsigned line, unsigned col,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void report_at(struct loader *ld, const char *file, unsigned line, unsigned col,
+                      const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    diag_add(ld->d, file, line, col, "%s", msg);
+    ld->errors++;
+}
+
+static void report(struct loader *ld, const struct ydoc_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(struct loader *ld, const struct ydoc_node *n, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    report_at(ld, ydoc_file(n), ydoc_line(n), ydoc_col(n), "%s", msg);
+}
+
+/* A value shown in a message: quoted, escaped, cut after 60 bytes. */
+struct qbuf {
+    char s[80];
+};
+
+static const char *quote(struct qbuf *q, const char *s)
+{
+    size_t o = 0;
+
+    q->s[o++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        /* Cut between characters, not inside a UTF-8 sequence (but never past 70 bytes). */
+        if (o >= 60 && ((c & 0xC0) != 0x80 || o >= 70)) {
+            memcpy(q->s + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            q->s[o++] = '\\';
+            q->s[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7F) {
+            o += (size_t)snprintf(q->s + o, sizeof(q->s) - o, "\\x%02X", c);
+        } else {
+            q->s[o++] = (char)c;
+        }
+    }
+    q->s[o++] = '"';
+    q->s[o] = '\0';
+    return q->s;
+}
+
+/* "1d", "1m30s", "250ms", "0". */
+static const char *fmt_ms(char *buf, size_t len, uint64_t ms)
+{
+    static const struct {
+        const char *name;
+        uint64_t ms;
+    } u[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    size_t o = 0;
+
+    buf[0] = '\0';
+    if (ms == 0)
+        return "0";
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]) && o < len; i++) {
+        if (ms >= u[i].ms) {
+            int n =
+                snprintf(buf + o, len - o, "%llu%s", (unsigned long long)(ms / u[i].ms), u[i].name);
+            if (n < 0)
+                break;
+            o += (size_t)n;
+            ms %= u[i].ms;
+        }
+    }
+    return buf;
+}
+
+static const char *fmt_size(char *buf, size_t len, uint64_t b)
+{
+    if (b >= (1ULL << 30) && b % (1ULL << 30) == 0)
+        snprintf(buf, len, "%lluGiB", (unsigned long long)(b >> 30));
+    else if (b >= (1ULL << 20) && b % (1ULL << 20) == 0)
+        snprintf(buf, len, "%lluMiB", (unsigned long long)(b >> 20));
+    else if (b >= 1024 && b % 1024 == 0)
+        snprintf(buf, len, "%lluKiB", (unsigned long long)(b >> 10));
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)b);
+    return buf;
+}
+
+/* Optimal string alignment distance, for "did you mean". Long strings are simply far apart. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+    unsigned d[33][33];
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > 32 || lb > 32)
+        return 99;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cost = a[i - 1] != b[j - 1];
+            unsigned v = d[i - 1][j] + 1;
+
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+static const struct key *tab_find(const struct keytab *tab, const char *name, size_t *index)
+{
+    size_t base = 0;
+
+    for (const struct keytab *t = tab; t; t = t->also) {
+        for (size_t i = 0; i < t->n; i++) {
+            if (strcmp(t->keys[i].name, name) == 0) {
+                if (index)
+                    *index = base + i;
+                return &t->keys[i];
+            }
+        }
+        base += t->n;
+    }
+    return NULL;
+}
+
+static void unknown_key(struct loader *ld, const struct ydoc_node *k, const struct keytab *tab,
+                        const char *name)
+{
+    const char *best = NULL;
+    unsigned best_d = 99;
+    struct qbuf q;
+
+    if (tab == &probe_tab || tab == &defaults_tab) {
+        if (tab_find(&expect_tab, name, NULL)) {
+            report(ld, k, "unknown key %s in %s; it belongs under \"expect\"", quote(&q, name),
+                   tab->what);
+            return;
+        }
+        if (tab_find(&tls_tab, name, NULL)) {
+            report(ld, k, "unknown key %s in %s; it belongs under \"tls\"", quote(&q, name),
+                   tab->what);
+            return;
+        }
+    }
+    if (tab == &defaults_tab && tab_find(&probe_tab, name, NULL)) {
+        report(ld, k, "key %s is not allowed in defaults, only in a probe", quote(&q, name));
+        return;
+    }
+    if (tab == &probe_tab && strcmp(name, "group") == 0) {
+        report(ld, k,
+               "key \"group\" is not allowed in a probe: it is set once per file, at its "
+               "top level");
+        return;
+    }
+    for (const struct keytab *t = tab; t; t = t->also) {
+        for (size_t i = 0; i < t->n; i++) {
+            unsigned dist = edit_distance(name, t->keys[i].name);
+
+            if (dist < best_d) {
+                best_d = dist;
+                best = t->keys[i].name;
+            }
+        }
+    }
+    if (best && best_d <= (strlen(name) >= 5 ? 2u : 1u))
+        report(ld, k, "unknown key %s in %s; did you mean \"%s\"?", quote(&q, name), tab->what,
+               best);
+    else
+        report(ld, k, "unknown key %s in %s", quote(&q, name), tab->what);
+}
+
+/* ---- values ---- */
+
+static const char *type_name(const struct key *k)
+{
+    switch (k->type) {
+    case K_DURATION:
+        return "a duration like 250ms, 10s, 5m";
+    case K_SIZE:
+        return "a size like 512KiB, 1MiB";
+    case K_INT:
+        return "an integer";
+    case K_BOOL:
+        return "true or false";
+    case K_STATUS:
+        return "a status set like 200-399, 2xx or 200,301-308";
+    case K_CHOICE:
+        return k->choices == methods ? "GET or HEAD"
+               : k->choices == ips   ? "any, v4 or v6"
+                                     : "auto, 1.1 or 2";
+    case K_HEADERS:
+    case K_MAP:
+    case K_SUB:
+        return "a mapping";
+    case K_SEQ:
+        return "a sequence";
+    case K_TAGS:
+        return "a sequence of strings";
+    case K_JDMA:
+        return "a sequence of procedure ids";
+    case K_STR:
+    case K_TEXT:
+    case K_ID:
+    case K_URL:
+    case K_REGEX:
+    default:
+        return "a string";
+    }
+}
+
+static bool has_ctrl(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return true;
+    }
+    return false;
+}
+
+/* The text of a scalar node for key `name`, or NULL after reporting why it is not usable. */
+static const char *scalar_of(struct loader *ld, const char *name, const char *expected,
+                             const struct ydoc_node *v, bool allow_ctrl)
+{
+    const char *s;
+    size_t len;
+
+    if (ydoc_kind(v) != YDOC_SCALAR || ydoc_is_null(v)) {
+        report(ld, v, "\"%s\": expected %s, found %s", name, expected, ydoc_describe(v));
+        return NULL;
+    }
+    s = ydoc_scalar(v, &len);
+    if (len == 0) {
+        report(ld, v, "\"%s\": empty string", name);
+        return NULL;
+    }
+    if (strlen(s) != len) {
+        report(ld, v, "\"%s\": contains a NUL byte", name);
+        return NULL;
+    }
+    if (!allow_ctrl && has_ctrl(s)) {
+        report(ld, v, "\"%s\": contains a control character", name);
+        return NULL;
+    }
+    return s;
+}
+
+/* strtol over the whole string, within [min, max]. */
+static int parse_long(struct loader *ld, const char *name, const struct ydoc_node *v, const char *s,
+                      long long min, long long max, long *out)
+{
+    struct qbuf q;
+    char *end;
+    long x;
+
+    if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9'))) {
+        report(ld, v, "\"%s\": expected an integer, found %s", name, quote(&q, s));
+        return -EINVAL;
+    }
+    errno = 0;
+    x = strtol(s, &end, 10);
+    if (*end != '\0') {
+        report(ld, v, "\"%s\": expected an integer, found %s", name, quote(&q, s));
+        return -EINVAL;
+    }
+    if (errno == ERANGE || x < min || x > max) {
+        report(ld, v, "\"%s\": %s out of range %lld..%lld", name, s, min, max);
+        return -ERANGE;
+    }
+    *out = x;
+    return 0;
+}
+
+static bool id_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > ID_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '.' || c == '_' || c == '-'));
+
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool header_name_valid(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c && strchr("!#$%&'*+-.^_`|~", c))))
+            return false;
+    }
+    return true;
+}
+
+static void set_headers(struct loader *ld, const struct ydoc_node *map, struct layer *l)
+{
+    size_t n = ydoc_count(map);
+    struct qbuf q;
+
+    if (ydoc_kind(map) != YDOC_MAPPING) {
+        report(ld, map, "\"headers\": expected a mapping of header names to values, found %s",
+               ydoc_describe(map));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ydoc_node *k = ydoc_key(map, i), *v = ydoc_value(map, i);
+        const char *name, *value;
+        size_t j, vlen;
+        bool dup = false;
+
+        name = scalar_of(ld, "headers", "a header name", k, false);
+        if (!name)
+            continue;
+        if (!header_name_valid(name)) {
+            report(ld, k,
+                   "\"headers\": invalid header name %s (use letters, digits and "
+                   "!#$%%&'*+-.^_`|~)",
+                   quote(&q, name));
+            continue;
+        }
+        for (j = 0; j < i && !dup; j++) {
+            const char *other = ydoc_scalar(ydoc_key(map, j), NULL);
+
+            if (other && strcasecmp(other, name) == 0) {
+                report(ld, k, "\"headers\": duplicate header %s (first at line %u)",
+                       quote(&q, name), ydoc_line(ydoc_key(map, j)));
+                dup = true;
+            }
+        }
+        if (dup)
+            continue;
+        if (ydoc_kind(v) != YDOC_SCALAR || ydoc_is_null(v)) {
+            report(ld, v, "\"headers\": %s: expected a string, found %s", quote(&q, name),
+                   ydoc_describe(v));
+            continue;
+        }
+        value = ydoc_scalar(v, &vlen);
+        if (strlen(value) != vlen || strchr(value, '\r') || strchr(value, '\n')) {
+            report(ld, v, "\"headers\": value of %s contains CR, LF or NUL", quote(&q, name));
+            continue;
+        }
+        for (const char *p = value; *p; p++) {
+            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7F) {
+                report(ld, v, "\"headers\": value of %s contains a control character",
+                       quote(&q, name));
+                value = NULL;
+                break;
+            }
+        }
+        if (!value)
+            continue;
+        /* A header inherited from a defaults block is replaced; a new one is appended. */
+        for (j = 0; j < l->nheaders; j++) {
+            if (strcasecmp(ydoc_scalar(l->headers[j].name, NULL), name) == 0)
+                break;
+        }
+        if (j == l->nheaders) {
+            struct hdr *h;
+
+            if (l->nheaders == MAX_HEADERS) {
+                report(ld, k, "\"headers\": too many headers (limit %d)", MAX_HEADERS);
+                continue;
+            }
+            h = realloc(l->headers, (l->nheaders + 1) * sizeof(*h));
+            if (!h) {
+                report(ld, k, "out of memory");
+                return;
+            }
+            l->headers = h;
+            l->nheaders++;
+        }
+        l->headers[j].name = k;
+        l->headers[j].value = v;
+    }
+}
+
+/* A sequence of strings (tags) or of integers (jdma). Returns whether it is valid. */
+static bool check_seq(struct loader *ld, const struct key *kd, const struct ydoc_node *v)
+{
+    size_t n = ydoc_count(v);
+    bool ok = true;
+
+    if (ydoc_kind(v) != YDOC_SEQUENCE) {
+        report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd), ydoc_describe(v));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ydoc_node *it = ydoc_item(v, i);
+        const char *s;
+        long x;
+
+        if (kd->type == K_TAGS) {
+            s = scalar_of(ld, kd->name, "a string", it, false);
+            ok = ok && s;
+            continue;
+        }
+        s = scalar_of(ld, kd->name, "a procedure id (a positive integer)", it, false);
+        if (!s || parse_long(ld, kd->name, it, s, kd->min, kd->max, &x) < 0)
+            ok = false;
+    }
+    return ok;
+}
+
+static void apply_map(struct loader *ld, const struct ydoc_node *map, const struct keytab *tab,
+                      struct scope *sc);
+
+static void store_node(void *field, const struct ydoc_node *v)
+{
+    memcpy(field, &v, sizeof(v));
+}
+
+static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_node *v,
+                    struct scope *sc)
+{
+    void *field = (char *)sc + kd->off;
+    const char *s, *why = "";
+    char b1[48], b2[48];
+    struct qbuf q;
+    regex_t re;
+    uint64_t u;
+    long x;
+    int err;
+
+    switch (kd->type) {
+    case K_SUB:
+    case K_MAP:
+    case K_SEQ:
+        if (ydoc_kind(v) != (kd->type == K_SEQ ? YDOC_SEQUENCE : YDOC_MAPPING)) {
+            report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd),
+                   ydoc_describe(v));
+        } else if (kd->type == K_SUB) {
+            apply_map(ld, v, kd->sub, sc);
+        } else {
+            store_node(field, v);
+        }
+        return;
+    case K_HEADERS:
+        set_headers(ld, v, &sc->l);
+        return;
+    case K_TAGS:
+    case K_JDMA:
+        if (check_seq(ld, kd, v))
+            store_node(field, v);
+        return;
+    default:
+        break;
+    }
+
+    s = scalar_of(ld, kd->name, type_name(kd), v, kd->type == K_TEXT || kd->type == K_REGEX);
+    if (!s)
+        return;
+    switch (kd->type) {
+    case K_ID:
+        if (!id_valid(s)) {
+            report(ld, v, "\"%s\": invalid id %s (use [a-z0-9][a-z0-9._-]{0,63})", kd->name,
+                   quote(&q, s));
+            return;
+        }
+        store_node(field, v);
+        break;
+    case K_URL:
+        if (httpc_url_check(s, &why) < 0) {
+            report(ld, v, "\"%s\": %s", kd->name, why);
+            return;
+        }
+        store_node(field, v);
+        break;
+    case K_REGEX:
+        err = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+        if (err != 0) {
+            char eb[256];
+
+            regerror(err, &re, eb, sizeof(eb));
+            report(ld, v, "\"%s\": invalid regular expression: %s", kd->name, eb);
+            return;
+        }
+        regfree(&re);
+        store_node(field, v);
+        break;
+    case K_DURATION:
+        if (units_duration(s, &u, &why) < 0) {
+            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
+            return;
+        }
+        if (u < (uint64_t)kd->min || u > (uint64_t)kd->max) {
+            report(ld, v, "\"%s\": %s out of range %s..%s", kd->name, s,
+                   fmt_ms(b1, sizeof(b1), (uint64_t)kd->min),
+                   fmt_ms(b2, sizeof(b2), (uint64_t)kd->max));
+            return;
+        }
+        memcpy(field, &u, sizeof(u));
+        break;
+    case K_SIZE:
+        if (units_size(s, &u, &why) < 0) {
+            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
+            return;
+        }
+        if (u < (uint64_t)kd->min || u > (uint64_t)kd->max) {
+            report(ld, v, "\"%s\": %s out of range %s..%s", kd->name, s,
+                   fmt_size(b1, sizeof(b1), (uint64_t)kd->min),
+                   fmt_size(b2, sizeof(b2), (uint64_t)kd->max));
+            return;
+        }
+        memcpy(field, &u, sizeof(u));
+        break;
+    case K_INT:
+        if (parse_long(ld, kd->name, v, s, kd->min, kd->max, &x) < 0)
+            return;
+        memcpy(field, &x, sizeof(x));
+        break;
+    case K_BOOL: {
+        bool b = strcmp(s, "true") == 0;
+
+        if (!ydoc_is_plain(v) || (!b && strcmp(s, "false") != 0)) {
+            report(ld, v, "\"%s\": expected true or false%s, found %s", kd->name,
+                   ydoc_is_plain(v) ? "" : " (unquoted)", quote(&q, s));
+            return;
+        }
+        memcpy(field, &b, sizeof(b));
+        break;
+    }
+    case K_STATUS: {
+        struct statusset set;
+
+        if (units_statusset(s, &set, &why) < 0) {
+            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
+            return;
+        }
+        memcpy(field, &set, sizeof(set));
+        break;
+    }
+    case K_CHOICE: {
+        int i;
+
+        for (i = 0; kd->choices[i]; i++) {
+            if (strcmp(kd->choices[i], s) == 0)
+                break;
+        }
+        if (!kd->choices[i]) {
+            report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd), quote(&q, s));
+            return;
+        }
+        memcpy(field, &i, sizeof(i));
+        break;
+    }
+    case K_STR:
+    case K_TEXT:
+    default:
+        store_node(field, v);
+        break;
+    }
+    if (kd->at) {
+        sc->l.at[kd->at - 1] = v;
+        sc->set |= 1u << (kd->at - 1);
+    }
+}
+
+static void apply_map(struct loader *ld, const struct ydoc_node *map, const struct keytab *tab,
+                      struct scope *sc)
+{
+    const struct ydoc_node *seen[64] = {NULL}; /* by key index: more than any table has */
+    size_t n = ydoc_count(map);
+    struct qbuf q;
+
+    if (ydoc_kind(map) != YDOC_MAPPING) {
+        report(ld, map, "expected a mapping, found %s", ydoc_describe(map));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ydoc_node *k = ydoc_key(map, i);
+        const struct key *kd;
+        const char *name;
+        size_t idx = 0, len = 0;
+
+        name = ydoc_scalar(k, &len);
+        if (!name) {
+            report(ld, k, "expected a key, found %s", ydoc_describe(k));
+            continue;
+        }
+        kd = strlen(name) == len ? tab_find(tab, name, &idx) : NULL;
+        if (!kd) {
+            unknown_key(ld, k, tab, name);
+            continue;
+        }
+        if (idx < sizeof(seen) / sizeof(seen[0])) {
+            if (seen[idx]) {
+                report(ld, k, "duplicate key %s (first at line %u)", quote(&q, name),
+                       ydoc_line(seen[idx]));
+                continue;
+            }
+            seen[idx] = k;
+        }
+        set_key(ld, kd, ydoc_value(map, i), sc);
+    }
+}
+
+/* ---- the cascade ---- */
+
+static void layer_builtin(struct layer *l)
+{
+    const char *why;
+
+    memset(l, 0, sizeof(*l));
+    l->interval = 60 * 1000;
+    l->timeout = 10 * 1000;
+    l->connect_timeout = 5 * 1000;
+    l->slow = 800;
+    l->max_bytes = 1 << 20;
+    l->max_redirects = 10;
+    l->min_days = 14;
+    l->method = METHOD_GET;
+    l->ip = IPV_ANY;
+    l->http = HTTPV_AUTO;
+    l->follow_redirects = true;
+    l->reuse = false;
+    l->tls_verify = true;
+    units_statusset("200-399", &l->status, &why);
+}
+
+static void layer_fini(struct layer *l)
+{
+    free(l->headers);
+    l->headers = NULL;
+    l->nheaders = 0;
+}
+
+static int layer_copy(struct layer *dst, const struct layer *src)
+{
+    *dst = *src;
+    dst->headers = NULL;
+    if (src->nheaders == 0)
+        return 0;
+    dst->headers = malloc(src->nheaders * sizeof(*dst->headers));
+    if (!dst->headers) {
+        dst->nheaders = 0;
+        return -ENOMEM;
+    }
+    memcpy(dst->headers, src->headers, src->nheaders * sizeof(*dst->headers));
+    return 0;
+}
+
+#define SET_HERE(sc, i) (((sc)->set >> (i)) & 1u)
+
+/* Checks settings against each other once a mapping has been applied. Only a mapping that wrote
+ * one of the settings involved is blamed, at the key it wrote, so a bad pair inherited from a
+ * defaults block is reported once, there, and not again for every probe. */
+static void check_layer(struct loader *ld, const struct scope *sc)
+{
+    const struct layer *l = &sc->l;
+    char a[48], b[48];
+
+    if ((SET_HERE(sc, AT_TIMEOUT) || SET_HERE(sc, AT_INTERVAL)) && l->timeout > l->interval) {
+        if (SET_HERE(sc, AT_TIMEOUT))
+            report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is longer than \"interval\" (%s)",
+                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->interval));
+        else
+            report(ld, l->at[AT_INTERVAL], "\"interval\": %s is shorter than \"timeout\" (%s)",
+                   fmt_ms(a, sizeof(a), l->interval), fmt_ms(b, sizeof(b), l->timeout));
+    }
+    if (l->at[AT_CONNECT] && (SET_HERE(sc, AT_CONNECT) || SET_HERE(sc, AT_TIMEOUT)) &&
+        l->connect_timeout > l->timeout) {
+        if (SET_HERE(sc, AT_CONNECT))
+            report(ld, l->at[AT_CONNECT], "\"connect_timeout\": %s is longer than \"timeout\" (%s)",
+                   fmt_ms(a, sizeof(a), l->connect_timeout), fmt_ms(b, sizeof(b), l->timeout));
+        else
+            report(ld, l->at[AT_TIMEOUT],
+                   "\"timeout\": %s is shorter than \"connect_timeout\" (%s)",
+                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->connect_timeout));
+    }
+    if (l->at[AT_SLOW] && (SET_HERE(sc, AT_SLOW) || SET_HERE(sc, AT_TIMEOUT)) &&
+        l->slow > l->timeout) {
+        if (SET_HERE(sc, AT_SLOW))
+            report(ld, l->at[AT_SLOW], "\"slow\": %s is longer than \"timeout\" (%s)",
+                   fmt_ms(a, sizeof(a), l->slow), fmt_ms(b, sizeof(b), l->timeout));
+        else
+            report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is shorter than \"slow\" (%s)",
+                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->slow));
+    }
+    if (l->method == METHOD_HEAD && (l->body || l->body_regex) &&
+        (SET_HERE(sc, AT_METHOD) || SET_HERE(sc, AT_BODY) || SET_HERE(sc, AT_BODY_REGEX))) {
+        if (SET_HERE(sc, AT_BODY))
+            report(ld, l->at[AT_BODY], "\"body\": HEAD responses have no body to check");
+        else if (SET_HERE(sc, AT_BODY_REGEX))
+            report(ld, l->at[AT_BODY_REGEX],
+                   "\"body_regex\": HEAD responses have no body to check");
+        else
+            report(ld, l->at[AT_METHOD],
+                   "\"method\": HEAD responses have no body, but a body is expected");
+    }
+}
+
+static void apply_defaults(struct loader *ld, const struct ydoc_node *map, struct layer *l)
+{
+    struct scope sc;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.l = *l; /* moved in and back out: the headers array changes hands */
+    apply_map(ld, map, &defaults_tab, &sc);
+    check_layer(ld, &sc);
+    *l = sc.l;
+}
+
+/* ---- probes ---- */
+
+static char *dup_scalar(const struct ydoc_node *n)
+{
+    return strdup(ydoc_scalar(n, NULL));
+}
+
+static void probe_fini(struct probe *p)
+{
+    free(p->id);
+    free(p->name);
+    free(p->url);
+    free(p->group);
+    free(p->file);
+    free(p->jdma);
+    for (size_t i = 0; i < p->ntags; i++)
+        free(p->tags[i]);
+    free(p->tags);
+    free(p->method);
+    for (size_t i = 0; i < p->nheaders; i++) {
+        free(p->headers[i].name);
+        free(p->headers[i].value);
+    }
+    free(p->headers);
+    free(p->body);
+    if (p->body_regex)
+        regfree(&p->body_re);
+    free(p->body_regex);
+    free(p->ca_file);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Builds the probe from its scope. Regexes are compiled later, once the array stops moving. */
+static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc_node *item,
+                      const char *group, const char *file, char **regex)
+{
+    const struct layer *l = &sc->l;
+    bool ok = true;
+
+    p->id = dup_scalar(sc->id);
+    p->name = dup_scalar(sc->name ? sc->name : sc->id);
+    p->url = sc->url ? dup_scalar(sc->url) : NULL;
+    p->group = strdup(group);
+    p->file = strdup(file);
+    p->line = ydoc_line(item);
+    ok = p->id && p->name && (p->url || !sc->url) && p->group && p->file;
+    if (sc->jdma && ydoc_count(sc->jdma) > 0) {
+        p->jdma = calloc(ydoc_count(sc->jdma), sizeof(*p->jdma));
+        ok = ok && p->jdma;
+        for (size_t i = 0; p->jdma && i < ydoc_count(sc->jdma); i++)
+            p->jdma[p->njdma++] = strtol(ydoc_scalar(ydoc_item(sc->jdma, i), NULL), NULL, 10);
+    }
+    if (sc->tags && ydoc_count(sc->tags) > 0) {
+        p->tags = calloc(ydoc_count(sc->tags), sizeof(*p->tags));
+        ok = ok && p->tags;
+        for (size_t i = 0; p->tags && i < ydoc_count(sc->tags); i++) {
+            p->tags[i] = dup_scalar(ydoc_item(sc->tags, i));
+            p->ntags++;
+            ok = ok && p->tags[i];
+        }
+    }
+    p->method = strdup(methods[l->method]);
+    ok = ok && p->method;
+    if (l->nheaders > 0) {
+        p->headers = calloc(l->nheaders, sizeof(*p->headers));
+        ok = ok && p->headers;
+        for (size_t i = 0; p->headers && i < l->nheaders; i++) {
+            p->headers[i].name = dup_scalar(l->headers[i].name);
+            p->headers[i].value = dup_scalar(l->headers[i].value);
+            p->nheaders++;
+            ok = ok && p->headers[i].name && p->headers[i].value;
+        }
+    }
+    p->interval_ms = l->interval;
+    p->timeout_ms = l->timeout;
+    /* Inherited (never written) connect_timeout and slow shrink to fit a short timeout. */
+    p->connect_timeout_ms = l->connect_timeout;
+    if (!l->at[AT_CONNECT] && p->connect_timeout_ms > p->timeout_ms)
+        p->connect_timeout_ms = p->timeout_ms;
+    p->slow_ms = l->slow;
+    if (!l->at[AT_SLOW] && p->slow_ms > p->timeout_ms)
+        p->slow_ms = p->timeout_ms;
+    p->follow_redirects = l->follow_redirects;
+    p->max_redirects = l->max_redirects;
+    p->ip = (enum ip_version)l->ip;
+    p->http = (enum http_version)l->http;
+    p->reuse = l->reuse;
+    p->status = l->status;
+    if (l->body) {
+        p->body = dup_scalar(l->body);
+        ok = ok && p->body;
+    }
+    if (l->body_regex) {
+        *regex = dup_scalar(l->body_regex);
+        ok = ok && *regex;
+    }
+    p->max_bytes = l->max_bytes;
+    p->tls_verify = l->tls_verify;
+    if (l->ca_file) {
+        p->ca_file = dup_scalar(l->ca_file);
+        ok = ok && p->ca_file;
+    }
+    p->tls_min_days = l->min_days;
+    return ok ? 0 : -ENOMEM;
+}
+
+static void add_probe(struct loader *ld, const struct scope *sc, const struct ydoc_node *item,
+                      const char *group, const char *file)
+{
+    struct config *c = ld->c;
+    struct probe *p;
+    struct pinfo *in;
+
+    if (c->nprobes == ld->cap) {
+        size_t cap = ld->cap ? ld->cap * 2 : 64;
+        struct probe *np = realloc(c->probes, cap * sizeof(*np));
+
+        if (np)
+            c->probes = np;
+        in = np ? realloc(ld->info, cap * sizeof(*in)) : NULL;
+        if (!np || !in) {
+            report(ld, item, "out of memory");
+            return;
+        }
+        ld->info = in;
+        ld->cap = cap;
+    }
+    p = &c->probes[c->nprobes];
+    in = &ld->info[c->nprobes];
+    memset(p, 0, sizeof(*p));
+    memset(in, 0, sizeof(*in));
+    c->nprobes++;
+    in->id_line = ydoc_line(sc->id);
+    in->id_col = ydoc_col(sc->id);
+    in->col = ydoc_col(item);
+    if (probe_fill(p, sc, item, group, file, &in->regex) < 0)
+        report(ld, item, "out of memory");
+}
+
+static void load_probe(struct loader *ld, const struct ydoc_node *item, const struct layer *fl,
+                       const char *group, const char *file)
+{
+    struct scope ps;
+
+    if (ydoc_kind(item) != YDOC_MAPPING) {
+        report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
+        return;
+    }
+    memset(&ps, 0, sizeof(ps));
+    if (layer_copy(&ps.l, fl) < 0) {
+        report(ld, item, "out of memory");
+        return;
+    }
+    apply_map(ld, item, &probe_tab, &ps);
+    check_layer(ld, &ps);
+    if (!ydoc_get(item, "id"))
+        report(ld, item, "probe has no \"id\"");
+    if (!ydoc_get(item, "url"))
+        report(ld, item, "probe has no \"url\"");
+    if (ps.id)
+        add_probe(ld, &ps, item, group, file);
+    layer_fini(&ps.l);
+}
+
+static void load_file(struct loader *ld, const char *file, const struct layer *global)
+{
+    struct ydoc *doc = NULL;
+    const struct ydoc_node *root;
+    struct scope fs;
+    struct layer fl;
+
+    if (ydoc_load(file, &doc, ld->d) < 0) {
+        ld->errors++;
+        return;
+    }
+    root = ydoc_root(doc);
+    memset(&fs, 0, sizeof(fs));
+    apply_map(ld, root, &file_tab, &fs);
+    if (ydoc_kind(root) != YDOC_MAPPING)
+        goto out;
+    if (!ydoc_get(root, "group"))
+        report(ld, root, "file has no \"group\"");
+    if (!ydoc_get(root, "probes"))
+        report(ld, root, "file has no \"probes\"");
+    if (layer_copy(&fl, global) < 0) {
+        report(ld, root, "out of memory");
+        goto out;
+    }
+    if (fs.defaults)
+        apply_defaults(ld, fs.defaults, &fl);
+    for (size_t i = 0; fs.probes && i < ydoc_count(fs.probes); i++)
+        load_probe(ld, ydoc_item(fs.probes, i), &fl, fs.group ? ydoc_scalar(fs.group, NULL) : "",
+                   file);
+    layer_fini(&fl);
+out:
+    ydoc_free(doc);
+}
+
+/* ---- files and directories ---- */
+
+/* dir/name, or name alone when it is absolute or dir is empty. */
+static char *path_join(const char *dir, const char *name)
+{
+    size_t ld = strlen(dir), ln = strlen(name);
+    char *p;
+
+    if (name[0] == '/' || ld == 0)
+        return strdup(name);
+    p = malloc(ld + ln + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, ld);
+    if (dir[ld - 1] != '/')
+        p[ld++] = '/';
+    memcpy(p + ld, name, ln + 1);
+    return p;
+}
+
+/* The directory part of path: "" for a bare file name (the current directory) or NULL path. */
+static char *dir_of(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    size_t n;
+    char *d;
+
+    if (!slash)
+        return strdup("");
+    n = slash == path ? 1 : (size_t)(slash - path);
+    d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, path, n);
+    d[n] = '\0';
+    return d;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_yaml_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".yaml") == 0;
+}
+
+static void load_dir(struct loader *ld, const struct ydoc_node *dir_node,
+                     const struct layer *global)
+{
+    const char *dirname = ld->c->probes_dir;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *dir;
+
+    dir = opendir(dirname);
+    if (!dir) {
+        if (dir_node)
+            report(ld, dir_node, "\"probes_dir\": cannot open directory %s: %s", dirname,
+                   strerror(errno));
+        else
+            report_at(ld, dirname, 0, 0, "cannot open directory: %s", strerror(errno));
+        return;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (!is_yaml_name(de->d_name))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, ncap * sizeof(*nn));
+
+            if (!nn)
+                goto nomem;
+            names = nn;
+            cap = ncap;
+        }
+        names[n] = strdup(de->d_name);
+        if (!names[n])
+            goto nomem;
+        n++;
+    }
+    closedir(dir);
+    dir = NULL;
+    if (n > 0)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *file = path_join(dirname, names[i]);
+
+        if (!file)
+            goto nomem;
+        load_file(ld, file, global);
+        free(file);
+    }
+    if (ld->c->nprobes == 0 && ld->errors == 0)
+        report_at(ld, dirname, 0, 0, "no probes defined");
+    goto out;
+nomem:
+    report_at(ld, dirname, 0, 0, "out of memory");
+out:
+    if (dir)
+        closedir(dir);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* ---- finishing ---- */
+
+struct order {
+    const char *id;
+    size_t idx;
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+    const struct order *x = a, *y = b;
+    int r = strcmp(x->id, y->id);
+
+    if (r != 0)
+        return r;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Reports duplicate ids, puts the probes in id order (the first definition first among equals)
+ * and compiles their regexes in their final place. */
+static void finish_probes(struct loader *ld)
+{
+    struct config *c = ld->c;
+    struct order *ord = NULL;
+    struct probe *sorted = NULL;
+    struct pinfo *info = NULL;
+    size_t n = c->nprobes;
+
+    if (n == 0)
+        return;
+    ord = calloc(n, sizeof(*ord));
+    sorted = calloc(n, sizeof(*sorted));
+    info = calloc(n, sizeof(*info));
+    if (!ord || !sorted || !info) {
+        report_at(ld, c->probes_dir, 0, 0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ord[i].id = c->probes[i].id;
+        ord[i].idx = i;
+    }
+    qsort(ord, n, sizeof(*ord), cmp_order);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        const struct probe *p0 = &c->probes[ord[first].idx];
+        const struct probe *p = &c->probes[ord[i].idx];
+        const struct pinfo *in = &ld->info[ord[i].idx];
+        struct qbuf q;
+
+        if (strcmp(p0->id, p->id) != 0) {
+            first = i;
+            continue;
+        }
+        report_at(ld, p->file, in->id_line, in->id_col,
+                  "duplicate probe id %s (first defined at %s:%u:%u)", quote(&q, p->id), p0->file,
+                  p0->line, ld->info[ord[first].idx].col);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = c->probes[ord[i].idx];
+        info[i] = ld->info[ord[i].idx];
+    }
+    free(c->probes);
+    c->probes = sorted;
+    sorted = NULL;
+    free(ld->info);
+    ld->info = info;
+    info = NULL;
+    ld->cap = n;
+    for (size_t i = 0; i < n; i++) {
+        struct probe *p = &c->probes[i];
+        int err;
+
+        if (!ld->info[i].regex)
+            continue;
+        err = regcomp(&p->body_re, ld->info[i].regex, REG_EXTENDED | REG_NOSUB);
+        if (err != 0) {
+            char eb[256];
+
+            regerror(err, &p->body_re, eb, sizeof(eb));
+            report_at(ld, p->file, p->line, 0, "\"body_regex\": %s", eb);
+            continue;
+        }
+        p->body_regex = ld->info[i].regex;
+        ld->info[i].regex = NULL;
+    }
+out:
+    free(ord);
+    free(sorted);
+    free(info);
+}
+
+static char *make_user_agent(const struct scope *ts)
+{
+    const char *ua = ts->user_agent ? ydoc_scalar(ts->user_agent, NULL) : USER_AGENT;
+    const char *contact;
+    size_t len;
+    char *s;
+
+    if (!ts->contact)
+        return strdup(ua);
+    contact = ydoc_scalar(ts->contact, NULL);
+    len = strlen(ua) + strlen(contact) + 5;
+    s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s (+%s)", ua, contact);
+    return s;
+}
+
+int config_load(const char *path, struct config **out, struct diag *d)
+{
+    struct loader ld;
+    struct ydoc *top = NULL;
+    struct layer global;
+    struct scope ts;
+    struct config *c;
+    char *base = NULL;
+    int err = 0;
+
+    *out = NULL;
+    memset(&ld, 0, sizeof(ld));
+    memset(&ts, 0, sizeof(ts));
+    ld.d = d;
+    layer_builtin(&global);
+    ts.concurrency = 512;
+    ts.per_host = 8;
+    ts.rrd_flush = 30 * SEC;
+    ts.rrd_queue_max = 1000000;
+    ts.saturation_lag = 250;
+    ts.drain_timeout = 10 * SEC;
+    ts.ret_full = 2 * DAY;
+    ts.ret_medium = 14 * DAY;
+    ts.ret_hourly = 400 * DAY;
+    ts.ret_daily = 1830 * DAY;
+    c = ld.c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    if (path) {
+        c->path = strdup(path);
+        err = ydoc_load(path, &top, d);
+        if (err < 0) {
+            ld.errors++;
+            goto out;
+        }
+        apply_map(&ld, ydoc_root(top), &top_tab, &ts);
+        if (ts.defaults)
+            apply_defaults(&ld, ts.defaults, &global);
+    }
+    base = dir_of(path);
+    if (base) {
+        c->probes_dir =
+            path_join(base, ts.probes_dir ? ydoc_scalar(ts.probes_dir, NULL) : "probes.d");
+        c->rrd_dir = path_join(base, ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd");
+        c->graphs_dir =
+            path_join(base, ts.graphs_dir ? ydoc_scalar(ts.graphs_dir, NULL) : "graphs");
+    }
+    c->user_agent = make_user_agent(&ts);
+    c->concurrency = ts.concurrency;
+    c->per_host = ts.per_host;
+    c->rrd_flush_ms = ts.rrd_flush;
+    c->rrd_queue_max = ts.rrd_queue_max;
+    c->rrd_full_ms = ts.ret_full;
+    c->rrd_medium_ms = ts.ret_medium;
+    c->rrd_hourly_ms = ts.ret_hourly;
+    c->rrd_daily_ms = ts.ret_daily;
+    c->saturation_ms = ts.saturation_lag;
+    c->drain_ms = ts.drain_timeout;
+    if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent) {
+        report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
+        goto out;
+    }
+    /* A probes_dir that was given but is invalid has been reported: do not go and read the
+     * default directory instead. */
+    if (!top || ts.probes_dir || !ydoc_get(ydoc_root(top), "probes_dir"))
+        load_dir(&ld, ts.probes_dir, &global);
+    finish_probes(&ld);
+out:
+    for (size_t i = 0; i < c->nprobes && ld.info; i++)
+        free(ld.info[i].regex);
+    free(ld.info);
+    layer_fini(&global);
+    ydoc_free(top);
+    free(base);
+    if (ld.errors > 0) {
+        config_free(c);
+        return err < 0 ? err : -EINVAL;
+    }
+    *out = c;
+    return 0;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nprobes; i++)
+        probe_fini(&c->probes[i]);
+    free(c->probes);
+    free(c->path);
+    free(c->probes_dir);
+    free(c->rrd_dir);
+    free(c->graphs_dir);
+    free(c->user_agent);
+    free(c);
+}
+
+static int cmp_find(const void *key, const void *elem)
+{
+    const struct probe *p = elem;
+
+    return strcmp(key, p->id);
+}
+
+const struct probe *config_find(const struct config *c, const char *id)
+{
+    if (!c || !id || c->nprobes == 0)
+        return NULL;
+    return bsearch(id, c->probes, c->nprobes, sizeof(*c->probes), cmp_find);
+}

@@ -1,0 +1,296 @@
+/* daemon — the run loop of `vigie run`.
+ *
+ * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), signal
+ * and timer handles. Every sample the scheduler produces goes to on_sample(): the RRD writer
+ * queues it (never blocking), the per-probe live state logs state transitions.
+ *
+ * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
+ * sched_stop (no new checks; in-flight ones drained, bounded) → rrdw_close (last flush) →
+ * httpc_close → our own handles. The loop then has nothing left and uv_run returns. A second
+ * signal during the drain aborts the checks still in flight.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "httpc.h"
+#include "log.h"
+#include "rrdw.h"
+#include "sched.h"
+
+/* clang-format off */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
+
+#define STATS_PERIOD_MS 60000
+
+struct daemon {
+    uv_loop_t loop;
+    struct config *cfg;
+    struct daemon_opts opts;
+    struct httpc *httpc;
+    struct sched *sched;
+    struct rrdw *rrdw;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_timer_t stats_timer;
+    uv_timer_t stop_timer;
+    unsigned handles_open;
+    bool stopping;
+    uint64_t t0;
+    /* live state */
+    signed char *last_verdict; /* per probe, -1 unknown */
+    uint64_t ok_samples;
+    double total_sum_us;
+    int64_t total_min_us;
+    int64_t total_max_us;
+    struct sched_stats final_sched;
+    struct rrdw_stats final_rrdw;
+};
+
+static size_t probe_index(const struct daemon *d, const struct probe *p)
+{
+    return (size_t)(p - d->cfg->probes);
+}
+
+static void on_sample(void *arg, const struct sched_sample *s)
+{
+    struct daemon *d = arg;
+    size_t i = probe_index(d, s->p);
+    const struct result *r = s->res;
+
+    rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged);
+    if (!r || s->flagged)
+        return;
+    if (r->outcome == OUTCOME_OK) {
+        d->ok_samples++;
+        d->total_sum_us += (double)r->total_us;
+        if (d->total_min_us < 0 || r->total_us < d->total_min_us)
+            d->total_min_us = r->total_us;
+        if (r->total_us > d->total_max_us)
+            d->total_max_us = r->total_us;
+    }
+    /* Log transitions only: a probe that stays down is said once. */
+    if (d->last_verdict[i] != (signed char)r->verdict) {
+        if (r->verdict == VERDICT_DOWN)
+            log_notice("probe %s: down (%s: %s)", s->p->id, outcome_str(r->outcome), r->msg);
+        else if (r->verdict == VERDICT_DEGRADED)
+            log_notice("probe %s: degraded (%s)", s->p->id, r->msg);
+        else if (d->last_verdict[i] >= 0)
+            log_notice("probe %s: ok again", s->p->id);
+        d->last_verdict[i] = (signed char)r->verdict;
+    }
+}
+
+static void log_stats(struct daemon *d)
+{
+    struct sched_stats st;
+    struct rrdw_stats rs;
+
+    sched_stats(d->sched, &st);
+    rrdw_stats(d->rrdw, &rs);
+    log_info("checks %llu done, %llu missed, %llu flagged, lag p50 %.1f ms p99 %.1f ms max "
+             "%.1f ms; rrd %llu written, %llu queued, %llu dropped",
+             (unsigned long long)st.completed, (unsigned long long)st.missed,
+             (unsigned long long)st.flagged, sched_lag_quantile(&st, 0.5) / 1000.0,
+             sched_lag_quantile(&st, 0.99) / 1000.0, st.lag_max_us / 1000.0,
+             (unsigned long long)rs.written, (unsigned long long)rs.queued,
+             (unsigned long long)rs.dropped);
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    log_stats(container_of(t, struct daemon, stats_timer));
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct daemon *d = h->data;
+
+    d->handles_open--;
+}
+
+static void on_httpc_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->httpc = NULL;
+    uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->stop_timer, on_handle_closed);
+}
+
+static void on_rrdw_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->rrdw = NULL;
+    httpc_close(d->httpc, on_httpc_closed, d);
+}
+
+static void on_sched_stopped(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->sched = NULL;
+    log_info("checks drained, flushing RRD writes");
+    rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
+}
+
+static void stop(struct daemon *d, const char *why)
+{
+    if (d->stopping) {
+        if (d->httpc)
+            httpc_abort_all(d->httpc);
+        return;
+    }
+    d->stopping = true;
+    log_info("stopping (%s)", why);
+    log_stats(d);
+    uv_timer_stop(&d->stats_timer);
+    uv_timer_stop(&d->stop_timer);
+    sched_stop(d->sched, &d->final_sched, on_sched_stopped, d);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct daemon *d = sig->data;
+
+    stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    stop(container_of(t, struct daemon, stop_timer), "duration reached");
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int write_stats(struct daemon *d, const char *path)
+{
+    const struct sched_stats *st = &d->final_sched;
+    struct rusage ru;
+    json_t *o = json_object();
+    double secs = (uv_hrtime() - d->t0) / 1e9;
+    int rc;
+
+    getrusage(RUSAGE_SELF, &ru);
+    json_object_set_new(o, "probes", json_integer((json_int_t)d->cfg->nprobes));
+    json_object_set_new(o, "seconds", json_real(secs));
+    json_object_set_new(o, "started", json_integer((json_int_t)st->started));
+    json_object_set_new(o, "completed", json_integer((json_int_t)st->completed));
+    json_object_set_new(o, "missed", json_integer((json_int_t)st->missed));
+    json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
+    json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
+    json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
+    json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
+    json_object_set_new(o, "loop_lag_max_us", json_integer(st->loop_lag_max_us));
+    json_object_set_new(o, "ok_samples", json_integer((json_int_t)d->ok_samples));
+    json_object_set_new(o, "total_mean_us",
+                        json_real(d->ok_samples ? d->total_sum_us / (double)d->ok_samples : 0));
+    json_object_set_new(o, "total_min_us", json_integer(d->total_min_us));
+    json_object_set_new(o, "total_max_us", json_integer(d->total_max_us));
+    json_object_set_new(o, "rrd_written", json_integer((json_int_t)d->final_rrdw.written));
+    json_object_set_new(o, "rrd_dropped", json_integer((json_int_t)d->final_rrdw.dropped));
+    json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
+    json_object_set_new(o, "cpu_user_s", json_real(ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6));
+    json_object_set_new(o, "cpu_sys_s", json_real(ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
+    json_object_set_new(o, "maxrss_kib", json_integer(ru.ru_maxrss));
+    rc = json_dump_file(o, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(o);
+    if (rc != 0)
+        log_err("cannot write stats to %s", path);
+    return rc;
+}
+
+int daemon_run(struct config *cfg, const struct daemon_opts *o)
+{
+    struct daemon *d = calloc(1, sizeof(*d));
+    struct rrdw_opts ro = {0};
+    struct sched_opts so = {0};
+    int rc = 1;
+
+    if (!d) {
+        config_free(cfg);
+        return 1;
+    }
+    d->cfg = cfg;
+    if (o)
+        d->opts = *o;
+    d->total_min_us = -1;
+    d->last_verdict = malloc(cfg->nprobes ? cfg->nprobes : 1);
+    if (!d->last_verdict)
+        goto out_free;
+    memset(d->last_verdict, -1, cfg->nprobes);
+    raise_nofile();
+    if (uv_loop_init(&d->loop) != 0)
+        goto out_free;
+    d->httpc = httpc_new(&d->loop);
+    ro.dir = cfg->rrd_dir;
+    ro.flush_ms = cfg->rrd_flush_ms;
+    ro.max_queued = (size_t)cfg->rrd_queue_max;
+    ro.full_s = cfg->rrd_full_ms / 1000;
+    ro.medium_s = cfg->rrd_medium_ms / 1000;
+    ro.hourly_s = cfg->rrd_hourly_ms / 1000;
+    ro.daily_s = cfg->rrd_daily_ms / 1000;
+    so.saturation_us = cfg->saturation_ms * 1000;
+    so.drain_ms = cfg->drain_ms;
+    d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
+    d->sched = d->rrdw ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
+    if (!d->sched) {
+        log_err("cannot start: out of memory");
+        goto out_loop; /* a start-up failure this early leaves nothing worth closing cleanly */
+    }
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_timer_init(&d->loop, &d->stats_timer);
+    uv_timer_init(&d->loop, &d->stop_timer);
+    d->sigint.data = d->sigterm.data = d->stats_timer.data = d->stop_timer.data = d;
+    d->handles_open = 4;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_timer_start(&d->stats_timer, on_stats_timer, STATS_PERIOD_MS, STATS_PERIOD_MS);
+    if (d->opts.duration_ms)
+        uv_timer_start(&d->stop_timer, on_stop_timer, d->opts.duration_ms, 0);
+
+    d->t0 = uv_hrtime();
+    sched_start(d->sched);
+    log_info("running %zu probes, RRD files in %s", cfg->nprobes, cfg->rrd_dir);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->handles_open != 0 || uv_loop_close(&d->loop) != 0) {
+        log_err("event loop did not close cleanly");
+        goto out_free;
+    }
+    log_info("stopped: %llu checks, %llu missed, %llu RRD samples written",
+             (unsigned long long)d->final_sched.completed,
+             (unsigned long long)d->final_sched.missed, (unsigned long long)d->final_rrdw.written);
+    rc = 0;
+    if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
+        rc = 1;
+    goto out_free;
+out_loop:
+    /* Partial start-up: nothing was started on the loop; it is left for the process exit. */
+    rc = 1;
+out_free:
+    free(d->last_verdict);
+    config_free(d->cfg);
+    free(d);
+    return rc;
+}

@@ -1,0 +1,1218 @@
+/* rrdw — the RRD writer.
+ *
+ * Two threads touch this module, and they share nothing but the job they hand to each other.
+ *
+ * The loop thread owns every `struct wfile` (one per probe id): its pending samples in a ring
+ * that grows geometrically and is reused (rrdw_push copies a result into a 64-byte slot, with no
+ * allocation in the steady state), the last timestamp queued, the step its files were last
+ * verified for, its failure bookkeeping. rrdw_push only appends to a ring; it never does I/O.
+ *
+ * Once a second a timer picks the files whose oldest pending sample has waited flush_ms (all of
+ * them on rrdw_flush and rrdw_close, whatever their backoff), and *moves* their samples into one
+ * `struct job`: one `struct jfile` per file, holding copies of everything the worker needs (id,
+ * directory, paths, the samples, the step the files were verified for, their last update times).
+ * The job goes to libuv's thread pool with uv_queue_work. From then on the job belongs to the
+ * worker, and the loop does not look at it; the worker does not look at anything else (the job
+ * keeps a pointer to each wfile, but only job_done, back on the loop thread, follows it).
+ *
+ * One job at most is in flight: there is one disk, and a second job would only compete with
+ * the first for it (and take thread-pool slots other modules need). While a job runs, new
+ * samples keep arriving in the (now empty) rings; a flush asked meanwhile starts the next job as
+ * soon as this one is back.
+ *
+ * The worker, per file: verifies the files once (rrd_info_r: a readable RRD with our step and DS
+ * names; a file of another layout is moved aside, an unreadable one is left alone), creates the
+ * missing ones (rrd_create_r2, no overwrite), skips samples not newer than the file's last
+ * update, and writes the rest with rrd_update_r in order. Each sample carries a bit per file
+ * (criterion, phases) set when that file has it, so a sample is never written twice and never
+ * dropped because only one of the two files failed.
+ *
+ * job_done (uv_after_work_cb, loop thread) takes the job back: samples that are not in both
+ * files go back at the FRONT of their ring, in order (everything queued meanwhile is newer);
+ * stats, the first failure of each cause and the recovery are logged; a failed file is retried
+ * after a backoff (1 s doubling to 30 s). Then the next job may start.
+ *
+ * rrdw_close stops the timer, waits for the job in flight, sends one final job with everything
+ * pending, waits for it, reports what is left as lost, closes the timer and frees everything in
+ * the close callback.
+ *
+ * The timer is unreferenced: the writer alone does not keep the loop alive (a job in flight
+ * does), so a program whose other handles are gone can still run the loop to completion. */
+#include "rrdw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rrd.h>
+
+#include "log.h"
+
+/* clang-format off */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
+
+#define NFILES 2 /* per probe: the criterion file, the phases file */
+#define F_CRIT 0
+#define F_PHASES 1
+#define DONE_ALL ((1u << NFILES) - 1)
+
+#define DAY_S 86400u
+#define TICK_MS 1000u
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 30000u
+#define UPDATE_CHUNK 256 /* samples per rrd_update_r call */
+#define LINE_MAX_LEN 320 /* one update argument: "time:v:v:...", 11 values */
+#define MSG_LEN 512
+
+/* What a sample says. Durations are microseconds, -1 when unknown (written as U). */
+enum kind { K_OK, K_FAILED, K_FLAGGED, K_MISSED };
+
+struct sample {
+    int64_t t; /* the step boundary it is written at */
+    int64_t total_us, response_us, dns_us, connect_us, tls_us, ttfb_us;
+    uint32_t step;
+    uint8_t kind; /* enum kind */
+    uint8_t done; /* bit F_CRIT, bit F_PHASES: already in that file */
+};
+
+/* A FIFO of samples: a circular buffer that doubles when full. */
+struct ring {
+    struct sample *buf;
+    size_t cap, head, n;
+};
+
+/* Why a write failed. Each is logged once per file until the file works again. */
+enum cause {
+    C_NONE,
+    C_DIR,     /* the directory cannot be created or is not one */
+    C_ACCESS,  /* permission denied, read-only file system */
+    C_NOSPACE, /* disk full, quota */
+    C_IO,      /* the file exists but cannot be looked at */
+    C_CORRUPT, /* the file is not a readable RRD */
+    C_MOVE,    /* a file of another layout could not be moved aside */
+    C_CREATE,  /* rrd_create_r2 failed */
+    C_UPDATE,  /* rrd_update_r failed */
+    C__COUNT
+};
+
+static const char *const cause_str[C__COUNT] = {
+    [C_NONE] = "ok",
+    [C_DIR] = "directory unusable",
+    [C_ACCESS] = "permission denied or read-only",
+    [C_NOSPACE] = "disk full",
+    [C_IO] = "cannot open",
+    [C_CORRUPT] = "not a readable RRD file, left untouched",
+    [C_MOVE] = "cannot move the old file aside",
+    [C_CREATE] = "cannot create",
+    [C_UPDATE] = "update failed",
+};
+
+/* Loop-side state of one probe id. */
+struct wfile {
+    char *id;
+    char *path[NFILES];
+    struct ring q;         /* pending samples, oldest first */
+    uint64_t since;        /* loop time (ms) the oldest pending sample was queued */
+    int64_t last_t;        /* the newest timestamp queued, to keep them increasing */
+    int64_t flast[NFILES]; /* last update of each file, as the worker last saw it */
+    uint32_t ready_step;   /* step the files were verified for, 0 = verify on next write */
+    bool in_flight;        /* its samples are in the job */
+    bool stale_logged;
+    unsigned logged;     /* bit per enum cause: already reported */
+    uint64_t retry_at;   /* loop time (ms) before which the timer leaves it alone */
+    uint64_t backoff_ms; /* 0 while healthy */
+    uint64_t late;       /* samples written while the file was failing */
+};
+
+/* What the worker needs to create files. */
+struct layout {
+    uint64_t full_s, medium_s, hourly_s, phases_hourly_s, daily_s;
+};
+
+/* One file's part of a job: in, the samples and what the worker needs; out, what happened. One
+ * allocation: the samples, then the strings. */
+struct jfile {
+    struct wfile *f; /* for job_done only: the worker never follows it */
+    const char *id, *dir, *path[NFILES];
+    uint64_t since;
+    uint32_t ready_step;  /* in/out */
+    int64_t last[NFILES]; /* in/out: last update of each file, 0 unknown */
+    uint64_t written, stale;
+    enum cause cause;
+    int cause_file; /* which path failed, -1 the directory */
+    char msg[MSG_LEN];
+    char *moved_to[NFILES]; /* allocated by the worker when a file was moved aside */
+    uint32_t moved_step[NFILES], moved_for[NFILES]; /* its step, the new step */
+    size_t n;
+    struct sample s[];
+};
+
+struct job {
+    uv_work_t req;
+    struct rrdw *w; /* for job_done only */
+    struct layout lay;
+    bool final;
+    size_t n;
+    struct jfile *files[];
+};
+
+struct rrdw {
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    char *dir;
+    uint64_t flush_ms;
+    size_t max_queued;
+    struct layout lay;
+
+    struct wfile **files; /* in creation order */
+    size_t nfiles, capfiles;
+    struct wfile **slots; /* open addressing on the id, power of two */
+    size_t nslots;
+
+    struct wfile *victim; /* cache of the file holding the oldest pending sample */
+    int64_t victim_bound; /* ... valid while its front is not newer than this */
+
+    uint64_t queued; /* samples in memory, in rings or in the job */
+    struct rrdw_stats st;
+    bool overflowing;
+    uint64_t overflow_dropped;
+
+    bool busy;      /* a job is in flight */
+    bool flush_req; /* rrdw_flush: take everything in the next job */
+    bool closing;
+    void (*close_cb)(void *arg);
+    struct rrdw_stats *close_stats; /* filled just before the writer is freed */
+    void *close_arg;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Data sources and archives: the layout of the two files. */
+
+struct dsdef {
+    const char *name;
+    const char *max; /* "1" for the 0/1 sources, "U" for durations */
+};
+
+static const struct dsdef crit_ds[] = {
+    {"up", "1"},     {"valid", "1"},   {"total", "U"},   {"response", "U"},
+    {"le_200", "1"}, {"le_400", "1"},  {"le_500", "1"},  {"le_600", "1"},
+    {"le_800", "1"}, {"le_1000", "1"}, {"le_2000", "1"},
+};
+static const int64_t le_ms[] = {200, 400, 500, 600, 800, 1000, 2000};
+
+static const struct dsdef phases_ds[] = {
+    {"total", "U"}, {"dns", "U"}, {"connect", "U"}, {"tls", "U"}, {"ttfb", "U"},
+};
+
+#define NCRIT (sizeof(crit_ds) / sizeof(crit_ds[0]))
+#define NPHASES (sizeof(phases_ds) / sizeof(phases_ds[0]))
+#define NLE (sizeof(le_ms) / sizeof(le_ms[0]))
+
+static const struct dsdef *const file_ds[NFILES] = {crit_ds, phases_ds};
+static const size_t file_nds[NFILES] = {NCRIT, NPHASES};
+static const char *const file_suffix[NFILES] = {".rrd", ".phases.rrd"};
+
+struct rradef {
+    const char *cf;
+    unsigned long pdp, rows;
+};
+
+#define MAX_RRA 12
+
+/* Adds an archive of `span_s` seconds per row (the step itself when 0) holding `keep_s`
+ * seconds; one already there with the same function and resolution keeps the longer. */
+static void rra_add(struct rradef *r, size_t *n, const char *cf, unsigned long step,
+                    uint64_t span_s, uint64_t keep_s)
+{
+    unsigned long pdp = span_s / step > 1 ? (unsigned long)(span_s / step) : 1;
+    uint64_t per_row = (uint64_t)pdp * step;
+    unsigned long rows = (unsigned long)((keep_s + per_row - 1) / per_row);
+
+    if (rows < 1)
+        rows = 1;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(r[i].cf, cf) == 0 && r[i].pdp == pdp) {
+            if (r[i].rows < rows)
+                r[i].rows = rows;
+            return;
+        }
+    }
+    if (*n < MAX_RRA)
+        r[(*n)++] = (struct rradef){cf, pdp, rows};
+}
+
+static size_t rra_plan(struct rradef *r, int which, unsigned long step, const struct layout *l)
+{
+    static const char *const mmm[] = {"AVERAGE", "MIN", "MAX"};
+    size_t n = 0;
+
+    rra_add(r, &n, "AVERAGE", step, 0, l->full_s);
+    if (which == F_CRIT) {
+        rra_add(r, &n, "AVERAGE", step, 600, l->medium_s);
+        rra_add(r, &n, "AVERAGE", step, 3600, l->hourly_s);
+        rra_add(r, &n, "AVERAGE", step, DAY_S, l->daily_s);
+    } else {
+        for (size_t i = 0; i < 3; i++)
+            rra_add(r, &n, mmm[i], step, 600, l->medium_s);
+        for (size_t i = 0; i < 3; i++)
+            rra_add(r, &n, mmm[i], step, 3600, l->phases_hourly_s);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The ring. */
+
+static struct sample *ring_at(const struct ring *r, size_t i)
+{
+    return &r->buf[(r->head + i) % r->cap];
+}
+
+/* Makes room for `more` samples, unwrapping into a larger buffer. */
+static int ring_reserve(struct ring *r, size_t more)
+{
+    size_t cap = r->cap ? r->cap : 8;
+    struct sample *buf;
+
+    if (r->n + more <= r->cap)
+        return 0;
+    while (cap < r->n + more)
+        cap *= 2;
+    buf = malloc(cap * sizeof(*buf));
+    if (!buf)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->n; i++)
+        buf[i] = *ring_at(r, i);
+    free(r->buf);
+    r->buf = buf;
+    r->cap = cap;
+    r->head = 0;
+    return 0;
+}
+
+static int ring_push(struct ring *r, const struct sample *s)
+{
+    if (ring_reserve(r, 1) != 0)
+        return -ENOMEM;
+    *ring_at(r, r->n) = *s;
+    r->n++;
+    return 0;
+}
+
+static void ring_pop(struct ring *r)
+{
+    r->head = (r->head + 1) % r->cap;
+    r->n--;
+}
+
+/* Puts `n` samples back in front, in order. */
+static int ring_unshift(struct ring *r, const struct sample *s, size_t n)
+{
+    if (ring_reserve(r, n) != 0)
+        return -ENOMEM;
+    r->head = (r->head + r->cap - n % r->cap) % r->cap;
+    r->n += n;
+    for (size_t i = 0; i < n; i++)
+        *ring_at(r, i) = s[i];
+    return 0;
+}
+
+/* Moves everything into `out`. A buffer grown large by an outage is given back. */
+static void ring_take(struct ring *r, struct sample *out)
+{
+    for (size_t i = 0; i < r->n; i++)
+        out[i] = *ring_at(r, i);
+    r->n = 0;
+    r->head = 0;
+    if (r->cap > 1024) {
+        free(r->buf);
+        r->buf = NULL;
+        r->cap = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Paths and the table of files. */
+
+char *rrdw_path(char *buf, size_t len, const char *dir, const char *id, bool phases)
+{
+    int n = snprintf(buf, len, "%s/%s%s", dir, id, file_suffix[phases ? F_PHASES : F_CRIT]);
+
+    return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 14695981039346656037u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static struct wfile **slot_of(struct wfile **slots, size_t nslots, const char *id)
+{
+    size_t i = (size_t)hash_id(id) & (nslots - 1);
+
+    while (slots[i] && strcmp(slots[i]->id, id) != 0)
+        i = (i + 1) & (nslots - 1);
+    return &slots[i];
+}
+
+static void wfile_free(struct wfile *f)
+{
+    if (!f)
+        return;
+    free(f->id);
+    for (int k = 0; k < NFILES; k++)
+        free(f->path[k]);
+    free(f->q.buf);
+    free(f);
+}
+
+static struct wfile *wfile_new(const char *dir, const char *id)
+{
+    struct wfile *f = calloc(1, sizeof(*f));
+    size_t len = strlen(dir) + strlen(id) + 16;
+
+    if (!f)
+        return NULL;
+    f->id = strdup(id);
+    if (!f->id)
+        goto fail;
+    for (int k = 0; k < NFILES; k++) {
+        f->path[k] = malloc(len);
+        if (!f->path[k] || !rrdw_path(f->path[k], len, dir, id, k == F_PHASES))
+            goto fail;
+    }
+    return f;
+fail:
+    wfile_free(f);
+    return NULL;
+}
+
+/* The state of probe `id`, created on first use. NULL when out of memory. */
+static struct wfile *file_get(struct rrdw *w, const char *id)
+{
+    struct wfile *f = w->nslots ? *slot_of(w->slots, w->nslots, id) : NULL;
+
+    if (f)
+        return f;
+    if ((w->nfiles + 1) * 2 > w->nslots) {
+        size_t n = w->nslots ? w->nslots * 2 : 64;
+        struct wfile **slots = calloc(n, sizeof(*slots));
+
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < w->nfiles; i++)
+            *slot_of(slots, n, w->files[i]->id) = w->files[i];
+        free(w->slots);
+        w->slots = slots;
+        w->nslots = n;
+    }
+    if (w->nfiles == w->capfiles) {
+        size_t n = w->capfiles ? w->capfiles * 2 : 64;
+        struct wfile **files = realloc(w->files, n * sizeof(*files));
+
+        if (!files)
+            return NULL;
+        w->files = files;
+        w->capfiles = n;
+    }
+    f = wfile_new(w->dir, id);
+    if (!f)
+        return NULL;
+    w->files[w->nfiles++] = f;
+    *slot_of(w->slots, w->nslots, id) = f;
+    return f;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Worker side. Everything here runs on a thread-pool thread and reads only its jfile. */
+
+static enum cause errno_cause(int err, enum cause otherwise)
+{
+    switch (err) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return C_ACCESS;
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return C_NOSPACE;
+    default:
+        return otherwise;
+    }
+}
+
+/* Records the first failure of this attempt; `err` is an errno value or 0, `what` librrd's
+ * message or NULL for strerror(err). */
+static int jfile_fail(struct jfile *e, int k, enum cause c, int err, const char *what)
+{
+    e->cause = errno_cause(err, c);
+    e->cause_file = k;
+    if (what && *what)
+        snprintf(e->msg, sizeof(e->msg), "%s", what);
+    else if (err)
+        snprintf(e->msg, sizeof(e->msg), "%s", strerror(err));
+    else
+        snprintf(e->msg, sizeof(e->msg), "unknown error");
+    return -1;
+}
+
+static int mkdir_p(const char *dir, int *err)
+{
+    char buf[4096];
+    struct stat st;
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        *err = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, dir, len + 1);
+    for (char *s = buf + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            *err = errno;
+            return -1;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    if (stat(dir, &st) != 0) {
+        *err = errno;
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *err = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
+
+/* Looks at path: absent, ours (step and DS names match; *last = its last update), or a valid
+ * RRD of another layout (*old_step). -1 (recorded in e) when it cannot be read as an RRD. */
+static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
+                        unsigned long *old_step, enum found *found)
+{
+    const char *path = e->path[k];
+    struct stat st;
+    rrd_info_t *info, *i;
+    size_t nds = 0;
+    bool same = true;
+    int fd;
+
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            *found = FOUND_NONE;
+            return 0;
+        }
+        return jfile_fail(e, k, C_IO, errno, NULL);
+    }
+    /* librrd's errors say less than errno: try opening it ourselves first. */
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return jfile_fail(e, k, C_IO, errno, NULL);
+    close(fd);
+    rrd_clear_error();
+    info = rrd_info_r(path);
+    if (!info)
+        return jfile_fail(e, k, C_CORRUPT, 0, rrd_get_error());
+    *old_step = 0;
+    *last = 0;
+    for (i = info; i; i = i->next) {
+        const char *key = i->key;
+        size_t len = strlen(key);
+
+        if (strcmp(key, "step") == 0 && i->type == RD_I_CNT) {
+            *old_step = i->value.u_cnt;
+        } else if (strcmp(key, "last_update") == 0 && i->type == RD_I_CNT) {
+            *last = (int64_t)i->value.u_cnt;
+        } else if (strncmp(key, "ds[", 3) == 0 && len > 10 &&
+                   strcmp(key + len - 7, "].index") == 0 && i->type == RD_I_CNT) {
+            unsigned long idx = i->value.u_cnt;
+            size_t nlen = len - 10;
+
+            nds++;
+            if (idx >= file_nds[k] || strlen(file_ds[k][idx].name) != nlen ||
+                strncmp(file_ds[k][idx].name, key + 3, nlen) != 0)
+                same = false;
+        }
+    }
+    rrd_info_free(info);
+    if (*old_step == 0)
+        return jfile_fail(e, k, C_CORRUPT, 0, "no step in rrd_info");
+    *found = same && nds == file_nds[k] && *old_step == step ? FOUND_OURS : FOUND_OTHER;
+    return 0;
+}
+
+/* Renames path to "<path>.<old-step>s-<unix time>.bak" (".<n>.bak" if that exists). */
+static int file_move_aside(struct jfile *e, int k, unsigned long old_step, uint32_t step)
+{
+    const char *path = e->path[k];
+    size_t len = strlen(path) + 64;
+    char *to = malloc(len);
+    long long now = (long long)time(NULL);
+    struct stat st;
+
+    if (!to)
+        return jfile_fail(e, k, C_MOVE, ENOMEM, NULL);
+    snprintf(to, len, "%s.%lus-%lld.bak", path, old_step, now);
+    for (int n = 1; lstat(to, &st) == 0 && n < 100; n++)
+        snprintf(to, len, "%s.%lus-%lld.%d.bak", path, old_step, now, n);
+    if (rename(path, to) != 0) {
+        int err = errno;
+
+        free(to);
+        return jfile_fail(e, k, C_MOVE, err, NULL);
+    }
+    free(e->moved_to[k]);
+    e->moved_to[k] = to;
+    e->moved_step[k] = (uint32_t)old_step;
+    e->moved_for[k] = step;
+    return 0;
+}
+
+static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                       int64_t last_up)
+{
+    struct rradef rra[MAX_RRA];
+    size_t nrra = rra_plan(rra, k, step, lay);
+    size_t nds = file_nds[k];
+    char defs[NCRIT + MAX_RRA][64];
+    const char *argv[NCRIT + MAX_RRA];
+    int argc = 0, rc;
+
+    /* DS:<name>:GAUGE:<heartbeat>:<min>:<max> */
+    for (size_t i = 0; i < nds; i++) {
+        snprintf(defs[argc], sizeof(defs[argc]), "DS:%s:GAUGE:%lu:0:%s", file_ds[k][i].name,
+                 2ul * step, file_ds[k][i].max);
+        argv[argc] = defs[argc];
+        argc++;
+    }
+    for (size_t i = 0; i < nrra; i++) {
+        snprintf(defs[argc], sizeof(defs[argc]), "RRA:%s:0.5:%lu:%lu", rra[i].cf, rra[i].pdp,
+                 rra[i].rows);
+        argv[argc] = defs[argc];
+        argc++;
+    }
+    rrd_clear_error();
+    errno = 0;
+    rc = rrd_create_r2(e->path[k], step, (time_t)last_up, 1, NULL, NULL, argc, argv);
+    if (rc != 0) {
+        int err = errno; /* what the failing system call said, if it was one */
+
+        return jfile_fail(e, k, C_CREATE, err, rrd_get_error());
+    }
+    return 0;
+}
+
+/* Makes both files ready for samples of `step` starting at t_first. */
+static int files_ready(struct jfile *e, const struct layout *lay, uint32_t step, int64_t t_first)
+{
+    int err = 0;
+
+    if (mkdir_p(e->dir, &err) != 0)
+        return jfile_fail(e, -1, C_DIR, err, NULL);
+    for (int k = 0; k < NFILES; k++) {
+        enum found found;
+        unsigned long old_step = 0;
+        int64_t last = 0;
+
+        if (file_inspect(e, k, step, &last, &old_step, &found) != 0)
+            return -1;
+        if (found == FOUND_OTHER && file_move_aside(e, k, old_step, step) != 0)
+            return -1;
+        if (found != FOUND_OURS) {
+            last = t_first - step;
+            if (file_create(e, k, lay, step, last) != 0)
+                return -1;
+        }
+        e->last[k] = last;
+    }
+    e->ready_step = step;
+    return 0;
+}
+
+/* Appends ":<seconds>" with the microseconds exact (no floating point), or ":U". */
+static void put_us(char **p, const char *end, int64_t us)
+{
+    int n = us < 0 ? snprintf(*p, (size_t)(end - *p), ":U")
+                   : snprintf(*p, (size_t)(end - *p), ":%" PRId64 ".%06" PRId64, us / 1000000,
+                              us % 1000000);
+
+    if (n > 0 && n < end - *p)
+        *p += n;
+}
+
+/* Appends ":1", ":0", or ":U" when v < 0. */
+static void put_bit(char **p, const char *end, int v)
+{
+    int n = snprintf(*p, (size_t)(end - *p), v < 0 ? ":U" : v ? ":1" : ":0");
+
+    if (n > 0 && n < end - *p)
+        *p += n;
+}
+
+/* One rrd_update_r argument. */
+static void format_line(char *p, size_t len, int k, const struct sample *s)
+{
+    const char *end = p + len;
+    bool counted = s->kind == K_OK || s->kind == K_FAILED;
+
+    p += snprintf(p, len, "%" PRId64, s->t);
+    if (k == F_CRIT) {
+        put_bit(&p, end, counted ? s->kind == K_OK : -1);
+        put_bit(&p, end, s->kind == K_MISSED ? -1 : counted);
+        put_us(&p, end, s->total_us);
+        put_us(&p, end, s->response_us);
+        for (size_t i = 0; i < NLE; i++)
+            put_bit(&p, end, counted ? s->total_us >= 0 && s->total_us < le_ms[i] * 1000 : -1);
+    } else {
+        put_us(&p, end, s->total_us);
+        put_us(&p, end, s->dns_us);
+        put_us(&p, end, s->connect_us);
+        put_us(&p, end, s->tls_us);
+        put_us(&p, end, s->ttfb_us);
+    }
+}
+
+/* Writes samples [from, to) (one step) into file k, skipping those it already has. */
+static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lines,
+                       const char **argv)
+{
+    size_t i = from;
+
+    while (i < to) {
+        size_t idx[UPDATE_CHUNK];
+        int argc = 0;
+
+        for (; i < to && argc < UPDATE_CHUNK; i++) {
+            struct sample *s = &e->s[i];
+
+            if (s->done & (1u << k))
+                continue;
+            if (s->t <= e->last[k]) {
+                /* Not newer than the file: after a clock step, or written by someone else. */
+                s->done |= (uint8_t)(1u << k);
+                if (k == F_CRIT)
+                    e->stale++;
+                continue;
+            }
+            format_line(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k, s);
+            argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
+            idx[argc++] = i;
+        }
+        if (argc == 0)
+            continue;
+        rrd_clear_error();
+        errno = 0;
+        if (rrd_update_r(e->path[k], NULL, argc, argv) != 0) {
+            int err = errno;
+            time_t last;
+
+            jfile_fail(e, k, C_UPDATE, err, rrd_get_error());
+            /* A failed call may have written its first arguments: the file knows. */
+            rrd_clear_error();
+            last = rrd_last_r(e->path[k]);
+            rrd_clear_error();
+            for (int j = 0; j < argc && last > 0 && e->s[idx[j]].t <= (int64_t)last; j++) {
+                e->s[idx[j]].done |= (uint8_t)(1u << k);
+                e->written += k == F_CRIT;
+                e->last[k] = e->s[idx[j]].t;
+            }
+            return -1;
+        }
+        for (int j = 0; j < argc; j++)
+            e->s[idx[j]].done |= (uint8_t)(1u << k);
+        e->written += k == F_CRIT ? (uint64_t)argc : 0;
+        e->last[k] = e->s[idx[argc - 1]].t;
+    }
+    return 0;
+}
+
+static void jfile_write(struct jfile *e, const struct layout *lay)
+{
+    char *lines = malloc((size_t)UPDATE_CHUNK * LINE_MAX_LEN);
+    const char **argv = malloc(UPDATE_CHUNK * sizeof(*argv));
+    size_t i = 0;
+
+    if (!lines || !argv) {
+        jfile_fail(e, F_CRIT, C_UPDATE, ENOMEM, NULL);
+        goto out;
+    }
+    while (i < e->n) {
+        uint32_t step = e->s[i].step;
+        size_t end = i;
+
+        while (end < e->n && e->s[end].step == step)
+            end++;
+        if (e->ready_step != step && files_ready(e, lay, step, e->s[i].t) != 0)
+            goto out;
+        for (int k = 0; k < NFILES; k++)
+            if (file_update(e, k, i, end, lines, argv) != 0)
+                goto out;
+        i = end;
+    }
+out:
+    /* After any failure, look at the files again next time (one may have been removed). */
+    if (e->cause != C_NONE)
+        e->ready_step = 0;
+    free(lines);
+    free(argv);
+}
+
+static void job_work(uv_work_t *req)
+{
+    struct job *j = container_of(req, struct job, req);
+
+    for (size_t i = 0; i < j->n; i++)
+        jfile_write(j->files[i], &j->lay);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loop side. */
+
+static void start_job(struct rrdw *w);
+
+static void drop_oldest_log(struct rrdw *w)
+{
+    if (!w->overflowing) {
+        log_warn("rrd: more than %zu samples waiting to be written: dropping the oldest",
+                 w->max_queued);
+        w->overflowing = true;
+        w->overflow_dropped = 0;
+    }
+}
+
+/* The file whose pending front is the oldest sample in memory, or NULL if every sample is in
+ * the job. A scan of all files, cached: the answer stays right while that file's front is not
+ * newer than the second-oldest front seen (fronts only get newer, except when a job gives
+ * samples back, which clears the cache). */
+static struct wfile *oldest_pending(struct rrdw *w)
+{
+    struct wfile *v = w->victim;
+    int64_t best = INT64_MAX, second = INT64_MAX;
+
+    if (v && v->q.n > 0 && ring_at(&v->q, 0)->t <= w->victim_bound)
+        return v;
+    v = NULL;
+    for (size_t i = 0; i < w->nfiles; i++) {
+        struct wfile *f = w->files[i];
+        int64_t t;
+
+        if (f->q.n == 0)
+            continue;
+        t = ring_at(&f->q, 0)->t;
+        if (t < best) {
+            second = best;
+            best = t;
+            v = f;
+        } else if (t < second) {
+            second = t;
+        }
+    }
+    w->victim = v;
+    w->victim_bound = second;
+    return v;
+}
+
+/* Drops the oldest samples until the total fits `limit`, when they are not in the job. */
+static void trim(struct rrdw *w, uint64_t limit)
+{
+    while (w->queued > limit) {
+        struct wfile *f = oldest_pending(w);
+
+        if (!f)
+            return;
+        drop_oldest_log(w);
+        ring_pop(&f->q);
+        w->queued--;
+        w->st.dropped++;
+        w->overflow_dropped++;
+    }
+}
+
+/* The boundary ending the step that holds `due`. */
+static int64_t step_end(int64_t due, uint32_t step)
+{
+    int64_t q = due / step;
+
+    if (due % step != 0 && due < 0)
+        q--;
+    return (q + 1) * step;
+}
+
+void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct result *res,
+               bool flagged)
+{
+    uint64_t step_s = p->interval_ms / 1000;
+    struct sample s = {.total_us = -1,
+                       .response_us = -1,
+                       .dns_us = -1,
+                       .connect_us = -1,
+                       .tls_us = -1,
+                       .ttfb_us = -1};
+    struct wfile *f;
+
+    if (w->closing) {
+        w->st.dropped++;
+        return;
+    }
+    s.step = (uint32_t)(step_s < 1 ? 1 : step_s > UINT32_MAX ? UINT32_MAX : step_s);
+    s.t = step_end(due, s.step);
+    if (!res) {
+        s.kind = K_MISSED;
+    } else if (flagged) {
+        s.kind = K_FLAGGED;
+    } else {
+        s.kind = res->outcome == OUTCOME_OK ? K_OK : K_FAILED;
+        if (s.kind == K_OK) {
+            s.total_us = res->total_us;
+            s.response_us = res->response_us;
+        }
+        s.dns_us = res->dns_us;
+        s.connect_us = res->connect_us;
+        s.tls_us = res->tls_us;
+        s.ttfb_us = res->ttfb_us;
+    }
+    f = file_get(w, p->id);
+    if (!f) {
+        w->st.dropped++;
+        return;
+    }
+    if (s.t <= f->last_t) {
+        w->st.stale++;
+        if (!f->stale_logged)
+            log_notice("rrd: probe %s: sample at %" PRId64 " not newer than %" PRId64
+                       " (clock stepped back?), skipped",
+                       f->id, s.t, f->last_t);
+        f->stale_logged = true;
+        return;
+    }
+    f->stale_logged = false;
+    if (w->queued >= w->max_queued)
+        trim(w, w->max_queued - 1);
+    if (f->q.n == 0) {
+        f->since = uv_now(w->loop);
+        if (f != w->victim && s.t < w->victim_bound)
+            w->victim_bound = s.t;
+    }
+    if (ring_push(&f->q, &s) != 0) {
+        w->st.dropped++;
+        return;
+    }
+    f->last_t = s.t;
+    w->queued++;
+}
+
+static void jfile_free(struct jfile *e)
+{
+    if (!e)
+        return;
+    for (int k = 0; k < NFILES; k++)
+        free(e->moved_to[k]);
+    free(e);
+}
+
+/* Copies what the worker needs of f, and moves its samples. */
+static struct jfile *jfile_new(struct rrdw *w, struct wfile *f)
+{
+    size_t n = f->q.n;
+    size_t lid = strlen(f->id) + 1, ldir = strlen(w->dir) + 1;
+    size_t lp[NFILES], size = sizeof(struct jfile) + n * sizeof(struct sample) + lid + ldir;
+    struct jfile *e;
+    char *p;
+
+    for (int k = 0; k < NFILES; k++)
+        size += lp[k] = strlen(f->path[k]) + 1;
+    e = calloc(1, size);
+    if (!e)
+        return NULL;
+    p = (char *)&e->s[n];
+    e->id = memcpy(p, f->id, lid);
+    p += lid;
+    e->dir = memcpy(p, w->dir, ldir);
+    p += ldir;
+    for (int k = 0; k < NFILES; k++) {
+        e->path[k] = memcpy(p, f->path[k], lp[k]);
+        p += lp[k];
+        e->last[k] = f->flast[k];
+    }
+    e->f = f;
+    e->since = f->since;
+    e->ready_step = f->ready_step;
+    e->n = n;
+    ring_take(&f->q, e->s);
+    f->in_flight = true;
+    return e;
+}
+
+static bool due_now(const struct rrdw *w, const struct wfile *f, bool all, uint64_t now)
+{
+    if (f->q.n == 0 || f->in_flight)
+        return false;
+    return all || (now >= f->retry_at && now - f->since >= w->flush_ms);
+}
+
+static void finish_close(struct rrdw *w);
+static void job_done(uv_work_t *req, int status);
+
+/* Sends the files that are due (all of them on flush or close) to the worker, unless a job is
+ * already in flight. */
+static void start_job(struct rrdw *w)
+{
+    bool all = w->flush_req || w->closing;
+    uint64_t now = uv_now(w->loop);
+    size_t n = 0;
+    struct job *j;
+
+    if (w->busy)
+        return;
+    for (size_t i = 0; i < w->nfiles; i++)
+        n += due_now(w, w->files[i], all, now);
+    if (n == 0) {
+        w->flush_req = false;
+        if (w->closing)
+            finish_close(w);
+        return;
+    }
+    j = calloc(1, sizeof(*j) + n * sizeof(j->files[0]));
+    if (!j)
+        goto nomem;
+    j->w = w;
+    j->lay = w->lay;
+    j->final = w->closing;
+    for (size_t i = 0; i < w->nfiles && j->n < n; i++) {
+        struct wfile *f = w->files[i];
+
+        if (!due_now(w, f, all, now))
+            continue;
+        j->files[j->n] = jfile_new(w, f);
+        if (!j->files[j->n])
+            break; /* this one and the rest wait for the next job */
+        j->n++;
+    }
+    if (j->n == 0) {
+        free(j);
+        goto nomem;
+    }
+    w->flush_req = false;
+    w->busy = true;
+    /* uv_queue_work fails only on invalid arguments. */
+    if (uv_queue_work(w->loop, &j->req, job_work, job_done) != 0)
+        job_done(&j->req, UV_ECANCELED);
+    return;
+nomem:
+    log_err("rrd: out of memory preparing a write, retrying");
+    if (w->closing)
+        finish_close(w);
+}
+
+/* Back on the loop thread: f takes back what e did not write. */
+static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
+{
+    struct wfile *f = e->f;
+    uint64_t now = uv_now(w->loop);
+    size_t left = 0, kept = 0;
+
+    f->in_flight = false;
+    f->ready_step = e->ready_step;
+    for (int k = 0; k < NFILES; k++) {
+        f->flast[k] = e->last[k];
+        if (e->moved_to[k]) {
+            w->st.files_moved++;
+            if (e->moved_step[k] != e->moved_for[k])
+                log_notice("rrd: probe %s: %s has step %" PRIu32
+                           " s, the probe now runs every %" PRIu32
+                           " s: moved aside to %s, new file created",
+                           e->id, e->path[k], e->moved_step[k], e->moved_for[k], e->moved_to[k]);
+            else
+                log_notice("rrd: probe %s: %s has other data sources: moved aside to %s, new "
+                           "file created",
+                           e->id, e->path[k], e->moved_to[k]);
+        }
+    }
+    if (e->last[F_CRIT] > f->last_t)
+        f->last_t = e->last[F_CRIT];
+    w->st.written += e->written;
+    w->st.stale += e->stale;
+    if (e->stale)
+        log_notice("rrd: probe %s: %" PRIu64 " samples not newer than the last update of %s, "
+                   "skipped",
+                   e->id, e->stale, e->path[F_CRIT]);
+
+    /* Compact what is left, in order, and put it back in front. */
+    for (size_t i = 0; i < e->n; i++)
+        if (e->s[i].done != DONE_ALL)
+            e->s[left++] = e->s[i];
+    w->queued -= e->n - left;
+    if (left > 0) {
+        if (f->q.n == 0)
+            f->since = e->since;
+        else if (e->since < f->since)
+            f->since = e->since;
+        if (ring_unshift(&f->q, e->s, left) == 0) {
+            kept = left;
+            w->victim = NULL;
+        } else {
+            w->queued -= left;
+            w->st.dropped += left;
+            log_err("rrd: probe %s: out of memory, %zu samples lost", e->id, left);
+        }
+    }
+
+    if (e->cause != C_NONE) {
+        w->st.failures++;
+        if (e->written)
+            f->late += e->written;
+        if (!(f->logged & (1u << e->cause)))
+            log_err("rrd: probe %s: %s: %s (%s); %zu samples %s", e->id,
+                    e->cause_file < 0 ? e->dir : e->path[e->cause_file], cause_str[e->cause],
+                    e->msg, kept, final ? "not written" : "kept in memory, retrying");
+        f->logged |= 1u << e->cause;
+        f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (f->backoff_ms > BACKOFF_MAX_MS)
+            f->backoff_ms = BACKOFF_MAX_MS;
+        f->retry_at = now + f->backoff_ms;
+    } else if (f->logged) {
+        log_notice("rrd: probe %s: writing %s works again, %" PRIu64 " samples written late", e->id,
+                   e->path[F_CRIT], f->late + e->written);
+        f->logged = 0;
+        f->late = 0;
+        f->backoff_ms = 0;
+        f->retry_at = 0;
+    }
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+    struct job *j = container_of(req, struct job, req);
+    struct rrdw *w = j->w;
+    bool final = j->final;
+
+    (void)status; /* never cancelled; if it were, nothing is marked done and all goes back */
+    for (size_t i = 0; i < j->n; i++) {
+        jfile_done(w, j->files[i], final);
+        jfile_free(j->files[i]);
+    }
+    free(j);
+    w->busy = false;
+    if (w->queued > w->max_queued)
+        trim(w, w->max_queued);
+    if (w->overflowing && w->queued <= w->max_queued / 2) {
+        log_notice("rrd: queue back under half its limit, %" PRIu64 " samples were dropped",
+                   w->overflow_dropped);
+        w->overflowing = false;
+    }
+    if (final)
+        finish_close(w);
+    else if (w->closing || w->flush_req)
+        start_job(w);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    start_job(container_of(t, struct rrdw, timer));
+}
+
+void rrdw_flush(struct rrdw *w)
+{
+    if (w->closing)
+        return;
+    w->flush_req = true;
+    start_job(w);
+}
+
+void rrdw_stats(const struct rrdw *w, struct rrdw_stats *out)
+{
+    *out = w->st;
+    out->queued = w->queued;
+}
+
+static void rrdw_free(struct rrdw *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        wfile_free(w->files[i]);
+    free(w->files);
+    free(w->slots);
+    free(w->dir);
+    free(w);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct rrdw *w = container_of((uv_timer_t *)h, struct rrdw, timer);
+    void (*cb)(void *) = w->close_cb;
+    void *arg = w->close_arg;
+
+    if (w->close_stats)
+        rrdw_stats(w, w->close_stats);
+    rrdw_free(w);
+    if (cb)
+        cb(arg);
+}
+
+static void finish_close(struct rrdw *w)
+{
+    if (w->queued > 0)
+        log_err("rrd: %" PRIu64 " samples could not be written and are lost", w->queued);
+    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+}
+
+void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg), void *arg)
+{
+    if (w->closing)
+        return;
+    w->closing = true;
+    w->close_stats = final;
+    w->close_cb = cb;
+    w->close_arg = arg;
+    uv_timer_stop(&w->timer);
+    start_job(w); /* or, if one is in flight, job_done starts the final one */
+}
+
+struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
+{
+    struct rrdw *w = calloc(1, sizeof(*w));
+    uint64_t tick;
+
+    if (!w)
+        return NULL;
+    w->loop = loop;
+    w->dir = strdup(o && o->dir ? o->dir : "rrd");
+    if (!w->dir)
+        goto fail;
+    w->flush_ms = o && o->flush_ms ? o->flush_ms : 30000;
+    w->max_queued = o && o->max_queued ? o->max_queued : 1000000;
+    w->lay.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
+    w->lay.medium_s = o && o->medium_s ? o->medium_s : 14 * DAY_S;
+    w->lay.hourly_s = o && o->hourly_s ? o->hourly_s : 400 * DAY_S;
+    w->lay.phases_hourly_s = w->lay.hourly_s < 92 * DAY_S ? w->lay.hourly_s : 92 * DAY_S;
+    w->lay.daily_s = o && o->daily_s ? o->daily_s : 1830 * DAY_S;
+    if (uv_timer_init(loop, &w->timer) != 0)
+        goto fail;
+    tick = w->flush_ms < TICK_MS ? w->flush_ms : TICK_MS;
+    uv_timer_start(&w->timer, on_tick, tick, tick);
+    uv_unref((uv_handle_t *)&w->timer);
+    return w;
+fail:
+    free(w->dir);
+    free(w);
+    return NULL;
+}

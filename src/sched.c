@@ -1,0 +1,606 @@
+/* sched — the probe's clock.
+ *
+ * Each probe owns a `slot`: its next due time on the monotonic clock (nanoseconds, from
+ * uv_hrtime) and whether a check of it is running or waiting. Slots sit in a binary min-heap
+ * ordered by due time; a single uv_timer_t is armed for the earliest one. When it fires we pop
+ * every slot that is due, start (or queue, or mark missed) its check, advance its due time by
+ * exactly one interval and push it back. Nothing ever waits: a check's completion comes back
+ * through check.c's callback, which releases its concurrency slot and starts the next waiting
+ * check.
+ *
+ * Phase. The offset of a probe inside its interval is a hash of its id. To keep that phase
+ * across restarts the first due time is the next wall-clock instant t with
+ * t ≡ offset (mod interval); it is converted once to the monotonic clock, and from then on
+ * only the monotonic clock is used (a wall-clock step does not move the schedule). Wall-clock due
+ * times handed to the RRD writer are derived from the monotonic ones through the anchor taken at
+ * start, so they are strictly increasing per probe.
+ *
+ * Concurrency. A check starts only if fewer than cfg->concurrency checks are in flight and
+ * fewer than cfg->per_host on its host; otherwise it waits in a FIFO. The time it waited is
+ * reported apart (wait_us) and is not part of the measured latency: curl's clock starts when
+ * the transfer does.
+ *
+ * Self-measurement. A 100 ms repeating timer measures how late the loop runs it (loop lag). A
+ * check is flagged when its own start lag or the loop lag while it ran exceeds the saturation
+ * bound: its timings may hold vigie's delay, not the service's.
+ */
+#include "sched.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "log.h"
+
+/* clang-format off */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
+
+#define LAG_PERIOD_MS 100
+
+struct slot {
+    struct sched *s;
+    const struct probe *p;
+    uint64_t due;     /* next due time, uv_hrtime() ns */
+    uint64_t cur_due; /* due time of the check running or waiting */
+    uint64_t queued_at;
+    uint64_t started_at;
+    uint64_t stall_mark; /* s->stalls when the check started */
+    int64_t loop_lag_at_start;
+    size_t host; /* index into s->hosts */
+    size_t heap; /* position in s->heap */
+    struct slot *next_wait;
+    bool running;
+    bool waiting;
+};
+
+struct host {
+    char *name;
+    size_t in_flight;
+};
+
+struct sched {
+    uv_loop_t *loop;
+    struct httpc *httpc;
+    const struct config *cfg;
+    sched_sample_cb cb;
+    void *cb_arg;
+    struct sched_opts opts;
+    struct slot *slots;
+    size_t nslots;
+    struct slot **heap;
+    size_t nheap;
+    struct host *hosts;
+    size_t nhosts;
+    struct slot *wait_head, *wait_tail;
+    size_t in_flight;
+    uv_timer_t tick;
+    uv_timer_t lag_timer;
+    uv_timer_t drain_timer;
+    uint64_t lag_expected; /* uv_hrtime() at which lag_timer should fire */
+    int64_t loop_lag_us;   /* last measured */
+    uint64_t stalls;       /* count of lag measurements over the bound */
+    int64_t wall_anchor_ms;
+    uint64_t mono_anchor;
+    uint64_t flag_log_next;  /* rate limit of the "flagged" warning */
+    uint64_t flag_log_quiet; /* flagged samples not logged since */
+    unsigned handles_open;
+    bool stopping;
+    void (*stop_cb)(void *arg);
+    void *stop_arg;
+    struct sched_stats *stop_stats;
+    struct sched_stats st;
+};
+
+uint64_t sched_offset_ms(const char *id, uint64_t interval_ms)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix so close ids spread */
+
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
+        h ^= *c;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return interval_ms ? h % interval_ms : 0;
+}
+
+/* The host[:port] part of a URL, lower-cased, without user info. */
+static char *url_host(const char *url)
+{
+    const char *a = strstr(url, "://");
+    const char *end, *at;
+    char *out;
+
+    a = a ? a + 3 : url;
+    end = a + strcspn(a, "/?#");
+    at = memchr(a, '@', (size_t)(end - a));
+    if (at)
+        a = at + 1;
+    out = strndup(a, (size_t)(end - a));
+    for (char *c = out; c && *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    return out;
+}
+
+/* ---- heap ---- */
+
+static void heap_swap(struct sched *s, size_t i, size_t j)
+{
+    struct slot *t = s->heap[i];
+
+    s->heap[i] = s->heap[j];
+    s->heap[j] = t;
+    s->heap[i]->heap = i;
+    s->heap[j]->heap = j;
+}
+
+static void heap_up(struct sched *s, size_t i)
+{
+    while (i > 0 && s->heap[(i - 1) / 2]->due > s->heap[i]->due) {
+        heap_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_down(struct sched *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < s->nheap && s->heap[l]->due < s->heap[m]->due)
+            m = l;
+        if (r < s->nheap && s->heap[r]->due < s->heap[m]->due)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(s, i, m);
+        i = m;
+    }
+}
+
+static void heap_push(struct sched *s, struct slot *sl)
+{
+    sl->heap = s->nheap;
+    s->heap[s->nheap++] = sl;
+    heap_up(s, sl->heap);
+}
+
+static struct slot *heap_pop(struct sched *s)
+{
+    struct slot *top = s->heap[0];
+
+    s->heap[0] = s->heap[--s->nheap];
+    s->heap[0]->heap = 0;
+    if (s->nheap > 0)
+        heap_down(s, 0);
+    return top;
+}
+
+/* ---- samples ---- */
+
+static int64_t wall_ms_of(const struct sched *s, uint64_t mono)
+{
+    return s->wall_anchor_ms + (int64_t)(mono - s->mono_anchor) / 1000000;
+}
+
+static void lag_record(struct sched *s, int64_t lag_us)
+{
+    if (lag_us < 0)
+        lag_us = 0;
+    if (lag_us > s->st.lag_max_us)
+        s->st.lag_max_us = lag_us;
+    if (lag_us < SCHED_LAG_FINE * 100)
+        s->st.lag_fine[lag_us / 100]++;
+    else if (lag_us / 100000 < SCHED_LAG_COARSE)
+        s->st.lag_coarse[lag_us / 100000]++;
+    else
+        s->st.lag_coarse[SCHED_LAG_COARSE - 1]++;
+}
+
+int64_t sched_lag_quantile(const struct sched_stats *st, double q)
+{
+    uint64_t total = 0, want, seen = 0;
+
+    for (size_t i = 0; i < SCHED_LAG_FINE; i++)
+        total += st->lag_fine[i];
+    for (size_t i = 0; i < SCHED_LAG_COARSE; i++)
+        total += st->lag_coarse[i];
+    if (total == 0)
+        return 0;
+    want = (uint64_t)(q * (double)total);
+    if (want >= total)
+        want = total - 1;
+    for (size_t i = 0; i < SCHED_LAG_FINE; i++) {
+        seen += st->lag_fine[i];
+        if (seen > want)
+            return (int64_t)(i + 1) * 100; /* upper bound of the bucket */
+    }
+    for (size_t i = 0; i < SCHED_LAG_COARSE; i++) {
+        seen += st->lag_coarse[i];
+        if (seen > want)
+            return (int64_t)(i + 1) * 100000;
+    }
+    return st->lag_max_us;
+}
+
+static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
+{
+    struct sched_sample smp = {
+        .p = sl->p,
+        .due_ms = wall_ms_of(s, due),
+        .lag_us = -1,
+        .missed = true,
+    };
+
+    s->st.missed++;
+    s->cb(s->cb_arg, &smp);
+}
+
+/* ---- starting and finishing checks ---- */
+
+static void on_checked(void *arg, const struct probe *p, const struct result *res);
+static void maybe_stopped(struct sched *s);
+
+static bool can_start(const struct sched *s, const struct slot *sl)
+{
+    return s->in_flight < (size_t)s->cfg->concurrency &&
+           s->hosts[sl->host].in_flight < (size_t)s->cfg->per_host;
+}
+
+static void start_check(struct sched *s, struct slot *sl, uint64_t now)
+{
+    int err;
+
+    sl->running = true;
+    sl->started_at = now;
+    sl->stall_mark = s->stalls;
+    sl->loop_lag_at_start = s->loop_lag_us;
+    s->in_flight++;
+    s->hosts[sl->host].in_flight++;
+    s->st.started++;
+    lag_record(s, (int64_t)(now - sl->cur_due) / 1000);
+    err = check_start(s->httpc, s->cfg, sl->p, on_checked, sl);
+    if (err) {
+        struct result res;
+
+        /* Not the service's fault: report it as a flagged internal failure. */
+        memset(&res, 0, sizeof(res));
+        res.outcome = OUTCOME_INTERNAL;
+        res.verdict = VERDICT_DOWN;
+        res.dns_us = res.connect_us = res.tls_us = res.ttfb_us = res.response_us = -1;
+        snprintf(res.msg, sizeof(res.msg), "cannot start the check: %s", strerror(-err));
+        log_err("probe %s: %s", sl->p->id, res.msg);
+        on_checked(sl, sl->p, &res);
+    }
+}
+
+static void wait_push(struct sched *s, struct slot *sl, uint64_t now)
+{
+    sl->waiting = true;
+    sl->queued_at = now;
+    sl->next_wait = NULL;
+    if (s->wait_tail)
+        s->wait_tail->next_wait = sl;
+    else
+        s->wait_head = sl;
+    s->wait_tail = sl;
+}
+
+/* Starts waiting checks, oldest first, as far as the limits allow. */
+static void wait_drain(struct sched *s)
+{
+    struct slot **pp = &s->wait_head, *prev = NULL;
+    uint64_t now;
+
+    if (!s->wait_head || s->stopping)
+        return;
+    now = uv_hrtime();
+    while (*pp && s->in_flight < (size_t)s->cfg->concurrency) {
+        struct slot *sl = *pp;
+
+        if (!can_start(s, sl)) {
+            prev = sl;
+            pp = &sl->next_wait;
+            continue;
+        }
+        *pp = sl->next_wait;
+        if (s->wait_tail == sl)
+            s->wait_tail = prev;
+        sl->waiting = false;
+        start_check(s, sl, now);
+    }
+}
+
+static void on_checked(void *arg, const struct probe *p, const struct result *res)
+{
+    struct slot *sl = arg;
+    struct sched *s = sl->s;
+    uint64_t now = uv_hrtime();
+    int64_t loop_lag =
+        s->loop_lag_us > sl->loop_lag_at_start ? s->loop_lag_us : sl->loop_lag_at_start;
+    int64_t lag = (int64_t)(sl->started_at - sl->cur_due) / 1000;
+    bool aborted = res->outcome == OUTCOME_INTERNAL && strcmp(res->msg, "aborted") == 0;
+    struct sched_sample smp = {
+        .p = p,
+        .due_ms = wall_ms_of(s, sl->cur_due),
+        .lag_us = lag,
+        .wait_us = sl->queued_at ? (int64_t)(sl->started_at - sl->queued_at) / 1000 : 0,
+        .loop_lag_us = loop_lag,
+        .res = res,
+    };
+
+    sl->running = false;
+    sl->queued_at = 0;
+    s->in_flight--;
+    s->hosts[sl->host].in_flight--;
+    s->st.completed++;
+    /* Saturated: the check started late, the loop stalled while it ran, or vigie itself could
+     * not run it. Its figures are vigie's, not the service's. */
+    smp.flagged = (uint64_t)lag > s->opts.saturation_us ||
+                  (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
+                  res->outcome == OUTCOME_INTERNAL;
+    if (aborted) {
+        smp.missed = true;
+        smp.res = NULL;
+        smp.lag_us = -1;
+        s->st.missed++;
+    } else if (smp.flagged) {
+        s->st.flagged++;
+        /* Said once, then at most once a minute with a count: under saturation every sample
+         * is flagged and the log must stay readable. */
+        if (now >= s->flag_log_next) {
+            log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop lag "
+                     "%lld ms)%s",
+                     p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000),
+                     s->flag_log_quiet ? "" : "; further ones are counted once a minute");
+            if (s->flag_log_quiet)
+                log_warn("%llu more samples flagged in the last minute",
+                         (unsigned long long)s->flag_log_quiet);
+            s->flag_log_quiet = 0;
+            s->flag_log_next = now + 60 * 1000000000ULL;
+        } else {
+            s->flag_log_quiet++;
+        }
+    }
+    s->cb(s->cb_arg, &smp);
+    wait_drain(s);
+    if (s->stopping)
+        maybe_stopped(s);
+}
+
+/* ---- the tick ---- */
+
+static void on_tick(uv_timer_t *t);
+
+static void rearm(struct sched *s)
+{
+    uint64_t now, ms;
+
+    if (s->stopping || s->nheap == 0)
+        return;
+    now = uv_hrtime();
+    /* uv timers have millisecond resolution: round up so we never wake before the due time. */
+    ms = s->heap[0]->due > now ? (s->heap[0]->due - now + 999999) / 1000000 : 0;
+    uv_timer_start(&s->tick, on_tick, ms, 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct sched *s = container_of(t, struct sched, tick);
+    uint64_t now;
+
+    uv_update_time(s->loop);
+    now = uv_hrtime();
+    while (s->nheap > 0 && s->heap[0]->due <= now) {
+        struct slot *sl = heap_pop(s);
+        uint64_t interval = sl->p->interval_ms * 1000000;
+
+        if (sl->running || sl->waiting) {
+            emit_missed(s, sl, sl->due);
+        } else {
+            sl->cur_due = sl->due;
+            if (can_start(s, sl) && !s->wait_head)
+                start_check(s, sl, now);
+            else
+                wait_push(s, sl, now);
+        }
+        sl->due += interval;
+        /* Fell behind by more than one interval (the loop was stopped, the machine suspended):
+         * every tick that passed is missed, and said so. */
+        while (sl->due <= now) {
+            emit_missed(s, sl, sl->due);
+            sl->due += interval;
+        }
+        heap_push(s, sl);
+    }
+    wait_drain(s);
+    rearm(s);
+}
+
+static void on_lag(uv_timer_t *t)
+{
+    struct sched *s = container_of(t, struct sched, lag_timer);
+    uint64_t now = uv_hrtime();
+    int64_t lag = now > s->lag_expected ? (int64_t)(now - s->lag_expected) / 1000 : 0;
+
+    s->loop_lag_us = lag;
+    if (lag > s->st.loop_lag_max_us)
+        s->st.loop_lag_max_us = lag;
+    if ((uint64_t)lag > s->opts.saturation_us) {
+        s->stalls++;
+        log_warn("event loop stalled for %lld ms", (long long)(lag / 1000));
+    }
+    s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int host_index(struct sched *s, const char *url, size_t *out)
+{
+    char *h = url_host(url);
+
+    if (!h)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nhosts; i++) {
+        if (strcmp(s->hosts[i].name, h) == 0) {
+            free(h);
+            *out = i;
+            return 0;
+        }
+    }
+    s->hosts[s->nhosts].name = h;
+    s->hosts[s->nhosts].in_flight = 0;
+    *out = s->nhosts++;
+    return 0;
+}
+
+struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg,
+                        const struct sched_opts *o, sched_sample_cb cb, void *arg)
+{
+    struct sched *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->httpc = h;
+    s->cfg = cfg;
+    s->cb = cb;
+    s->cb_arg = arg;
+    if (o)
+        s->opts = *o;
+    if (!s->opts.saturation_us)
+        s->opts.saturation_us = 250000;
+    if (!s->opts.drain_ms)
+        s->opts.drain_ms = 10000;
+    s->nslots = cfg->nprobes;
+    s->slots = calloc(s->nslots ? s->nslots : 1, sizeof(*s->slots));
+    s->heap = calloc(s->nslots ? s->nslots : 1, sizeof(*s->heap));
+    s->hosts = calloc(s->nslots ? s->nslots : 1, sizeof(*s->hosts));
+    if (!s->slots || !s->heap || !s->hosts)
+        goto fail;
+    for (size_t i = 0; i < s->nslots; i++) {
+        s->slots[i].s = s;
+        s->slots[i].p = &cfg->probes[i];
+        if (host_index(s, cfg->probes[i].url, &s->slots[i].host) != 0)
+            goto fail;
+    }
+    uv_timer_init(loop, &s->tick);
+    uv_timer_init(loop, &s->lag_timer);
+    uv_timer_init(loop, &s->drain_timer);
+    s->handles_open = 3;
+    return s;
+fail:
+    for (size_t i = 0; s->hosts && i < s->nhosts; i++)
+        free(s->hosts[i].name);
+    free(s->hosts);
+    free(s->heap);
+    free(s->slots);
+    free(s);
+    return NULL;
+}
+
+int sched_start(struct sched *s)
+{
+    struct timespec ts;
+    int64_t wall_ms;
+    uint64_t mono;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    mono = uv_hrtime();
+    wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    s->wall_anchor_ms = wall_ms;
+    s->mono_anchor = mono;
+    for (size_t i = 0; i < s->nslots; i++) {
+        struct slot *sl = &s->slots[i];
+        uint64_t iv = sl->p->interval_ms;
+        uint64_t off = sched_offset_ms(sl->p->id, iv);
+        /* The next wall-clock instant ≡ off (mod iv), strictly after now. */
+        uint64_t base = (uint64_t)wall_ms - (uint64_t)wall_ms % iv + off;
+
+        if (base <= (uint64_t)wall_ms)
+            base += iv;
+        sl->due = mono + (base - (uint64_t)wall_ms) * 1000000;
+        heap_push(s, sl);
+    }
+    s->lag_expected = uv_hrtime() + LAG_PERIOD_MS * 1000000ULL;
+    uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    rearm(s);
+    return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct sched *s = h->data;
+
+    if (--s->handles_open > 0)
+        return;
+    void (*cb)(void *) = s->stop_cb;
+    void *arg = s->stop_arg;
+
+    if (s->stop_stats)
+        sched_stats(s, s->stop_stats);
+    for (size_t i = 0; i < s->nhosts; i++)
+        free(s->hosts[i].name);
+    free(s->hosts);
+    free(s->heap);
+    free(s->slots);
+    free(s);
+    if (cb)
+        cb(arg);
+}
+
+static void maybe_stopped(struct sched *s)
+{
+    if (s->in_flight > 0 || uv_is_closing((uv_handle_t *)&s->tick))
+        return;
+    s->tick.data = s->lag_timer.data = s->drain_timer.data = s;
+    uv_close((uv_handle_t *)&s->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&s->lag_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct sched *s = container_of(t, struct sched, drain_timer);
+
+    log_warn("%zu checks still running after %llu ms, aborting them", s->in_flight,
+             (unsigned long long)s->opts.drain_ms);
+    /* Each aborted check comes back through on_checked as a missed tick. */
+    httpc_abort_all(s->httpc);
+}
+
+void sched_stop(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg)
+{
+    s->stopping = true;
+    s->stop_stats = final;
+    s->stop_cb = cb;
+    s->stop_arg = arg;
+    uv_timer_stop(&s->tick);
+    uv_timer_stop(&s->lag_timer);
+    /* Checks waiting for a slot never started: their ticks are missed. */
+    while (s->wait_head) {
+        struct slot *sl = s->wait_head;
+
+        s->wait_head = sl->next_wait;
+        sl->waiting = false;
+        emit_missed(s, sl, sl->cur_due);
+    }
+    s->wait_tail = NULL;
+    if (s->in_flight > 0)
+        uv_timer_start(&s->drain_timer, on_drain_timeout, s->opts.drain_ms, 0);
+    maybe_stopped(s);
+}
+
+void sched_stats(const struct sched *s, struct sched_stats *out)
+{
+    *out = s->st;
+    out->in_flight = s->in_flight;
+    out->waiting = 0;
+    for (const struct slot *sl = s->wait_head; sl; sl = sl->next_wait)
+        out->waiting++;
+}

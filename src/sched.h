@@ -1,0 +1,86 @@
+/* sched — when each probe is checked.
+ *
+ * Every probe runs at its interval, at a stable offset inside the interval derived from its id
+ * (so checks spread evenly and keep their phase across restarts: the phase is anchored to the
+ * wall clock's multiples of the interval). Due times are absolute on the monotonic clock
+ * (next += interval, never drift). A probe whose previous check is still running or still
+ * waiting for a slot when its next tick is due does not stack a second check: the tick is
+ * reported as missed. Checks in flight are bounded globally and per host; the time spent
+ * waiting for a slot is measured apart from the target's latency (curl's clock starts when the
+ * transfer starts).
+ *
+ * The probe measures itself: scheduling lag (start − due) per check, and loop lag (how late a
+ * 100 ms timer fires). A sample taken while vigie was saturated — scheduling lag or loop lag over
+ * the saturation bound — is flagged, so that it is not counted against the service. */
+#ifndef VIGIE_SCHED_H
+#define VIGIE_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "httpc.h"
+#include "result.h"
+
+struct sched;
+
+/* What one tick of one probe produced. */
+struct sched_sample {
+    const struct probe *p;
+    int64_t due_ms;           /* wall-clock due time, UNIX milliseconds */
+    int64_t lag_us;           /* start − due, slot wait included; -1 for a missed tick */
+    int64_t wait_us;          /* time spent waiting for a concurrency slot */
+    int64_t loop_lag_us;      /* the worst loop lag seen while the check ran */
+    bool missed;              /* no check for this tick (previous one still running) */
+    bool flagged;             /* vigie was saturated: do not count against the service */
+    const struct result *res; /* NULL when missed */
+};
+
+typedef void (*sched_sample_cb)(void *arg, const struct sched_sample *s);
+
+struct sched_opts {
+    uint64_t saturation_us; /* lag bound for flagging, default 250 ms */
+    uint64_t drain_ms;      /* how long sched_stop waits for checks in flight, default 10 s */
+};
+
+/* Lag histogram: bucket i counts lags in [i*100 µs, (i+1)*100 µs) up to 100 ms, then a
+ * coarse tail. Used for percentiles in stats and benches. */
+#define SCHED_LAG_FINE 1000
+#define SCHED_LAG_COARSE 600 /* 100 ms steps up to 60 s */
+
+struct sched_stats {
+    uint64_t started;   /* checks started */
+    uint64_t completed; /* checks completed */
+    uint64_t missed;    /* ticks missed */
+    uint64_t flagged;   /* samples flagged */
+    uint64_t in_flight;
+    uint64_t waiting; /* checks waiting for a slot */
+    int64_t lag_max_us;
+    int64_t loop_lag_max_us;
+    uint64_t lag_fine[SCHED_LAG_FINE];
+    uint64_t lag_coarse[SCHED_LAG_COARSE];
+};
+
+/* Creates the scheduler for every probe of cfg. cfg, h must outlive it. `cb` receives every
+ * sample (completed or missed) on the loop thread. NULL on failure. */
+struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg,
+                        const struct sched_opts *o, sched_sample_cb cb, void *arg);
+
+/* Computes the first due times and starts ticking. */
+int sched_start(struct sched *s);
+
+/* Stops ticking; waits for the checks in flight (at most drain_ms, then aborts them: their ticks
+ * are reported missed), then frees the scheduler and calls cb. Samples of checks completed during
+ * the drain are still delivered. When `final` is not NULL it receives the last statistics. */
+void sched_stop(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg);
+
+void sched_stats(const struct sched *s, struct sched_stats *out);
+
+/* The lag at quantile q (0..1) from a stats histogram, in microseconds. */
+int64_t sched_lag_quantile(const struct sched_stats *st, double q);
+
+/* The stable offset of a probe inside its interval, in milliseconds (exported for tests). */
+uint64_t sched_offset_ms(const char *id, uint64_t interval_ms);
+
+#endif

@@ -1,0 +1,1388 @@
+/* rrdw against real librrd files, read back with the real `rrdtool` CLI.
+ *
+ * The clock is the only thing faked: samples carry due times an hour or more in the past, so a
+ * whole sequence is pushed at once, flushed, and the loop run until the write is done (the
+ * writer's timer does not keep the loop alive, the job in flight does). Every test closes the
+ * writer and then the loop. The writer's log goes to <tmp>/log (fd 2 redirected) so tests can
+ * check what it says. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rrdw.h"
+#include "testutil.h"
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ------------------------------------------------------------------------------------------ */
+/* The environment of one test: a temporary directory, a loop, a writer, one probe. */
+
+struct env {
+    uv_loop_t loop;
+    struct rrdw *w;
+    char *tmp;
+    char dir[512];
+    char id[64];
+    struct probe p;
+    int closed;
+    int saved_fd2;
+};
+
+static void env_init(struct env *e, const char *sub, const char *id, uint64_t interval_s)
+{
+    char log[600];
+    int fd;
+
+    memset(e, 0, sizeof(*e));
+    e->tmp = test_mkdtemp();
+    snprintf(e->dir, sizeof(e->dir), "%s/%s", e->tmp, sub);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->p.id = e->id;
+    e->p.interval_ms = interval_s * 1000;
+    snprintf(log, sizeof(log), "%s/log", e->tmp);
+    fflush(stderr);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    e->saved_fd2 = dup(2);
+    ck_assert_int_ge(e->saved_fd2, 0);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+    close(fd);
+    ck_assert_int_eq(uv_loop_init(&e->loop), 0);
+}
+
+/* Everything the writer logged so far (owned by the caller). */
+static char *env_log(struct env *e)
+{
+    char path[600], *buf;
+    FILE *f;
+    long len;
+
+    fflush(stderr);
+    snprintf(path, sizeof(path), "%s/log", e->tmp);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    return buf;
+}
+
+static struct rrdw_opts env_opts(const struct env *e)
+{
+    struct rrdw_opts o = {.dir = e->dir, .flush_ms = 3600 * 1000};
+    return o;
+}
+
+static void env_open(struct env *e, const struct rrdw_opts *o)
+{
+    e->closed = 0;
+    e->w = rrdw_new(&e->loop, o);
+    ck_assert_ptr_nonnull(e->w);
+}
+
+static void on_closed(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* Writes everything pending and waits until the job is done. */
+static void env_flush(struct env *e)
+{
+    rrdw_flush(e->w);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+}
+
+static void env_close(struct env *e)
+{
+    rrdw_close(e->w, NULL, on_closed, &e->closed);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(e->closed, 1);
+    e->w = NULL;
+}
+
+static void env_fini(struct env *e)
+{
+    ck_assert_ptr_null(e->w);
+    ck_assert_int_eq(uv_loop_close(&e->loop), 0);
+    fflush(stderr);
+    dup2(e->saved_fd2, 2);
+    close(e->saved_fd2);
+    test_rmtree(e->tmp);
+    free(e->tmp);
+}
+
+static struct rrdw_stats env_stats(const struct env *e)
+{
+    struct rrdw_stats st;
+
+    rrdw_stats(e->w, &st);
+    return st;
+}
+
+static void env_path(const struct env *e, char *buf, size_t len, bool phases)
+{
+    ck_assert_ptr_nonnull(rrdw_path(buf, len, e->dir, e->id, phases));
+}
+
+/* A start time well in the past, on an hour boundary (so on every step's boundary). */
+static int64_t base_time(void)
+{
+    return ((int64_t)time(NULL) - 3 * 3600) / 3600 * 3600;
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *s = strstr(hay, needle); s; s = strstr(s + 1, needle))
+        n++;
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Results. */
+
+static struct result res_ok(int64_t total_ms)
+{
+    struct result r;
+    int64_t us = total_ms * 1000;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = OUTCOME_OK;
+    r.status = 200;
+    r.total_us = us;
+    r.dns_us = us / 10;
+    r.connect_us = us / 5;
+    r.tls_us = us * 3 / 10;
+    r.ttfb_us = us * 8 / 10;
+    r.response_us = us / 2;
+    return r;
+}
+
+/* A TLS failure: name resolved and connected, the handshake failed. */
+static struct result res_tls_failed(void)
+{
+    struct result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = OUTCOME_TLS;
+    r.dns_us = 5000;
+    r.connect_us = 12345;
+    r.tls_us = -1;
+    r.ttfb_us = -1;
+    r.pretransfer_us = -1;
+    r.total_us = 30000;
+    r.response_us = -1;
+    return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* rrdtool. */
+
+/* Runs rrdtool with argv (NULL-terminated, without argv[0]) and no shell; returns its exit
+ * status and its standard output in *out (owned by the caller; NULL discards it). */
+static int rrdtool_v(char **out, const char *const *args)
+{
+    int argc = 0, po[2], pe[2], status;
+    char *buf = NULL, err[4096];
+    size_t len = 0, cap = 0, elen = 0;
+    pid_t pid;
+    ssize_t r;
+
+    while (args[argc])
+        argc++;
+    ck_assert_int_eq(pipe(po), 0);
+    ck_assert_int_eq(pipe(pe), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char **av = calloc((size_t)argc + 2, sizeof(*av));
+
+        if (!av)
+            _exit(127);
+        av[0] = strdup("rrdtool");
+        for (int i = 0; i < argc; i++)
+            av[i + 1] = strdup(args[i]);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        close(po[1]);
+        close(pe[1]);
+        execvp("rrdtool", av);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    for (;;) {
+        if (len + 4097 > cap) {
+            cap = (cap + 4097) * 2;
+            char *more = realloc(buf, cap);
+
+            ck_assert_ptr_nonnull(more);
+            buf = more;
+        }
+        r = read(po[0], buf + len, 4096);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    /* rrdtool's error output is one line: reading it after stdout cannot block it. */
+    while (elen < sizeof(err) - 1 && (r = read(pe[0], err + elen, sizeof(err) - 1 - elen)) > 0)
+        elen += (size_t)r;
+    err[elen] = '\0';
+    close(po[0]);
+    close(pe[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "rrdtool %s: %s\n", args[0], err);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* rrdtool_v with the arguments inline. */
+#define RRDTOOL(out, ...) rrdtool_v(out, (const char *const[]){__VA_ARGS__, NULL})
+
+#define MAXDS 16
+
+/* What `rrdtool fetch` printed. */
+struct series {
+    size_t nds, nrows;
+    char names[MAXDS][32];
+    int64_t *t;
+    double *v; /* nrows × nds */
+};
+
+static struct series *fetch(const char *path, const char *cf, unsigned step, int64_t start,
+                            int64_t end)
+{
+    char s[32], en[32], r[32], *out, *line, *next;
+    struct series *sr = calloc(1, sizeof(*sr));
+    size_t cap = 0;
+
+    ck_assert_ptr_nonnull(sr);
+    snprintf(s, sizeof(s), "%lld", (long long)start);
+    snprintf(en, sizeof(en), "%lld", (long long)end);
+    snprintf(r, sizeof(r), "%u", step);
+    ck_assert_int_eq(RRDTOOL(&out, "fetch", path, cf, "-r", r, "-s", s, "-e", en), 0);
+    for (line = out; *line; line = next) {
+        char *p = line, *q;
+
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        if (*line == '\0')
+            continue;
+
+        if (sr->nds == 0) {
+            /* The header: the DS names. */
+            int n;
+            while (sr->nds < MAXDS && sscanf(p, " %31s%n", sr->names[sr->nds], &n) == 1) {
+                sr->nds++;
+                p += n;
+            }
+            continue;
+        }
+        q = strchr(p, ':');
+        if (!q)
+            continue;
+        if (sr->nrows == cap) {
+            cap = cap ? cap * 2 : 64;
+            sr->t = realloc(sr->t, cap * sizeof(*sr->t));
+            sr->v = realloc(sr->v, cap * sr->nds * sizeof(*sr->v));
+            ck_assert(sr->t && sr->v);
+        }
+        sr->t[sr->nrows] = strtoll(p, NULL, 10);
+        p = q + 1;
+        for (size_t i = 0; i < sr->nds; i++) {
+            char *endp;
+            sr->v[sr->nrows * sr->nds + i] = strtod(p, &endp);
+            ck_assert_msg(endp != p, "fetch: cannot read a value in '%s'", line);
+            p = endp;
+        }
+        sr->nrows++;
+    }
+    free(out);
+    return sr;
+}
+
+static void series_free(struct series *sr)
+{
+    free(sr->t);
+    free(sr->v);
+    free(sr);
+}
+
+static size_t col(const struct series *sr, const char *name)
+{
+    for (size_t i = 0; i < sr->nds; i++)
+        if (strcmp(sr->names[i], name) == 0)
+            return i;
+    ck_abort_msg("no data source %s", name);
+    return 0;
+}
+
+/* The value at timestamp t (the row that ends at t). */
+static double at(const struct series *sr, int64_t t, const char *name)
+{
+    size_t c = col(sr, name);
+
+    for (size_t i = 0; i < sr->nrows; i++)
+        if (sr->t[i] == t)
+            return sr->v[i * sr->nds + c];
+    ck_abort_msg("no row at %lld", (long long)t);
+    return NAN;
+}
+
+/* Rows in (from, to] where the source is known. */
+static size_t known_rows(const struct series *sr, const char *name, int64_t from, int64_t to)
+{
+    size_t c = col(sr, name), n = 0;
+
+    for (size_t i = 0; i < sr->nrows; i++)
+        if (sr->t[i] > from && sr->t[i] <= to && !isnan(sr->v[i * sr->nds + c]))
+            n++;
+    return n;
+}
+
+/* `rrdtool info` as text (owned by the caller). */
+static char *info(const char *path)
+{
+    char *out;
+
+    ck_assert_int_eq(RRDTOOL(&out, "info", path), 0);
+    return out;
+}
+
+static long info_long(const char *text, const char *key)
+{
+    char pat[128];
+    const char *p;
+
+    snprintf(pat, sizeof(pat), "\n%s = ", key);
+    p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "rrdtool info has no %s", key);
+    return strtol(p + strlen(pat), NULL, 10);
+}
+
+static void check_close(double got, double want, double eps, const char *what)
+{
+    ck_assert_msg(fabs(got - want) <= eps, "%s: got %.12g, want %.12g", what, got, want);
+}
+
+static void check_nan_or(double got, double want, const char *what)
+{
+    if (isnan(want))
+        ck_assert_msg(isnan(got), "%s: got %.9g, want unknown", what, got);
+    else
+        check_close(got, want, 1e-6, what);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sequences: sample i of a scenario. */
+
+enum skind { S_OK, S_FAILED, S_FLAGGED, S_MISSED };
+
+struct scenario {
+    const char *name;
+    int n;
+    int missed_from, missed_to;   /* [from, to) written as missed ticks */
+    int flagged_from, flagged_to; /* [from, to) flagged */
+};
+
+static const int64_t mix_ms[] = {100, 300, 450, 700, 900, 1500, 2500};
+
+/* Every 10th check fails (i % 10 == 9); successes cycle through mix_ms. */
+static enum skind kind_of(const struct scenario *sc, int i, int64_t *total_ms)
+{
+    *total_ms = mix_ms[(i - i / 10) % N(mix_ms)];
+    if (i >= sc->missed_from && i < sc->missed_to)
+        return S_MISSED;
+    if (i >= sc->flagged_from && i < sc->flagged_to)
+        return S_FLAGGED;
+    return i % 10 == 9 ? S_FAILED : S_OK;
+}
+
+static void push_scenario(struct env *e, const struct scenario *sc, int64_t base, unsigned step)
+{
+    for (int i = 0; i < sc->n; i++) {
+        int64_t total_ms;
+        enum skind k = kind_of(sc, i, &total_ms);
+        struct result r = k == S_FAILED ? res_tls_failed() : res_ok(total_ms);
+        /* Due somewhere inside step i: written at the boundary ending it. */
+        int64_t due = base + (int64_t)i * step + (i * 7) % step;
+
+        rrdw_push(e->w, &e->p, due, k == S_MISSED ? NULL : &r, k == S_FLAGGED);
+    }
+}
+
+static const struct scenario scenarios[] = {
+    {"100 checks, 10% failed", 100, -1, -1, -1, -1},
+    {"missed ticks", 100, 40, 45, -1, -1},
+    {"flagged samples", 100, -1, -1, 60, 70},
+};
+
+static const char *const le_names[] = {"le_200", "le_400",  "le_500", "le_600",
+                                       "le_800", "le_1000", "le_2000"};
+static const int64_t le_bounds[] = {200, 400, 500, 600, 800, 1000, 2000};
+
+/* The criterion and phases files hold exactly the sequence; AVERAGE over the window, computed
+ * from fetch and by rrdtool graph, is the exact fraction. */
+START_TEST(test_sequence)
+{
+    const struct scenario *sc = &scenarios[_i];
+    const unsigned step = 10;
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time(), end;
+    char crit[600], phases[600];
+    struct series *c, *ph;
+    double n_counted = 0, n_up = 0, n_le[N(le_bounds)] = {0}, sum_total = 0;
+    int n_total = 0;
+    struct rrdw_stats st;
+
+    env_init(&e, "rrd", "seq", step);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_scenario(&e, sc, base, step);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.queued, (uint64_t)sc->n);
+    ck_assert_uint_eq(st.written, 0);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, (uint64_t)sc->n);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    ck_assert_uint_eq(st.stale, 0);
+    env_close(&e);
+
+    end = base + (int64_t)sc->n * step;
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    c = fetch(crit, "AVERAGE", step, base - 5 * step, end + 5 * step);
+    ph = fetch(phases, "AVERAGE", step, base, end);
+    ck_assert_uint_eq(c->nds, 11);
+    ck_assert_uint_eq(ph->nds, 5);
+    for (int i = 0; i < sc->n; i++) {
+        int64_t t = base + (int64_t)(i + 1) * step, total_ms;
+        enum skind k = kind_of(sc, i, &total_ms);
+        struct result r = k == S_FAILED ? res_tls_failed() : res_ok(total_ms);
+        bool counted = k == S_OK || k == S_FAILED;
+        char what[64];
+
+        snprintf(what, sizeof(what), "%s row %d up", sc->name, i);
+        check_nan_or(at(c, t, "up"), counted ? (k == S_OK) : NAN, what);
+        snprintf(what, sizeof(what), "%s row %d valid", sc->name, i);
+        check_nan_or(at(c, t, "valid"), k == S_MISSED ? NAN : counted, what);
+        snprintf(what, sizeof(what), "%s row %d total", sc->name, i);
+        check_nan_or(at(c, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+        snprintf(what, sizeof(what), "%s row %d response", sc->name, i);
+        check_nan_or(at(c, t, "response"), k == S_OK ? r.response_us / 1e6 : NAN, what);
+        for (int b = 0; b < N(le_bounds); b++) {
+            bool under = k == S_OK && total_ms < le_bounds[b];
+
+            snprintf(what, sizeof(what), "%s row %d %s", sc->name, i, le_names[b]);
+            check_nan_or(at(c, t, le_names[b]), counted ? under : NAN, what);
+            n_le[b] += under;
+        }
+        /* Phases: what was reached, even for a failed check; nothing for flagged or missed. */
+        snprintf(what, sizeof(what), "%s row %d phases", sc->name, i);
+        check_nan_or(at(ph, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+        check_nan_or(at(ph, t, "dns"), counted ? r.dns_us / 1e6 : NAN, what);
+        check_nan_or(at(ph, t, "connect"), counted ? r.connect_us / 1e6 : NAN, what);
+        check_nan_or(at(ph, t, "tls"), counted && r.tls_us >= 0 ? r.tls_us / 1e6 : NAN, what);
+        check_nan_or(at(ph, t, "ttfb"), counted && r.ttfb_us >= 0 ? r.ttfb_us / 1e6 : NAN, what);
+        n_counted += counted;
+        n_up += k == S_OK;
+        if (k == S_OK) {
+            sum_total += total_ms / 1e3;
+            n_total++;
+        }
+    }
+    /* Nothing before or after the sequence. */
+    ck_assert(isnan(at(c, base, "up")));
+    ck_assert(isnan(at(c, end + step, "up")));
+
+    /* AVERAGE over the window, from the fetched rows. */
+    {
+        size_t cu = col(c, "up");
+        double sum = 0;
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->nrows; i++) {
+            double v = c->v[i * c->nds + cu];
+            if (c->t[i] > base && c->t[i] <= end && !isnan(v)) {
+                sum += v;
+                n++;
+            }
+        }
+        ck_assert_uint_eq(n, (size_t)n_counted);
+        check_close(sum / n, n_up / n_counted, 1e-9, "AVERAGE(up) from fetch");
+        if (_i == 0)
+            check_close(sum / n, 0.9, 1e-9, "availability");
+    }
+
+    /* The same by rrdtool graph's VDEF over the window. */
+    {
+        static const char *const names[] = {"up",     "le_200",  "le_400",  "le_500", "le_600",
+                                            "le_800", "le_1000", "le_2000", "total"};
+        static char defs[N(names) * 3][700];
+        const char *argv[8 + N(names) * 3];
+        char s[32], en[32], *out, *p;
+        double want[N(names)];
+        int k = 0, m = 0;
+
+        want[0] = n_up / n_counted;
+        for (int b = 0; b < N(le_bounds); b++)
+            want[1 + b] = n_le[b] / n_counted;
+        want[8] = sum_total / n_total;
+        if (_i == 0) {
+            /* The known mix: 90 successes over 7 latencies (13 of each, 2500 ms 12 times). */
+            check_close(want[1], 13 / 100.0, 1e-12, "le_200 fraction");  /* 100 ms */
+            check_close(want[2], 26 / 100.0, 1e-12, "le_400 fraction");  /* + 300 ms */
+            check_close(want[3], 39 / 100.0, 1e-12, "le_500 fraction");  /* + 450 ms */
+            check_close(want[5], 52 / 100.0, 1e-12, "le_800 fraction");  /* + 700 ms */
+            check_close(want[6], 65 / 100.0, 1e-12, "le_1000 fraction"); /* + 900 ms */
+            check_close(want[7], 78 / 100.0, 1e-12, "le_2000 fraction"); /* + 1500 ms */
+        }
+        snprintf(s, sizeof(s), "%lld", (long long)base);
+        snprintf(en, sizeof(en), "%lld", (long long)end);
+        argv[k++] = "graph";
+        argv[k++] = "/dev/null";
+        argv[k++] = "-s";
+        argv[k++] = s;
+        argv[k++] = "-e";
+        argv[k++] = en;
+        for (int i = 0; i < N(names); i++) {
+            snprintf(defs[m], sizeof(defs[m]), "DEF:d%d=%s:%s:AVERAGE", i, crit, names[i]);
+            argv[k++] = defs[m++];
+            snprintf(defs[m], sizeof(defs[m]), "VDEF:v%d=d%d,AVERAGE", i, i);
+            argv[k++] = defs[m++];
+            snprintf(defs[m], sizeof(defs[m]), "PRINT:v%d:%s=%%.9lf", i, names[i]);
+            argv[k++] = defs[m++];
+        }
+        argv[k] = NULL;
+        ck_assert_int_eq(rrdtool_v(&out, argv), 0);
+        for (int i = 0; i < N(names); i++) {
+            char key[32], what[64];
+
+            snprintf(key, sizeof(key), "\n%s=", names[i]);
+            p = strstr(out, key);
+            ck_assert_msg(p != NULL, "graph printed no %s: %s", names[i], out);
+            snprintf(what, sizeof(what), "%s: graph AVERAGE(%s)", sc->name, names[i]);
+            check_close(strtod(p + strlen(key), NULL), want[i], 1e-9, what);
+        }
+        free(out);
+    }
+    series_free(c);
+    series_free(ph);
+    env_fini(&e);
+}
+END_TEST
+
+/* Makes e->dir unusable for anyone, root included: its parent is a regular file. */
+static void block_dir(const struct env *e)
+{
+    free(test_write(e->tmp, "blocker", "not a directory\n"));
+}
+
+static void unblock_dir(const struct env *e)
+{
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/blocker", e->tmp);
+    ck_assert_int_eq(unlink(path), 0);
+}
+
+/* Pushes n successes of `total_ms` for steps [from, from + n). */
+static void push_ok(struct env *e, int64_t base, int from, int n, int64_t total_ms)
+{
+    unsigned step = (unsigned)(e->p.interval_ms / 1000);
+    struct result r = res_ok(total_ms);
+
+    for (int i = from; i < from + n; i++)
+        rrdw_push(e->w, &e->p, base + (int64_t)i * step + 1, &r, false);
+}
+
+/* The directory cannot be created, then can: samples wait, nothing is lost, the failure is
+ * logged once and the recovery once. */
+START_TEST(test_dir_unusable_then_restored)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], phases[600], *log;
+    struct series *c, *ph;
+
+    env_init(&e, "blocker/rrd", "ro", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 20, 250);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_ge(st.failures, 1);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.queued, 20);
+    /* Checks go on while the disk is unusable. */
+    push_ok(&e, base, 20, 10, 250);
+    env_flush(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_ge(st.failures, 3);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.queued, 30);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "directory unusable") == 1, "logged once: %s", log);
+    ck_assert_msg(strstr(log, "probe ro") && strstr(log, e.dir), "%s", log);
+    free(log);
+
+    unblock_dir(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 30);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.dropped, 0);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "works again, 30 samples written late") == 1, "%s", log);
+    free(log);
+    env_close(&e);
+
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    c = fetch(crit, "AVERAGE", 10, base, base + 400);
+    ph = fetch(phases, "AVERAGE", 10, base, base + 400);
+    ck_assert_uint_eq(known_rows(c, "up", base, base + 400), 30);
+    ck_assert_uint_eq(known_rows(c, "le_400", base, base + 400), 30);
+    ck_assert_uint_eq(known_rows(ph, "ttfb", base, base + 400), 30);
+    check_close(at(c, base + 300, "total"), 0.25, 1e-9, "last total");
+    series_free(c);
+    series_free(ph);
+    env_fini(&e);
+}
+END_TEST
+
+/* Samples pushed while a failing write is in flight stay behind the ones it gives back. */
+START_TEST(test_failed_go_back_first)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600];
+    struct series *c;
+
+    env_init(&e, "blocker/rrd", "order", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 5, 100);
+    rrdw_flush(e.w);              /* in flight, will fail */
+    push_ok(&e, base, 5, 5, 900); /* meanwhile */
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    st = env_stats(&e);
+    ck_assert_uint_ge(st.failures, 1);
+    ck_assert_uint_eq(st.queued, 10);
+    unblock_dir(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 10);
+    ck_assert_uint_eq(st.stale, 0);
+    ck_assert_uint_eq(st.queued, 0);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    c = fetch(crit, "AVERAGE", 10, base, base + 100);
+    for (int i = 0; i < 10; i++)
+        check_close(at(c, base + (i + 1) * 10, "total"), i < 5 ? 0.1 : 0.9, 1e-9, "total");
+    series_free(c);
+    env_fini(&e);
+}
+END_TEST
+
+/* The buckets count `total < bound`, to the microsecond. */
+START_TEST(test_bucket_bounds)
+{
+    static const int64_t totals_us[] = {399999, 400000, 400001, 199999, 200000, 1999999, 2000000};
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time();
+    char crit[600];
+    struct series *c;
+
+    env_init(&e, "rrd", "bounds", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    for (int i = 0; i < N(totals_us); i++) {
+        struct result r = res_ok(0);
+
+        r.total_us = totals_us[i];
+        rrdw_push(e.w, &e.p, base + i * 10, &r, false);
+    }
+    env_flush(&e);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    c = fetch(crit, "AVERAGE", 10, base, base + 100);
+    for (int i = 0; i < N(totals_us); i++) {
+        int64_t t = base + (i + 1) * 10;
+
+        check_close(at(c, t, "total"), totals_us[i] / 1e6, 1e-9, "total");
+        for (int b = 0; b < N(le_bounds); b++) {
+            char what[64];
+
+            snprintf(what, sizeof(what), "%lld us %s", (long long)totals_us[i], le_names[b]);
+            check_close(at(c, t, le_names[b]), totals_us[i] < le_bounds[b] * 1000, 0, what);
+        }
+    }
+    series_free(c);
+    env_fini(&e);
+}
+END_TEST
+
+static char *slurp_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* What is found where the criterion file should be. */
+enum bad { BAD_GARBAGE, BAD_EMPTY, BAD_TRUNCATED };
+
+static const char *const bad_names[] = {"garbage", "empty file", "truncated RRD"};
+
+/* Something unreadable where the file should be: left untouched, samples kept, the error
+ * logged once; once the operator removes it, everything is written. */
+START_TEST(test_corrupt_file)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], garbage[8192], *log, *before, *after;
+    size_t lb, la;
+    struct series *c;
+    FILE *f;
+
+    env_init(&e, "rrd", "corrupt", 10);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    env_path(&e, crit, sizeof(crit), false);
+    if (_i == BAD_TRUNCATED) {
+        struct stat sb;
+
+        ck_assert_int_eq(RRDTOOL(NULL, "create", crit, "-s", "10", "DS:up:GAUGE:20:0:1",
+                                 "RRA:AVERAGE:0.5:1:1000"),
+                         0);
+        ck_assert_int_eq(stat(crit, &sb), 0);
+        ck_assert_int_eq(truncate(crit, sb.st_size / 2), 0);
+    } else {
+        for (size_t i = 0; i < sizeof(garbage); i++)
+            garbage[i] = (char)("garbage\n"[i % 8] ^ (i % 3));
+        f = fopen(crit, "wb");
+        ck_assert_ptr_nonnull(f);
+        if (_i == BAD_GARBAGE)
+            ck_assert_uint_eq(fwrite(garbage, 1, sizeof(garbage), f), sizeof(garbage));
+        fclose(f);
+    }
+    before = slurp_file(crit, &lb);
+
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 10, 120);
+    env_flush(&e);
+    push_ok(&e, base, 10, 5, 120);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.failures, 2);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.queued, 15);
+    ck_assert_uint_eq(st.files_moved, 0);
+    after = slurp_file(crit, &la);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(before, after, lb) == 0, "%s: the file was modified", bad_names[_i]);
+    free(after);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "not a readable RRD file") == 1, "%s: %s", bad_names[_i], log);
+    ck_assert_msg(strstr(log, "probe corrupt") && strstr(log, crit), "%s", log);
+    free(log);
+
+    ck_assert_int_eq(unlink(crit), 0);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 15);
+    ck_assert_uint_eq(st.queued, 0);
+    env_close(&e);
+    c = fetch(crit, "AVERAGE", 10, base, base + 200);
+    ck_assert_uint_eq(known_rows(c, "up", base, base + 200), 15);
+    series_free(c);
+    free(before);
+    env_fini(&e);
+}
+END_TEST
+
+static size_t count_baks(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0, len = strlen(prefix);
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, prefix, len) == 0 && strlen(de->d_name) > 4 &&
+            strcmp(de->d_name + strlen(de->d_name) - 4, ".bak") == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* A valid RRD of another layout (same step, other data sources) is moved aside, not used. */
+START_TEST(test_other_layout)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], *log, *text;
+
+    env_init(&e, "rrd", "foreign", 10);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    env_path(&e, crit, sizeof(crit), false);
+    ck_assert_int_eq(
+        RRDTOOL(NULL, "create", crit, "-s", "10", "DS:temp:GAUGE:20:U:U", "RRA:AVERAGE:0.5:1:100"),
+        0);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 4, 100);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 4);
+    ck_assert_uint_eq(st.files_moved, 1);
+    env_close(&e);
+    ck_assert_uint_eq(count_baks(e.dir, "foreign.rrd.10s-"), 1);
+    ck_assert_uint_eq(count_baks(e.dir, "foreign.phases.rrd."), 0);
+    text = info(crit);
+    ck_assert_ptr_nonnull(strstr(text, "ds[le_2000].index = 10"));
+    ck_assert_ptr_null(strstr(text, "ds[temp]"));
+    free(text);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "has other data sources: moved aside") == 1, "%s", log);
+    free(log);
+    env_fini(&e);
+}
+END_TEST
+
+/* How the interval changes between two series of samples. */
+struct step_case {
+    const char *name;
+    bool reopen;      /* close the writer in between (a restart with a new config) */
+    bool flush_first; /* write the first series before pushing the second */
+};
+
+static const struct step_case step_cases[] = {
+    {"restart", true, true},
+    {"reload, written in between", false, true},
+    {"reload, both in one write", false, false},
+};
+
+/* A probe's interval changes: the old files are moved aside, new ones have the new step. */
+START_TEST(test_step_change)
+{
+    const struct step_case *sc = &step_cases[_i];
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], phases[600], *text, *log;
+    struct series *c;
+    uint64_t moved = 0;
+
+    env_init(&e, "rrd", "stepper", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 5, 200);
+    if (sc->flush_first)
+        env_flush(&e);
+    if (sc->reopen) {
+        env_close(&e);
+        env_open(&e, &o);
+    }
+    e.p.interval_ms = 20000;
+    /* From base + 100 on, every 20 s. */
+    push_ok(&e, base + 100, 0, 5, 300);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.written, sc->reopen ? 5 : 10);
+    moved = st.files_moved;
+    ck_assert_uint_eq(moved, 2);
+    env_close(&e);
+
+    ck_assert_uint_eq(count_baks(e.dir, "stepper.rrd.10s-"), 1);
+    ck_assert_uint_eq(count_baks(e.dir, "stepper.phases.rrd.10s-"), 1);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    text = info(crit);
+    ck_assert_int_eq(info_long(text, "step"), 20);
+    free(text);
+    text = info(phases);
+    ck_assert_int_eq(info_long(text, "step"), 20);
+    free(text);
+    c = fetch(crit, "AVERAGE", 20, base + 80, base + 220);
+    ck_assert_uint_eq(known_rows(c, "up", base + 80, base + 220), 5);
+    check_close(at(c, base + 120, "total"), 0.3, 1e-9, "first total at step 20");
+    series_free(c);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "moved aside") == 2, "%s", log);
+    free(log);
+    env_fini(&e);
+}
+END_TEST
+
+/* Timestamps not newer than the last one are counted, not written. */
+START_TEST(test_stale)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600];
+    struct result down = res_tls_failed();
+    struct series *c;
+
+    env_init(&e, "rrd", "stale", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 10, 200);
+    /* The clock steps back: an older step, then the same step again. */
+    rrdw_push(e.w, &e.p, base + 45, &down, false);
+    rrdw_push(e.w, &e.p, base + 95, &down, false);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.stale, 2);
+    ck_assert_uint_eq(st.queued, 10);
+    env_flush(&e);
+    env_close(&e);
+
+    /* A restart with a clock behind the file: steps 5..9 are already there. */
+    env_open(&e, &o);
+    for (int i = 5; i < 15; i++)
+        rrdw_push(e.w, &e.p, base + i * 10 + 2, &down, false);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.stale, 5);
+    ck_assert_uint_eq(st.written, 5);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    env_close(&e);
+
+    env_path(&e, crit, sizeof(crit), false);
+    c = fetch(crit, "AVERAGE", 10, base, base + 150);
+    for (int i = 0; i < 15; i++)
+        check_close(at(c, base + (i + 1) * 10, "up"), i < 10 ? 1 : 0, 0, "up");
+    series_free(c);
+    env_fini(&e);
+}
+END_TEST
+
+/* File sizes with the default retention, and the archives' rows. */
+struct size_case {
+    unsigned step;
+    long crit_rows[4];   /* full, 10 min, 1 h, 1 d */
+    long phases_rows[3]; /* full, 10 min, 1 h (each 10 min and 1 h row for AVERAGE, MIN, MAX) */
+    long max_bytes;      /* both files together, 0: no limit */
+};
+
+static const struct size_case size_cases[] = {
+    {60, {2880, 2016, 9600, 1830}, {2880, 2016, 2208}, 2097152},
+    {10, {17280, 2016, 9600, 1830}, {17280, 2016, 2208}, 0},
+    {300, {576, 2016, 9600, 1830}, {576, 2016, 2208}, 0},
+};
+
+START_TEST(test_sizes)
+{
+    const struct size_case *sc = &size_cases[_i];
+    struct env e;
+    struct rrdw_opts o;
+    struct stat sb[2];
+    char path[2][600], key[64], *text;
+    int64_t base = base_time();
+
+    env_init(&e, "rrd", "size", sc->step);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 1, 100);
+    env_flush(&e);
+    ck_assert_uint_eq(env_stats(&e).written, 1);
+    env_close(&e);
+    for (int k = 0; k < 2; k++) {
+        env_path(&e, path[k], sizeof(path[k]), k == 1);
+        ck_assert_int_eq(stat(path[k], &sb[k]), 0);
+    }
+    fprintf(stdout, "rrdw: step %u: %s %lld bytes, %s %lld bytes, total %lld bytes\n", sc->step,
+            path[0] + strlen(e.dir) + 1, (long long)sb[0].st_size, path[1] + strlen(e.dir) + 1,
+            (long long)sb[1].st_size, (long long)(sb[0].st_size + sb[1].st_size));
+    fflush(stdout);
+    if (sc->max_bytes)
+        ck_assert_int_le(sb[0].st_size + sb[1].st_size, sc->max_bytes);
+
+    text = info(path[0]);
+    ck_assert_int_eq(info_long(text, "step"), sc->step);
+    for (int r = 0; r < 4; r++) {
+        snprintf(key, sizeof(key), "rra[%d].rows", r);
+        ck_assert_int_eq(info_long(text, key), sc->crit_rows[r]);
+    }
+    ck_assert_ptr_null(strstr(text, "rra[4]."));
+    ck_assert_ptr_null(strstr(text, "\"MIN\""));
+    free(text);
+    text = info(path[1]);
+    snprintf(key, sizeof(key), "rra[0].rows");
+    ck_assert_int_eq(info_long(text, key), sc->phases_rows[0]);
+    for (int r = 1; r < 7; r++) {
+        snprintf(key, sizeof(key), "rra[%d].rows", r);
+        ck_assert_int_eq(info_long(text, key), sc->phases_rows[r < 4 ? 1 : 2]);
+    }
+    ck_assert_ptr_null(strstr(text, "rra[7]."));
+    free(text);
+    env_fini(&e);
+}
+END_TEST
+
+/* rrdtool info, fetch (every archive) and graph read both files. */
+START_TEST(test_rrdtool_reads)
+{
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time();
+    char crit[600], phases[600], png[600], s[32], en[32], d1[700], d2[700], d3[700], d4[700];
+    struct stat sb;
+    char *out;
+
+    env_init(&e, "rrd", "readable", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_scenario(&e, &scenarios[0], base, 10);
+    env_flush(&e);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    snprintf(png, sizeof(png), "%s/out.png", e.tmp);
+    snprintf(s, sizeof(s), "%lld", (long long)base);
+    snprintf(en, sizeof(en), "%lld", (long long)base + 3600);
+    ck_assert_int_eq(RRDTOOL(NULL, "info", crit), 0);
+    ck_assert_int_eq(RRDTOOL(NULL, "info", phases), 0);
+    for (int r = 0; r < 4; r++) {
+        static const char *const res[] = {"10", "600", "3600", "86400"};
+        ck_assert_int_eq(RRDTOOL(NULL, "fetch", crit, "AVERAGE", "-r", res[r], "-s", s, "-e", en),
+                         0);
+    }
+    for (int cf = 0; cf < 3; cf++) {
+        static const char *const cfs[] = {"AVERAGE", "MIN", "MAX"};
+        ck_assert_int_eq(RRDTOOL(NULL, "fetch", phases, cfs[cf], "-r", "600", "-s", s, "-e", en),
+                         0);
+    }
+    snprintf(d1, sizeof(d1), "DEF:up=%s:up:AVERAGE", crit);
+    snprintf(d2, sizeof(d2), "DEF:fast=%s:le_400:AVERAGE", crit);
+    snprintf(d3, sizeof(d3), "DEF:ttfb=%s:ttfb:AVERAGE", phases);
+    snprintf(d4, sizeof(d4), "DEF:ttfbmax=%s:ttfb:MAX", phases);
+    ck_assert_int_eq(RRDTOOL(&out, "graph", png, "-s", s, "-e", en, d1, d2, d3, d4,
+                             "CDEF:pct=up,100,*", "LINE1:pct#00a000:availability %",
+                             "LINE1:ttfb#0000ff:ttfb", "LINE1:ttfbmax#ff0000:ttfb max",
+                             "VDEF:a=up,AVERAGE", "PRINT:a:avail=%.4lf"),
+                     0);
+    ck_assert_msg(strstr(out, "avail=0.9000") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(stat(png, &sb), 0);
+    ck_assert_int_gt(sb.st_size, 1000);
+    env_fini(&e);
+}
+END_TEST
+
+/* Past max_queued the oldest samples go; the newest are written once the disk is back. */
+START_TEST(test_overflow)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], *log;
+    struct series *c;
+
+    env_init(&e, "blocker/rrd", "overflow", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    o.max_queued = 10;
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 15, 100);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.dropped, 5);
+    ck_assert_uint_eq(st.queued, 10);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_ge(st.failures, 1);
+    ck_assert_uint_eq(st.queued, 10);
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "dropping the oldest") == 1, "%s", log);
+    free(log);
+    unblock_dir(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 10);
+    ck_assert_uint_eq(st.dropped, 5);
+    ck_assert_uint_eq(st.queued, 0);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    c = fetch(crit, "AVERAGE", 10, base, base + 200);
+    for (int i = 0; i < 15; i++) {
+        double v = at(c, base + (i + 1) * 10, "up");
+        ck_assert_msg(i < 5 ? isnan(v) : v == 1, "step %d: %g", i, v);
+    }
+    series_free(c);
+    env_fini(&e);
+}
+END_TEST
+
+/* Overflow with several probes drops the oldest samples of any of them, not the newest. */
+START_TEST(test_overflow_oldest_first)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char ids[3][16];
+    struct probe p[3];
+    struct result r = res_ok(100);
+
+    env_init(&e, "blocker/rrd", "x", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    o.max_queued = 20;
+    env_open(&e, &o);
+    for (int k = 0; k < 3; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "p%d", k);
+        p[k] = e.p;
+        p[k].id = ids[k];
+    }
+    /* p0 starts an hour earlier than p1 and p2. */
+    for (int i = 0; i < 10; i++)
+        rrdw_push(e.w, &p[0], base - 3600 + i * 10, &r, false);
+    for (int i = 0; i < 10; i++) {
+        rrdw_push(e.w, &p[1], base + i * 10, &r, false);
+        rrdw_push(e.w, &p[2], base + i * 10 + 5, &r, false);
+    }
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.dropped, 10);
+    ck_assert_uint_eq(st.queued, 20);
+    unblock_dir(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 20);
+    env_close(&e);
+    for (int k = 0; k < 3; k++) {
+        char path[600];
+        struct stat sb;
+
+        ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], false));
+        ck_assert_int_eq(stat(path, &sb) == 0, k > 0);
+    }
+    env_fini(&e);
+}
+END_TEST
+
+static void on_poll(uv_timer_t *t)
+{
+    struct env *e = t->data;
+
+    if (env_stats(e).written > 0)
+        uv_timer_stop(t);
+}
+
+/* Without rrdw_flush, a file is written once its oldest sample has waited flush_ms. */
+START_TEST(test_timer_flush)
+{
+    struct env e;
+    struct rrdw_opts o;
+    uv_timer_t poll;
+    uint64_t t0, ms;
+    int64_t base = base_time();
+
+    env_init(&e, "rrd", "timer", 10);
+    o = env_opts(&e);
+    o.flush_ms = 300;
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 3, 100);
+    ck_assert_uint_eq(env_stats(&e).written, 0);
+    ck_assert_int_eq(uv_timer_init(&e.loop, &poll), 0);
+    poll.data = &e;
+    uv_timer_start(&poll, on_poll, 20, 20);
+    t0 = uv_hrtime();
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    ms = (uv_hrtime() - t0) / 1000000;
+    ck_assert_uint_eq(env_stats(&e).written, 3);
+    ck_assert_msg(ms >= 250 && ms < 300 + 2000u * (unsigned)test_timeout(1),
+                  "written after %llu ms", (unsigned long long)ms);
+    uv_close((uv_handle_t *)&poll, NULL);
+    env_close(&e);
+    env_fini(&e);
+}
+END_TEST
+
+/* Samples pushed while a write is in flight wait for the next one; a flush asked meanwhile is
+ * honoured when the first write is done. Many probes: every file is created. */
+START_TEST(test_push_during_write)
+{
+    enum { NPROBES = 300 };
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    static char ids[NPROBES][24];
+    static struct probe p[NPROBES];
+    struct result r = res_ok(150);
+
+    env_init(&e, "rrd", "many", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    for (int k = 0; k < NPROBES; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "probe-%03d", k);
+        p[k] = e.p;
+        p[k].id = ids[k];
+    }
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < NPROBES; k++)
+            rrdw_push(e.w, &p[k], base + i * 10, &r, false);
+    rrdw_flush(e.w); /* the job is queued, not done */
+    for (int i = 3; i < 6; i++)
+        for (int k = 0; k < NPROBES; k++)
+            rrdw_push(e.w, &p[k], base + i * 10, &r, false);
+    rrdw_flush(e.w); /* busy: remembered */
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.queued, 6 * NPROBES);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 6 * NPROBES);
+    ck_assert_uint_eq(st.queued, 0);
+    env_close(&e);
+    for (int k = 0; k < NPROBES; k += 37) {
+        char path[600];
+        struct series *c;
+
+        ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], true));
+        c = fetch(path, "AVERAGE", 10, base, base + 60);
+        ck_assert_uint_eq(known_rows(c, "total", base, base + 60), 6);
+        series_free(c);
+    }
+    env_fini(&e);
+}
+END_TEST
+
+/* Closing with samples that cannot be written: reported lost, the loop closes cleanly. */
+START_TEST(test_close_loses_loudly)
+{
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time();
+    char *log;
+
+    env_init(&e, "blocker/rrd", "lost", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 7, 100);
+    env_close(&e);
+    log = env_log(&e);
+    ck_assert_msg(strstr(log, "7 samples could not be written and are lost") != NULL, "%s", log);
+    free(log);
+    env_fini(&e);
+}
+END_TEST
+
+/* Closing with a write in flight waits for it, then writes what came after. */
+START_TEST(test_close_while_writing)
+{
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time();
+    char crit[600];
+    struct series *c;
+
+    env_init(&e, "rrd", "closing", 10);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 5, 100);
+    rrdw_flush(e.w);
+    push_ok(&e, base, 5, 5, 100);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    c = fetch(crit, "AVERAGE", 10, base, base + 100);
+    ck_assert_uint_eq(known_rows(c, "up", base, base + 100), 10);
+    series_free(c);
+    env_fini(&e);
+}
+END_TEST
+
+START_TEST(test_path)
+{
+    char buf[64];
+
+    ck_assert_str_eq(rrdw_path(buf, sizeof(buf), "/var/lib/vigie/rrd", "impots", false),
+                     "/var/lib/vigie/rrd/impots.rrd");
+    ck_assert_str_eq(rrdw_path(buf, sizeof(buf), "rrd", "caf.fr", true), "rrd/caf.fr.phases.rrd");
+    ck_assert_ptr_null(rrdw_path(buf, 10, "rrd", "caf.fr", true));
+}
+END_TEST
+
+Suite *rrdw_suite(void)
+{
+    Suite *s = suite_create("rrdw");
+    TCase *tc = tcase_create("files");
+
+    tcase_set_timeout(tc, test_timeout(30));
+    tcase_add_loop_test(tc, test_sequence, 0, N(scenarios));
+    tcase_add_test(tc, test_dir_unusable_then_restored);
+    tcase_add_test(tc, test_failed_go_back_first);
+    tcase_add_test(tc, test_bucket_bounds);
+    tcase_add_loop_test(tc, test_corrupt_file, 0, N(bad_names));
+    tcase_add_test(tc, test_other_layout);
+    tcase_add_loop_test(tc, test_step_change, 0, N(step_cases));
+    tcase_add_test(tc, test_stale);
+    tcase_add_loop_test(tc, test_sizes, 0, N(size_cases));
+    tcase_add_test(tc, test_rrdtool_reads);
+    tcase_add_test(tc, test_overflow);
+    tcase_add_test(tc, test_overflow_oldest_first);
+    tcase_add_test(tc, test_timer_flush);
+    tcase_add_test(tc, test_push_during_write);
+    tcase_add_test(tc, test_close_loses_loudly);
+    tcase_add_test(tc, test_close_while_writing);
+    tcase_add_test(tc, test_path);
+    suite_add_tcase(s, tc);
+    return s;
+}
