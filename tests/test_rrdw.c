@@ -192,198 +192,6 @@ static struct result res_tls_failed(void)
 /* ------------------------------------------------------------------------------------------ */
 /* rrdtool. */
 
-/* Runs rrdtool with argv (NULL-terminated, without argv[0]) and no shell; returns its exit
- * status and its standard output in *out (owned by the caller; NULL discards it). */
-static int rrdtool_v(char **out, const char *const *args)
-{
-    int argc = 0, po[2], pe[2], status;
-    char *buf = NULL, err[4096];
-    size_t len = 0, cap = 0, elen = 0;
-    pid_t pid;
-    ssize_t r;
-
-    while (args[argc])
-        argc++;
-    ck_assert_int_eq(pipe(po), 0);
-    ck_assert_int_eq(pipe(pe), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char **av = calloc((size_t)argc + 2, sizeof(*av));
-
-        if (!av)
-            _exit(127);
-        av[0] = strdup("rrdtool");
-        for (int i = 0; i < argc; i++)
-            av[i + 1] = strdup(args[i]);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        close(po[1]);
-        close(pe[1]);
-        execvp("rrdtool", av);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    for (;;) {
-        if (len + 4097 > cap) {
-            cap = (cap + 4097) * 2;
-            char *more = realloc(buf, cap);
-
-            ck_assert_ptr_nonnull(more);
-            buf = more;
-        }
-        r = read(po[0], buf + len, 4096);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    buf[len] = '\0';
-    /* rrdtool's error output is one line: reading it after stdout cannot block it. */
-    while (elen < sizeof(err) - 1 && (r = read(pe[0], err + elen, sizeof(err) - 1 - elen)) > 0)
-        elen += (size_t)r;
-    err[elen] = '\0';
-    close(po[0]);
-    close(pe[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "rrdtool %s: %s\n", args[0], err);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* rrdtool_v with the arguments inline. */
-#define RRDTOOL(out, ...) rrdtool_v(out, (const char *const[]){__VA_ARGS__, NULL})
-
-#define MAXDS 16
-
-/* What `rrdtool fetch` printed. */
-struct series {
-    size_t nds, nrows;
-    char names[MAXDS][32];
-    int64_t *t;
-    double *v; /* nrows × nds */
-};
-
-static struct series *fetch(const char *path, const char *cf, unsigned step, int64_t start,
-                            int64_t end)
-{
-    char s[32], en[32], r[32], *out, *line, *next;
-    struct series *sr = calloc(1, sizeof(*sr));
-    size_t cap = 0;
-
-    ck_assert_ptr_nonnull(sr);
-    snprintf(s, sizeof(s), "%lld", (long long)start);
-    snprintf(en, sizeof(en), "%lld", (long long)end);
-    snprintf(r, sizeof(r), "%u", step);
-    ck_assert_int_eq(RRDTOOL(&out, "fetch", path, cf, "-r", r, "-s", s, "-e", en), 0);
-    for (line = out; *line; line = next) {
-        char *p = line, *q;
-
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        else
-            next = line + strlen(line);
-        if (*line == '\0')
-            continue;
-
-        if (sr->nds == 0) {
-            /* The header: the DS names. */
-            int n;
-            while (sr->nds < MAXDS && sscanf(p, " %31s%n", sr->names[sr->nds], &n) == 1) {
-                sr->nds++;
-                p += n;
-            }
-            continue;
-        }
-        q = strchr(p, ':');
-        if (!q)
-            continue;
-        if (sr->nrows == cap) {
-            cap = cap ? cap * 2 : 64;
-            sr->t = realloc(sr->t, cap * sizeof(*sr->t));
-            sr->v = realloc(sr->v, cap * sr->nds * sizeof(*sr->v));
-            ck_assert(sr->t && sr->v);
-        }
-        sr->t[sr->nrows] = strtoll(p, NULL, 10);
-        p = q + 1;
-        for (size_t i = 0; i < sr->nds; i++) {
-            char *endp;
-            sr->v[sr->nrows * sr->nds + i] = strtod(p, &endp);
-            ck_assert_msg(endp != p, "fetch: cannot read a value in '%s'", line);
-            p = endp;
-        }
-        sr->nrows++;
-    }
-    free(out);
-    return sr;
-}
-
-static void series_free(struct series *sr)
-{
-    free(sr->t);
-    free(sr->v);
-    free(sr);
-}
-
-static size_t col(const struct series *sr, const char *name)
-{
-    for (size_t i = 0; i < sr->nds; i++)
-        if (strcmp(sr->names[i], name) == 0)
-            return i;
-    ck_abort_msg("no data source %s", name);
-    return 0;
-}
-
-/* The value at timestamp t (the row that ends at t). */
-static double at(const struct series *sr, int64_t t, const char *name)
-{
-    size_t c = col(sr, name);
-
-    for (size_t i = 0; i < sr->nrows; i++)
-        if (sr->t[i] == t)
-            return sr->v[i * sr->nds + c];
-    ck_abort_msg("no row at %lld", (long long)t);
-    return NAN;
-}
-
-/* Rows in (from, to] where the source is known. */
-static size_t known_rows(const struct series *sr, const char *name, int64_t from, int64_t to)
-{
-    size_t c = col(sr, name), n = 0;
-
-    for (size_t i = 0; i < sr->nrows; i++)
-        if (sr->t[i] > from && sr->t[i] <= to && !isnan(sr->v[i * sr->nds + c]))
-            n++;
-    return n;
-}
-
-/* `rrdtool info` as text (owned by the caller). */
-static char *info(const char *path)
-{
-    char *out;
-
-    ck_assert_int_eq(RRDTOOL(&out, "info", path), 0);
-    return out;
-}
-
-static long info_long(const char *text, const char *key)
-{
-    char pat[128];
-    const char *p;
-
-    snprintf(pat, sizeof(pat), "\n%s = ", key);
-    p = strstr(text, pat);
-    ck_assert_msg(p != NULL, "rrdtool info has no %s", key);
-    return strtol(p + strlen(pat), NULL, 10);
-}
-
 static void check_close(double got, double want, double eps, const char *what)
 {
     ck_assert_msg(fabs(got - want) <= eps, "%s: got %.12g, want %.12g", what, got, want);
@@ -478,8 +286,8 @@ START_TEST(test_sequence)
     end = base + (int64_t)sc->n * step;
     env_path(&e, crit, sizeof(crit), false);
     env_path(&e, phases, sizeof(phases), true);
-    c = fetch(crit, "AVERAGE", step, base - 5 * step, end + 5 * step);
-    ph = fetch(phases, "AVERAGE", step, base, end);
+    c = test_fetch(crit, "AVERAGE", step, base - 5 * step, end + 5 * step);
+    ph = test_fetch(phases, "AVERAGE", step, base, end);
     ck_assert_uint_eq(c->nds, 11);
     ck_assert_uint_eq(ph->nds, 5);
     for (int i = 0; i < sc->n; i++) {
@@ -490,27 +298,29 @@ START_TEST(test_sequence)
         char what[64];
 
         snprintf(what, sizeof(what), "%s row %d up", sc->name, i);
-        check_nan_or(at(c, t, "up"), counted ? (k == S_OK) : NAN, what);
+        check_nan_or(series_at(c, t, "up"), counted ? (k == S_OK) : NAN, what);
         snprintf(what, sizeof(what), "%s row %d valid", sc->name, i);
-        check_nan_or(at(c, t, "valid"), k == S_MISSED ? NAN : counted, what);
+        check_nan_or(series_at(c, t, "valid"), k == S_MISSED ? NAN : counted, what);
         snprintf(what, sizeof(what), "%s row %d total", sc->name, i);
-        check_nan_or(at(c, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+        check_nan_or(series_at(c, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
         snprintf(what, sizeof(what), "%s row %d response", sc->name, i);
-        check_nan_or(at(c, t, "response"), k == S_OK ? r.response_us / 1e6 : NAN, what);
+        check_nan_or(series_at(c, t, "response"), k == S_OK ? r.response_us / 1e6 : NAN, what);
         for (int b = 0; b < N(le_bounds); b++) {
             bool under = k == S_OK && total_ms < le_bounds[b];
 
             snprintf(what, sizeof(what), "%s row %d %s", sc->name, i, le_names[b]);
-            check_nan_or(at(c, t, le_names[b]), counted ? under : NAN, what);
+            check_nan_or(series_at(c, t, le_names[b]), counted ? under : NAN, what);
             n_le[b] += under;
         }
         /* Phases: what was reached, even for a failed check; nothing for flagged or missed. */
         snprintf(what, sizeof(what), "%s row %d phases", sc->name, i);
-        check_nan_or(at(ph, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
-        check_nan_or(at(ph, t, "dns"), counted ? r.dns_us / 1e6 : NAN, what);
-        check_nan_or(at(ph, t, "connect"), counted ? r.connect_us / 1e6 : NAN, what);
-        check_nan_or(at(ph, t, "tls"), counted && r.tls_us >= 0 ? r.tls_us / 1e6 : NAN, what);
-        check_nan_or(at(ph, t, "ttfb"), counted && r.ttfb_us >= 0 ? r.ttfb_us / 1e6 : NAN, what);
+        check_nan_or(series_at(ph, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+        check_nan_or(series_at(ph, t, "dns"), counted ? r.dns_us / 1e6 : NAN, what);
+        check_nan_or(series_at(ph, t, "connect"), counted ? r.connect_us / 1e6 : NAN, what);
+        check_nan_or(series_at(ph, t, "tls"), counted && r.tls_us >= 0 ? r.tls_us / 1e6 : NAN,
+                     what);
+        check_nan_or(series_at(ph, t, "ttfb"), counted && r.ttfb_us >= 0 ? r.ttfb_us / 1e6 : NAN,
+                     what);
         n_counted += counted;
         n_up += k == S_OK;
         if (k == S_OK) {
@@ -519,12 +329,12 @@ START_TEST(test_sequence)
         }
     }
     /* Nothing before or after the sequence. */
-    ck_assert(isnan(at(c, base, "up")));
-    ck_assert(isnan(at(c, end + step, "up")));
+    ck_assert(isnan(series_at(c, base, "up")));
+    ck_assert(isnan(series_at(c, end + step, "up")));
 
     /* AVERAGE over the window, from the fetched rows. */
     {
-        size_t cu = col(c, "up");
+        size_t cu = series_col(c, "up");
         double sum = 0;
         size_t n = 0;
 
@@ -581,7 +391,7 @@ START_TEST(test_sequence)
             argv[k++] = defs[m++];
         }
         argv[k] = NULL;
-        ck_assert_int_eq(rrdtool_v(&out, argv), 0);
+        ck_assert_int_eq(test_run("rrdtool", argv, &out, NULL, 60), 0);
         for (int i = 0; i < N(names); i++) {
             char key[32], what[64];
 
@@ -670,12 +480,12 @@ START_TEST(test_dir_unusable_then_restored)
 
     env_path(&e, crit, sizeof(crit), false);
     env_path(&e, phases, sizeof(phases), true);
-    c = fetch(crit, "AVERAGE", 10, base, base + 400);
-    ph = fetch(phases, "AVERAGE", 10, base, base + 400);
-    ck_assert_uint_eq(known_rows(c, "up", base, base + 400), 30);
-    ck_assert_uint_eq(known_rows(c, "le_400", base, base + 400), 30);
-    ck_assert_uint_eq(known_rows(ph, "ttfb", base, base + 400), 30);
-    check_close(at(c, base + 300, "total"), 0.25, 1e-9, "last total");
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 400);
+    ph = test_fetch(phases, "AVERAGE", 10, base, base + 400);
+    ck_assert_uint_eq(series_known(c, "up", base, base + 400), 30);
+    ck_assert_uint_eq(series_known(c, "le_400", base, base + 400), 30);
+    ck_assert_uint_eq(series_known(ph, "ttfb", base, base + 400), 30);
+    check_close(series_at(c, base + 300, "total"), 0.25, 1e-9, "last total");
     series_free(c);
     series_free(ph);
     env_fini(&e);
@@ -711,9 +521,9 @@ START_TEST(test_failed_go_back_first)
     ck_assert_uint_eq(st.queued, 0);
     env_close(&e);
     env_path(&e, crit, sizeof(crit), false);
-    c = fetch(crit, "AVERAGE", 10, base, base + 100);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 100);
     for (int i = 0; i < 10; i++)
-        check_close(at(c, base + (i + 1) * 10, "total"), i < 5 ? 0.1 : 0.9, 1e-9, "total");
+        check_close(series_at(c, base + (i + 1) * 10, "total"), i < 5 ? 0.1 : 0.9, 1e-9, "total");
     series_free(c);
     env_fini(&e);
 }
@@ -741,16 +551,16 @@ START_TEST(test_bucket_bounds)
     env_flush(&e);
     env_close(&e);
     env_path(&e, crit, sizeof(crit), false);
-    c = fetch(crit, "AVERAGE", 10, base, base + 100);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 100);
     for (int i = 0; i < N(totals_us); i++) {
         int64_t t = base + (i + 1) * 10;
 
-        check_close(at(c, t, "total"), totals_us[i] / 1e6, 1e-9, "total");
+        check_close(series_at(c, t, "total"), totals_us[i] / 1e6, 1e-9, "total");
         for (int b = 0; b < N(le_bounds); b++) {
             char what[64];
 
             snprintf(what, sizeof(what), "%lld us %s", (long long)totals_us[i], le_names[b]);
-            check_close(at(c, t, le_names[b]), totals_us[i] < le_bounds[b] * 1000, 0, what);
+            check_close(series_at(c, t, le_names[b]), totals_us[i] < le_bounds[b] * 1000, 0, what);
         }
     }
     series_free(c);
@@ -842,8 +652,8 @@ START_TEST(test_corrupt_file)
     ck_assert_uint_eq(st.written, 15);
     ck_assert_uint_eq(st.queued, 0);
     env_close(&e);
-    c = fetch(crit, "AVERAGE", 10, base, base + 200);
-    ck_assert_uint_eq(known_rows(c, "up", base, base + 200), 15);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 200);
+    ck_assert_uint_eq(series_known(c, "up", base, base + 200), 15);
     series_free(c);
     free(before);
     env_fini(&e);
@@ -890,7 +700,7 @@ START_TEST(test_other_layout)
     env_close(&e);
     ck_assert_uint_eq(count_baks(e.dir, "foreign.rrd.10s-"), 1);
     ck_assert_uint_eq(count_baks(e.dir, "foreign.phases.rrd."), 0);
-    text = info(crit);
+    text = test_rrdinfo(crit);
     ck_assert_ptr_nonnull(strstr(text, "ds[le_2000].index = 10"));
     ck_assert_ptr_null(strstr(text, "ds[temp]"));
     free(text);
@@ -951,15 +761,15 @@ START_TEST(test_step_change)
     ck_assert_uint_eq(count_baks(e.dir, "stepper.phases.rrd.10s-"), 1);
     env_path(&e, crit, sizeof(crit), false);
     env_path(&e, phases, sizeof(phases), true);
-    text = info(crit);
-    ck_assert_int_eq(info_long(text, "step"), 20);
+    text = test_rrdinfo(crit);
+    ck_assert_int_eq(test_info_long(text, "step"), 20);
     free(text);
-    text = info(phases);
-    ck_assert_int_eq(info_long(text, "step"), 20);
+    text = test_rrdinfo(phases);
+    ck_assert_int_eq(test_info_long(text, "step"), 20);
     free(text);
-    c = fetch(crit, "AVERAGE", 20, base + 80, base + 220);
-    ck_assert_uint_eq(known_rows(c, "up", base + 80, base + 220), 5);
-    check_close(at(c, base + 120, "total"), 0.3, 1e-9, "first total at step 20");
+    c = test_fetch(crit, "AVERAGE", 20, base + 80, base + 220);
+    ck_assert_uint_eq(series_known(c, "up", base + 80, base + 220), 5);
+    check_close(series_at(c, base + 120, "total"), 0.3, 1e-9, "first total at step 20");
     series_free(c);
     log = env_log(&e);
     ck_assert_msg(count_str(log, "moved aside") == 2, "%s", log);
@@ -1005,9 +815,9 @@ START_TEST(test_stale)
     env_close(&e);
 
     env_path(&e, crit, sizeof(crit), false);
-    c = fetch(crit, "AVERAGE", 10, base, base + 150);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 150);
     for (int i = 0; i < 15; i++)
-        check_close(at(c, base + (i + 1) * 10, "up"), i < 10 ? 1 : 0, 0, "up");
+        check_close(series_at(c, base + (i + 1) * 10, "up"), i < 10 ? 1 : 0, 0, "up");
     series_free(c);
     env_fini(&e);
 }
@@ -1054,21 +864,21 @@ START_TEST(test_sizes)
     if (sc->max_bytes)
         ck_assert_int_le(sb[0].st_size + sb[1].st_size, sc->max_bytes);
 
-    text = info(path[0]);
-    ck_assert_int_eq(info_long(text, "step"), sc->step);
+    text = test_rrdinfo(path[0]);
+    ck_assert_int_eq(test_info_long(text, "step"), sc->step);
     for (int r = 0; r < 4; r++) {
         snprintf(key, sizeof(key), "rra[%d].rows", r);
-        ck_assert_int_eq(info_long(text, key), sc->crit_rows[r]);
+        ck_assert_int_eq(test_info_long(text, key), sc->crit_rows[r]);
     }
     ck_assert_ptr_null(strstr(text, "rra[4]."));
     ck_assert_ptr_null(strstr(text, "\"MIN\""));
     free(text);
-    text = info(path[1]);
+    text = test_rrdinfo(path[1]);
     snprintf(key, sizeof(key), "rra[0].rows");
-    ck_assert_int_eq(info_long(text, key), sc->phases_rows[0]);
+    ck_assert_int_eq(test_info_long(text, key), sc->phases_rows[0]);
     for (int r = 1; r < 7; r++) {
         snprintf(key, sizeof(key), "rra[%d].rows", r);
-        ck_assert_int_eq(info_long(text, key), sc->phases_rows[r < 4 ? 1 : 2]);
+        ck_assert_int_eq(test_info_long(text, key), sc->phases_rows[r < 4 ? 1 : 2]);
     }
     ck_assert_ptr_null(strstr(text, "rra[7]."));
     free(text);
@@ -1160,9 +970,9 @@ START_TEST(test_overflow)
     ck_assert_uint_eq(st.queued, 0);
     env_close(&e);
     env_path(&e, crit, sizeof(crit), false);
-    c = fetch(crit, "AVERAGE", 10, base, base + 200);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 200);
     for (int i = 0; i < 15; i++) {
-        double v = at(c, base + (i + 1) * 10, "up");
+        double v = series_at(c, base + (i + 1) * 10, "up");
         ck_assert_msg(i < 5 ? isnan(v) : v == 1, "step %d: %g", i, v);
     }
     series_free(c);
@@ -1296,8 +1106,8 @@ START_TEST(test_push_during_write)
         struct series *c;
 
         ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], true));
-        c = fetch(path, "AVERAGE", 10, base, base + 60);
-        ck_assert_uint_eq(known_rows(c, "total", base, base + 60), 6);
+        c = test_fetch(path, "AVERAGE", 10, base, base + 60);
+        ck_assert_uint_eq(series_known(c, "total", base, base + 60), 6);
         series_free(c);
     }
     env_fini(&e);
@@ -1342,8 +1152,8 @@ START_TEST(test_close_while_writing)
     push_ok(&e, base, 5, 5, 100);
     env_close(&e);
     env_path(&e, crit, sizeof(crit), false);
-    c = fetch(crit, "AVERAGE", 10, base, base + 100);
-    ck_assert_uint_eq(known_rows(c, "up", base, base + 100), 10);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 100);
+    ck_assert_uint_eq(series_known(c, "up", base, base + 100), 10);
     series_free(c);
     env_fini(&e);
 }

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -117,13 +118,19 @@ static void slurp(int fds[2], char *bufs[2], size_t lens[2], time_t deadline)
 int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
 {
     const char *bin = getenv("VIGIE_BIN");
+
+    ck_assert_msg(bin != NULL, "VIGIE_BIN is not set (run through make test)");
+    return test_run(bin, argv, out, err, timeout_s);
+}
+
+int test_run(const char *bin, const char *const *argv, char **out, char **err, int timeout_s)
+{
     int po[2], pe[2], status;
     char *bufs[2] = {NULL, NULL};
     size_t lens[2] = {0, 0};
     size_t argc = 0;
     pid_t pid;
 
-    ck_assert_msg(bin != NULL, "VIGIE_BIN is not set (run through make test)");
     while (argv[argc])
         argc++;
     ck_assert_int_eq(pipe(po), 0);
@@ -144,7 +151,7 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
         close(pe[0]);
         close(po[1]);
         close(pe[1]);
-        execv(bin, av);
+        execvp(bin, av);
         _exit(127);
     }
     close(po[1]);
@@ -170,6 +177,8 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
     }
     if (w < 0)
         status = -1;
+    if (!err && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+        fprintf(stderr, "%s %s: %s", bin, argv[0] ? argv[0] : "", bufs[1]);
     if (out)
         *out = bufs[0];
     else
@@ -179,4 +188,115 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s)
     else
         free(bufs[1]);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct series *test_fetch(const char *path, const char *cf, unsigned step, int64_t start,
+                          int64_t end)
+{
+    char s[32], en[32], r[32], *out, *line, *next;
+    struct series *sr = calloc(1, sizeof(*sr));
+    size_t cap = 0;
+
+    ck_assert_ptr_nonnull(sr);
+    snprintf(s, sizeof(s), "%lld", (long long)start);
+    snprintf(en, sizeof(en), "%lld", (long long)end);
+    snprintf(r, sizeof(r), "%u", step);
+    ck_assert_int_eq(RRDTOOL(&out, "fetch", path, cf, "-r", r, "-s", s, "-e", en), 0);
+    for (line = out; *line; line = next) {
+        char *p = line, *q;
+
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        if (*line == '\0')
+            continue;
+
+        if (sr->nds == 0) {
+            /* The header: the DS names. */
+            int n;
+            while (sr->nds < MAXDS && sscanf(p, " %31s%n", sr->names[sr->nds], &n) == 1) {
+                sr->nds++;
+                p += n;
+            }
+            continue;
+        }
+        q = strchr(p, ':');
+        if (!q)
+            continue;
+        if (sr->nrows == cap) {
+            cap = cap ? cap * 2 : 64;
+            sr->t = realloc(sr->t, cap * sizeof(*sr->t));
+            sr->v = realloc(sr->v, cap * sr->nds * sizeof(*sr->v));
+            ck_assert(sr->t && sr->v);
+        }
+        sr->t[sr->nrows] = strtoll(p, NULL, 10);
+        p = q + 1;
+        for (size_t i = 0; i < sr->nds; i++) {
+            char *endp;
+            sr->v[sr->nrows * sr->nds + i] = strtod(p, &endp);
+            ck_assert_msg(endp != p, "fetch: cannot read a value in '%s'", line);
+            p = endp;
+        }
+        sr->nrows++;
+    }
+    free(out);
+    return sr;
+}
+
+void series_free(struct series *sr)
+{
+    free(sr->t);
+    free(sr->v);
+    free(sr);
+}
+
+size_t series_col(const struct series *sr, const char *name)
+{
+    for (size_t i = 0; i < sr->nds; i++)
+        if (strcmp(sr->names[i], name) == 0)
+            return i;
+    ck_abort_msg("no data source %s", name);
+    return 0;
+}
+
+double series_at(const struct series *sr, int64_t t, const char *name)
+{
+    size_t c = series_col(sr, name);
+
+    for (size_t i = 0; i < sr->nrows; i++)
+        if (sr->t[i] == t)
+            return sr->v[i * sr->nds + c];
+    ck_abort_msg("no row at %lld", (long long)t);
+    return NAN;
+}
+
+size_t series_known(const struct series *sr, const char *name, int64_t from, int64_t to)
+{
+    size_t c = series_col(sr, name), n = 0;
+
+    for (size_t i = 0; i < sr->nrows; i++)
+        if (sr->t[i] > from && sr->t[i] <= to && !isnan(sr->v[i * sr->nds + c]))
+            n++;
+    return n;
+}
+
+char *test_rrdinfo(const char *path)
+{
+    char *out;
+
+    ck_assert_int_eq(RRDTOOL(&out, "info", path), 0);
+    return out;
+}
+
+long test_info_long(const char *text, const char *key)
+{
+    char pat[128];
+    const char *p;
+
+    snprintf(pat, sizeof(pat), "\n%s = ", key);
+    p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "rrdtool info has no %s", key);
+    return strtol(p + strlen(pat), NULL, 10);
 }

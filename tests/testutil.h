@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Every suite constructor, declared once for the runner and the test files. */
 #define SUITE(name) Suite *name##_suite(void);
@@ -28,5 +29,38 @@ void test_rmtree(const char *dir);
  * NUL-terminated, owned by the caller, may be NULL pointers to discard). Returns the exit status,
  * or -1 if it did not exit normally. Kills it after `timeout_s` seconds. */
 int test_vigie(const char *const *argv, char **out, char **err, int timeout_s);
+
+/* Runs `prog` (looked up in PATH when it has no slash) with argv (NULL-terminated, without
+ * argv[0]) and no shell, like test_vigie. When err is NULL a failing command's stderr is
+ * printed. */
+int test_run(const char *prog, const char *const *argv, char **out, char **err, int timeout_s);
+
+/* rrdtool with inline arguments: RRDTOOL(&out, "fetch", path, "AVERAGE"). */
+#define RRDTOOL(out, ...)                                                                          \
+    test_run("rrdtool", (const char *const[]){__VA_ARGS__, NULL}, out, NULL, 60)
+
+#define MAXDS 16
+
+/* What `rrdtool fetch` printed: nrows timestamps and nrows × nds values (NAN for unknown). */
+struct series {
+    size_t nds, nrows;
+    char names[MAXDS][32];
+    int64_t *t;
+    double *v;
+};
+
+/* `rrdtool fetch path cf -r step -s start -e end`, parsed. */
+struct series *test_fetch(const char *path, const char *cf, unsigned step, int64_t start,
+                          int64_t end);
+void series_free(struct series *sr);
+/* The column of data source `name` (aborts the test if absent). */
+size_t series_col(const struct series *sr, const char *name);
+/* The value at timestamp t (the row that ends at t). */
+double series_at(const struct series *sr, int64_t t, const char *name);
+/* Rows in (from, to] where the source is known. */
+size_t series_known(const struct series *sr, const char *name, int64_t from, int64_t to);
+/* `rrdtool info path` as text (owned by the caller). */
+char *test_rrdinfo(const char *path);
+long test_info_long(const char *text, const char *key);
 
 #endif

@@ -1,0 +1,377 @@
+/* `vigie run` end to end: the real binary against the loopback test server, its RRD files read
+ * back with the real rrdtool. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "srvctl.h"
+#include "testutil.h"
+
+static struct srvctl srv;
+
+static void srv_up(void)
+{
+    if (srvctl_start(&srv) != 0) {
+        fprintf(stderr, "test server did not start\n");
+        exit(1);
+    }
+}
+
+static void srv_down(void)
+{
+    srvctl_stop(&srv);
+}
+
+/* Writes vigie.yaml (1 s RRD flush, short retention) and one probes file; returns the
+ * configuration's path. `probes` is the YAML list of probes; PORT in it is the http port. */
+static char *setup(const char *dir, const char *probes)
+{
+    char yaml[8192], port[16];
+    size_t off, plen;
+
+    off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
+    plen = (size_t)snprintf(port, sizeof(port), "%d", srv.http);
+    for (const char *p = probes; *p && off + plen + 1 < sizeof(yaml); p++) {
+        if (strncmp(p, "PORT", 4) == 0) {
+            memcpy(yaml + off, port, plen);
+            off += plen;
+            p += 3;
+        } else {
+            yaml[off++] = *p;
+        }
+    }
+    yaml[off] = '\0';
+    free(test_write(dir, "probes.d/local.yaml", yaml));
+    return test_write(dir, "vigie.yaml",
+                      "probes_dir: probes.d\n"
+                      "rrd_dir: rrd\n"
+                      "rrd_flush: 1s\n"
+                      "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
+                      "drain_timeout: 2s\n");
+}
+
+static json_t *read_stats(const char *path)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+
+    ck_assert_msg(o != NULL, "%s: %s", path, je.text);
+    return o;
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    ck_assert_msg(json_is_integer(v), "stats has no integer %s", key);
+    return json_integer_value(v);
+}
+
+static char *rrd_file(const char *dir, const char *id, const char *suffix)
+{
+    char buf[1024];
+
+    snprintf(buf, sizeof(buf), "%s/rrd/%s%s", dir, id, suffix);
+    return strdup(buf);
+}
+
+/* The known values of one data source, in time order. */
+static size_t known_values(const char *path, const char *ds, double *out, size_t max)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct series *sr = test_fetch(path, "AVERAGE", 1, now - 120, now + 5);
+    size_t c = series_col(sr, ds), n = 0;
+
+    for (size_t i = 0; i < sr->nrows && n < max; i++)
+        if (!isnan(sr->v[i * sr->nds + c]))
+            out[n++] = sr->v[i * sr->nds + c];
+    series_free(sr);
+    return n;
+}
+
+static double mean(const double *v, size_t n)
+{
+    double s = 0;
+
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return n ? s / (double)n : NAN;
+}
+
+/* After a short run, the RRD files hold the truth: `up` averages the injected failure ratio,
+ * le_* the injected latency mix, the phases the injected delay. Nothing is missed or lost. */
+START_TEST(test_records_truth)
+{
+    char *dir = test_mkdtemp(), *cfg, stats[1024], *err = NULL;
+    const char *argv[] = {"run", "-c", NULL, "--duration", "7s", "--stats", stats, NULL};
+    static const int cycle_ok[] = {1, 1, 1, 0};         /* cycle=200,200,200,503 */
+    static const int cycle_ms[] = {100, 300, 450, 700}; /* cycle_delay */
+    static const struct {
+        const char *ds;
+        int bound;
+    } les[] = {{"le_200", 200}, {"le_400", 400}, {"le_500", 500}, {"le_800", 800}};
+    double v[256], w[256];
+    size_t n;
+    json_t *st;
+    int rc;
+
+    cfg = setup(dir, "  - id: flaky\n"
+                     "    url: \"http://127.0.0.1:PORT/?cycle=200,200,200,503&t=truth\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n"
+                     "  - id: mix\n"
+                     "    url: \"http://127.0.0.1:PORT/?cycle_delay=100,300,450,700&t=truth\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n"
+                     "  - id: delayed\n"
+                     "    url: \"http://127.0.0.1:PORT/?delay=200&t=truth\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n");
+    argv[2] = cfg;
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    rc = test_vigie(argv, NULL, &err, 30);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    st = read_stats(stats);
+    ck_assert_int_eq(jint(st, "missed"), 0);
+    ck_assert_int_eq(jint(st, "flagged"), 0);
+    ck_assert_int_ge(jint(st, "completed"), 15);
+    ck_assert_int_eq(jint(st, "rrd_written"), jint(st, "completed"));
+    ck_assert_int_eq(jint(st, "rrd_dropped"), 0);
+
+    /* flaky: up is 1, 1, 1, 0, 1, 1, 1, 0, ... in request order. */
+    {
+        char *path = rrd_file(dir, "flaky", ".rrd");
+        size_t ok = 0;
+
+        n = known_values(path, "up", v, 256);
+        ck_assert_uint_ge(n, 5);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(v[i] == cycle_ok[i % 4], "flaky row %zu: up %g", i, v[i]);
+            ok += (size_t)cycle_ok[i % 4];
+        }
+        ck_assert_msg(fabs(mean(v, n) - (double)ok / (double)n) < 1e-9, "up average %.9f",
+                      mean(v, n));
+        free(path);
+    }
+    /* mix: each le_B averages the exact fraction of the injected delays under B. */
+    {
+        char *path = rrd_file(dir, "mix", ".rrd");
+
+        for (size_t l = 0; l < sizeof(les) / sizeof(les[0]); l++) {
+            size_t under = 0;
+
+            n = known_values(path, les[l].ds, v, 256);
+            ck_assert_uint_ge(n, 5);
+            for (size_t i = 0; i < n; i++)
+                under += cycle_ms[i % 4] < les[l].bound;
+            ck_assert_msg(fabs(mean(v, n) - (double)under / (double)n) < 1e-9,
+                          "%s: average %.9f, want %zu/%zu", les[l].ds, mean(v, n), under, n);
+        }
+        /* total, row by row, close to the injected delay (loopback adds about a millisecond) */
+        n = known_values(path, "total", v, 256);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(v[i] >= cycle_ms[i % 4] / 1000.0 &&
+                              v[i] < cycle_ms[i % 4] / 1000.0 + 0.015 * test_timeout(1),
+                          "mix row %zu: total %.6f s, injected %d ms", i, v[i], cycle_ms[i % 4]);
+        free(path);
+    }
+    /* delayed: the phases file has the first byte at 200 ms, connect and dns well before. */
+    {
+        char *path = rrd_file(dir, "delayed", ".phases.rrd");
+
+        n = known_values(path, "ttfb", v, 256);
+        ck_assert_uint_ge(n, 5);
+        ck_assert_uint_eq(known_values(path, "connect", w, 256), n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(v[i] >= 0.200 && v[i] < 0.200 + 0.015 * test_timeout(1), "ttfb %.6f s",
+                          v[i]);
+            ck_assert_msg(w[i] < 0.010 * test_timeout(1), "connect %.6f s", w[i]);
+        }
+        free(path);
+    }
+    json_decref(st);
+    free(err);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A target slower than the interval: ticks are missed, not stacked, and written as unknown. */
+START_TEST(test_missed_ticks)
+{
+    char *dir = test_mkdtemp(), *cfg, stats[1024], *err = NULL;
+    const char *argv[] = {"run", "-c", NULL, "--duration", "5s", "--stats", stats, NULL};
+    json_t *st;
+    int rc;
+
+    cfg = setup(dir, "  - id: stuck\n"
+                     "    url: \"http://127.0.0.1:PORT/?delay=1500&t=missed\"\n"
+                     "    interval: 1s\n    timeout: 1s\n    slow: 900ms\n"
+                     "    connect_timeout: 1s\n");
+    argv[2] = cfg;
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    rc = test_vigie(argv, NULL, &err, 30);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    st = read_stats(stats);
+    /* Each check lasts the whole interval (it times out at 1 s after starting late by a hair),
+     * so about every other tick finds it still running. */
+    ck_assert_int_ge(jint(st, "missed"), 1);
+    ck_assert_int_ge(jint(st, "completed"), 2);
+    ck_assert_int_le(jint(st, "completed") + jint(st, "missed"), 7);
+    json_decref(st);
+    free(err);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static pid_t spawn_vigie(const char *const *argv, const char *errlog)
+{
+    const char *bin = getenv("VIGIE_BIN");
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char *av[16];
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int i = 0;
+
+        av[i++] = strdup(bin);
+        for (; argv[i - 1] && i < 15; i++)
+            av[i] = strdup(argv[i - 1]);
+        av[i] = NULL;
+        dup2(fd, 2);
+        execv(bin, av);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_s)
+{
+    int status;
+
+    for (int i = 0; i < timeout_s * 100; i++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+
+        if (w == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_abort_msg("vigie did not exit within %d s", timeout_s);
+    return -1;
+}
+
+static void sleep_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
+/* SIGTERM mid-run: clean exit, every check completed is in the files, which rrdtool reads. And
+ * the RRD directory made unusable mid-run, then restored: no sample lost. */
+START_TEST(test_sigterm_and_unusable_dir)
+{
+    char *dir = test_mkdtemp(), *cfg, stats[1024], errlog[1024], rrd[1024], aside[1024];
+    const char *argv[] = {"run", "-c", NULL, "--stats", stats, NULL};
+    const char *ids[] = {"alpha", "beta"};
+    double v[256];
+    json_t *st;
+    pid_t pid;
+    int rc;
+
+    cfg = setup(dir, "  - id: alpha\n"
+                     "    url: \"http://127.0.0.1:PORT/?t=term\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n"
+                     "  - id: beta\n"
+                     "    url: \"http://127.0.0.1:PORT/?delay=300&t=term\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n");
+    argv[2] = cfg;
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
+    snprintf(rrd, sizeof(rrd), "%s/rrd", dir);
+    snprintf(aside, sizeof(aside), "%s/rrd.aside", dir);
+    pid = spawn_vigie(argv, errlog);
+
+    /* Let it create its files, then make the directory unusable for ~3 s: its path becomes a
+     * regular file (this fails for root too, unlike chmod). */
+    sleep_ms(2500);
+    ck_assert_int_eq(rename(rrd, aside), 0);
+    free(test_write(dir, "rrd", "not a directory\n"));
+    sleep_ms(3000);
+    ck_assert_int_eq(unlink(rrd), 0);
+    ck_assert_int_eq(rename(aside, rrd), 0);
+    sleep_ms(1500);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    rc = wait_exit(pid, 20);
+    {
+        char *log = NULL;
+        FILE *f = fopen(errlog, "r");
+        long len;
+
+        ck_assert_ptr_nonnull(f);
+        fseek(f, 0, SEEK_END);
+        len = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        log = calloc(1, (size_t)len + 1);
+        ck_assert_int_eq(fread(log, 1, (size_t)len, f), (size_t)len);
+        fclose(f);
+        ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
+        ck_assert_msg(strstr(log, "stopping (SIGTERM)"), "%s", log);
+        ck_assert_msg(strstr(log, "update failed"), "the failure is logged: %s", log);
+        ck_assert_msg(strstr(log, "written late"), "the recovery is logged: %s", log);
+        free(log);
+    }
+    st = read_stats(stats);
+    ck_assert_int_gt(jint(st, "rrd_failures"), 0);
+    ck_assert_int_eq(jint(st, "rrd_dropped"), 0);
+    ck_assert_int_eq(jint(st, "rrd_written"), jint(st, "completed") + jint(st, "missed"));
+    /* Every completed check is a known row in its file. */
+    {
+        size_t rows = 0;
+
+        for (int i = 0; i < 2; i++) {
+            char *path = rrd_file(dir, ids[i], ".rrd");
+            char *info = test_rrdinfo(path);
+
+            rows += known_values(path, "valid", v, 256);
+            free(info);
+            free(path);
+            path = rrd_file(dir, ids[i], ".phases.rrd");
+            info = test_rrdinfo(path);
+            free(info);
+            free(path);
+        }
+        ck_assert_int_eq((long long)rows, jint(st, "completed"));
+        ck_assert_int_ge((long long)rows, 12);
+    }
+    json_decref(st);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+Suite *daemon_suite(void)
+{
+    Suite *s = suite_create("daemon");
+    TCase *tc = tcase_create("vigie run");
+
+    tcase_add_unchecked_fixture(tc, srv_up, srv_down);
+    tcase_set_timeout(tc, test_timeout(60));
+    tcase_add_test(tc, test_records_truth);
+    tcase_add_test(tc, test_missed_ticks);
+    tcase_add_test(tc, test_sigterm_and_unusable_dir);
+    suite_add_tcase(s, tc);
+    return s;
+}
