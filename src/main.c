@@ -236,10 +236,14 @@ static void print_table(const struct run *r)
         fmt_ms(t[3], sizeof(t[3]), res->ttfb_us);
         fmt_ms(t[4], sizeof(t[4]), res->response_us);
         fmt_ms(t[5], sizeof(t[5]), res->total_us);
-        printf("%-*s %6ld %8s %8s %8s %8s %8s %8s  %-8s %s%s%s\n", w, r->probes[i]->id, res->status,
-               t[0], t[1], t[2], t[3], t[4], t[5], verdict_str(res->verdict),
-               res->outcome != OUTCOME_OK ? outcome_str(res->outcome) : "",
-               res->outcome != OUTCOME_OK && res->msg[0] ? ": " : "", res->msg);
+        const char *why = res->outcome != OUTCOME_OK ? outcome_str(res->outcome) : "";
+        const char *sep = res->outcome != OUTCOME_OK && res->msg[0] ? ": " : "";
+
+        printf("%-*s %6ld %8s %8s %8s %8s %8s %8s  %s", w, r->probes[i]->id, res->status, t[0],
+               t[1], t[2], t[3], t[4], t[5], verdict_str(res->verdict));
+        if (why[0] || res->msg[0])
+            printf("%*s%s%s%s", 9 - (int)strlen(verdict_str(res->verdict)), "", why, sep, res->msg);
+        putchar('\n');
     }
 }
 
