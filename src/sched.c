@@ -52,6 +52,8 @@ struct slot {
     size_t host; /* index into s->hosts */
     size_t heap; /* position in s->heap */
     struct slot *next_wait;
+    uint64_t miss_first; /* ticks missed while a check runs or waits: reported after it, */
+    uint32_t miss_n;     /* so that samples reach the writer in due-time order */
     bool running;
     bool waiting;
 };
@@ -241,6 +243,29 @@ static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
     s->cb(s->cb_arg, &smp);
 }
 
+/* A tick that cannot have its own check. While an earlier check of the probe is still running or
+ * waiting, its sample has not been delivered yet: the missed tick is held back and reported right
+ * after it, so every probe's samples come out in due-time order (the RRD writer needs strictly
+ * increasing timestamps). Held ticks are consecutive, one interval apart. */
+static void tick_missed(struct sched *s, struct slot *sl, uint64_t due)
+{
+    if (sl->running || sl->waiting) {
+        if (sl->miss_n++ == 0)
+            sl->miss_first = due;
+        return;
+    }
+    emit_missed(s, sl, due);
+}
+
+static void release_missed(struct sched *s, struct slot *sl)
+{
+    uint64_t iv = sl->p->interval_ms * 1000000;
+
+    for (uint32_t k = 0; k < sl->miss_n; k++)
+        emit_missed(s, sl, sl->miss_first + k * iv);
+    sl->miss_n = 0;
+}
+
 /* ---- starting and finishing checks ---- */
 
 static void on_checked(void *arg, const struct probe *p, const struct result *res);
@@ -368,6 +393,7 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
         }
     }
     s->cb(s->cb_arg, &smp);
+    release_missed(s, sl);
     wait_drain(s);
     if (s->stopping)
         maybe_stopped(s);
@@ -401,7 +427,7 @@ static void on_tick(uv_timer_t *t)
         uint64_t interval = sl->p->interval_ms * 1000000;
 
         if (sl->running || sl->waiting) {
-            emit_missed(s, sl, sl->due);
+            tick_missed(s, sl, sl->due);
         } else {
             sl->cur_due = sl->due;
             if (can_start(s, sl) && !s->wait_head)
@@ -413,7 +439,7 @@ static void on_tick(uv_timer_t *t)
         /* Fell behind by more than one interval (the loop was stopped, the machine suspended):
          * every tick that passed is missed, and said so. */
         while (sl->due <= now) {
-            emit_missed(s, sl, sl->due);
+            tick_missed(s, sl, sl->due);
             sl->due += interval;
         }
         heap_push(s, sl);
@@ -589,6 +615,7 @@ void sched_stop(struct sched *s, struct sched_stats *final, void (*cb)(void *arg
         s->wait_head = sl->next_wait;
         sl->waiting = false;
         emit_missed(s, sl, sl->cur_due);
+        release_missed(s, sl);
     }
     s->wait_tail = NULL;
     if (s->in_flight > 0)

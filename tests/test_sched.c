@@ -163,6 +163,25 @@ static void run_for(struct fixture *f, struct rec *r, uint64_t run_ms, uint64_t 
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
+/* Each probe's samples come out in due-time order, one interval apart at least (the RRD writer
+ * needs strictly increasing timestamps), missed ticks included. */
+static void assert_in_order(const struct fixture *f, const struct rec *r)
+{
+    for (size_t i = 0; i < f->cfg.nprobes; i++) {
+        int64_t prev = -1;
+
+        for (size_t k = 0; k < r->n; k++) {
+            if (r->smp[k].p != &f->probes[i])
+                continue;
+            if (prev >= 0)
+                ck_assert_msg(r->smp[k].due_ms >= prev + (int64_t)f->probes[i].interval_ms - 1,
+                              "%s: sample %zu due %lld after %lld", f->probes[i].id, k,
+                              (long long)r->smp[k].due_ms, (long long)prev);
+            prev = r->smp[k].due_ms;
+        }
+    }
+}
+
 /* Due times keep the probe's phase (≡ offset mod interval), step by exactly one interval (no
  * drift), and checks start on time. */
 START_TEST(test_phase_and_no_drift)
@@ -212,6 +231,7 @@ START_TEST(test_missed_not_stacked)
     /* The check lasts 700 ms, the interval is 300 ms. */
     fixture_init(&f, 1, 300, 2000, "/?delay=700");
     run_for(&f, &r, 2500, 2000);
+    assert_in_order(&f, &r);
     ck_assert_uint_eq(r.max_in_flight, 1);
     for (size_t k = 0; k < r.n; k++) {
         if (r.smp[k].missed)
@@ -238,6 +258,7 @@ START_TEST(test_concurrency_bound)
     fixture_init(&f, 6, 1000, 990, "/?delay=500");
     f.cfg.concurrency = 2;
     run_for(&f, &r, 2500, 3000);
+    assert_in_order(&f, &r);
     ck_assert_uint_le(r.max_in_flight, 2);
     ck_assert_uint_ge(r.n, 6);
     for (size_t k = 0; k < r.n; k++) {
@@ -279,6 +300,7 @@ START_TEST(test_drain)
     fixture_init(&f, 2, 1000, 5000, "/?mode=silence");
     t0 = uv_hrtime();
     run_for(&f, &r, 1100, 200);
+    assert_in_order(&f, &r);
     /* Stopped about 200 ms after the stop request, the aborted checks reported as missed. */
     ck_assert_msg((uv_hrtime() - t0) / 1000000 <
                       (uint64_t)1100 + 200 + 150 * (uint64_t)test_timeout(1),
