@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "httpc.h"
@@ -128,8 +129,12 @@ struct loader {
     unsigned errors;
     struct config *c;
     size_t cap;
-    struct pinfo *info; /* parallel to c->probes while loading */
+    struct pinfo *info;                  /* parallel to c->probes while loading */
+    const char *base;                    /* directory of vigie.yaml, for relative paths */
+    const struct ydoc_node *ca_reported; /* a bad ca_file is reported once, not per probe */
 };
+
+static char *path_join(const char *dir, const char *name);
 
 enum { METHOD_GET, METHOD_HEAD };
 static const char *const methods[] = {"GET", "HEAD", NULL}; /* by METHOD_* */
@@ -954,6 +959,10 @@ static void check_layer(struct loader *ld, const struct scope *sc)
     const struct layer *l = &sc->l;
     char a[48], b[48];
 
+    /* RRD steps are whole seconds: one check per step needs a whole-second interval. */
+    if (SET_HERE(sc, AT_INTERVAL) && l->interval % 1000 != 0)
+        report(ld, l->at[AT_INTERVAL], "\"interval\": %s is not a whole number of seconds",
+               fmt_ms(a, sizeof(a), l->interval));
     if ((SET_HERE(sc, AT_TIMEOUT) || SET_HERE(sc, AT_INTERVAL)) && l->timeout > l->interval) {
         if (SET_HERE(sc, AT_TIMEOUT))
             report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is longer than \"interval\" (%s)",
@@ -1140,8 +1149,26 @@ static void add_probe(struct loader *ld, const struct scope *sc, const struct yd
     in->id_line = ydoc_line(sc->id);
     in->id_col = ydoc_col(sc->id);
     in->col = ydoc_col(item);
-    if (probe_fill(p, sc, item, group, file, &in->regex) < 0)
+    if (probe_fill(p, sc, item, group, file, &in->regex) < 0) {
         report(ld, item, "out of memory");
+        return;
+    }
+    /* The CA file is read at every check: resolve it like the other paths (relative to
+     * vigie.yaml's directory) and make sure it is readable now, not at the first check. */
+    if (p->ca_file) {
+        char *path = path_join(ld->base ? ld->base : ".", p->ca_file);
+
+        if (!path) {
+            report(ld, item, "out of memory");
+            return;
+        }
+        free(p->ca_file);
+        p->ca_file = path;
+        if (access(path, R_OK) != 0 && ld->ca_reported != sc->l.ca_file) {
+            report(ld, sc->l.ca_file, "\"ca_file\": %s: %s", path, strerror(errno));
+            ld->ca_reported = sc->l.ca_file;
+        }
+    }
 }
 
 static void load_probe(struct loader *ld, const struct ydoc_node *item, const struct layer *fl,
@@ -1459,6 +1486,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
             apply_defaults(&ld, ts.defaults, &global);
     }
     base = dir_of(path);
+    ld.base = base;
     if (base) {
         c->probes_dir =
             path_join(base, ts.probes_dir ? ydoc_scalar(ts.probes_dir, NULL) : "probes.d");

@@ -5,7 +5,7 @@
  * queues it (never blocking), the per-probe live state logs state transitions.
  *
  * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
- * sched_stop (no new checks; in-flight ones drained, bounded) → rrdw_close (last flush) →
+ * sched_close (no new checks; in-flight ones drained, bounded) → rrdw_close (last flush) →
  * httpc_close → our own handles. The loop then has nothing left and uv_run returns. A second
  * signal during the drain aborts the checks still in flight.
  */
@@ -22,13 +22,10 @@
 #include <uv.h>
 
 #include "httpc.h"
+#include "container.h"
 #include "log.h"
 #include "rrdw.h"
 #include "sched.h"
-
-/* clang-format off */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-/* clang-format on */
 
 #define STATS_PERIOD_MS 60000
 
@@ -158,7 +155,7 @@ static void stop(struct daemon *d, const char *why)
     log_stats(d);
     uv_timer_stop(&d->stats_timer);
     uv_timer_stop(&d->stop_timer);
-    sched_stop(d->sched, &d->final_sched, on_sched_stopped, d);
+    sched_close(d->sched, &d->final_sched, on_sched_stopped, d);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -171,16 +168,6 @@ static void on_signal(uv_signal_t *sig, int signum)
 static void on_stop_timer(uv_timer_t *t)
 {
     stop(container_of(t, struct daemon, stop_timer), "duration reached");
-}
-
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 static int write_stats(struct daemon *d, const char *path)
@@ -239,7 +226,6 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (!d->last_verdict)
         goto out_free;
     memset(d->last_verdict, -1, cfg->nprobes);
-    raise_nofile();
     if (uv_loop_init(&d->loop) != 0)
         goto out_free;
     d->httpc = httpc_new(&d->loop);
@@ -255,8 +241,15 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
     d->sched = d->rrdw ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
+        /* Partial start-up: close what was opened, so that the loop closes cleanly. */
         log_err("cannot start: out of memory");
-        goto out_loop; /* a start-up failure this early leaves nothing worth closing cleanly */
+        if (d->rrdw)
+            rrdw_close(d->rrdw, NULL, NULL, NULL);
+        if (d->httpc)
+            httpc_close(d->httpc, NULL, NULL);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d->loop);
+        goto out_free;
     }
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
@@ -284,10 +277,6 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     rc = 0;
     if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
         rc = 1;
-    goto out_free;
-out_loop:
-    /* Partial start-up: nothing was started on the loop; it is left for the process exit. */
-    rc = 1;
 out_free:
     free(d->last_verdict);
     config_free(d->cfg);

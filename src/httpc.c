@@ -19,9 +19,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 
+#include "container.h"
 #include "log.h"
 
 struct xfer {
@@ -57,10 +60,6 @@ struct httpc {
     void (*close_cb)(void *arg);
     void *close_arg;
 };
-
-/* clang-format off */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-/* clang-format on */
 
 static void maybe_closed(struct httpc *h)
 {
@@ -171,18 +170,20 @@ static enum outcome classify(CURLcode rc, const struct xfer *x)
         return OUTCOME_TIMEOUT;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        return OUTCOME_TLS;
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
     case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_USE_SSL_FAILED:
-        return OUTCOME_TLS;
+        /* Our side: an unreadable CA file or a TLS engine problem is not the service's fault. */
+        return OUTCOME_INTERNAL;
     case CURLE_TOO_MANY_REDIRECTS:
         return OUTCOME_REDIRECT_LOOP;
     case CURLE_FILESIZE_EXCEEDED:
@@ -288,6 +289,7 @@ static void xfer_finish(struct xfer *x, CURLcode rc, const char *why)
     if (why) {
         res.outcome = OUTCOME_INTERNAL;
         res.verdict = VERDICT_DOWN;
+        res.aborted = 1;
         snprintf(res.msg, sizeof(res.msg), "%s", why);
     }
     curl_multi_remove_handle(x->h->multi, x->easy);
@@ -426,11 +428,15 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     CURLcode rc = CURLE_OK;
 
     for (size_t i = 0; i < r->nheaders; i++) {
-        char line[1024];
-        struct curl_slist *l;
+        size_t len = strlen(r->headers[i].name) + strlen(r->headers[i].value) + 3;
+        char *line = malloc(len);
+        struct curl_slist *l = NULL;
 
-        snprintf(line, sizeof(line), "%s: %s", r->headers[i].name, r->headers[i].value);
-        l = curl_slist_append(x->hdrs, line);
+        if (line) {
+            snprintf(line, len, "%s: %s", r->headers[i].name, r->headers[i].value);
+            l = curl_slist_append(x->hdrs, line);
+            free(line);
+        }
         if (!l)
             return -ENOMEM;
         x->hdrs = l;
@@ -449,7 +455,14 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* Configured headers may carry tokens: curl keeps them across redirects to the same host, so
+     * an https probe with headers never follows a redirect down to cleartext http. */
+    SET(CURLOPT_REDIR_PROTOCOLS_STR,
+        r->nheaders > 0 && strncasecmp(r->url, "https:", 6) == 0 ? "https" : "http,https");
+    /* Measure the service, not a proxy named in the environment (http_proxy, ...). */
+    SET(CURLOPT_PROXY, "");
+    /* Never wait for the resolver thread of a timed-out lookup: that wait would block the loop. */
+    SET(CURLOPT_QUICK_EXIT, 1L);
     SET(CURLOPT_FOLLOWLOCATION, r->follow_redirects ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, r->max_redirects);
     SET(CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
@@ -473,9 +486,15 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
     if (r->ca_file)
         SET(CURLOPT_CAINFO, r->ca_file);
-    if (strncmp(r->url, "https:", 6) == 0)
-        SET(CURLOPT_CERTINFO, 1L);
+    /* Also for http URLs: they may redirect to https. */
+    SET(CURLOPT_CERTINFO, 1L);
 #undef SET
+    if (rc != CURLE_OK) {
+        char url[RESULT_URL_MAX];
+
+        httpc_url_redact(r->url, url, sizeof(url));
+        log_err("cannot set up a transfer of %s: %s", url, curl_easy_strerror(rc));
+    }
     return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
 }
 
@@ -568,6 +587,13 @@ void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg)
 
 int httpc_global_init(void)
 {
+    struct rlimit rl;
+
+    /* One socket per check in flight: lift the soft descriptor limit to the hard one. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
 }
 
@@ -579,6 +605,31 @@ void httpc_global_cleanup(void)
 const char *httpc_version(void)
 {
     return curl_version();
+}
+
+char *httpc_url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *out = NULL;
+
+    if (!u)
+        return NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        size_t len = strlen(host) + strlen(port) + 2;
+
+        out = malloc(len);
+        if (out) {
+            snprintf(out, len, "%s:%s", host, port);
+            for (char *c = out; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        }
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
 }
 
 int httpc_url_check(const char *url, const char **why)

@@ -61,7 +61,8 @@ void httpc_abort_all(struct httpc *h);
  * closes the loop handles; `cb` runs once everything is closed and h has been freed. */
 void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg);
 
-/* Process-wide libcurl set-up; call once from main before any thread starts. */
+/* Process-wide set-up: libcurl, and the descriptor limit raised to its hard limit (one socket per
+ * check in flight). Call once from main before any thread starts. */
 int httpc_global_init(void);
 void httpc_global_cleanup(void);
 
@@ -71,6 +72,10 @@ const char *httpc_version(void);
 /* Checks that `url` is an absolute http:// or https:// URL with a host, using libcurl's own URL
  * parser (so config and transfers agree). Returns 0 or -EINVAL with *why set to a static string. */
 int httpc_url_check(const char *url, const char **why);
+
+/* "host:port" of an http(s) URL, lower-cased, the port explicit (scheme default when absent), as
+ * libcurl parses it: the key of the per-host concurrency bound. Caller frees; NULL on error. */
+char *httpc_url_host(const char *url);
 
 /* Copies `url` into buf without its user:password part (for logs and results). */
 void httpc_url_redact(const char *url, char *buf, size_t len);

@@ -136,6 +136,10 @@ struct run {
     struct httpc *httpc;
     const struct probe **probes;
     struct result *results;
+    struct slot {
+        struct run *r;
+        size_t i;
+    } * slots; /* the callback argument of check i */
     size_t n, next, done;
 };
 
@@ -143,28 +147,26 @@ static void start_next(struct run *r);
 
 static void on_checked(void *arg, const struct probe *p, const struct result *res)
 {
-    struct run *r = arg;
-    size_t i;
+    struct slot *sl = arg;
 
-    for (i = 0; i < r->n && r->probes[i] != p; i++)
-        ;
-    r->results[i] = *res;
-    r->done++;
-    start_next(r);
+    (void)p;
+    sl->r->results[sl->i] = *res;
+    sl->r->done++;
+    start_next(sl->r);
 }
 
 static void start_next(struct run *r)
 {
     while (r->next < r->n && httpc_active(r->httpc) < (size_t)r->cfg->concurrency) {
         size_t i = r->next++;
-        int err = check_start(r->httpc, r->cfg, r->probes[i], on_checked, r);
+        int err;
+
+        r->slots[i].r = r;
+        r->slots[i].i = i;
+        err = check_start(r->httpc, r->cfg, r->probes[i], on_checked, &r->slots[i]);
 
         if (err) {
-            struct result *res = &r->results[i];
-
-            res->outcome = OUTCOME_INTERNAL;
-            res->verdict = VERDICT_DOWN;
-            snprintf(res->msg, sizeof(res->msg), "cannot start: %s", strerror(-err));
+            result_internal(&r->results[i], "cannot start: %s", strerror(-err));
             r->done++;
         }
     }
@@ -186,6 +188,7 @@ static json_t *json_us(int64_t us)
 static void print_json(const struct probe *p, const struct result *res)
 {
     json_t *o = json_object(), *jdma = json_array();
+    char url[RESULT_URL_MAX];
     char *s;
 
     for (size_t i = 0; i < p->njdma; i++)
@@ -205,7 +208,9 @@ static void print_json(const struct probe *p, const struct result *res)
     json_object_set_new(o, "redirect_us", json_us(res->redirect_us));
     json_object_set_new(o, "redirects", json_integer(res->redirects));
     json_object_set_new(o, "bytes", json_integer(res->bytes));
-    json_object_set_new(o, "url", json_string(res->url[0] ? res->url : p->url));
+    if (!res->url[0])
+        httpc_url_redact(p->url, url, sizeof(url));
+    json_object_set_new(o, "url", json_string(res->url[0] ? res->url : url));
     json_object_set_new(o, "cert_days",
                         res->cert_expiry ? json_integer(res->cert_days) : json_null());
     json_object_set_new(o, "message", json_string(res->msg));
@@ -252,17 +257,6 @@ static void on_httpc_closed(void *arg)
     (void)arg;
 }
 
-/* Many probes at once need many sockets: lift the soft limit to the hard one. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 static int cmd_check(const struct opts *o)
 {
     struct config *cfg = load(o);
@@ -278,7 +272,8 @@ static int cmd_check(const struct opts *o)
     r.n = o->nids ? o->nids : cfg->nprobes;
     r.probes = calloc(r.n, sizeof(*r.probes));
     r.results = calloc(r.n, sizeof(*r.results));
-    if (!r.probes || !r.results)
+    r.slots = calloc(r.n, sizeof(*r.slots));
+    if (!r.probes || !r.results || !r.slots)
         goto out;
     for (size_t i = 0; i < r.n; i++) {
         r.probes[i] = o->nids ? config_find(cfg, o->ids[i]) : &cfg->probes[i];
@@ -287,7 +282,6 @@ static int cmd_check(const struct opts *o)
             goto out;
         }
     }
-    raise_nofile();
     if (uv_loop_init(&loop) != 0)
         goto out;
     r.httpc = httpc_new(&loop);
@@ -317,6 +311,7 @@ static int cmd_check(const struct opts *o)
 out:
     free(r.probes);
     free(r.results);
+    free(r.slots);
     config_free(cfg);
     return status;
 }
@@ -328,7 +323,6 @@ static int cmd_run(const struct opts *o)
 
     if (!cfg)
         return 1;
-    raise_nofile();
     return daemon_run(cfg, &d);
 }
 

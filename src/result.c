@@ -1,5 +1,9 @@
 #include "result.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 static const char *const outcome_names[OUTCOME__COUNT] = {
     [OUTCOME_OK] = "ok",
     [OUTCOME_DNS] = "dns",
@@ -30,4 +34,18 @@ const char *verdict_str(enum verdict v)
         return "down";
     }
     return "?";
+}
+
+void result_internal(struct result *res, const char *fmt, ...)
+{
+    va_list ap;
+
+    memset(res, 0, sizeof(*res));
+    res->dns_us = res->connect_us = res->tls_us = res->pretransfer_us = -1;
+    res->ttfb_us = res->response_us = -1;
+    res->outcome = OUTCOME_INTERNAL;
+    res->verdict = VERDICT_DOWN;
+    va_start(ap, fmt);
+    vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+    va_end(ap);
 }

@@ -29,6 +29,13 @@ enum verdict { VERDICT_OK, VERDICT_DEGRADED, VERDICT_DOWN };
 
 const char *verdict_str(enum verdict v);
 
+struct result;
+
+/* Sets *res to a failure of vigie itself (outcome internal, verdict down, phases not reached)
+ * with a printf-style reason. */
+void result_internal(struct result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #define RESULT_MSG_MAX 256
 #define RESULT_URL_MAX 512
 
@@ -42,12 +49,14 @@ struct result {
     int64_t ttfb_us;     /* first byte received */
     int64_t total_us;    /* transfer done */
     int64_t redirect_us; /* time spent in redirects before the final request */
-    int64_t response_us; /* ttfb - pretransfer of the final request: the server's think time */
+    int64_t response_us; /* ttfb - pretransfer: the server's think time (summed over redirect
+                          * hops, like every libcurl phase time) */
     long status;         /* last HTTP status, 0 if none */
     int64_t bytes;       /* body bytes received (all of them, even past the cap) */
     long redirects;
     int64_t cert_expiry; /* UNIX time the leaf certificate expires, 0 unknown */
     int cert_days;       /* whole days left before cert_expiry, meaningful if cert_expiry */
+    int aborted;         /* vigie stopped the check (shutdown): not a measurement */
     int slow;            /* total_us >= slow threshold */
     int cert_expiring;   /* fewer days left than tls.min_days */
     enum outcome outcome;

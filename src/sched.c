@@ -32,11 +32,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "container.h"
 #include "log.h"
-
-/* clang-format off */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-/* clang-format on */
 
 #define LAG_PERIOD_MS 100
 
@@ -56,6 +53,7 @@ struct slot {
     uint32_t miss_n;     /* so that samples reach the writer in due-time order */
     bool running;
     bool waiting;
+    bool host_bound; /* waiting only because its host had per_host checks in flight */
 };
 
 struct host {
@@ -88,6 +86,8 @@ struct sched {
     uint64_t mono_anchor;
     uint64_t flag_log_next;  /* rate limit of the "flagged" warning */
     uint64_t flag_log_quiet; /* flagged samples not logged since */
+    uint64_t stall_log_next;
+    uint64_t stall_log_quiet;
     unsigned handles_open;
     bool stopping;
     void (*stop_cb)(void *arg);
@@ -108,25 +108,6 @@ uint64_t sched_offset_ms(const char *id, uint64_t interval_ms)
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
     return interval_ms ? h % interval_ms : 0;
-}
-
-/* The host[:port] part of a URL, lower-cased, without user info. */
-static char *url_host(const char *url)
-{
-    const char *a = strstr(url, "://");
-    const char *end, *at;
-    char *out;
-
-    a = a ? a + 3 : url;
-    end = a + strcspn(a, "/?#");
-    at = memchr(a, '@', (size_t)(end - a));
-    if (at)
-        a = at + 1;
-    out = strndup(a, (size_t)(end - a));
-    for (char *c = out; c && *c; c++)
-        if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a');
-    return out;
 }
 
 /* ---- heap ---- */
@@ -293,13 +274,8 @@ static void start_check(struct sched *s, struct slot *sl, uint64_t now)
     if (err) {
         struct result res;
 
-        /* Not the service's fault: report it as a flagged internal failure. */
-        memset(&res, 0, sizeof(res));
-        res.outcome = OUTCOME_INTERNAL;
-        res.verdict = VERDICT_DOWN;
-        res.dns_us = res.connect_us = res.tls_us = res.ttfb_us = res.response_us = -1;
-        snprintf(res.msg, sizeof(res.msg), "cannot start the check: %s", strerror(-err));
-        log_err("probe %s: %s", sl->p->id, res.msg);
+        /* Not the service's fault: an internal failure, flagged (see on_checked). */
+        result_internal(&res, "cannot start the check: %s", strerror(-err));
         on_checked(sl, sl->p, &res);
     }
 }
@@ -307,6 +283,8 @@ static void start_check(struct sched *s, struct slot *sl, uint64_t now)
 static void wait_push(struct sched *s, struct slot *sl, uint64_t now)
 {
     sl->waiting = true;
+    sl->host_bound = s->in_flight < (size_t)s->cfg->concurrency &&
+                     s->hosts[sl->host].in_flight >= (size_t)s->cfg->per_host;
     sl->queued_at = now;
     sl->next_wait = NULL;
     if (s->wait_tail)
@@ -349,12 +327,15 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
     int64_t loop_lag =
         s->loop_lag_us > sl->loop_lag_at_start ? s->loop_lag_us : sl->loop_lag_at_start;
     int64_t lag = (int64_t)(sl->started_at - sl->cur_due) / 1000;
-    bool aborted = res->outcome == OUTCOME_INTERNAL && strcmp(res->msg, "aborted") == 0;
+    int64_t wait = sl->queued_at ? (int64_t)(sl->started_at - sl->queued_at) / 1000 : 0;
+    /* A stall of the loop that on_lag has not seen yet (it runs in the next iteration). */
+    int64_t pending = now > s->lag_expected ? (int64_t)(now - s->lag_expected) / 1000 : 0;
+    bool aborted = res->aborted;
     struct sched_sample smp = {
         .p = p,
         .due_ms = wall_ms_of(s, sl->cur_due),
         .lag_us = lag,
-        .wait_us = sl->queued_at ? (int64_t)(sl->started_at - sl->queued_at) / 1000 : 0,
+        .wait_us = wait,
         .loop_lag_us = loop_lag,
         .res = res,
     };
@@ -364,11 +345,16 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
     s->in_flight--;
     s->hosts[sl->host].in_flight--;
     s->st.completed++;
-    /* Saturated: the check started late, the loop stalled while it ran, or vigie itself could
-     * not run it. Its figures are vigie's, not the service's. */
-    smp.flagged = (uint64_t)lag > s->opts.saturation_us ||
+    if (pending > loop_lag)
+        loop_lag = smp.loop_lag_us = pending;
+    /* Saturated: the check started late because vigie was at capacity, the loop stalled while it
+     * ran, or vigie itself could not run it: its figures are vigie's, not the service's. Waiting
+     * for the per-host bound is not saturation but politeness towards the host (a site down
+     * with many probes must still count as down): that wait is not held against the sample. */
+    smp.flagged = (uint64_t)(sl->host_bound ? lag - wait : lag) > s->opts.saturation_us ||
                   (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
                   res->outcome == OUTCOME_INTERNAL;
+    sl->host_bound = false;
     if (aborted) {
         smp.missed = true;
         smp.res = NULL;
@@ -379,10 +365,12 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
         /* Said once, then at most once a minute with a count: under saturation every sample
          * is flagged and the log must stay readable. */
         if (now >= s->flag_log_next) {
-            log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop lag "
-                     "%lld ms)%s",
-                     p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000),
-                     s->flag_log_quiet ? "" : "; further ones are counted once a minute");
+            if (res->outcome == OUTCOME_INTERNAL)
+                log_warn("probe %s: sample flagged: %s", p->id, res->msg);
+            else
+                log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
+                         "lag %lld ms)",
+                         p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
@@ -459,7 +447,17 @@ static void on_lag(uv_timer_t *t)
         s->st.loop_lag_max_us = lag;
     if ((uint64_t)lag > s->opts.saturation_us) {
         s->stalls++;
-        log_warn("event loop stalled for %lld ms", (long long)(lag / 1000));
+        /* The first stall is said; then at most one summary a minute. */
+        if (now >= s->stall_log_next) {
+            log_warn("event loop stalled for %lld ms", (long long)(lag / 1000));
+            if (s->stall_log_quiet)
+                log_warn("%llu more stalls in the last minute",
+                         (unsigned long long)s->stall_log_quiet);
+            s->stall_log_quiet = 0;
+            s->stall_log_next = now + 60 * 1000000000ULL;
+        } else {
+            s->stall_log_quiet++;
+        }
     }
     s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
 }
@@ -468,7 +466,7 @@ static void on_lag(uv_timer_t *t)
 
 static int host_index(struct sched *s, const char *url, size_t *out)
 {
-    char *h = url_host(url);
+    char *h = httpc_url_host(url);
 
     if (!h)
         return -ENOMEM;
@@ -600,7 +598,7 @@ static void on_drain_timeout(uv_timer_t *t)
     httpc_abort_all(s->httpc);
 }
 
-void sched_stop(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg)
+void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg)
 {
     s->stopping = true;
     s->stop_stats = final;

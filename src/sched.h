@@ -41,7 +41,7 @@ typedef void (*sched_sample_cb)(void *arg, const struct sched_sample *s);
 
 struct sched_opts {
     uint64_t saturation_us; /* lag bound for flagging, default 250 ms */
-    uint64_t drain_ms;      /* how long sched_stop waits for checks in flight, default 10 s */
+    uint64_t drain_ms;      /* how long sched_close waits for checks in flight, default 10 s */
 };
 
 /* Lag histogram: bucket i counts lags in [i*100 µs, (i+1)*100 µs) up to 100 ms, then a
@@ -73,7 +73,7 @@ int sched_start(struct sched *s);
 /* Stops ticking; waits for the checks in flight (at most drain_ms, then aborts them: their ticks
  * are reported missed), then frees the scheduler and calls cb. Samples of checks completed during
  * the drain are still delivered. When `final` is not NULL it receives the last statistics. */
-void sched_stop(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg);
+void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg);
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
 

@@ -222,6 +222,16 @@ START_TEST(test_check_table_and_exit)
         free(err);
     }
     {
+        /* The same id twice: two rows, both measured. */
+        const char *argv[] = {"check", "-c", cfg, "late", "late", NULL};
+
+        rc = test_vigie(argv, &out, &err, 20);
+        ck_assert_msg(rc == 0, "exit %d, stdout:\n%s", rc, out);
+        ck_assert_msg(strstr(out, "2 probes: 2 ok, 0 degraded, 0 down"), "%s", out);
+        free(out);
+        free(err);
+    }
+    {
         const char *argv[] = {"check", "-c", cfg, "nosuchprobe", NULL};
 
         rc = test_vigie(argv, &out, &err, 20);

@@ -89,6 +89,13 @@ static const struct ecase ecases[] = {
                             "  - id: d\n    url: \"https://exa mple.org/\"\n"}},
      {"a.yaml:4:10: =\"url\": unsupported scheme, only http and https",
       "a.yaml:6:10: \"url\": ", "a.yaml:8:10: \"url\": ", "a.yaml:10:10: \"url\": "}},
+    {"fractional interval, unreadable CA file (reported once for the file's defaults)",
+     {{"vigie.yaml", V},
+      {"probes.d/a.yaml", "group: G\ndefaults:\n  tls:\n    ca_file: missing.pem\nprobes:\n" P1
+                          "    interval: 1500ms\n    timeout: 1s\n"
+                          "  - id: b\n    url: https://example.org/b\n"}},
+     {"a.yaml:4:14: \"ca_file\": ", "a.yaml:8:15: =\"interval\": 1s500ms is not a whole number of "
+                                    "seconds"}},
     {"bad duration, status set and regex",
      {{"vigie.yaml", V},
       {"probes.d/a.yaml", G P1 "    timeout: 10\n    expect:\n      status: 399-200\n"
@@ -656,6 +663,7 @@ START_TEST(test_probe_fields)
 {
     static const struct tfile files[] = {
         {"vigie.yaml", V},
+        {"ca.pem", "a CA file, relative to vigie.yaml's directory\n"},
         {"probes.d/m.yaml",
          "group: \"Ministère de l'Intérieur\"\n"
          "probes:\n"
@@ -676,7 +684,7 @@ START_TEST(test_probe_fields)
          "      X-Token: \"a b\\tc\"\n"
          "    tls:\n"
          "      verify: false\n"
-         "      ca_file: /etc/ssl/x.pem\n"
+         "      ca_file: ca.pem\n"
          "      min_days: 0\n"
          "  - id: alpha\n"
          "    url: http://example.org/\n"
@@ -733,7 +741,8 @@ START_TEST(test_probe_fields)
     ck_assert_str_eq(z->headers[1].name, "X-Token");
     ck_assert_str_eq(z->headers[1].value, "a b\tc");
     ck_assert(!z->tls_verify);
-    ck_assert_str_eq(z->ca_file, "/etc/ssl/x.pem");
+    snprintf(buf, sizeof(buf), "%.50s/ca.pem", dir);
+    ck_assert_str_eq(z->ca_file, buf);
     ck_assert_int_eq(z->tls_min_days, 0);
 
     ck_assert_str_eq(a->name, "alpha");

@@ -309,6 +309,87 @@ START_TEST(test_tls_verify)
 }
 END_TEST
 
+/* The certificate's expiry is read after a redirect from http to https, and with an upper-case
+ * scheme. */
+START_TEST(test_certinfo_after_redirect)
+{
+    struct got got[2];
+    char url[512], path[256], url2[256];
+    struct httpc_req r[2];
+
+    memset(got, 0, sizeof(got));
+    snprintf(path, sizeof(path), "/?location=https%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", srv.https);
+    srvctl_url(url, sizeof(url), "http", srv.http, path);
+    snprintf(url2, sizeof(url2), "HTTPS://127.0.0.1:%d/", srv.https);
+    r[0] = req_defaults(url);
+    r[1] = req_defaults(url2);
+    run(r, 2, got);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(got[i].res.outcome == OUTCOME_OK, "%d: %s", i, got[i].res.msg);
+        ck_assert_int_gt(got[i].res.cert_expiry, (int64_t)time(NULL));
+    }
+    ck_assert_int_eq(got[0].res.redirects, 1);
+}
+END_TEST
+
+/* An https probe with configured headers (tokens) never follows a redirect down to http; without
+ * headers the redirect is followed. */
+START_TEST(test_no_downgrade_with_headers)
+{
+    static char n1[] = "X-Api-Key", v1[] = "secret";
+    struct header hdrs[] = {{n1, v1}};
+    struct got got[2];
+    char url[512], path[256];
+    struct httpc_req r[2];
+
+    memset(got, 0, sizeof(got));
+    snprintf(path, sizeof(path), "/?location=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", srv.http);
+    srvctl_url(url, sizeof(url), "https", srv.https, path);
+    r[0] = req_defaults(url);
+    r[0].headers = hdrs;
+    r[0].nheaders = 1;
+    r[1] = req_defaults(url);
+    run(r, 2, got);
+    ck_assert_msg(got[0].res.outcome == OUTCOME_PROTOCOL, "with headers: %s (%s)",
+                  outcome_str(got[0].res.outcome), got[0].res.msg);
+    ck_assert_msg(got[1].res.outcome == OUTCOME_OK, "without headers: %s", got[1].res.msg);
+    ck_assert_int_eq(got[1].res.redirects, 1);
+}
+END_TEST
+
+/* vigie's own problems are not the service's: an unreadable CA file is an internal failure. A
+ * proxy named in the environment is not used, and a long header is sent whole. */
+START_TEST(test_own_side)
+{
+    static char n1[] = "Authorization";
+    static char v1[3000];
+    struct header hdrs[] = {{n1, v1}};
+    struct got got[2];
+    char url[256], url2[256];
+    struct httpc_req r[2];
+
+    memset(got, 0, sizeof(got));
+    memset(v1, 'k', sizeof(v1) - 1);
+    setenv("http_proxy", "http://127.0.0.1:1/", 1);
+    setenv("https_proxy", "http://127.0.0.1:1/", 1);
+    srvctl_url(url, sizeof(url), "https", srv.https, "/");
+    srvctl_url(url2, sizeof(url2), "http", srv.http, "/?echo=1");
+    r[0] = req_defaults(url);
+    r[0].ca_file = "/nonexistent/ca.pem";
+    r[1] = req_defaults(url2);
+    r[1].headers = hdrs;
+    r[1].nheaders = 1;
+    r[1].keep_body = true;
+    run(r, 2, got);
+    ck_assert_msg(got[0].res.outcome == OUTCOME_INTERNAL, "bad CA file: %s (%s)",
+                  outcome_str(got[0].res.outcome), got[0].res.msg);
+    ck_assert_msg(got[1].res.outcome == OUTCOME_OK, "through no proxy: %s", got[1].res.msg);
+    ck_assert_ptr_nonnull(got[1].body);
+    ck_assert_msg(strstr(got[1].body, v1) != NULL, "the 2999-byte header was cut");
+    free(got[1].body);
+}
+END_TEST
+
 /* A name that cannot be resolved (a label over 63 bytes fails inside the resolver, without a
  * packet leaving the machine). */
 START_TEST(test_dns_failure)
@@ -433,6 +514,9 @@ Suite *httpc_suite(void)
     tcase_add_test(tc, test_body_kept);
     tcase_add_test(tc, test_tls_verify);
     tcase_add_test(tc, test_dns_failure);
+    tcase_add_test(tc, test_certinfo_after_redirect);
+    tcase_add_test(tc, test_no_downgrade_with_headers);
+    tcase_add_test(tc, test_own_side);
     tcase_add_test(tc, test_thousand_concurrent);
     tcase_add_test(tc, test_close_aborts);
     tcase_add_test(tc, test_url_check);

@@ -140,7 +140,7 @@ static void on_stop_timer(uv_timer_t *t)
     sched_stats(r->s, &st);
     if (st.in_flight > r->max_in_flight)
         r->max_in_flight = st.in_flight;
-    sched_stop(r->s, NULL, on_stopped, r);
+    sched_close(r->s, NULL, on_stopped, r);
 }
 
 /* Runs the scheduler over f for run_ms, then stops it and closes everything. */
@@ -285,6 +285,10 @@ START_TEST(test_per_host_bound)
     f.cfg.per_host = 1;
     run_for(&f, &r, 1900, 3000);
     ck_assert_uint_le(r.max_in_flight, 1);
+    /* Waiting for the host's bound is politeness, not saturation: no sample is flagged. */
+    for (size_t k = 0; k < r.n; k++)
+        ck_assert_msg(!r.smp[k].flagged, "sample %zu flagged after waiting %lld us", k,
+                      (long long)r.smp[k].wait_us);
 }
 END_TEST
 
