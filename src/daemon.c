@@ -12,6 +12,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,10 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (o)
         d->opts = *o;
     d->total_min_us = -1;
+    /* A write past a file-size limit must fail (and be retried), not kill the process; a peer
+     * closing a socket must not either. */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
     d->last_verdict = malloc(cfg->nprobes ? cfg->nprobes : 1);
     if (!d->last_verdict)
         goto out_free;

@@ -4,13 +4,14 @@
  *
  * The loop thread owns every `struct wfile` (one per probe id): its pending samples in a ring
  * that grows geometrically and is reused (rrdw_push copies a result into a 64-byte slot, with no
- * allocation in the steady state), the last timestamp queued, the step its files were last
- * verified for, its failure bookkeeping. rrdw_push only appends to a ring; it never does I/O.
+ * allocation in the steady state), the last timestamp queued, and for each of its two files the
+ * step it was last verified for, its last update and its failure bookkeeping. rrdw_push only
+ * appends to a ring; it never does I/O.
  *
  * Once a second a timer picks the files whose oldest pending sample has waited flush_ms (all of
  * them on rrdw_flush and rrdw_close, whatever their backoff), and *moves* their samples into one
- * `struct job`: one `struct jfile` per file, holding copies of everything the worker needs (id,
- * directory, paths, the samples, the step the files were verified for, their last update times).
+ * `struct job`: one `struct jfile` per probe, holding copies of everything the worker needs (id,
+ * directory, paths, the samples, and per file the step it was verified for and its last update).
  * The job goes to libuv's thread pool with uv_queue_work. From then on the job belongs to the
  * worker, and the loop does not look at it; the worker does not look at anything else (the job
  * keeps a pointer to each wfile, but only job_done, back on the loop thread, follows it).
@@ -20,17 +21,20 @@
  * samples keep arriving in the (now empty) rings; a flush asked meanwhile starts the next job as
  * soon as this one is back.
  *
- * The worker, per file: verifies the files once (rrd_info_r: a readable RRD with our step and DS
- * names; a file of another layout is moved aside, an unreadable one is left alone), creates the
- * missing ones (rrd_create_r2, no overwrite), skips samples not newer than the file's last
- * update, and writes the rest with rrd_update_r in order. Each sample carries a bit per file
- * (criterion, phases) set when that file has it, so a sample is never written twice and never
- * dropped because only one of the two files failed.
+ * The worker treats the two files of a probe independently: one that cannot be used (corrupt,
+ * unwritable, of another layout that cannot be moved aside) does not keep samples from the
+ * other. Per file: it verifies the file once (rrd_info_r: a readable RRD with our step and DS
+ * names; a file of another layout is moved aside, an unreadable one is left alone), creates it
+ * when missing (rrd_create_r2, no overwrite), skips samples not newer than its last update, and
+ * writes the rest with rrd_update_r in order, stopping at its first failure. Each sample carries
+ * a bit per file (criterion, phases) set when that file has it, so a sample is never written
+ * twice and never dropped because only one of the two files failed.
  *
  * job_done (uv_after_work_cb, loop thread) takes the job back: samples that are not in both
- * files go back at the FRONT of their ring, in order (everything queued meanwhile is newer);
- * stats, the first failure of each cause and the recovery are logged; a failed file is retried
- * after a backoff (1 s doubling to 30 s). Then the next job may start.
+ * files go back at the FRONT of their ring, in order (everything queued meanwhile is newer); a
+ * sample counts as written once both files have it. Stats, the first failure of each cause for
+ * each file and each file's recovery are logged; a probe with a failed file is retried after a
+ * backoff (1 s doubling to 30 s). Then the next job may start.
  *
  * rrdw_close stops the timer, waits for the job in flight, sends one final job with everything
  * pending, waits for it, reports what is left as lost, closes the timer and frees everything in
@@ -46,21 +50,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rrd.h>
 
+#include "container.h"
 #include "log.h"
-
-/* clang-format off */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-/* clang-format on */
 
 #define NFILES 2 /* per probe: the criterion file, the phases file */
 #define F_CRIT 0
 #define F_PHASES 1
 #define DONE_ALL ((1u << NFILES) - 1)
+#define S_STALE (1u << NFILES) /* sample flag: skipped as stale by the criterion file */
 
 #define DAY_S 86400u
 #define TICK_MS 1000u
@@ -78,7 +82,7 @@ struct sample {
     int64_t total_us, response_us, dns_us, connect_us, tls_us, ttfb_us;
     uint32_t step;
     uint8_t kind; /* enum kind */
-    uint8_t done; /* bit F_CRIT, bit F_PHASES: already in that file */
+    uint8_t done; /* bit F_CRIT, bit F_PHASES: already in that file; S_STALE */
 };
 
 /* A FIFO of samples: a circular buffer that doubles when full. */
@@ -113,21 +117,26 @@ static const char *const cause_str[C__COUNT] = {
     [C_UPDATE] = "update failed",
 };
 
+/* Loop-side state of one of a probe's two files. */
+struct wpart {
+    int64_t last;        /* its last update, as the worker last saw it */
+    uint32_t ready_step; /* step it was verified for, 0 = verify on next write */
+    unsigned logged;     /* bit per enum cause: already reported */
+    uint64_t late;       /* samples written into it while it was failing */
+};
+
 /* Loop-side state of one probe id. */
 struct wfile {
     char *id;
     char *path[NFILES];
-    struct ring q;         /* pending samples, oldest first */
-    uint64_t since;        /* loop time (ms) the oldest pending sample was queued */
-    int64_t last_t;        /* the newest timestamp queued, to keep them increasing */
-    int64_t flast[NFILES]; /* last update of each file, as the worker last saw it */
-    uint32_t ready_step;   /* step the files were verified for, 0 = verify on next write */
-    bool in_flight;        /* its samples are in the job */
+    struct ring q;  /* pending samples, oldest first */
+    uint64_t since; /* loop time (ms) the oldest pending sample was queued */
+    int64_t last_t; /* the newest timestamp queued, to keep them increasing */
+    struct wpart part[NFILES];
+    bool in_flight; /* its samples are in the job */
     bool stale_logged;
-    unsigned logged;     /* bit per enum cause: already reported */
     uint64_t retry_at;   /* loop time (ms) before which the timer leaves it alone */
     uint64_t backoff_ms; /* 0 while healthy */
-    uint64_t late;       /* samples written while the file was failing */
 };
 
 /* What the worker needs to create files. */
@@ -135,20 +144,27 @@ struct layout {
     uint64_t full_s, medium_s, hourly_s, phases_hourly_s, daily_s;
 };
 
-/* One file's part of a job: in, the samples and what the worker needs; out, what happened. One
- * allocation: the samples, then the strings. */
+/* One file's part of a job: in, what the worker needs; out, what happened. */
+struct jpart {
+    const char *path;
+    int64_t last;        /* in/out: its last update, 0 unknown */
+    uint32_t ready_step; /* in/out: step it was verified for, 0 none */
+    bool tried;          /* out: it was missing samples of the job */
+    uint64_t written;    /* out: samples written into it */
+    enum cause cause;    /* out: its first failure, C_NONE if none */
+    const char *where;   /* out: what failed: its path, or the directory */
+    char msg[MSG_LEN];
+    char *moved_to;                 /* allocated by the worker when the file was moved aside */
+    uint32_t moved_step, moved_for; /* its step, the new step */
+};
+
+/* One probe's part of a job. One allocation: the samples, then the strings. */
 struct jfile {
     struct wfile *f; /* for job_done only: the worker never follows it */
-    const char *id, *dir, *path[NFILES];
+    const char *id, *dir;
     uint64_t since;
-    uint32_t ready_step;  /* in/out */
-    int64_t last[NFILES]; /* in/out: last update of each file, 0 unknown */
-    uint64_t written, stale;
-    enum cause cause;
-    int cause_file; /* which path failed, -1 the directory */
-    char msg[MSG_LEN];
-    char *moved_to[NFILES]; /* allocated by the worker when a file was moved aside */
-    uint32_t moved_step[NFILES], moved_for[NFILES]; /* its step, the new step */
+    uint64_t stale; /* out: samples skipped as not newer than the criterion file */
+    struct jpart part[NFILES];
     size_t n;
     struct sample s[];
 };
@@ -453,86 +469,88 @@ static enum cause errno_cause(int err, enum cause otherwise)
     }
 }
 
-/* Records the first failure of this attempt; `err` is an errno value or 0, `what` librrd's
- * message or NULL for strerror(err). */
-static int jfile_fail(struct jfile *e, int k, enum cause c, int err, const char *what)
+/* The system's message for err, on the worker thread: strerror is not thread-safe, this is
+ * POSIX's strerror_r (the XSI one, returning an int, under _POSIX_C_SOURCE 200809L). */
+static void errno_str(char *buf, size_t len, int err)
 {
-    e->cause = errno_cause(err, c);
-    e->cause_file = k;
-    if (what && *what)
-        snprintf(e->msg, sizeof(e->msg), "%s", what);
-    else if (err)
-        snprintf(e->msg, sizeof(e->msg), "%s", strerror(err));
-    else
-        snprintf(e->msg, sizeof(e->msg), "unknown error");
-    return -1;
+    int rc = strerror_r(err, buf, len); /* an int: the GNU variant would not compile here */
+
+    if (rc != 0)
+        snprintf(buf, len, "error %d", err);
 }
 
-static int mkdir_p(const char *dir, int *err)
+/* Records the failure of file p: `where` is its path or the directory, `err` an errno value or
+ * 0, `what` librrd's message or NULL for err's. Returns -err (-EIO when err is 0). */
+static int part_fail(struct jpart *p, const char *where, enum cause c, int err, const char *what)
+{
+    p->cause = errno_cause(err, c);
+    p->where = where;
+    if (what && *what)
+        snprintf(p->msg, sizeof(p->msg), "%s", what);
+    else if (err)
+        errno_str(p->msg, sizeof(p->msg), err);
+    else
+        snprintf(p->msg, sizeof(p->msg), "unknown error");
+    return err > 0 ? -err : -EIO;
+}
+
+/* mkdir -p, then checks that dir is a directory. 0 or a negative errno. */
+static int mkdir_p(const char *dir)
 {
     char buf[4096];
     struct stat st;
     size_t len = strlen(dir);
 
-    if (len == 0 || len >= sizeof(buf)) {
-        *err = ENAMETOOLONG;
-        return -1;
-    }
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
     memcpy(buf, dir, len + 1);
     for (char *s = buf + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char c = *s;
         *s = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            *err = errno;
-            return -1;
-        }
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
         *s = c;
         if (c == '\0')
             break;
     }
-    if (stat(dir, &st) != 0) {
-        *err = errno;
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *err = ENOTDIR;
-        return -1;
-    }
-    return 0;
+    if (stat(dir, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
 
-/* Looks at path: absent, ours (step and DS names match; *last = its last update), or a valid
- * RRD of another layout (*old_step). -1 (recorded in e) when it cannot be read as an RRD. */
+/* Looks at file k: absent, ours (step and DS names match; *last = its last update), or a valid
+ * RRD of another layout (*old_step). 0, or a negative errno (recorded in e) when it cannot be
+ * read as an RRD. */
 static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
                         unsigned long *old_step, enum found *found)
 {
-    const char *path = e->path[k];
+    struct jpart *p = &e->part[k];
     struct stat st;
     rrd_info_t *info, *i;
     size_t nds = 0;
     bool same = true;
     int fd;
 
-    if (stat(path, &st) != 0) {
+    if (stat(p->path, &st) != 0) {
         if (errno == ENOENT) {
             *found = FOUND_NONE;
             return 0;
         }
-        return jfile_fail(e, k, C_IO, errno, NULL);
+        return part_fail(p, p->path, C_IO, errno, NULL);
     }
     /* librrd's errors say less than errno: try opening it ourselves first. */
-    fd = open(path, O_RDWR | O_CLOEXEC);
+    fd = open(p->path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return jfile_fail(e, k, C_IO, errno, NULL);
+        return part_fail(p, p->path, C_IO, errno, NULL);
     close(fd);
     rrd_clear_error();
-    info = rrd_info_r(path);
+    info = rrd_info_r(p->path);
     if (!info)
-        return jfile_fail(e, k, C_CORRUPT, 0, rrd_get_error());
+        return part_fail(p, p->path, C_CORRUPT, 0, rrd_get_error());
     *old_step = 0;
     *last = 0;
     for (i = info; i; i = i->next) {
@@ -556,38 +574,87 @@ static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
     }
     rrd_info_free(info);
     if (*old_step == 0)
-        return jfile_fail(e, k, C_CORRUPT, 0, "no step in rrd_info");
+        return part_fail(p, p->path, C_CORRUPT, 0, "no step in rrd_info");
     *found = same && nds == file_nds[k] && *old_step == step ? FOUND_OURS : FOUND_OTHER;
     return 0;
 }
 
-/* Renames path to "<path>.<old-step>s-<unix time>.bak" (".<n>.bak" if that exists). */
+/* Renames file k to "<path>.<old-step>s-<unix time>.bak" (".<n>.bak" if that exists). 0 or a
+ * negative errno (recorded in e). */
 static int file_move_aside(struct jfile *e, int k, unsigned long old_step, uint32_t step)
 {
-    const char *path = e->path[k];
-    size_t len = strlen(path) + 64;
+    struct jpart *p = &e->part[k];
+    size_t len = strlen(p->path) + 64;
     char *to = malloc(len);
     long long now = (long long)time(NULL);
     struct stat st;
 
     if (!to)
-        return jfile_fail(e, k, C_MOVE, ENOMEM, NULL);
-    snprintf(to, len, "%s.%lus-%lld.bak", path, old_step, now);
+        return part_fail(p, p->path, C_MOVE, ENOMEM, NULL);
+    snprintf(to, len, "%s.%lus-%lld.bak", p->path, old_step, now);
     for (int n = 1; lstat(to, &st) == 0 && n < 100; n++)
-        snprintf(to, len, "%s.%lus-%lld.%d.bak", path, old_step, now, n);
-    if (rename(path, to) != 0) {
+        snprintf(to, len, "%s.%lus-%lld.%d.bak", p->path, old_step, now, n);
+    if (rename(p->path, to) != 0) {
         int err = errno;
 
         free(to);
-        return jfile_fail(e, k, C_MOVE, err, NULL);
+        return part_fail(p, p->path, C_MOVE, err, NULL);
     }
-    free(e->moved_to[k]);
-    e->moved_to[k] = to;
-    e->moved_step[k] = (uint32_t)old_step;
-    e->moved_for[k] = step;
+    free(p->moved_to);
+    p->moved_to = to;
+    p->moved_step = (uint32_t)old_step;
+    p->moved_for = step;
     return 0;
 }
 
+/* The size of the file rrd_create_r2 writes, fully allocated: the header (the structures of
+ * librrd 1.x's rrd_format.h on LP64: stat_head 128 bytes, live_head 16, per DS ds_def 120 and
+ * pdp_prep 112, per RRA rra_def 120 and rra_ptr 8, per DS and RRA cdp_prep 80), then 8 bytes
+ * per DS per row. Only for messages; test_create_failures compares it with real files. */
+static uint64_t file_bytes(size_t nds, const struct rradef *rra, size_t nrra)
+{
+    uint64_t rows = 0;
+
+    for (size_t i = 0; i < nrra; i++)
+        rows += rra[i].rows;
+    return 128 + 16 + nds * (120 + 112) + nrra * (120 + 8) + nds * nrra * 80 + nds * rows * 8;
+}
+
+/* rrd_create_r2 failed, and errno was `err` just after. librrd 1.7.2 says nothing (an empty
+ * message, errno ENOENT) when the file does not fit on the disk or under RLIMIT_FSIZE: those two
+ * are checked here. Otherwise librrd's message, or errno's when librrd
+ * gave none, saying so. Returns a negative errno (recorded in e). */
+static int create_failed(struct jfile *e, int k, uint64_t need, int err)
+{
+    struct jpart *p = &e->part[k];
+    const char *what = rrd_get_error();
+    char buf[MSG_LEN], es[128];
+    struct statvfs vfs;
+    struct rlimit rl;
+
+    if (statvfs(e->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < need) {
+        snprintf(buf, sizeof(buf),
+                 "no space left: %" PRIu64 " bytes available, the file needs %" PRIu64 " bytes",
+                 (uint64_t)vfs.f_bavail * vfs.f_frsize, need);
+        return part_fail(p, p->path, C_NOSPACE, ENOSPC, buf);
+    }
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        snprintf(buf, sizeof(buf),
+                 "the file needs %" PRIu64
+                 " bytes, over the file size limit (RLIMIT_FSIZE) of %" PRIu64 " bytes",
+                 need, (uint64_t)rl.rlim_cur);
+        return part_fail(p, p->path, C_CREATE, EFBIG, buf);
+    }
+    if (what && *what)
+        return part_fail(p, p->path, C_CREATE, err, what);
+    if (err == 0)
+        return part_fail(p, p->path, C_CREATE, 0, "librrd gave no reason");
+    errno_str(es, sizeof(es), err);
+    snprintf(buf, sizeof(buf), "librrd gave no reason; errno: %s", es);
+    return part_fail(p, p->path, C_CREATE, err, buf);
+}
+
+/* Creates file k for `step`, its last update at last_up. 0 or a negative errno (recorded). */
 static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_t step,
                        int64_t last_up)
 {
@@ -596,7 +663,7 @@ static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_
     size_t nds = file_nds[k];
     char defs[NCRIT + MAX_RRA][64];
     const char *argv[NCRIT + MAX_RRA];
-    int argc = 0, rc;
+    int argc = 0;
 
     /* DS:<name>:GAUGE:<heartbeat>:<min>:<max> */
     for (size_t i = 0; i < nds; i++) {
@@ -613,39 +680,37 @@ static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_
     }
     rrd_clear_error();
     errno = 0;
-    rc = rrd_create_r2(e->path[k], step, (time_t)last_up, 1, NULL, NULL, argc, argv);
-    if (rc != 0) {
-        int err = errno; /* what the failing system call said, if it was one */
-
-        return jfile_fail(e, k, C_CREATE, err, rrd_get_error());
-    }
+    if (rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv) != 0)
+        return create_failed(e, k, file_bytes(nds, rra, nrra), errno);
     return 0;
 }
 
-/* Makes both files ready for samples of `step` starting at t_first. */
-static int files_ready(struct jfile *e, const struct layout *lay, uint32_t step, int64_t t_first)
+/* Makes file k ready for samples of `step` starting at t_first. *dir_rc caches mkdir_p's answer
+ * for the job (1 until asked). 0 or a negative errno (recorded in e). */
+static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                      int64_t t_first, int *dir_rc)
 {
-    int err = 0;
+    struct jpart *p = &e->part[k];
+    enum found found = FOUND_NONE;
+    unsigned long old_step = 0;
+    int64_t last = 0;
+    int rc;
 
-    if (mkdir_p(e->dir, &err) != 0)
-        return jfile_fail(e, -1, C_DIR, err, NULL);
-    for (int k = 0; k < NFILES; k++) {
-        enum found found;
-        unsigned long old_step = 0;
-        int64_t last = 0;
-
-        if (file_inspect(e, k, step, &last, &old_step, &found) != 0)
-            return -1;
-        if (found == FOUND_OTHER && file_move_aside(e, k, old_step, step) != 0)
-            return -1;
-        if (found != FOUND_OURS) {
-            last = t_first - step;
-            if (file_create(e, k, lay, step, last) != 0)
-                return -1;
-        }
-        e->last[k] = last;
+    if (*dir_rc > 0)
+        *dir_rc = mkdir_p(e->dir);
+    if (*dir_rc < 0)
+        return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
+    rc = file_inspect(e, k, step, &last, &old_step, &found);
+    if (rc == 0 && found == FOUND_OTHER)
+        rc = file_move_aside(e, k, old_step, step);
+    if (rc == 0 && found != FOUND_OURS) {
+        last = t_first - step;
+        rc = file_create(e, k, lay, step, last);
     }
-    e->ready_step = step;
+    if (rc != 0)
+        return rc;
+    p->last = last;
+    p->ready_step = step;
     return 0;
 }
 
@@ -692,10 +757,12 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
     }
 }
 
-/* Writes samples [from, to) (one step) into file k, skipping those it already has. */
+/* Writes samples [from, to) (one step) into file k, skipping those it already has. 0 or a
+ * negative errno (recorded in e). */
 static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lines,
                        const char **argv)
 {
+    struct jpart *p = &e->part[k];
     size_t i = from;
 
     while (i < to) {
@@ -707,11 +774,13 @@ static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lin
 
             if (s->done & (1u << k))
                 continue;
-            if (s->t <= e->last[k]) {
+            if (s->t <= p->last) {
                 /* Not newer than the file: after a clock step, or written by someone else. */
                 s->done |= (uint8_t)(1u << k);
-                if (k == F_CRIT)
+                if (k == F_CRIT) {
+                    s->done |= S_STALE;
                     e->stale++;
+                }
                 continue;
             }
             format_line(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k, s);
@@ -722,57 +791,75 @@ static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lin
             continue;
         rrd_clear_error();
         errno = 0;
-        if (rrd_update_r(e->path[k], NULL, argc, argv) != 0) {
-            int err = errno;
+        if (rrd_update_r(p->path, NULL, argc, argv) != 0) {
+            int err = errno, rc;
             time_t last;
 
-            jfile_fail(e, k, C_UPDATE, err, rrd_get_error());
+            rc = part_fail(p, p->path, C_UPDATE, err, rrd_get_error());
             /* A failed call may have written its first arguments: the file knows. */
             rrd_clear_error();
-            last = rrd_last_r(e->path[k]);
+            last = rrd_last_r(p->path);
             rrd_clear_error();
             for (int j = 0; j < argc && last > 0 && e->s[idx[j]].t <= (int64_t)last; j++) {
                 e->s[idx[j]].done |= (uint8_t)(1u << k);
-                e->written += k == F_CRIT;
-                e->last[k] = e->s[idx[j]].t;
+                p->written++;
+                p->last = e->s[idx[j]].t;
             }
-            return -1;
+            return rc;
         }
         for (int j = 0; j < argc; j++)
             e->s[idx[j]].done |= (uint8_t)(1u << k);
-        e->written += k == F_CRIT ? (uint64_t)argc : 0;
-        e->last[k] = e->s[idx[argc - 1]].t;
+        p->written += (uint64_t)argc;
+        p->last = e->s[idx[argc - 1]].t;
     }
     return 0;
+}
+
+/* Writes into file k the samples of e it does not have yet, one run of samples of the same step
+ * after the other. Stops at its first failure (its later samples must not go in before those);
+ * the other file does not depend on it. Runs it already has are not looked at: it may have
+ * moved on to a newer step since. */
+static void part_write(struct jfile *e, int k, const struct layout *lay, int *dir_rc, char *lines,
+                       const char **argv)
+{
+    struct jpart *p = &e->part[k];
+    size_t i = 0;
+
+    while (i < e->n) {
+        uint32_t step = e->s[i].step;
+        size_t first = SIZE_MAX, end = i;
+
+        for (; end < e->n && e->s[end].step == step; end++)
+            if (first == SIZE_MAX && !(e->s[end].done & (1u << k)))
+                first = end;
+        if (first != SIZE_MAX) {
+            p->tried = true;
+            if (p->ready_step != step && file_ready(e, k, lay, step, e->s[first].t, dir_rc) != 0)
+                break;
+            if (file_update(e, k, first, end, lines, argv) != 0)
+                break;
+        }
+        i = end;
+    }
+    /* After a failure, look at the file again next time (it may have been removed). */
+    if (p->cause != C_NONE)
+        p->ready_step = 0;
 }
 
 static void jfile_write(struct jfile *e, const struct layout *lay)
 {
     char *lines = malloc((size_t)UPDATE_CHUNK * LINE_MAX_LEN);
     const char **argv = malloc(UPDATE_CHUNK * sizeof(*argv));
-    size_t i = 0;
+    int dir_rc = 1;
 
     if (!lines || !argv) {
-        jfile_fail(e, F_CRIT, C_UPDATE, ENOMEM, NULL);
+        for (int k = 0; k < NFILES; k++)
+            part_fail(&e->part[k], e->part[k].path, C_UPDATE, ENOMEM, NULL);
         goto out;
     }
-    while (i < e->n) {
-        uint32_t step = e->s[i].step;
-        size_t end = i;
-
-        while (end < e->n && e->s[end].step == step)
-            end++;
-        if (e->ready_step != step && files_ready(e, lay, step, e->s[i].t) != 0)
-            goto out;
-        for (int k = 0; k < NFILES; k++)
-            if (file_update(e, k, i, end, lines, argv) != 0)
-                goto out;
-        i = end;
-    }
+    for (int k = 0; k < NFILES; k++)
+        part_write(e, k, lay, &dir_rc, lines, argv);
 out:
-    /* After any failure, look at the files again next time (one may have been removed). */
-    if (e->cause != C_NONE)
-        e->ready_step = 0;
     free(lines);
     free(argv);
 }
@@ -926,7 +1013,7 @@ static void jfile_free(struct jfile *e)
     if (!e)
         return;
     for (int k = 0; k < NFILES; k++)
-        free(e->moved_to[k]);
+        free(e->part[k].moved_to);
     free(e);
 }
 
@@ -950,13 +1037,13 @@ static struct jfile *jfile_new(struct rrdw *w, struct wfile *f)
     e->dir = memcpy(p, w->dir, ldir);
     p += ldir;
     for (int k = 0; k < NFILES; k++) {
-        e->path[k] = memcpy(p, f->path[k], lp[k]);
+        e->part[k].path = memcpy(p, f->path[k], lp[k]);
         p += lp[k];
-        e->last[k] = f->flast[k];
+        e->part[k].last = f->part[k].last;
+        e->part[k].ready_step = f->part[k].ready_step;
     }
     e->f = f;
     e->since = f->since;
-    e->ready_step = f->ready_step;
     e->n = n;
     ring_take(&f->q, e->s);
     f->in_flight = true;
@@ -1024,43 +1111,108 @@ nomem:
         finish_close(w);
 }
 
-/* Back on the loop thread: f takes back what e did not write. */
+/* Back on the loop thread, what happened to file k of e. */
+static void part_done(struct rrdw *w, struct jfile *e, int k)
+{
+    struct jpart *p = &e->part[k];
+    struct wpart *fp = &e->f->part[k];
+
+    fp->ready_step = p->ready_step;
+    fp->last = p->last;
+    if (!p->moved_to)
+        return;
+    w->st.files_moved++;
+    if (p->moved_step != p->moved_for)
+        log_notice("rrd: probe %s: %s has step %" PRIu32 " s, the probe now runs every %" PRIu32
+                   " s: moved aside to %s, new file created",
+                   e->id, p->path, p->moved_step, p->moved_for, p->moved_to);
+    else
+        log_notice("rrd: probe %s: %s has other data sources: moved aside to %s, new file created",
+                   e->id, p->path, p->moved_to);
+}
+
+/* Logs the first failure of each cause of each file (a directory both files failed on once),
+ * and the files that work again (both in one line when they recover together). `missing[k]`:
+ * samples that file k still lacks. Returns whether a file failed. */
+static bool parts_report(struct jfile *e, const size_t *missing, bool final)
+{
+    struct wfile *f = e->f;
+    enum cause dir_logged = C_NONE;
+    bool failed = false, back[NFILES];
+    uint64_t late[NFILES];
+
+    for (int k = 0; k < NFILES; k++) {
+        struct jpart *p = &e->part[k];
+        struct wpart *fp = &f->part[k];
+
+        back[k] = false;
+        if (p->cause == C_NONE) {
+            /* It took everything it was given: if it had failed, it works again. */
+            back[k] = p->tried && fp->logged;
+            late[k] = fp->late + p->written;
+            continue;
+        }
+        failed = true;
+        fp->late += p->written;
+        if (!(fp->logged & (1u << p->cause)) && !(p->where == e->dir && p->cause == dir_logged)) {
+            log_err("rrd: probe %s: %s: %s (%s); %zu samples %s", e->id, p->where,
+                    cause_str[p->cause], p->msg, missing[k],
+                    final ? "not written" : "kept in memory, retrying");
+            if (p->where == e->dir)
+                dir_logged = p->cause;
+        }
+        fp->logged |= 1u << p->cause;
+    }
+    if (back[F_CRIT] && back[F_PHASES] && late[F_CRIT] == late[F_PHASES]) {
+        log_notice("rrd: probe %s: writing %s and %s works again, %" PRIu64 " samples written late",
+                   e->id, e->part[F_CRIT].path, e->part[F_PHASES].path, late[F_CRIT]);
+    } else {
+        for (int k = 0; k < NFILES; k++)
+            if (back[k])
+                log_notice("rrd: probe %s: writing %s works again, %" PRIu64
+                           " samples written late",
+                           e->id, e->part[k].path, late[k]);
+    }
+    for (int k = 0; k < NFILES; k++) {
+        if (back[k]) {
+            f->part[k].logged = 0;
+            f->part[k].late = 0;
+        }
+    }
+    return failed;
+}
+
+/* Back on the loop thread: f takes back the samples that are not in both files yet. */
 static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
 {
     struct wfile *f = e->f;
     uint64_t now = uv_now(w->loop);
-    size_t left = 0, kept = 0;
+    size_t left = 0, missing[NFILES] = {0};
 
     f->in_flight = false;
-    f->ready_step = e->ready_step;
-    for (int k = 0; k < NFILES; k++) {
-        f->flast[k] = e->last[k];
-        if (e->moved_to[k]) {
-            w->st.files_moved++;
-            if (e->moved_step[k] != e->moved_for[k])
-                log_notice("rrd: probe %s: %s has step %" PRIu32
-                           " s, the probe now runs every %" PRIu32
-                           " s: moved aside to %s, new file created",
-                           e->id, e->path[k], e->moved_step[k], e->moved_for[k], e->moved_to[k]);
-            else
-                log_notice("rrd: probe %s: %s has other data sources: moved aside to %s, new "
-                           "file created",
-                           e->id, e->path[k], e->moved_to[k]);
-        }
-    }
-    if (e->last[F_CRIT] > f->last_t)
-        f->last_t = e->last[F_CRIT];
-    w->st.written += e->written;
+    for (int k = 0; k < NFILES; k++)
+        part_done(w, e, k);
+    if (e->part[F_CRIT].last > f->last_t)
+        f->last_t = e->part[F_CRIT].last;
     w->st.stale += e->stale;
     if (e->stale)
         log_notice("rrd: probe %s: %" PRIu64 " samples not newer than the last update of %s, "
                    "skipped",
-                   e->id, e->stale, e->path[F_CRIT]);
+                   e->id, e->stale, e->part[F_CRIT].path);
 
-    /* Compact what is left, in order, and put it back in front. */
-    for (size_t i = 0; i < e->n; i++)
-        if (e->s[i].done != DONE_ALL)
-            e->s[left++] = e->s[i];
+    /* A sample in both files is done: written, unless the criterion file skipped it as stale.
+     * Compact the others, in order, and put them back in front. */
+    for (size_t i = 0; i < e->n; i++) {
+        const struct sample *s = &e->s[i];
+
+        if ((s->done & DONE_ALL) == DONE_ALL) {
+            w->st.written += !(s->done & S_STALE);
+            continue;
+        }
+        for (int k = 0; k < NFILES; k++)
+            missing[k] += !(s->done & (1u << k));
+        e->s[left++] = *s;
+    }
     w->queued -= e->n - left;
     if (left > 0) {
         if (f->q.n == 0)
@@ -1068,33 +1220,22 @@ static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
         else if (e->since < f->since)
             f->since = e->since;
         if (ring_unshift(&f->q, e->s, left) == 0) {
-            kept = left;
             w->victim = NULL;
         } else {
             w->queued -= left;
             w->st.dropped += left;
             log_err("rrd: probe %s: out of memory, %zu samples lost", e->id, left);
+            memset(missing, 0, sizeof(missing));
         }
     }
 
-    if (e->cause != C_NONE) {
+    if (parts_report(e, missing, final)) {
         w->st.failures++;
-        if (e->written)
-            f->late += e->written;
-        if (!(f->logged & (1u << e->cause)))
-            log_err("rrd: probe %s: %s: %s (%s); %zu samples %s", e->id,
-                    e->cause_file < 0 ? e->dir : e->path[e->cause_file], cause_str[e->cause],
-                    e->msg, kept, final ? "not written" : "kept in memory, retrying");
-        f->logged |= 1u << e->cause;
         f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
         if (f->backoff_ms > BACKOFF_MAX_MS)
             f->backoff_ms = BACKOFF_MAX_MS;
         f->retry_at = now + f->backoff_ms;
-    } else if (f->logged) {
-        log_notice("rrd: probe %s: writing %s works again, %" PRIu64 " samples written late", e->id,
-                   e->path[F_CRIT], f->late + e->written);
-        f->logged = 0;
-        f->late = 0;
+    } else {
         f->backoff_ms = 0;
         f->retry_at = 0;
     }

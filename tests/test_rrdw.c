@@ -5,14 +5,21 @@
  * writer's timer does not keep the loop alive, the job in flight does). Every test closes the
  * writer and then the loop. The writer's log goes to <tmp>/log (fd 2 redirected) so tests can
  * check what it says. */
+#define _GNU_SOURCE /* unshare(2), for a tmpfs of our own */
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -464,6 +471,7 @@ START_TEST(test_dir_unusable_then_restored)
     ck_assert_uint_eq(st.queued, 30);
     log = env_log(&e);
     ck_assert_msg(count_str(log, "directory unusable") == 1, "logged once: %s", log);
+    ck_assert_msg(strstr(log, "directory unusable (Not a directory)") != NULL, "%s", log);
     ck_assert_msg(strstr(log, "probe ro") && strstr(log, e.dir), "%s", log);
     free(log);
 
@@ -586,50 +594,96 @@ static char *slurp_file(const char *path, size_t *len)
     return buf;
 }
 
-/* What is found where the criterion file should be. */
+/* What is found where a file should be. */
 enum bad { BAD_GARBAGE, BAD_EMPTY, BAD_TRUNCATED };
 
-static const char *const bad_names[] = {"garbage", "empty file", "truncated RRD"};
+struct bad_case {
+    const char *name;
+    enum bad bad;
+    unsigned which; /* bit 0: the criterion file, bit 1: the phases file */
+};
 
-/* Something unreadable where the file should be: left untouched, samples kept, the error
- * logged once; once the operator removes it, everything is written. */
+static const struct bad_case bad_cases[] = {
+    {"garbage", BAD_GARBAGE, 1},
+    {"empty file", BAD_EMPTY, 1},
+    {"truncated RRD", BAD_TRUNCATED, 1},
+    {"garbage phases file", BAD_GARBAGE, 2},
+    {"truncated phases file", BAD_TRUNCATED, 2},
+    {"both files garbage", BAD_GARBAGE, 3},
+};
+
+static void make_bad(const char *path, enum bad bad)
+{
+    char garbage[8192];
+    FILE *f;
+
+    if (bad == BAD_TRUNCATED) {
+        struct stat sb;
+
+        ck_assert_int_eq(RRDTOOL(NULL, "create", path, "-s", "10", "DS:up:GAUGE:20:0:1",
+                                 "RRA:AVERAGE:0.5:1:1000"),
+                         0);
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(garbage); i++)
+        garbage[i] = (char)("garbage\n"[i % 8] ^ (i % 3));
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    if (bad == BAD_GARBAGE)
+        ck_assert_uint_eq(fwrite(garbage, 1, sizeof(garbage), f), sizeof(garbage));
+    fclose(f);
+}
+
+/* Rows of `path` (a file of step 10) in (base, base + 200] where `ds` is known. */
+static size_t known_rows(const char *path, const char *ds, int64_t base)
+{
+    struct series *sr = test_fetch(path, "AVERAGE", 10, base, base + 200);
+    size_t n = series_known(sr, ds, base, base + 200);
+
+    series_free(sr);
+    return n;
+}
+
+/* Something unreadable where a file should be: left untouched, samples kept, the error logged
+ * once per file; the other file of the probe gets every sample meanwhile. Once the operator
+ * removes it, everything is written, and nothing twice into the file that worked. */
 START_TEST(test_corrupt_file)
 {
+    const struct bad_case *bc = &bad_cases[_i];
     struct env e;
     struct rrdw_opts o;
     struct rrdw_stats st;
     int64_t base = base_time();
-    char crit[600], garbage[8192], *log, *before, *after;
-    size_t lb, la;
-    struct series *c;
-    FILE *f;
+    char path[2][600], *log, *before[2] = {NULL, NULL}, *after;
+    static const char *const ds[2] = {"up", "ttfb"};
+    size_t lb[2], la;
+    int nbad = 0;
 
     env_init(&e, "rrd", "corrupt", 10);
     ck_assert_int_eq(mkdir(e.dir, 0755), 0);
-    env_path(&e, crit, sizeof(crit), false);
-    if (_i == BAD_TRUNCATED) {
-        struct stat sb;
-
-        ck_assert_int_eq(RRDTOOL(NULL, "create", crit, "-s", "10", "DS:up:GAUGE:20:0:1",
-                                 "RRA:AVERAGE:0.5:1:1000"),
-                         0);
-        ck_assert_int_eq(stat(crit, &sb), 0);
-        ck_assert_int_eq(truncate(crit, sb.st_size / 2), 0);
-    } else {
-        for (size_t i = 0; i < sizeof(garbage); i++)
-            garbage[i] = (char)("garbage\n"[i % 8] ^ (i % 3));
-        f = fopen(crit, "wb");
-        ck_assert_ptr_nonnull(f);
-        if (_i == BAD_GARBAGE)
-            ck_assert_uint_eq(fwrite(garbage, 1, sizeof(garbage), f), sizeof(garbage));
-        fclose(f);
+    for (int k = 0; k < 2; k++) {
+        env_path(&e, path[k], sizeof(path[k]), k == 1);
+        if (bc->which & (1u << k)) {
+            make_bad(path[k], bc->bad);
+            before[k] = slurp_file(path[k], &lb[k]);
+            nbad++;
+        }
     }
-    before = slurp_file(crit, &lb);
 
     o = env_opts(&e);
     env_open(&e, &o);
     push_ok(&e, base, 0, 10, 120);
     env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.failures, 1);
+    ck_assert_uint_eq(st.written, 0); /* not in both files */
+    ck_assert_uint_eq(st.queued, 10);
+    for (int k = 0; k < 2; k++)
+        if (!(bc->which & (1u << k)))
+            ck_assert_msg(known_rows(path[k], ds[k], base) == 10, "%s: %s not written", bc->name,
+                          path[k]);
     push_ok(&e, base, 10, 5, 120);
     env_flush(&e);
     st = env_stats(&e);
@@ -637,25 +691,53 @@ START_TEST(test_corrupt_file)
     ck_assert_uint_eq(st.written, 0);
     ck_assert_uint_eq(st.queued, 15);
     ck_assert_uint_eq(st.files_moved, 0);
-    after = slurp_file(crit, &la);
-    ck_assert_uint_eq(la, lb);
-    ck_assert_msg(memcmp(before, after, lb) == 0, "%s: the file was modified", bad_names[_i]);
-    free(after);
+    for (int k = 0; k < 2; k++) {
+        if (!(bc->which & (1u << k))) {
+            ck_assert_uint_eq(known_rows(path[k], ds[k], base), 15);
+            continue;
+        }
+        after = slurp_file(path[k], &la);
+        ck_assert_uint_eq(la, lb[k]);
+        ck_assert_msg(memcmp(before[k], after, la) == 0, "%s: %s was modified", bc->name, path[k]);
+        free(after);
+    }
     log = env_log(&e);
-    ck_assert_msg(count_str(log, "not a readable RRD file") == 1, "%s: %s", bad_names[_i], log);
-    ck_assert_msg(strstr(log, "probe corrupt") && strstr(log, crit), "%s", log);
+    ck_assert_msg(count_str(log, "not a readable RRD file") == (size_t)nbad, "%s: %s", bc->name,
+                  log);
+    ck_assert_msg(strstr(log, "probe corrupt") != NULL, "%s", log);
+    for (int k = 0; k < 2; k++)
+        if (bc->which & (1u << k))
+            ck_assert_msg(strstr(log, path[k]) != NULL, "%s", log);
+    ck_assert_msg(count_str(log, "works again") == 0, "%s", log);
     free(log);
 
-    ck_assert_int_eq(unlink(crit), 0);
+    for (int k = 0; k < 2; k++)
+        if (bc->which & (1u << k))
+            ck_assert_int_eq(unlink(path[k]), 0);
     env_flush(&e);
     st = env_stats(&e);
     ck_assert_uint_eq(st.written, 15);
     ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.failures, 2); /* the good file was not written twice */
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "works again, 15 samples written late") == 1, "%s", log);
+    if (nbad == 2) {
+        ck_assert_msg(strstr(log, "writing ") && strstr(log, " and "), "%s", log);
+    } else {
+        for (int k = 0; k < 2; k++)
+            if (bc->which & (1u << k))
+                ck_assert_msg(strstr(log, path[k]) != NULL, "%s", log);
+    }
+    free(log);
     env_close(&e);
-    c = test_fetch(crit, "AVERAGE", 10, base, base + 200);
-    ck_assert_uint_eq(series_known(c, "up", base, base + 200), 15);
-    series_free(c);
-    free(before);
+    for (int k = 0; k < 2; k++) {
+        struct series *sr = test_fetch(path[k], "AVERAGE", 10, base, base + 200);
+
+        ck_assert_uint_eq(series_known(sr, ds[k], base, base + 200), 15);
+        check_close(series_at(sr, base + 150, "total"), 0.12, 1e-9, "last total");
+        series_free(sr);
+        free(before[k]);
+    }
     env_fini(&e);
 }
 END_TEST
@@ -774,6 +856,188 @@ START_TEST(test_step_change)
     log = env_log(&e);
     ck_assert_msg(count_str(log, "moved aside") == 2, "%s", log);
     free(log);
+    env_fini(&e);
+}
+END_TEST
+
+/* The interval changes while the phases file is unusable: the criterion file goes on to the new
+ * step at once (its old file moved aside once, not again when the phases file catches up); the
+ * phases file, once repaired, gets the samples of the old step, then is moved aside too. */
+START_TEST(test_step_change_one_broken)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], phases[600], *text;
+
+    env_init(&e, "rrd", "halfstep", 10);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    make_bad(phases, BAD_GARBAGE);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 5, 200);
+    env_flush(&e);
+    e.p.interval_ms = 20000;
+    push_ok(&e, base + 100, 0, 5, 300);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.queued, 10);
+    ck_assert_uint_eq(st.files_moved, 1);
+    text = test_rrdinfo(crit);
+    ck_assert_int_eq(test_info_long(text, "step"), 20);
+    free(text);
+
+    ck_assert_int_eq(unlink(phases), 0);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 10);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.files_moved, 2);
+    ck_assert_uint_eq(st.failures, 2);
+    env_close(&e);
+    ck_assert_uint_eq(count_baks(e.dir, "halfstep.rrd.10s-"), 1);
+    ck_assert_uint_eq(count_baks(e.dir, "halfstep.rrd.20s-"), 0);
+    ck_assert_uint_eq(count_baks(e.dir, "halfstep.phases.rrd.10s-"), 1);
+    for (int k = 0; k < 2; k++) {
+        struct series *sr;
+
+        text = test_rrdinfo(k ? phases : crit);
+        ck_assert_int_eq(test_info_long(text, "step"), 20);
+        free(text);
+        sr = test_fetch(k ? phases : crit, "AVERAGE", 20, base + 80, base + 220);
+        ck_assert_uint_eq(series_known(sr, "total", base + 80, base + 220), 5);
+        check_close(series_at(sr, base + 120, "total"), 0.3, 1e-9, "first total at step 20");
+        series_free(sr);
+    }
+    env_fini(&e);
+}
+END_TEST
+
+static int write_str(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    bool ok;
+
+    if (fd < 0)
+        return -1;
+    ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* Mounts a tmpfs on dir, in a mount namespace of this test's process alone (each test runs in a
+ * process of its own). Needs root, or else unprivileged user namespaces; false without. */
+static bool tmpfs_mount(const char *dir, const char *opts)
+{
+    if (unshare(CLONE_NEWNS) != 0) {
+        char map[64];
+        unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+            return false;
+        snprintf(map, sizeof(map), "0 %u 1\n", uid);
+        if (write_str("/proc/self/uid_map", map) != 0 ||
+            write_str("/proc/self/setgroups", "deny") != 0)
+            return false;
+        snprintf(map, sizeof(map), "0 %u 1\n", gid);
+        if (write_str("/proc/self/gid_map", map) != 0)
+            return false;
+    }
+    /* Private first, so that nothing is seen outside this process. */
+    return mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount("tmpfs", dir, "tmpfs", 0, opts) == 0;
+}
+
+/* Why the criterion file (step 60: 1,443,416 bytes) cannot be created, while the phases file
+ * (627,080 bytes) can. */
+enum limit { LIMIT_FSIZE, LIMIT_DISK };
+
+static const char *const limit_names[] = {"file size limit", "disk full"};
+
+/* rrd_create_r2 fails for lack of room: librrd 1.7 then says nothing and leaves errno ENOENT;
+ * the log says what is wrong (with the exact size the file needs), the phases file is written
+ * meanwhile, and once there is room the criterion file gets every sample. */
+START_TEST(test_create_failures)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    struct rlimit rl, saved;
+    struct stat sb;
+    int64_t base = base_time();
+    char crit[600], phases[600], needle[700], *log;
+    struct series *sr;
+
+    env_init(&e, "rrd", "small", 60);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    if (_i == LIMIT_DISK && !tmpfs_mount(e.dir, "size=1m")) {
+        printf("rrdw: %s: cannot mount a tmpfs here, skipped\n", limit_names[_i]);
+        env_fini(&e);
+        return;
+    }
+    if (_i == LIMIT_FSIZE) {
+        signal(SIGXFSZ, SIG_IGN);
+        ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        rl = saved;
+        rl.rlim_cur = 1 << 20;
+        ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    }
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 10, 100);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.failures, 1);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.queued, 10);
+    ck_assert_int_eq(stat(crit, &sb), -1);
+    log = env_log(&e);
+    ck_assert_msg(strstr(log, crit) != NULL, "%s", log);
+    ck_assert_msg(strstr(log, "No such file") == NULL, "%s: %s", limit_names[_i], log);
+    if (_i == LIMIT_FSIZE)
+        ck_assert_msg(strstr(log, "cannot create (the file needs 1443416 bytes, over the file size "
+                                  "limit (RLIMIT_FSIZE) of 1048576 bytes)"),
+                      "%s", log);
+    else
+        ck_assert_msg(strstr(log, "disk full (no space left: ") &&
+                          strstr(log, "bytes available, the file needs 1443416 bytes)"),
+                      "%s", log);
+    free(log);
+    sr = test_fetch(phases, "AVERAGE", 60, base, base + 600);
+    ck_assert_uint_eq(series_known(sr, "total", base, base + 600), 10);
+    series_free(sr);
+
+    if (_i == LIMIT_FSIZE)
+        ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    else
+        ck_assert_int_eq(mount(NULL, e.dir, NULL, MS_REMOUNT, "size=8m"), 0);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 10);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.failures, 1);
+    /* The size the message gave is the size of the file. */
+    ck_assert_int_eq(stat(crit, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 1443416);
+    log = env_log(&e);
+    snprintf(needle, sizeof(needle), "writing %s works again, 10 samples written late", crit);
+    ck_assert_msg(count_str(log, needle) == 1, "%s", log);
+    ck_assert_msg(count_str(log, "works again") == 1, "%s", log);
+    free(log);
+    env_close(&e);
+    for (int k = 0; k < 2; k++) {
+        sr = test_fetch(k ? phases : crit, "AVERAGE", 60, base, base + 600);
+        ck_assert_uint_eq(series_known(sr, "total", base, base + 600), 10);
+        series_free(sr);
+    }
+    if (_i == LIMIT_DISK)
+        ck_assert_int_eq(umount(e.dir), 0);
     env_fini(&e);
 }
 END_TEST
@@ -1180,9 +1444,11 @@ Suite *rrdw_suite(void)
     tcase_add_test(tc, test_dir_unusable_then_restored);
     tcase_add_test(tc, test_failed_go_back_first);
     tcase_add_test(tc, test_bucket_bounds);
-    tcase_add_loop_test(tc, test_corrupt_file, 0, N(bad_names));
+    tcase_add_loop_test(tc, test_corrupt_file, 0, N(bad_cases));
     tcase_add_test(tc, test_other_layout);
     tcase_add_loop_test(tc, test_step_change, 0, N(step_cases));
+    tcase_add_test(tc, test_step_change_one_broken);
+    tcase_add_loop_test(tc, test_create_failures, 0, N(limit_names));
     tcase_add_test(tc, test_stale);
     tcase_add_loop_test(tc, test_sizes, 0, N(size_cases));
     tcase_add_test(tc, test_rrdtool_reads);
