@@ -79,6 +79,10 @@ check-once: $(BUILD)/vigie
 validate: $(BUILD)/vigie
 	$(BUILD)/vigie validate -c $(CONFIG)
 
+# The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
+bench: $(BUILD)/vigie
+	VIGIE=$(BUILD)/vigie bash bench/run $(SCENARIOS)
+
 # Each test runs in its own process (Check's fork mode) with a timeout; the last line is Check's
 # summary.
 test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
@@ -117,3 +121,4 @@ help:
 	@echo "make test        build with -Werror and run the test suite"
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
 	@echo "make lint        clang-format check, cppcheck, banned functions"
+	@echo "make bench       the benchmark (docs/BENCH.md); SCENARIOS=\"1 2\" runs some"
