@@ -49,9 +49,15 @@ struct sock {
     struct httpc *h;
 };
 
+/* Easy handles kept for reuse: curl_easy_reset() keeps a handle's buffers, so a check does not
+ * pay for allocating (and the kernel for mapping) them again. */
+#define IDLE_MAX 1024
+
 struct httpc {
     uv_loop_t *loop;
     CURLM *multi;
+    CURL *idle[IDLE_MAX];
+    size_t nidle;
     uv_timer_t timer;
     struct xfer *xfers;
     size_t active;
@@ -258,10 +264,16 @@ static void measure(struct xfer *x, CURLcode rc, struct result *res)
 
 static void xfer_free(struct xfer *x)
 {
-    if (!x)
-        return;
-    if (x->easy)
-        curl_easy_cleanup(x->easy);
+    struct httpc *h = x->h;
+
+    if (x->easy) {
+        if (!h->closing && h->nidle < IDLE_MAX) {
+            curl_easy_reset(x->easy);
+            h->idle[h->nidle++] = x->easy;
+        } else {
+            curl_easy_cleanup(x->easy);
+        }
+    }
     curl_slist_free_all(x->hdrs);
     free(x->body);
     free(x);
@@ -513,7 +525,7 @@ int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb,
     x->arg = arg;
     x->max_bytes = req->max_bytes;
     x->keep_body = req->keep_body;
-    x->easy = curl_easy_init();
+    x->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
     if (!x->easy) {
         err = -ENOMEM;
         goto fail;
@@ -578,6 +590,8 @@ void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg)
     h->close_cb = cb;
     h->close_arg = arg;
     httpc_abort_all(h);
+    while (h->nidle > 0)
+        curl_easy_cleanup(h->idle[--h->nidle]);
     /* Closing the multi handle closes cached connections, which calls on_socket(REMOVE) for
      * their sockets: poll handles are closed there. */
     curl_multi_cleanup(h->multi);

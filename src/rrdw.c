@@ -45,6 +45,8 @@
 #include "rrdw.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -864,10 +866,26 @@ out:
     free(argv);
 }
 
+/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE): the thread runs only when no other
+ * thread wants the CPU. */
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+
 static void job_work(uv_work_t *req)
 {
     struct job *j = container_of(req, struct job, req);
+    static _Thread_local bool idle_set;
 
+    /* A burst of RRD updates must not preempt the loop thread, whose wake-ups time the checks:
+     * the writer's thread yields the CPU to it at once. Where the policy is refused, writes still
+     * happen at normal priority. */
+    if (!idle_set) {
+        struct sched_param sp = {0};
+
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+        idle_set = true;
+    }
     for (size_t i = 0; i < j->n; i++)
         jfile_write(j->files[i], &j->lay);
 }

@@ -605,7 +605,7 @@ void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *ar
     s->stop_cb = cb;
     s->stop_arg = arg;
     uv_timer_stop(&s->tick);
-    uv_timer_stop(&s->lag_timer);
+    /* The lag timer keeps running during the drain: checks completing then are judged too. */
     /* Checks waiting for a slot never started: their ticks are missed. */
     while (s->wait_head) {
         struct slot *sl = s->wait_head;
