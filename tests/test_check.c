@@ -9,23 +9,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-static struct srvctl srv;
-
-static void srv_up(void)
-{
-    if (srvctl_start(&srv) != 0) {
-        fprintf(stderr, "test server did not start\n");
-        exit(1);
-    }
-    httpc_global_init();
-}
-
-static void srv_down(void)
-{
-    srvctl_stop(&srv);
-    httpc_global_cleanup();
-}
-
 static char s_id[] = "t", s_group[] = "g", s_get[] = "GET";
 
 /* A probe with the built-in defaults; the url is copied (probe_fini frees it). */
@@ -46,7 +29,7 @@ static void probe_init(struct probe *p, const char *url)
     p->follow_redirects = true;
     p->max_redirects = 10;
     p->tls_verify = true;
-    p->ca_file = srv.ca;
+    p->ca_file = test_srv.ca;
     p->tls_min_days = 14;
     p->max_bytes = 1 << 20;
     ck_assert_int_eq(units_statusset("200-399", &p->status, &why), 0);
@@ -223,9 +206,9 @@ START_TEST(test_end_to_end)
         int soon = strcmp(cases[i].scheme, "https-soon") == 0;
 
         srvctl_url(url, sizeof(url), soon ? "https" : cases[i].scheme,
-                   soon                                    ? srv.soon
-                   : strcmp(cases[i].scheme, "https") == 0 ? srv.https
-                                                           : srv.http,
+                   soon                                    ? test_srv.soon
+                   : strcmp(cases[i].scheme, "https") == 0 ? test_srv.https
+                                                           : test_srv.http,
                    cases[i].path);
         probe_init(&p, url);
         p.body = cases[i].body ? strdup(cases[i].body) : NULL;
@@ -251,7 +234,7 @@ Suite *check_suite(void)
     tcase_add_test(judge, test_judge_table);
     tcase_add_test(judge, test_judge_transport_failure);
     suite_add_tcase(s, judge);
-    tcase_add_unchecked_fixture(e2e, srv_up, srv_down);
+    tcase_add_unchecked_fixture(e2e, test_srv_up, test_srv_down);
     tcase_set_timeout(e2e, test_timeout(20));
     tcase_add_test(e2e, test_end_to_end);
     suite_add_tcase(s, e2e);

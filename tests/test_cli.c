@@ -10,21 +10,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-static struct srvctl srv;
-
-static void srv_up(void)
-{
-    if (srvctl_start(&srv) != 0) {
-        fprintf(stderr, "test server did not start\n");
-        exit(1);
-    }
-}
-
-static void srv_down(void)
-{
-    srvctl_stop(&srv);
-}
-
 static const char *srcdir(void)
 {
     const char *s = getenv("VIGIE_SRCDIR");
@@ -158,7 +143,7 @@ static char *write_config(const char *dir, const char *probes)
              "  connect_timeout: 1s\n"
              "  tls:\n"
              "    ca_file: \"%s\"\n",
-             srv.ca);
+             test_srv.ca);
     return test_write(dir, "vigie.yaml", yaml);
 }
 
@@ -171,7 +156,7 @@ static char *probes_yaml(const char *const *ids, const char *const *paths, size_
     for (size_t i = 0; i < n; i++)
         off += (size_t)snprintf(buf + off, sizeof(buf) - off,
                                 "  - id: %s\n    url: \"http://127.0.0.1:%d%s\"\n", ids[i],
-                                srv.http, paths[i]);
+                                test_srv.http, paths[i]);
     return buf;
 }
 
@@ -257,7 +242,7 @@ START_TEST(test_check_json)
              "  - id: a-ok\n    url: \"http://127.0.0.1:%d/?delay=50\"\n"
              "  - id: b-refused\n    url: \"http://127.0.0.1:%d/\"\n"
              "  - id: c-https\n    url: \"https://127.0.0.1:%d/\"\n",
-             srv.http, srv.refused, srv.https);
+             test_srv.http, test_srv.refused, test_srv.https);
     cfg = write_config(dir, probes);
     argv[2] = cfg;
     rc = test_vigie(argv, &out, &err, 20);
@@ -304,7 +289,7 @@ Suite *cli_suite(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("vigie");
 
-    tcase_add_unchecked_fixture(tc, srv_up, srv_down);
+    tcase_add_unchecked_fixture(tc, test_srv_up, test_srv_down);
     tcase_set_timeout(tc, test_timeout(60));
     tcase_add_test(tc, test_validate_shipped);
     tcase_add_test(tc, test_validate_broken_copy);

@@ -17,21 +17,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-static struct srvctl srv;
-
-static void srv_up(void)
-{
-    if (srvctl_start(&srv) != 0) {
-        fprintf(stderr, "test server did not start\n");
-        exit(1);
-    }
-}
-
-static void srv_down(void)
-{
-    srvctl_stop(&srv);
-}
-
 /* Writes vigie.yaml (1 s RRD flush, short retention) and one probes file; returns the
  * configuration's path. `probes` is the YAML list of probes; PORT in it is the http port. */
 static char *setup(const char *dir, const char *probes)
@@ -40,7 +25,7 @@ static char *setup(const char *dir, const char *probes)
     size_t off, plen;
 
     off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
-    plen = (size_t)snprintf(port, sizeof(port), "%d", srv.http);
+    plen = (size_t)snprintf(port, sizeof(port), "%d", test_srv.http);
     for (const char *p = probes; *p && off + plen + 1 < sizeof(yaml); p++) {
         if (strncmp(p, "PORT", 4) == 0) {
             memcpy(yaml + off, port, plen);
@@ -367,7 +352,7 @@ Suite *daemon_suite(void)
     Suite *s = suite_create("daemon");
     TCase *tc = tcase_create("vigie run");
 
-    tcase_add_unchecked_fixture(tc, srv_up, srv_down);
+    tcase_add_unchecked_fixture(tc, test_srv_up, test_srv_down);
     tcase_set_timeout(tc, test_timeout(60));
     tcase_add_test(tc, test_records_truth);
     tcase_add_test(tc, test_missed_ticks);

@@ -9,23 +9,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-static struct srvctl srv;
-
-static void srv_up(void)
-{
-    if (srvctl_start(&srv) != 0) {
-        fprintf(stderr, "test server did not start\n");
-        exit(1);
-    }
-    httpc_global_init();
-}
-
-static void srv_down(void)
-{
-    srvctl_stop(&srv);
-    httpc_global_cleanup();
-}
-
 struct got {
     struct result res;
     char *body;
@@ -80,7 +63,7 @@ static struct httpc_req req_defaults(const char *url)
         .follow_redirects = true,
         .max_redirects = 5,
         .tls_verify = true,
-        .ca_file = srv.ca,
+        .ca_file = test_srv.ca,
         .max_bytes = 1 << 20,
     };
     return r;
@@ -106,8 +89,8 @@ enum { P_HTTP, P_HTTPS, P_EXPIRED, P_WRONGHOST, P_SOON, P_STALL, P_REFUSED };
 
 static int port_of(int which)
 {
-    const int ports[] = {srv.http, srv.https, srv.expired, srv.wronghost,
-                         srv.soon, srv.stall, srv.refused};
+    const int ports[] = {test_srv.http, test_srv.https, test_srv.expired, test_srv.wronghost,
+                         test_srv.soon, test_srv.stall, test_srv.refused};
     return ports[which];
 }
 
@@ -174,7 +157,7 @@ END_TEST
 START_TEST(test_ttfb_accuracy)
 {
     const char *scheme = _i == 0 ? "http" : "https";
-    int port = _i == 0 ? srv.http : srv.https;
+    int port = _i == 0 ? test_srv.http : test_srv.https;
     struct got got = {0};
     char url[256];
     struct httpc_req r;
@@ -212,7 +195,7 @@ START_TEST(test_redirect_info)
     char url[256];
     struct httpc_req r;
 
-    srvctl_url(url, sizeof(url), "http", srv.http, "/x?redirect=3");
+    srvctl_url(url, sizeof(url), "http", test_srv.http, "/x?redirect=3");
     r = req_defaults(url);
     run(&r, 1, &got);
     ck_assert_int_eq(got.res.outcome, OUTCOME_OK);
@@ -239,7 +222,7 @@ START_TEST(test_request_headers)
     char url[256];
     struct httpc_req r;
 
-    srvctl_url(url, sizeof(url), "http", srv.http, "/?echo=1");
+    srvctl_url(url, sizeof(url), "http", test_srv.http, "/?echo=1");
     r = req_defaults(url);
     r.headers = hdrs;
     r.nheaders = 2;
@@ -270,7 +253,7 @@ START_TEST(test_body_kept)
     char url[256];
     struct httpc_req r;
 
-    srvctl_url(url, sizeof(url), "http", srv.http, "/?body=Bonjour%20le%20monde");
+    srvctl_url(url, sizeof(url), "http", test_srv.http, "/?body=Bonjour%20le%20monde");
     r = req_defaults(url);
     run(&r, 1, &got);
     ck_assert_ptr_null(got.body);
@@ -292,8 +275,8 @@ START_TEST(test_tls_verify)
     struct httpc_req r[3];
 
     memset(got, 0, sizeof(got));
-    srvctl_url(url, sizeof(url), "https", srv.https, "/");
-    srvctl_url(url2, sizeof(url2), "https", srv.expired, "/");
+    srvctl_url(url, sizeof(url), "https", test_srv.https, "/");
+    srvctl_url(url2, sizeof(url2), "https", test_srv.expired, "/");
     r[0] = req_defaults(url);
     r[0].ca_file = NULL; /* the system store does not know the test CA */
     r[1] = req_defaults(url2);
@@ -318,9 +301,9 @@ START_TEST(test_certinfo_after_redirect)
     struct httpc_req r[2];
 
     memset(got, 0, sizeof(got));
-    snprintf(path, sizeof(path), "/?location=https%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", srv.https);
-    srvctl_url(url, sizeof(url), "http", srv.http, path);
-    snprintf(url2, sizeof(url2), "HTTPS://127.0.0.1:%d/", srv.https);
+    snprintf(path, sizeof(path), "/?location=https%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", test_srv.https);
+    srvctl_url(url, sizeof(url), "http", test_srv.http, path);
+    snprintf(url2, sizeof(url2), "HTTPS://127.0.0.1:%d/", test_srv.https);
     r[0] = req_defaults(url);
     r[1] = req_defaults(url2);
     run(r, 2, got);
@@ -343,8 +326,8 @@ START_TEST(test_no_downgrade_with_headers)
     struct httpc_req r[2];
 
     memset(got, 0, sizeof(got));
-    snprintf(path, sizeof(path), "/?location=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", srv.http);
-    srvctl_url(url, sizeof(url), "https", srv.https, path);
+    snprintf(path, sizeof(path), "/?location=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2F", test_srv.http);
+    srvctl_url(url, sizeof(url), "https", test_srv.https, path);
     r[0] = req_defaults(url);
     r[0].headers = hdrs;
     r[0].nheaders = 1;
@@ -372,8 +355,8 @@ START_TEST(test_own_side)
     memset(v1, 'k', sizeof(v1) - 1);
     setenv("http_proxy", "http://127.0.0.1:1/", 1);
     setenv("https_proxy", "http://127.0.0.1:1/", 1);
-    srvctl_url(url, sizeof(url), "https", srv.https, "/");
-    srvctl_url(url2, sizeof(url2), "http", srv.http, "/?echo=1");
+    srvctl_url(url, sizeof(url), "https", test_srv.https, "/");
+    srvctl_url(url2, sizeof(url2), "http", test_srv.http, "/?echo=1");
     r[0] = req_defaults(url);
     r[0].ca_file = "/nonexistent/ca.pem";
     r[1] = req_defaults(url2);
@@ -398,7 +381,7 @@ START_TEST(test_dns_failure)
     struct got got = {0};
     struct httpc_req r;
 
-    snprintf(url, sizeof(url), "http://%0*d.invalid:%d/", 70, 0, srv.http);
+    snprintf(url, sizeof(url), "http://%0*d.invalid:%d/", 70, 0, test_srv.http);
     r = req_defaults(url);
     run(&r, 1, &got);
     ck_assert_msg(got.res.outcome == OUTCOME_DNS, "outcome %s (%s)", outcome_str(got.res.outcome),
@@ -416,7 +399,7 @@ START_TEST(test_thousand_concurrent)
     uint64_t t0;
     double ms;
 
-    srvctl_url(url, sizeof(url), "http", srv.http, "/?delay=500");
+    srvctl_url(url, sizeof(url), "http", test_srv.http, "/?delay=500");
     for (int i = 0; i < N; i++) {
         r[i] = req_defaults(url);
         r[i].timeout_ms = 10000;
@@ -446,7 +429,7 @@ START_TEST(test_close_aborts)
     int closed = 0;
 
     memset(got, 0, sizeof(got));
-    srvctl_url(url, sizeof(url), "http", srv.http, "/?mode=silence");
+    srvctl_url(url, sizeof(url), "http", test_srv.http, "/?mode=silence");
     r = req_defaults(url);
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     h = httpc_new(&loop);
@@ -505,7 +488,7 @@ Suite *httpc_suite(void)
     Suite *s = suite_create("httpc");
     TCase *tc = tcase_create("loopback");
 
-    tcase_add_unchecked_fixture(tc, srv_up, srv_down);
+    tcase_add_unchecked_fixture(tc, test_srv_up, test_srv_down);
     tcase_set_timeout(tc, test_timeout(20));
     tcase_add_loop_test(tc, test_error_classes, 0, sizeof(rows) / sizeof(rows[0]));
     tcase_add_loop_test(tc, test_ttfb_accuracy, 0, 2);

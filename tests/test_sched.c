@@ -9,23 +9,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-static struct srvctl srv;
-
-static void srv_up(void)
-{
-    if (srvctl_start(&srv) != 0) {
-        fprintf(stderr, "test server did not start\n");
-        exit(1);
-    }
-    httpc_global_init();
-}
-
-static void srv_down(void)
-{
-    srvctl_stop(&srv);
-    httpc_global_cleanup();
-}
-
 START_TEST(test_offsets_spread_and_stable)
 {
     enum { N = 10000, BINS = 10 };
@@ -71,7 +54,7 @@ static void fixture_init(struct fixture *f, size_t n, uint64_t interval_ms, uint
         struct probe *p = &f->probes[i];
 
         snprintf(f->ids[i], sizeof(f->ids[i]), "p%02u", (unsigned)(i % 100));
-        srvctl_url(f->urls[i], sizeof(f->urls[i]), "http", srv.http, path);
+        srvctl_url(f->urls[i], sizeof(f->urls[i]), "http", test_srv.http, path);
         p->id = p->name = f->ids[i];
         p->url = f->urls[i];
         p->group = s_group;
@@ -344,7 +327,7 @@ Suite *sched_suite(void)
 
     tcase_add_test(pure, test_offsets_spread_and_stable);
     suite_add_tcase(s, pure);
-    tcase_add_unchecked_fixture(tc, srv_up, srv_down);
+    tcase_add_unchecked_fixture(tc, test_srv_up, test_srv_down);
     tcase_set_timeout(tc, test_timeout(20));
     tcase_add_test(tc, test_phase_and_no_drift);
     tcase_add_test(tc, test_missed_not_stacked);

@@ -3,6 +3,8 @@
 
 #include "testutil.h"
 
+#include "httpc.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,23 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+struct srvctl test_srv;
+
+void test_srv_up(void)
+{
+    if (srvctl_start(&test_srv) != 0) {
+        fprintf(stderr, "test server did not start\n");
+        exit(1);
+    }
+    httpc_global_init();
+}
+
+void test_srv_down(void)
+{
+    srvctl_stop(&test_srv);
+    httpc_global_cleanup();
+}
 
 int test_timeout(int seconds)
 {

@@ -11,6 +11,14 @@
 #include "suites.h"
 #undef SUITE
 
+#include "srvctl.h"
+
+/* The loopback test server of a test case: an unchecked fixture (test_srv_up / test_srv_down,
+ * run once per case in the runner's process) starts it and initialises libcurl. */
+extern struct srvctl test_srv;
+void test_srv_up(void);
+void test_srv_down(void);
+
 /* Timeouts in tests are multiplied by VIGIE_TIMEOUT_SCALE (sanitizer builds are slower). */
 int test_timeout(int seconds);
 
