@@ -68,6 +68,11 @@ static void on_sample(void *arg, const struct sched_sample *s)
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged);
     if (!r || s->flagged)
         return;
+    log_debug("probe %s: %s dns %lld connect %lld tls %lld ttfb %lld total %lld us, lag %lld us, "
+              "wait %lld us, loop lag %lld us",
+              s->p->id, outcome_str(r->outcome), (long long)r->dns_us, (long long)r->connect_us,
+              (long long)r->tls_us, (long long)r->ttfb_us, (long long)r->total_us,
+              (long long)s->lag_us, (long long)s->wait_us, (long long)s->loop_lag_us);
     if (r->outcome == OUTCOME_OK) {
         d->ok_samples++;
         d->total_sum_us += (double)r->total_us;
