@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "httpc.h"
@@ -29,6 +30,9 @@
 #include "sched.h"
 
 #define STATS_PERIOD_MS 60000
+#define STATUS_PERIOD_MS 10000
+/* The watchdog is fed only while the scheduler is less than this far behind. */
+#define WATCHDOG_BEHIND_US 5000000
 
 struct daemon {
     uv_loop_t loop;
@@ -41,6 +45,10 @@ struct daemon {
     uv_signal_t sigterm;
     uv_timer_t stats_timer;
     uv_timer_t stop_timer;
+    uv_timer_t status_timer;   /* sd_notify STATUS= */
+    uv_timer_t watchdog_timer; /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
+    uint64_t last_completed;   /* for checks/s in STATUS= */
+    uint64_t last_status_ns;
     unsigned handles_open;
     bool stopping;
     uint64_t t0;
@@ -114,6 +122,42 @@ static void on_stats_timer(uv_timer_t *t)
     log_stats(container_of(t, struct daemon, stats_timer));
 }
 
+/* STATUS= for `systemctl status`: probes, checks/s since the last status, down and degraded. */
+static void on_status_timer(uv_timer_t *t)
+{
+    struct daemon *d = container_of(t, struct daemon, status_timer);
+    struct sched_stats st;
+    uint64_t now = uv_hrtime();
+    size_t down = 0, degraded = 0;
+    double rate;
+
+    sched_stats(d->sched, &st);
+    rate = now > d->last_status_ns ? (double)(st.completed - d->last_completed) * 1e9 /
+                                         (double)(now - d->last_status_ns)
+                                   : 0;
+    d->last_completed = st.completed;
+    d->last_status_ns = now;
+    for (size_t i = 0; i < d->cfg->nprobes; i++) {
+        down += d->last_verdict[i] == VERDICT_DOWN;
+        degraded += d->last_verdict[i] == VERDICT_DEGRADED;
+    }
+    sd_notifyf(0, "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks",
+               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed);
+}
+
+/* WATCHDOG=1 from the loop itself, and only while the scheduler keeps up: a stalled loop or a
+ * scheduler that fell behind stops the pings, and systemd restarts the service. */
+static void on_watchdog_timer(uv_timer_t *t)
+{
+    struct daemon *d = container_of(t, struct daemon, watchdog_timer);
+    int64_t behind = sched_behind_us(d->sched);
+
+    if (behind < WATCHDOG_BEHIND_US)
+        sd_notify(0, "WATCHDOG=1");
+    else
+        log_err("scheduler %lld ms behind: watchdog not fed", (long long)(behind / 1000));
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct daemon *d = h->data;
@@ -130,6 +174,8 @@ static void on_httpc_closed(void *arg)
     uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->stop_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->status_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->watchdog_timer, on_handle_closed);
 }
 
 static void on_rrdw_closed(void *arg)
@@ -157,10 +203,13 @@ static void stop(struct daemon *d, const char *why)
         return;
     }
     d->stopping = true;
+    sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s): draining checks, flushing RRD writes", why);
     log_info("stopping (%s)", why);
     log_stats(d);
     uv_timer_stop(&d->stats_timer);
     uv_timer_stop(&d->stop_timer);
+    uv_timer_stop(&d->status_timer);
+    uv_timer_stop(&d->watchdog_timer);
     sched_close(d->sched, &d->final_sched, on_sched_stopped, d);
 }
 
@@ -265,16 +314,30 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     uv_signal_init(&d->loop, &d->sigterm);
     uv_timer_init(&d->loop, &d->stats_timer);
     uv_timer_init(&d->loop, &d->stop_timer);
+    uv_timer_init(&d->loop, &d->status_timer);
+    uv_timer_init(&d->loop, &d->watchdog_timer);
     d->sigint.data = d->sigterm.data = d->stats_timer.data = d->stop_timer.data = d;
-    d->handles_open = 4;
+    d->status_timer.data = d->watchdog_timer.data = d;
+    d->handles_open = 6;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_timer_start(&d->stats_timer, on_stats_timer, STATS_PERIOD_MS, STATS_PERIOD_MS);
     if (d->opts.duration_ms)
         uv_timer_start(&d->stop_timer, on_stop_timer, d->opts.duration_ms, 0);
 
-    d->t0 = uv_hrtime();
+    d->t0 = d->last_status_ns = uv_hrtime();
     sched_start(d->sched);
+    uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
+    {
+        uint64_t wd_us = 0;
+
+        /* Half the period systemd gives (WATCHDOG_USEC), as sd_watchdog_enabled(3) advises. */
+        if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000) {
+            uv_timer_start(&d->watchdog_timer, on_watchdog_timer, 0, wd_us / 2000);
+            log_info("watchdog every %llu ms", (unsigned long long)(wd_us / 2000));
+        }
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=%zu probes, started", cfg->nprobes);
     log_info("running %zu probes, RRD files in %s", cfg->nprobes, cfg->rrd_dir);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->handles_open != 0 || uv_loop_close(&d->loop) != 0) {

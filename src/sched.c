@@ -621,6 +621,15 @@ void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *ar
     maybe_stopped(s);
 }
 
+int64_t sched_behind_us(const struct sched *s)
+{
+    uint64_t now = uv_hrtime();
+
+    if (s->nheap == 0 || s->heap[0]->due >= now)
+        return 0;
+    return (int64_t)(now - s->heap[0]->due) / 1000;
+}
+
 void sched_stats(const struct sched *s, struct sched_stats *out)
 {
     *out = s->st;

@@ -77,6 +77,10 @@ void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *ar
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
 
+/* How far behind the schedule is now: the age of the oldest due tick not yet handled, in
+ * microseconds (0 when on time). The watchdog stops while this grows. */
+int64_t sched_behind_us(const struct sched *s);
+
 /* The lag at quantile q (0..1) from a stats histogram, in microseconds. */
 int64_t sched_lag_quantile(const struct sched_stats *st, double q);
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,6 +349,70 @@ START_TEST(test_sigterm_and_unusable_dir)
 }
 END_TEST
 
+/* The systemd protocol through libsystemd, to a real notification socket made by the test and
+ * read while vigie runs (as systemd does): READY=1 once running, WATCHDOG=1 at half of
+ * WATCHDOG_USEC, STATUS=, STOPPING=1 at the end. */
+START_TEST(test_sd_notify)
+{
+    char *dir = test_mkdtemp(), *cfg, sock_path[256], errlog[512], buf[4096];
+    const char *argv[] = {"run", "-c", NULL, "--duration", "2s", NULL};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, rc = -1, ready = 0, watchdog = 0, stopping = 0, status = 0, order_ok = 1;
+    pid_t pid;
+
+    cfg = setup(dir, "  - id: alpha\n"
+                     "    url: \"http://127.0.0.1:PORT/?t=notify\"\n"
+                     "    interval: 1s\n    timeout: 900ms\n");
+    argv[2] = cfg;
+    snprintf(sock_path, sizeof(sock_path), "%s/notify.sock", dir);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.100s", sock_path);
+    snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
+    fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    setenv("WATCHDOG_USEC", "400000", 1);
+    pid = spawn_vigie(argv, errlog);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    for (int i = 0; i < test_timeout(30) * 100; i++) {
+        int status_code;
+        ssize_t n;
+
+        while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+            buf[n] = '\0';
+            ready += strstr(buf, "READY=1") != NULL;
+            if (strstr(buf, "WATCHDOG=1")) {
+                watchdog++;
+                order_ok = order_ok && ready > 0;
+            }
+            status += strstr(buf, "STATUS=") != NULL;
+            stopping += strstr(buf, "STOPPING=1") != NULL;
+        }
+        if (waitpid(pid, &status_code, WNOHANG) == pid) {
+            rc = WIFEXITED(status_code) ? WEXITSTATUS(status_code) : -1;
+            break;
+        }
+        sleep_ms(10);
+    }
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    close(fd);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(ready, 1);
+    ck_assert_int_eq(stopping, 1);
+    ck_assert_int_ge(status, 2);
+    /* 2 s at one ping per 200 ms. */
+    ck_assert_msg(watchdog >= 5 && watchdog <= 14, "%d watchdog pings", watchdog);
+    ck_assert(order_ok);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -357,6 +423,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_records_truth);
     tcase_add_test(tc, test_missed_ticks);
     tcase_add_test(tc, test_sigterm_and_unusable_dir);
+    tcase_add_test(tc, test_sd_notify);
     suite_add_tcase(s, tc);
     return s;
 }
