@@ -16,24 +16,6 @@ static const char *srcdir(void)
     return s ? s : ".";
 }
 
-static char *slurp_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    ck_assert_msg(f != NULL, "%s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 START_TEST(test_validate_shipped)
 {
     char cfg[512], *out = NULL, *err = NULL;
@@ -71,7 +53,7 @@ START_TEST(test_validate_broken_copy)
         if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", src, e->d_name);
-        text = slurp_file(path);
+        text = test_slurp(path, NULL);
         if (!first || strcmp(e->d_name, first) < 0) {
             free(first);
             first = strdup(e->d_name);
@@ -90,7 +72,7 @@ START_TEST(test_validate_broken_copy)
         unsigned line = 1;
 
         snprintf(path, sizeof(path), "%s/probes.d/%s", dir, first);
-        text = slurp_file(path);
+        text = test_slurp(path, NULL);
         hit = strstr(text, "    url: ");
         ck_assert_ptr_nonnull(hit);
         memcpy(hit + 4, "uri", 3);

@@ -302,17 +302,8 @@ START_TEST(test_sigterm_and_unusable_dir)
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
     rc = wait_exit(pid, 20);
     {
-        char *log = NULL;
-        FILE *f = fopen(errlog, "r");
-        long len;
+        char *log = test_slurp(errlog, NULL);
 
-        ck_assert_ptr_nonnull(f);
-        fseek(f, 0, SEEK_END);
-        len = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        log = calloc(1, (size_t)len + 1);
-        ck_assert_int_eq(fread(log, 1, (size_t)len, f), (size_t)len);
-        fclose(f);
         ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
         ck_assert_msg(strstr(log, "stopping (SIGTERM)"), "%s", log);
         ck_assert_msg(strstr(log, "update failed"), "the failure is logged: %s", log);

@@ -69,22 +69,11 @@ static void env_init(struct env *e, const char *sub, const char *id, uint64_t in
 /* Everything the writer logged so far (owned by the caller). */
 static char *env_log(struct env *e)
 {
-    char path[600], *buf;
-    FILE *f;
-    long len;
+    char path[600];
 
     fflush(stderr);
     snprintf(path, sizeof(path), "%s/log", e->tmp);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    return buf;
+    return test_slurp(path, NULL);
 }
 
 static struct rrdw_opts env_opts(const struct env *e)
@@ -576,24 +565,6 @@ START_TEST(test_bucket_bounds)
 }
 END_TEST
 
-static char *slurp_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* What is found where a file should be. */
 enum bad { BAD_GARBAGE, BAD_EMPTY, BAD_TRUNCATED };
 
@@ -667,7 +638,7 @@ START_TEST(test_corrupt_file)
         env_path(&e, path[k], sizeof(path[k]), k == 1);
         if (bc->which & (1u << k)) {
             make_bad(path[k], bc->bad);
-            before[k] = slurp_file(path[k], &lb[k]);
+            before[k] = test_slurp(path[k], &lb[k]);
             nbad++;
         }
     }
@@ -696,7 +667,7 @@ START_TEST(test_corrupt_file)
             ck_assert_uint_eq(known_rows(path[k], ds[k], base), 15);
             continue;
         }
-        after = slurp_file(path[k], &la);
+        after = test_slurp(path[k], &la);
         ck_assert_uint_eq(la, lb[k]);
         ck_assert_msg(memcmp(before[k], after, la) == 0, "%s: %s was modified", bc->name, path[k]);
         free(after);

@@ -30,6 +30,10 @@ char *test_mkdtemp(void);
  * by the caller. */
 char *test_write(const char *dir, const char *name, const char *content);
 
+/* The whole file, NUL-terminated (owned by the caller); its length in *len when len is not NULL.
+ * Aborts the test if it cannot be read. */
+char *test_slurp(const char *path, size_t *len);
+
 /* Removes a directory tree. */
 void test_rmtree(const char *dir);
 
