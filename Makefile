@@ -10,6 +10,10 @@ DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck
 
 BUILD    ?= build
+PREFIX   ?= /usr/local
+SYSCONFDIR ?= /etc
+STATEDIR ?= /var/lib/vigie
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 CONFIG   ?= vigie.yaml
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -23,7 +27,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run check-once test check-asan lint deps clean help validate bench
+.PHONY: all run check-once test check-asan lint deps clean help validate bench install
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -79,6 +83,20 @@ check-once: $(BUILD)/vigie
 validate: $(BUILD)/vigie
 	$(BUILD)/vigie validate -c $(CONFIG)
 
+# Installs the binary, the configuration (paths pointed at the state directory) and the systemd
+# unit, sysusers and tmpfiles entries. Honours PREFIX and DESTDIR.
+install: $(BUILD)/vigie
+	install -D -m 0755 $(BUILD)/vigie $(DESTDIR)$(PREFIX)/bin/vigie
+	install -d $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d
+	sed -e 's|^rrd_dir: .*|rrd_dir: $(STATEDIR)/rrd|' -e 's|^graphs_dir: .*|graphs_dir: $(STATEDIR)/graphs|' \
+	    vigie.yaml > $(DESTDIR)$(SYSCONFDIR)/vigie/vigie.yaml
+	install -m 0644 probes.d/*.yaml $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	sed -e 's|/usr/local/bin/vigie|$(PREFIX)/bin/vigie|' -e 's|/etc/vigie|$(SYSCONFDIR)/vigie|g' \
+	    systemd/vigie.service > $(DESTDIR)$(UNITDIR)/vigie.service
+	install -m 0644 systemd/vigie.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigie.conf
+	install -m 0644 systemd/vigie.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigie.conf
+
 # The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
 bench: $(BUILD)/vigie
 	VIGIE=$(BUILD)/vigie bash bench/run $(SCENARIOS)
@@ -121,4 +139,5 @@ help:
 	@echo "make test        build with -Werror and run the test suite"
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
 	@echo "make lint        clang-format check, cppcheck, banned functions"
+	@echo "make install     binary, /etc/vigie, systemd unit (PREFIX, DESTDIR)"
 	@echo "make bench       the benchmark (docs/BENCH.md); SCENARIOS=\"1 2\" runs some"
