@@ -275,6 +275,22 @@ START_TEST(test_per_host_bound)
 }
 END_TEST
 
+/* The per-host bound is per host: two hosts run side by side, each one check at a time. */
+START_TEST(test_per_host_two_hosts)
+{
+    static struct fixture f;
+    static struct rec r;
+
+    fixture_init(&f, 4, 1000, 900, "/?delay=700");
+    for (size_t i = 2; i < 4; i++)
+        snprintf(f.urls[i], sizeof(f.urls[i]), "http://localhost:%d/?delay=700", test_srv.http);
+    f.cfg.per_host = 1;
+    run_for(&f, &r, 2500, 3000);
+    assert_in_order(&f, &r);
+    ck_assert_uint_eq(r.max_in_flight, 2);
+}
+END_TEST
+
 /* Stopping waits for the checks in flight, within the bound, then aborts them. */
 START_TEST(test_drain)
 {
@@ -333,6 +349,7 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_missed_not_stacked);
     tcase_add_test(tc, test_concurrency_bound);
     tcase_add_test(tc, test_per_host_bound);
+    tcase_add_test(tc, test_per_host_two_hosts);
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_drain_completes);
     suite_add_tcase(s, tc);
