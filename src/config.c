@@ -1325,6 +1325,7 @@ static void load_dir(struct loader *ld, const struct ydoc_node *dir_node,
         if (!file)
             goto nomem;
         load_file(ld, file, global);
+        ld->c->nfiles++;
         free(file);
     }
     if (ld->c->nprobes == 0 && ld->errors == 0)

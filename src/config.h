@@ -96,6 +96,7 @@ struct config {
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     struct probe *probes;   /* sorted by id */
     size_t nprobes;
+    size_t nfiles; /* probes files read */
 };
 
 /* Loads `path` (vigie.yaml; NULL means built-in settings with probes_dir "probes.d" relative to

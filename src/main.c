@@ -112,20 +112,11 @@ static struct config *load(const struct opts *o)
 static int cmd_validate(const struct opts *o)
 {
     struct config *cfg = load(o);
-    size_t files = 0;
 
     if (!cfg)
         return 1;
-    for (size_t i = 0; i < cfg->nprobes; i++) {
-        size_t j;
-
-        for (j = 0; j < i; j++)
-            if (strcmp(cfg->probes[j].file, cfg->probes[i].file) == 0)
-                break;
-        files += j == i;
-    }
     printf("%s: ok, %zu probes in %zu files under %s\n", cfg->path ? cfg->path : "(built-in)",
-           cfg->nprobes, files, cfg->probes_dir);
+           cfg->nprobes, cfg->nfiles, cfg->probes_dir);
     config_free(cfg);
     return 0;
 }

@@ -852,6 +852,7 @@ START_TEST(test_shipped_config)
     dump = diag_dump(&d);
     ck_assert_msg(rc == 0, "the shipped configuration does not load:\n%s", dump);
     ck_assert_uint_eq(c->nprobes, 177);
+    ck_assert_uint_eq(c->nfiles, 22);
     for (size_t i = 0; i < c->nprobes; i++)
         ck_assert_msg(c->probes[i].njdma > 0, "probe %s (%s:%u) has no jdma id", c->probes[i].id,
                       c->probes[i].file, c->probes[i].line);
