@@ -64,6 +64,21 @@ static long long jint(json_t *o, const char *key)
     return json_integer_value(v);
 }
 
+/* Runs `vigie run -c cfg --duration duration --stats dir/stats.json` to its end, asserts a
+ * clean exit, and returns the stats (json_decref them). */
+static json_t *run_for_stats(const char *dir, const char *cfg, const char *duration)
+{
+    char stats[1024], *err = NULL;
+    const char *argv[] = {"run", "-c", cfg, "--duration", duration, "--stats", stats, NULL};
+    int rc;
+
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    rc = test_vigie(argv, NULL, &err, 30);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    return read_stats(stats);
+}
+
 static char *rrd_file(const char *dir, const char *id, const char *suffix)
 {
     char buf[1024];
@@ -99,8 +114,7 @@ static double mean(const double *v, size_t n)
  * le_* the injected latency mix, the phases the injected delay. Nothing is missed or lost. */
 START_TEST(test_records_truth)
 {
-    char *dir = test_mkdtemp(), *cfg, stats[1024], *err = NULL;
-    const char *argv[] = {"run", "-c", NULL, "--duration", "7s", "--stats", stats, NULL};
+    char *dir = test_mkdtemp(), *cfg;
     static const int cycle_ok[] = {1, 1, 1, 0};         /* cycle=200,200,200,503 */
     static const int cycle_ms[] = {100, 300, 450, 700}; /* cycle_delay */
     static const struct {
@@ -110,7 +124,6 @@ START_TEST(test_records_truth)
     double v[256], w[256];
     size_t n;
     json_t *st;
-    int rc;
 
     cfg = setup(dir, "  - id: flaky\n"
                      "    url: \"http://127.0.0.1:PORT/?cycle=200,200,200,503&t=truth\"\n"
@@ -121,11 +134,7 @@ START_TEST(test_records_truth)
                      "  - id: delayed\n"
                      "    url: \"http://127.0.0.1:PORT/?delay=200&t=truth\"\n"
                      "    interval: 1s\n    timeout: 900ms\n");
-    argv[2] = cfg;
-    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
-    rc = test_vigie(argv, NULL, &err, 30);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-    st = read_stats(stats);
+    st = run_for_stats(dir, cfg, "7s");
     ck_assert_int_eq(jint(st, "missed"), 0);
     ck_assert_int_eq(jint(st, "flagged"), 0);
     ck_assert_int_ge(jint(st, "completed"), 15);
@@ -184,7 +193,6 @@ START_TEST(test_records_truth)
         free(path);
     }
     json_decref(st);
-    free(err);
     free(cfg);
     test_rmtree(dir);
     free(dir);
@@ -194,27 +202,20 @@ END_TEST
 /* A target slower than the interval: ticks are missed, not stacked, and written as unknown. */
 START_TEST(test_missed_ticks)
 {
-    char *dir = test_mkdtemp(), *cfg, stats[1024], *err = NULL;
-    const char *argv[] = {"run", "-c", NULL, "--duration", "5s", "--stats", stats, NULL};
+    char *dir = test_mkdtemp(), *cfg;
     json_t *st;
-    int rc;
 
     cfg = setup(dir, "  - id: stuck\n"
                      "    url: \"http://127.0.0.1:PORT/?delay=1500&t=missed\"\n"
                      "    interval: 1s\n    timeout: 1s\n    slow: 900ms\n"
                      "    connect_timeout: 1s\n");
-    argv[2] = cfg;
-    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
-    rc = test_vigie(argv, NULL, &err, 30);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-    st = read_stats(stats);
+    st = run_for_stats(dir, cfg, "5s");
     /* Each check lasts the whole interval (it times out at 1 s after starting late by a hair),
      * so about every other tick finds it still running. */
     ck_assert_int_ge(jint(st, "missed"), 1);
     ck_assert_int_ge(jint(st, "completed"), 2);
     ck_assert_int_le(jint(st, "completed") + jint(st, "missed"), 7);
     json_decref(st);
-    free(err);
     free(cfg);
     test_rmtree(dir);
     free(dir);
