@@ -1,0 +1,59 @@
+/* rrdq — what a probe's RRD files say about a window of time: availability, the latency classes,
+ * percentiles read off the cumulative buckets, the last sample. The one place graphs, the
+ * dashboard, the reports and the criterion-at-risk alert read the criterion from, so that they
+ * all show the same numbers.
+ *
+ * Reads only (rrd_fetch_r, rrd_lastupdate_r): safe on any thread, never on the loop thread (it
+ * touches the disk). docs/RRD.md describes the files. */
+#ifndef VIGIE_RRDQ_H
+#define VIGIE_RRDQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* The latency bounds of the `le_<ms>` data sources, ascending. */
+#define RRDQ_NBUCKETS 7
+extern const unsigned rrdq_bounds_ms[RRDQ_NBUCKETS];
+
+/* The criterion's colours (DESIGN.md, "The criterion"). */
+enum rrdq_class { RRDQ_NONE, RRDQ_GREEN, RRDQ_YELLOW, RRDQ_RED };
+
+struct rrdq_summary {
+    time_t start, end;  /* the window read, aligned on the archive's rows: (start, end] */
+    unsigned long step; /* seconds per row of the archive used */
+    size_t rows;        /* rows in the window */
+    size_t rows_known;  /* rows holding a counted sample (valid > 0) */
+    double samples;     /* counted checks in the window (sum of valid × pdp per row) */
+    /* The following are fractions of the counted checks, NAN when there is none. */
+    double availability;      /* AVERAGE(up) over counted checks */
+    double le[RRDQ_NBUCKETS]; /* share of counted checks that succeeded under each bound */
+    /* Percentiles of `total` among successful checks, in ms, interpolated linearly between
+     * bucket bounds (0 ms → 0); INFINITY when above the last bound; NAN when no success. */
+    double median_ms;
+    double p95_ms;
+    /* The newest counted sample in the window (the full-resolution archive): */
+    time_t last_time; /* 0 when none */
+    bool last_up;
+    double last_total_ms; /* NAN when the last check failed */
+};
+
+/* Summarises the window (end - span, end] of probe `id` in `rrd_dir` (files <id>.rrd and
+ * <id>.phases.rrd). librrd picks the finest archive covering the window. `end` 0 means the file's
+ * last update. Returns 0, -ENOENT when the file does not exist, or another negative errno (with
+ * `err`, if not NULL, holding librrd's message, NUL-terminated within errlen). */
+int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
+                 struct rrdq_summary *out, char *err, size_t errlen);
+
+/* The percentile p (0 < p < 1) of successful checks' total time, in ms, from bucket fractions
+ * `le` (share of all counted checks) and `availability` (share that succeeded): NAN when
+ * availability is 0 or NAN, INFINITY above the last bound. Exposed for tests and for callers
+ * that aggregate several probes. */
+double rrdq_percentile(const double le[RRDQ_NBUCKETS], double availability, double p);
+
+/* The criterion's class for an availability (0..1) and for a load time (ms). NAN → RRDQ_NONE. */
+enum rrdq_class rrdq_avail_class(double availability);
+enum rrdq_class rrdq_time_class(double ms);
+const char *rrdq_class_name(enum rrdq_class c); /* "none", "green", "yellow", "red" */
+
+#endif
