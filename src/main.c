@@ -1,9 +1,10 @@
-/* vigie — command line: validate, check. */
+/* vigie — command line: run, validate, check, dashboard. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "dash.h"
 #include "units.h"
 #include "config.h"
 #include "diag.h"
@@ -28,6 +30,7 @@ struct opts {
     uint64_t duration_ms;
     bool json;
     bool config_given;
+    enum dash_lang lang;
     const char **ids;
     size_t nids;
 };
@@ -37,6 +40,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE]\n"
                  "       vigie validate [-c FILE]\n"
                  "       vigie check [-c FILE] [--json] [ID...]\n"
+                 "       vigie dashboard [-c FILE] [--lang fr|en]\n"
                  "       vigie version\n"
                  "\n"
                  "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
@@ -44,6 +48,7 @@ static void usage(FILE *out)
                  "  --json             one JSON object per probe and line\n"
                  "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
                  "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
+                 "  --lang fr|en       dashboard: the pages' language (default fr)\n"
                  "  -v, --verbose      debug logging\n");
 }
 
@@ -75,6 +80,11 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
 
             if (units_duration(argv[++i], &o->duration_ms, &why) != 0) {
                 fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
+                return -1;
+            }
+        } else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
+            if (dash_lang_parse(argv[++i], &o->lang) != 0) {
+                fprintf(stderr, "vigie: --lang %s: expected fr or en\n", argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -317,6 +327,39 @@ static int cmd_run(const struct opts *o)
     return daemon_run(cfg, &d);
 }
 
+/* `vigie dashboard`: the pages from the RRD files alone (no live state, no error messages). */
+static int cmd_dashboard(const struct opts *o)
+{
+    struct config *cfg = load(o);
+    struct dash_row *rows = NULL;
+    char err[512];
+    size_t have;
+    time_t now = time(NULL);
+    int rc = 1;
+
+    if (!cfg)
+        return 1;
+    rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*rows));
+    if (!rows) {
+        fprintf(stderr, "vigie: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        dash_row_init(&rows[i], &cfg->probes[i]);
+    have = dash_collect(cfg->rrd_dir, rows, cfg->nprobes, now, (time_t)(cfg->rrd_flush_ms / 1000));
+    if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, now, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vigie: dashboard: %s\n", err);
+        goto out;
+    }
+    printf("%s/index.html: %zu probes, %zu with data in %s\n", cfg->graphs_dir, cfg->nprobes,
+           have, cfg->rrd_dir);
+    rc = 0;
+out:
+    free(rows);
+    config_free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -339,6 +382,8 @@ int main(int argc, char **argv)
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+    } else if (strcmp(cmd, "dashboard") == 0) {
+        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {
