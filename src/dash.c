@@ -88,8 +88,8 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
         bool any = false;
 
         for (int w = 0; w < DASH_NWIN; w++) {
-            r->sum_err[w] = rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w],
-                                         &r->sum[w], NULL, 0);
+            r->sum_err[w] =
+                rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w], &r->sum[w], NULL, 0);
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
                 any = true;
         }
@@ -239,7 +239,7 @@ static const char *const period_ids[] = {"day", "week", "month", "quarter", "yea
 
 struct words {
     const char *lang;
-    const char *title, *intro, *caption, *generated, *js_off;
+    const char *title, *intro, *heading, *caption, *generated, *js_off, *skip;
     const char *col[9];
     const char *state[DASH_STATE__COUNT];
     const char *cls[4]; /* none green yellow red */
@@ -250,8 +250,8 @@ struct words {
     const char *legend, *legend_avail, *legend_time, *legend_state, *no_value;
     const char *back, *url, *id, *jdma, *interval, *slow, *last_check, *never;
     const char *summary, *window, *availability, *median, *p95, *checks, *under;
-    const char *latency, *avail_graph, *alt_latency, *alt_avail, *errors, *no_errors,
-        *errors_rrd, *when, *outcome, *message, *svg;
+    const char *latency, *avail_graph, *alt_latency, *alt_avail, *errors, *no_errors, *errors_rrd,
+        *when, *outcome, *message, *svg;
 };
 
 static const struct words fr = {
@@ -259,7 +259,10 @@ static const struct words fr = {
     .title = "vigie — disponibilité et rapidité des démarches en ligne",
     .intro = "Chaque démarche vérifiée par vigie : son état au dernier contrôle, sa disponibilité "
              "et son temps de réponse, notés selon le critère de l’Observatoire.",
-    .caption = "Démarches, les plus mauvaises en premier",
+    .heading = "Démarches",
+    .caption = "État, disponibilité et temps de réponse de chaque démarche (par défaut, les plus "
+               "mauvaises en premier)",
+    .skip = "Aller au tableau des démarches",
     .generated = "Page générée le",
     .js_off = "Sans JavaScript, le tableau est complet, trié du plus mauvais au meilleur.",
     .col = {"Démarche", "Groupe", "État", "Dispo. 24 h", "Dispo. 7 j", "Dispo. 3 mois",
@@ -322,7 +325,10 @@ static const struct words en = {
     .title = "vigie — availability and speed of online procedures",
     .intro = "Every procedure vigie checks: its state at the last check, its availability and "
              "response time, rated by the Observatory’s criterion.",
-    .caption = "Procedures, worst first",
+    .heading = "Procedures",
+    .caption = "State, availability and response time of every procedure (by default, worst "
+               "first)",
+    .skip = "Skip to the table of procedures",
     .generated = "Generated on",
     .js_off = "Without JavaScript the table is complete, sorted worst first.",
     .col = {"Procedure", "Group", "State", "Avail. 24 h", "Avail. 7 d", "Avail. 3 months",
@@ -661,8 +667,11 @@ static const char css[] =
     "thead th[aria-sort=descending] button::after{content:' \\25BC'}"
     "td.num{white-space:nowrap;text-align:right}"
     "tbody th{font-weight:normal}"
-    ".badge{display:inline-block;min-width:4.5em;padding:0 .35em;border:1px solid;"
-    "border-radius:.25em;font-size:.8rem;text-align:center}"
+    ".badge{display:inline-block;padding:0 .3em;border:1px solid;border-radius:.25em;"
+    "font-size:.75rem}"
+    "td.grp{min-width:11em}"
+    ".skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;"
+    "padding:.3rem}"
     ".q-green .badge,.s-ok{background:#dcf3e2;color:#0b5a1f;border-color:#0b5a1f}"
     ".q-yellow .badge,.s-slow{background:#fff0b3;color:#5c4200;border-color:#5c4200}"
     ".q-red .badge,.s-down{background:#fde0e0;color:#8f0d0d;border-color:#8f0d0d}"
@@ -701,8 +710,9 @@ static void page_foot(struct sb *b, const struct words *wd, time_t now)
     char t[64];
 
     fmt_time(t, sizeof(t), now);
-    sb_printf(b, "<footer><p class=\"meta\">%s <time datetime=\"%lld\">%s</time> — vigie</p>"
-                 "</footer>\n",
+    sb_printf(b,
+              "<footer><p class=\"meta\">%s <time datetime=\"%lld\">%s</time> — vigie</p>"
+              "</footer>\n",
               wd->generated, (long long)now, t);
 }
 
@@ -754,8 +764,9 @@ static const char script[] =
     "function save(){var p=[];if(fg.value)p.push('group='+encodeURIComponent(fg.value));"
     "if(fs.value)p.push('state='+fs.value);if(col>=0)p.push('sort='+hs[col].dataset.key+"
     "'&dir='+(dir>0?'asc':'desc'));var h=p.length?'#'+p.join('&'):'';"
-    "if(h!==location.hash)history.replaceState(null,'',h||location.pathname);}"
-    "function load(){var q={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){"
+    "if(h!==location.hash)try{history.replaceState(null,'',h||location.pathname);}catch(e){}}"
+    "function load(ev){if(ev&&location.hash.indexOf('=')<0)return;var "
+    "q={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){"
     "var i=kv.indexOf('=');if(i>0)try{q[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));}"
     "catch(e){}});fg.value=q.group||'';if(fg.value!==(q.group||''))fg.value='';"
     "fs.value=q.state||'';if(fs.value!==(q.state||''))fs.value='';col=-1;dir=1;"
@@ -787,10 +798,10 @@ static void index_row(struct sb *b, const struct dash_row *r, size_t rank, const
     sb_esc(b, p->id);
     sb_puts(b, ".html\">");
     sb_esc(b, p->name);
-    sb_puts(b, "</a></th><td>");
+    sb_puts(b, "</a></th><td class=\"grp\">");
     sb_esc(b, p->group);
-    sb_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>",
-              (int)r->state, dash_state_name(r->state), wd->state[r->state]);
+    sb_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>", (int)r->state,
+              dash_state_name(r->state), wd->state[r->state]);
     for (int w = 0; w < DASH_NWIN; w++)
         cell_indicator(b, sum_avail(r, w), false, wd);
     cell_indicator(b, sum_median(r, DASH_DAY), true, wd);
@@ -825,10 +836,11 @@ static const char **groups_of(const struct dash_row *rows, size_t n, size_t *ng)
 static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, const char **g,
                          size_t ng, const struct words *wd)
 {
-    sb_printf(b, "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
-                 "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
-                 "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-                 "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>\n",
+    sb_printf(b,
+              "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
+              "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>\n",
               wd->groups, wd->groups, wd->group, wd->probes, wd->state[DASH_DOWN],
               wd->state[DASH_SLOW], wd->graphs);
     for (size_t k = 0; k < ng; k++) {
@@ -848,8 +860,9 @@ static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, co
         sb_pct(b, g[k]);
         sb_puts(b, "\">");
         sb_esc(b, g[k]);
-        sb_printf(b, "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
-                     "<td class=\"num\">%zu</td><td>",
+        sb_printf(b,
+                  "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+                  "<td class=\"num\">%zu</td><td>",
                   count, down, slow);
         graph_links(b, wd, prefix, "");
         sb_puts(b, "</td></tr>\n");
@@ -884,6 +897,7 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     qsort(order, n, sizeof(*order), cmp_worst);
 
     page_head(&b, wd, wd->title);
+    sb_printf(&b, "<a class=\"skip\" href=\"#probes\">%s</a>\n", wd->skip);
     sb_printf(&b, "<header><h1>%s</h1><p>%s</p><p class=\"meta\">", wd->title, wd->intro);
     for (int s = 0; s < DASH_STATE__COUNT; s++)
         sb_printf(&b, "%s<span class=\"state s-%s\">%s</span> %zu", s ? " · " : "",
@@ -891,18 +905,20 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     sb_puts(&b, "</p></header>\n<main>\n");
 
     /* the overview graph */
-    sb_printf(&b, "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
-                  "<figure><a href=\"overview-day.svg\"><img src=\"overview-day.png\" alt=\"%s\">"
-                  "</a><figcaption>%s ",
+    sb_printf(&b,
+              "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
+              "<figure><a href=\"overview-day.svg\"><img src=\"overview-day.png\" alt=\"%s\">"
+              "</a><figcaption>%s ",
               wd->overview, wd->overview_alt, wd->other_periods);
     graph_links(&b, wd, "overview-", "");
     sb_puts(&b, "</figcaption></figure></section>\n");
 
     /* the table */
     sb_printf(&b, "<section aria-labelledby=\"h-probes\"><h2 id=\"h-probes\">%s</h2>\n",
-              wd->caption);
-    sb_printf(&b, "<form id=\"filters\" hidden onsubmit=\"return false\">"
-                  "<label>%s<select id=\"f-group\"><option value=\"\">%s</option>",
+              wd->heading);
+    sb_printf(&b,
+              "<form id=\"filters\" hidden onsubmit=\"return false\">"
+              "<label>%s<select id=\"f-group\"><option value=\"\">%s</option>",
               wd->filter_group, wd->all);
     for (size_t k = 0; k < ng; k++) {
         sb_puts(&b, "<option value=\"");
@@ -916,9 +932,10 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     for (int s = 0; s < DASH_STATE__COUNT; s++)
         sb_printf(&b, "<option value=\"%s\">%s</option>", dash_state_name((enum dash_state)s),
                   wd->state[s]);
-    sb_printf(&b, "</select></label><button type=\"button\" id=\"worst\">%s</button>"
-                  "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
-                  "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
+    sb_printf(&b,
+              "</select></label><button type=\"button\" id=\"worst\">%s</button>"
+              "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
+              "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
               wd->worst_first, wd->shown, wd->js_off);
     sb_printf(&b, "<table id=\"probes\"><caption>%s</caption>\n<thead><tr>", wd->caption);
     for (int c = 0; c < 9; c++)
@@ -951,10 +968,11 @@ static void probe_summary(struct sb *b, const struct dash_row *r, const struct w
 {
     static const unsigned under[] = {400, 800};
 
-    sb_printf(b, "<section aria-labelledby=\"h-sum\"><h2 id=\"h-sum\">%s</h2>\n"
-                 "<table id=\"summary\"><caption class=\"sr\">%s</caption><thead><tr>"
-                 "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-                 "<th scope=\"col\">%s</th>",
+    sb_printf(b,
+              "<section aria-labelledby=\"h-sum\"><h2 id=\"h-sum\">%s</h2>\n"
+              "<table id=\"summary\"><caption class=\"sr\">%s</caption><thead><tr>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "<th scope=\"col\">%s</th>",
               wd->summary, wd->summary, wd->window, wd->availability, wd->median, wd->p95);
     for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++)
         sb_printf(b, "<th scope=\"col\">%s %u\u00a0ms</th>", wd->under, under[u]);
@@ -984,8 +1002,8 @@ static void probe_summary(struct sb *b, const struct dash_row *r, const struct w
                 sb_printf(b, "<td class=\"num\" data-v=\"%.6f\">%s</td>", share, num);
             }
         }
-        sb_printf(b, "<td class=\"num\" data-v=\"%.0f\">%.0f</td></tr>\n",
-                  ok ? s->samples : 0.0, ok ? s->samples : 0.0);
+        sb_printf(b, "<td class=\"num\" data-v=\"%.0f\">%.0f</td></tr>\n", ok ? s->samples : 0.0,
+                  ok ? s->samples : 0.0);
     }
     sb_puts(b, "</tbody></table></section>\n");
 }
@@ -1024,9 +1042,10 @@ static void probe_errors(struct sb *b, const struct dash_row *r, const struct wo
         sb_puts(b, "</section>\n");
         return;
     }
-    sb_printf(b, "<table id=\"errors\"><caption class=\"sr\">%s</caption><thead><tr>"
-                 "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-                 "</tr></thead><tbody>\n",
+    sb_printf(b,
+              "<table id=\"errors\"><caption class=\"sr\">%s</caption><thead><tr>"
+              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "</tr></thead><tbody>\n",
               wd->errors, wd->when, wd->outcome, wd->message);
     for (size_t i = 0; i < r->nerrors && i < DASH_ERRORS_MAX; i++) {
         const struct dash_error *e = &r->errors[i];

@@ -351,8 +351,8 @@ static int cmd_dashboard(const struct opts *o)
         fprintf(stderr, "vigie: dashboard: %s\n", err);
         goto out;
     }
-    printf("%s/index.html: %zu probes, %zu with data in %s\n", cfg->graphs_dir, cfg->nprobes,
-           have, cfg->rrd_dir);
+    printf("%s/index.html: %zu probes, %zu with data in %s\n", cfg->graphs_dir, cfg->nprobes, have,
+           cfg->rrd_dir);
     rc = 0;
 out:
     free(rows);

@@ -56,7 +56,7 @@ static void decode(const char *s, size_t n, char *out, size_t len)
 {
     static const struct {
         const char *ent, *chr;
-    } ents[] = {{"&amp;", "&"},  {"&lt;", "<"},   {"&gt;", ">"},
+    } ents[] = {{"&amp;", "&"},   {"&lt;", "<"},  {"&gt;", ">"},
                 {"&quot;", "\""}, {"&#39;", "'"}, {"&nbsp;", "\xc2\xa0"}};
     size_t o = 0;
 
@@ -174,7 +174,7 @@ static size_t visible_ids(const char *html, char ids[][64], size_t max)
             continue;
         if (attr(p, te, "hidden", h, sizeof(h)))
             continue;
-        snprintf(ids[n++], 64, "%s", id + 2);
+        snprintf(ids[n++], 64, "%.60s", id + 2);
     }
     return n;
 }
@@ -187,7 +187,7 @@ struct truth {
     double avail, le[RRDQ_NBUCKETS];
 };
 
-static const char *const le_names[RRDQ_NBUCKETS] = {"le_200", "le_400", "le_500", "le_600",
+static const char *const le_names[RRDQ_NBUCKETS] = {"le_200", "le_400",  "le_500", "le_600",
                                                     "le_800", "le_1000", "le_2000"};
 
 static struct truth fetch_truth(const char *rrd, unsigned step, int64_t end, int64_t span)
@@ -230,8 +230,8 @@ static void check_indicator(const struct cell *c, double want, bool is_time, con
     char want_cls[64];
 
     snprintf(want_cls, sizeof(want_cls), "q-%s", rrdq_class_name(cls));
-    ck_assert_msg(strstr(c->cls, want_cls) != NULL, "%s: class \"%s\", want %s (value %.6f)",
-                  what, c->cls, want_cls, want);
+    ck_assert_msg(strstr(c->cls, want_cls) != NULL, "%s: class \"%s\", want %s (value %.6f)", what,
+                  c->cls, want_cls, want);
     ck_assert_msg(c->has_v, "%s: no data-v", what);
     if (isnan(want)) {
         ck_assert_msg(c->v[0] == '\0', "%s: data-v \"%s\", want empty", what, c->v);
@@ -257,8 +257,8 @@ struct fake {
 
 /* The probes of the fake set and their state at the end. */
 static const struct fake fakes[] = {
-    {"fast", "ok"},      {"mix", "ok"},   {"flaky", "ok"},        {"outage", "down"},
-    {"slow", "slow"},    {"stale", "unchecked"}, {"nodata", "nodata"}, {"other", "ok"},
+    {"fast", "ok"},   {"mix", "ok"},          {"flaky", "ok"},      {"outage", "down"},
+    {"slow", "slow"}, {"stale", "unchecked"}, {"nodata", "nodata"}, {"other", "ok"},
 };
 #define NFAKES (sizeof(fakes) / sizeof(fakes[0]))
 #define FAKE_HOURS (93 * 24)
@@ -451,7 +451,7 @@ static void check_fake_figures(const char *html)
     struct row r;
 
     ck_assert(find_row(html, "flaky", &r));
-    ck_assert_str_eq(r.c[2].v, "1.000000");                /* no failure in the last 24 h */
+    ck_assert_str_eq(r.c[2].v, "1.000000"); /* no failure in the last 24 h */
     ck_assert_double_eq_tol(strtod(r.c[3].v, NULL), 166.0 / 168, 1e-6); /* k = 37, 137 */
     ck_assert_double_eq_tol(strtod(r.c[4].v, NULL), 2186.0 / 2208, 1e-6);
     ck_assert(strstr(r.c[4].cls, "q-yellow") && strstr(r.c[4].text, "99,00"));
@@ -562,7 +562,7 @@ START_TEST(test_dashboard_from_rrd)
     }
     html = test_slurp(index, NULL);
     ck_assert(strstr(html, "<html lang=\"en\">"));
-    ck_assert(strstr(html, "Procedures, worst first"));
+    ck_assert(strstr(html, "<h2 id=\"h-probes\">Procedures</h2>"));
     ck_assert(strstr(html, ">down</span>"));
     ck_assert(strstr(html, "99.00%"));
     free(html);
@@ -581,13 +581,14 @@ END_TEST
 START_TEST(test_live_rows)
 {
     char *dir = test_mkdtemp(), *graphs = path_in(dir, "graphs"), *html, *p, err[256];
+    char id[] = "live", name[] = "Live", group[] = "G", url[] = "https://127.0.0.1:1/";
     struct probe pr = {0};
     struct dash_row r;
 
-    pr.id = "live";
-    pr.name = "Live";
-    pr.group = "G";
-    pr.url = "https://127.0.0.1:1/";
+    pr.id = id;
+    pr.name = name;
+    pr.group = group;
+    pr.url = url;
     pr.interval_ms = 60000;
     pr.slow_ms = 800;
     dash_row_init(&r, &pr);
@@ -628,9 +629,9 @@ START_TEST(test_live_rows)
     /* no temporary file is left behind */
     {
         char *out = NULL;
-        ck_assert_int_eq(test_run("find", (const char *const[]){graphs, "-name", ".*", NULL},
-                                  &out, NULL, 10),
-                         0);
+        ck_assert_int_eq(
+            test_run("find", (const char *const[]){graphs, "-name", ".*", NULL}, &out, NULL, 10),
+            0);
         ck_assert_msg(out[0] == '\0', "left over: %s", out);
         free(out);
     }
@@ -793,8 +794,7 @@ static char *artifacts_dir(void)
         snprintf(buf, sizeof(buf), "%s", env);
     else
         snprintf(buf, sizeof(buf), "%s/tests/artifacts", src && *src ? src : ".");
-    ck_assert_int_eq(test_run("mkdir", (const char *const[]){"-p", buf, NULL}, &out, NULL, 10),
-                     0);
+    ck_assert_int_eq(test_run("mkdir", (const char *const[]){"-p", buf, NULL}, &out, NULL, 10), 0);
     free(out);
     return strdup(buf);
 }
@@ -814,7 +814,7 @@ static bool is_png(const char *path, size_t min)
 START_TEST(test_chromium)
 {
     char bin[1024], *dir, *cfg, *out = NULL, *err = NULL, *dom, *domfile, *shot, *art, url[2048],
-                            ids[16][64], dst[2048];
+                                ids[16][64], dst[2048];
     int64_t L;
     size_t n;
 
@@ -856,8 +856,7 @@ START_TEST(test_chromium)
     free(dom);
 
     /* filtered by group (percent-encoded UTF-8) and sorted by 24 h availability, descending */
-    snprintf(url, sizeof(url),
-             "file://%s/graphs/index.html#group=Op%%C3%%A9rateurs", dir);
+    snprintf(url, sizeof(url), "file://%s/graphs/index.html#group=Op%%C3%%A9rateurs", dir);
     ck_assert_int_eq(chromium(bin, dir, "--dump-dom", url, domfile, 60), 0);
     dom = test_slurp(domfile, NULL);
     n = visible_ids(dom, ids, 16);
