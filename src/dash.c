@@ -232,7 +232,7 @@ static void sb_pct(struct sb *b, const char *s)
     }
 }
 
-/* ---- words ---- */
+/* ---- words (HTML: written as they are, so a literal "<" is "&lt;") ---- */
 
 static const char *const period_ids[] = {"day", "week", "month", "quarter", "year"};
 #define NPERIODS (sizeof(period_ids) / sizeof(period_ids[0]))
@@ -285,9 +285,10 @@ static const struct words fr = {
     .shown = "démarches affichées sur",
     .sorted_by = "Trier par",
     .legend = "Lecture",
-    .legend_avail = "Disponibilité : bon ≥ 99,9 %, moyen de 98,5 % à 99,9 %, mauvais < 98,5 %.",
-    .legend_time = "Temps de réponse (médiane des contrôles réussis) : bon < 400 ms, moyen de 400 "
-                   "à 800 ms, mauvais ≥ 800 ms.",
+    .legend_avail = "Disponibilité : bon ≥ 99,9 %, moyen de 98,5 % à 99,9 %, mauvais &lt; 98,5 %.",
+    .legend_time =
+        "Temps de réponse (médiane des contrôles réussis) : bon &lt; 400 ms, moyen de 400 "
+        "à 800 ms, mauvais ≥ 800 ms.",
     .legend_state = "État : résultat du dernier contrôle ; « non vérifié » quand aucun contrôle "
                     "récent n’est enregistré.",
     .no_value = "pas de donnée",
@@ -351,8 +352,8 @@ static const struct words en = {
     .shown = "procedures shown out of",
     .sorted_by = "Sort by",
     .legend = "How to read",
-    .legend_avail = "Availability: good ≥ 99.9%, fair 98.5% to 99.9%, poor < 98.5%.",
-    .legend_time = "Response time (median of successful checks): good < 400 ms, fair 400 to "
+    .legend_avail = "Availability: good ≥ 99.9%, fair 98.5% to 99.9%, poor &lt; 98.5%.",
+    .legend_time = "Response time (median of successful checks): good &lt; 400 ms, fair 400 to "
                    "800 ms, poor ≥ 800 ms.",
     .legend_state = "State: the outcome of the last check; “not checked” when no recent check "
                     "is recorded.",
@@ -417,10 +418,22 @@ static void fmt_avail(char *buf, size_t len, double a, const struct words *wd)
     decimal(buf, wd);
 }
 
+/* A measured time. */
 static void fmt_ms(char *buf, size_t len, double ms)
 {
+    snprintf(buf, len, "%.0f\u00a0ms", ms);
+}
+
+/* A percentile read off the buckets (rrdq_percentile): an interpolation between two bucket
+ * bounds. Inside the first bucket it says nothing finer than "under its bound" (a 40 ms site and
+ * a 190 ms one both interpolate around 100 ms), so that is what is shown; likewise above the
+ * last bound. The text is HTML. */
+static void fmt_pct_ms(char *buf, size_t len, double ms)
+{
     if (isinf(ms))
-        snprintf(buf, len, "> %u\u00a0ms", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
+        snprintf(buf, len, "&gt; %u\u00a0ms", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
+    else if (ms < rrdq_bounds_ms[0])
+        snprintf(buf, len, "&lt; %u\u00a0ms", rrdq_bounds_ms[0]);
     else
         snprintf(buf, len, "%.0f\u00a0ms", ms);
 }
@@ -452,7 +465,7 @@ static void cell_indicator(struct sb *b, double v, bool is_time, const struct wo
         return;
     }
     if (is_time)
-        fmt_ms(num, sizeof(num), v);
+        fmt_pct_ms(num, sizeof(num), v);
     else
         fmt_avail(num, sizeof(num), v, wd);
     sb_printf(b, ">%s <span class=\"badge\">%s</span></td>", num, wd->cls[c]);
@@ -627,18 +640,30 @@ out:
 
 char *dash_slug(char *buf, size_t len, const char *group)
 {
-    size_t i = 0;
+    size_t n = 0;
+    bool dash = false;
 
-    if (!len)
+    if (len == 0)
         return buf;
-    for (const unsigned char *u = (const unsigned char *)group; *u && i + 1 < len; u++) {
+    for (const unsigned char *u = (const unsigned char *)(group ? group : ""); *u; u++) {
         unsigned char c = *u;
 
         if (c >= 'A' && c <= 'Z')
             c = (unsigned char)(c - 'A' + 'a');
-        buf[i++] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? (char)c : '-';
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (dash && n > 0 && n + 1 < len)
+                buf[n++] = '-';
+            dash = false;
+            if (n + 1 < len)
+                buf[n++] = (char)c;
+        } else {
+            dash = true;
+        }
     }
-    buf[i] = '\0';
+    if (n == 0)
+        snprintf(buf, len, "group");
+    else
+        buf[n] = '\0';
     return buf;
 }
 
@@ -666,7 +691,7 @@ static const char css[] =
     "thead th[aria-sort=ascending] button::after{content:' \\25B2'}"
     "thead th[aria-sort=descending] button::after{content:' \\25BC'}"
     "td.num{white-space:nowrap;text-align:right}"
-    "tbody th{font-weight:normal}"
+    "tbody th{font-weight:normal;min-width:14em}"
     ".badge{display:inline-block;padding:0 .3em;border:1px solid;border-radius:.25em;"
     "font-size:.75rem}"
     "td.grp{min-width:11em}"
@@ -716,22 +741,27 @@ static void page_foot(struct sb *b, const struct words *wd, time_t now)
               wd->generated, (long long)now, t);
 }
 
-/* Links to one graph for every period, PNG and SVG: "day (SVG) · week (SVG) · …".
- * `prefix` and `suffix` surround the period: prefix + period + suffix + ".png". */
-static void graph_links(struct sb *b, const struct words *wd, const char *prefix,
-                        const char *suffix)
+/* The format shown in <img>: PNG when drawn (small, fast to decode), else SVG. */
+static const char *img_ext(unsigned formats)
+{
+    return formats & DASH_PNG ? "png" : "svg";
+}
+
+/* Links to one graph for every period: "day (SVG) · week (SVG) · …", the period linking to the
+ * PNG and "(SVG)" offered when both are drawn. The file is prefix + period + "." + format. */
+static void graph_links(struct sb *b, const struct words *wd, const char *prefix, unsigned formats)
 {
     sb_puts(b, "<ul class=\"inline\">");
     for (size_t p = 0; p < NPERIODS; p++) {
         sb_puts(b, "<li><a href=\"");
         sb_esc(b, prefix);
-        sb_printf(b, "%s", period_ids[p]);
-        sb_esc(b, suffix);
-        sb_printf(b, ".png\">%s</a> (<a href=\"", wd->period[p]);
-        sb_esc(b, prefix);
-        sb_printf(b, "%s", period_ids[p]);
-        sb_esc(b, suffix);
-        sb_printf(b, ".svg\">%s</a>)</li>", wd->svg);
+        sb_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
+        if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
+            sb_puts(b, " (<a href=\"");
+            sb_esc(b, prefix);
+            sb_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
+        }
+        sb_puts(b, "</li>");
     }
     sb_puts(b, "</ul>");
 }
@@ -834,15 +864,18 @@ static const char **groups_of(const struct dash_row *rows, size_t n, size_t *ng)
 }
 
 static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, const char **g,
-                         size_t ng, const struct words *wd)
+                         size_t ng, const struct words *wd, unsigned formats)
 {
     sb_printf(b,
               "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
               "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
               "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>\n",
+              "<th scope=\"col\">%s</th>",
               wd->groups, wd->groups, wd->group, wd->probes, wd->state[DASH_DOWN],
-              wd->state[DASH_SLOW], wd->graphs);
+              wd->state[DASH_SLOW]);
+    if (formats)
+        sb_printf(b, "<th scope=\"col\">%s</th>", wd->graphs);
+    sb_puts(b, "</tr></thead><tbody>\n");
     for (size_t k = 0; k < ng; k++) {
         size_t count = 0, down = 0, slow = 0;
         char slug[512], prefix[600];
@@ -862,16 +895,21 @@ static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, co
         sb_esc(b, g[k]);
         sb_printf(b,
                   "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
-                  "<td class=\"num\">%zu</td><td>",
+                  "<td class=\"num\">%zu</td>",
                   count, down, slow);
-        graph_links(b, wd, prefix, "");
-        sb_puts(b, "</td></tr>\n");
+        if (formats) {
+            sb_puts(b, "<td>");
+            graph_links(b, wd, prefix, formats);
+            sb_puts(b, "</td>");
+        }
+        sb_puts(b, "</tr>\n");
     }
     sb_puts(b, "</tbody></table></section>\n");
 }
 
 static int write_index(const char *dir, const struct dash_row *rows, size_t n,
-                       const struct words *wd, time_t now, char *err, size_t errlen)
+                       const struct words *wd, unsigned formats, time_t now, char *err,
+                       size_t errlen)
 {
     struct sb b = {0};
     const struct dash_row **order = calloc(n ? n : 1, sizeof(*order));
@@ -905,13 +943,14 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     sb_puts(&b, "</p></header>\n<main>\n");
 
     /* the overview graph */
-    sb_printf(&b,
-              "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
-              "<figure><a href=\"overview-day.svg\"><img src=\"overview-day.png\" alt=\"%s\">"
-              "</a><figcaption>%s ",
-              wd->overview, wd->overview_alt, wd->other_periods);
-    graph_links(&b, wd, "overview-", "");
-    sb_puts(&b, "</figcaption></figure></section>\n");
+    if (formats) {
+        sb_printf(&b,
+                  "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
+                  "<figure><img src=\"overview-day.%s\" alt=\"%s\"><figcaption>%s ",
+                  wd->overview, img_ext(formats), wd->overview_alt, wd->other_periods);
+        graph_links(&b, wd, "overview-", formats);
+        sb_puts(&b, "</figcaption></figure></section>\n");
+    }
 
     /* the table */
     sb_printf(&b, "<section aria-labelledby=\"h-probes\"><h2 id=\"h-probes\">%s</h2>\n",
@@ -947,7 +986,7 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     sb_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
               wd->legend_state, wd->legend_avail, wd->legend_time);
 
-    index_groups(&b, rows, n, groups, ng, wd);
+    index_groups(&b, rows, n, groups, ng, wd, formats);
     sb_puts(&b, "</main>\n");
     page_foot(&b, wd, now);
     sb_puts(&b, "<script>");
@@ -1008,10 +1047,13 @@ static void probe_summary(struct sb *b, const struct dash_row *r, const struct w
     sb_puts(b, "</tbody></table></section>\n");
 }
 
-static void probe_graphs(struct sb *b, const struct probe *p, const struct words *wd)
+static void probe_graphs(struct sb *b, const struct probe *p, const struct words *wd,
+                         unsigned formats)
 {
     static const char *const kinds[] = {"latency", "avail"};
 
+    if (!formats)
+        return;
     sb_printf(b, "<section aria-labelledby=\"h-graphs\"><h2 id=\"h-graphs\">%s</h2>\n", wd->graphs);
     for (size_t per = 0; per < NPERIODS; per++) {
         sb_printf(b, "<h3>%s</h3><div class=\"graphs\">", wd->period[per]);
@@ -1021,13 +1063,16 @@ static void probe_graphs(struct sb *b, const struct probe *p, const struct words
 
             sb_puts(b, "<figure><img loading=\"lazy\" src=\"");
             sb_esc(b, p->id);
-            sb_printf(b, "-%s-%s.png\" alt=\"%s %s — ", kinds[k], period_ids[per], alt,
-                      wd->period[per]);
+            sb_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per], img_ext(formats),
+                      alt, wd->period[per]);
             sb_esc(b, p->name);
-            sb_printf(b, "\"><figcaption>%s, %s — <a href=\"", title, wd->period[per]);
-            sb_esc(b, p->id);
-            sb_printf(b, "-%s-%s.svg\">%s</a></figcaption></figure>", kinds[k], period_ids[per],
-                      wd->svg);
+            sb_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
+            if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
+                sb_puts(b, " — <a href=\"");
+                sb_esc(b, p->id);
+                sb_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
+            }
+            sb_puts(b, "</figcaption></figure>");
         }
         sb_puts(b, "</div>\n");
     }
@@ -1063,7 +1108,7 @@ static void probe_errors(struct sb *b, const struct dash_row *r, const struct wo
 }
 
 static int write_probe(const char *dir, const struct dash_row *r, const struct words *wd,
-                       time_t now, char *err, size_t errlen)
+                       unsigned formats, time_t now, char *err, size_t errlen)
 {
     const struct probe *p = r->probe;
     struct sb b = {0};
@@ -1110,7 +1155,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
               wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
               (unsigned long long)p->slow_ms);
     probe_summary(&b, r, wd);
-    probe_graphs(&b, p, wd);
+    probe_graphs(&b, p, wd, formats);
     probe_errors(&b, r, wd);
     sb_puts(&b, "</main>\n");
     page_foot(&b, wd, now);
@@ -1124,7 +1169,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
 }
 
 int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
-               time_t now, char *err, size_t errlen)
+               unsigned formats, time_t now, char *err, size_t errlen)
 {
     const struct words *wd = lang == DASH_EN ? &en : &fr;
     char sub[4096];
@@ -1140,9 +1185,9 @@ int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, en
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = write_probe(graphs_dir, &rows[i], wd, now, err, errlen);
+        rc = write_probe(graphs_dir, &rows[i], wd, formats, now, err, errlen);
         if (rc != 0)
             return rc;
     }
-    return write_index(graphs_dir, rows, n, wd, now, err, errlen);
+    return write_index(graphs_dir, rows, n, wd, formats, now, err, errlen);
 }

@@ -91,15 +91,24 @@ enum dash_state dash_state_of(const struct probe *p, bool up, double total_ms);
 size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t now,
                     time_t flush_s);
 
-/* Writes graphs_dir/index.html and graphs_dir/probe/<id>.html for every row, each atomically
- * (a temp file in the same directory, then rename), creating graphs_dir/probe if needed. `now`
- * is the generation time shown. Returns 0 or a negative errno, with a message naming the file
- * in err (NUL-terminated within errlen) when err is not NULL. */
-int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
-               time_t now, char *err, size_t errlen);
+/* The graph formats drawn in graphs_dir (vigie.yaml's graphs.formats): the pages show the PNG
+ * when there is one, else the SVG, and offer the SVG beside the PNG; 0 means no graphs (the
+ * pages then have no graph section). */
+#define DASH_PNG (1u << 0)
+#define DASH_SVG (1u << 1)
 
-/* The file-name form of a group for the graph files group-<slug>-<period>.<fmt>: every byte that
- * is an ASCII letter or digit lower-cased, every other byte '-'. Writes into buf (truncated). */
+/* Writes graphs_dir/index.html and graphs_dir/probe/<id>.html for every row, each atomically
+ * (a temp file in the same directory, then rename), creating graphs_dir/probe if needed.
+ * `formats` is a set of DASH_PNG / DASH_SVG; `now` is the generation time shown. Returns 0 or a
+ * negative errno, with a message naming the file in err (NUL-terminated within errlen) when err
+ * is not NULL. */
+int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
+               unsigned formats, time_t now, char *err, size_t errlen);
+
+/* The file-name form of a group for the graph files group-<slug>-<period>.<fmt>, as graph.c
+ * names them: ASCII letters lower-cased and digits kept, every run of other bytes (spaces,
+ * punctuation, UTF-8 accents) one '-', none leading or trailing; "group" when nothing is left.
+ * Writes into buf (truncated to len - 1) and returns it. */
 char *dash_slug(char *buf, size_t len, const char *group);
 
 #endif

@@ -347,7 +347,8 @@ static int cmd_dashboard(const struct opts *o)
     for (size_t i = 0; i < cfg->nprobes; i++)
         dash_row_init(&rows[i], &cfg->probes[i]);
     have = dash_collect(cfg->rrd_dir, rows, cfg->nprobes, now, (time_t)(cfg->rrd_flush_ms / 1000));
-    if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, now, err, sizeof(err)) != 0) {
+    if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, DASH_PNG | DASH_SVG, now, err,
+                   sizeof(err)) != 0) {
         fprintf(stderr, "vigie: dashboard: %s\n", err);
         goto out;
     }

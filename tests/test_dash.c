@@ -179,6 +179,32 @@ static size_t visible_ids(const char *html, char ids[][64], size_t max)
     return n;
 }
 
+/* Markup sanity outside <script> and <style>: every '<' opens a tag or a comment, every '&' an
+ * entity (so no text reached the page unescaped). */
+static void check_markup(const char *html, const char *what)
+{
+    for (const char *p = html; *p; p++) {
+        if (strncmp(p, "<script>", 8) == 0 || strncmp(p, "<style>", 7) == 0) {
+            const char *e = strstr(p, p[1] == 's' && p[2] == 'c' ? "</script>" : "</style>");
+
+            ck_assert_msg(e != NULL, "%s: unterminated script or style", what);
+            p = e;
+            continue;
+        }
+        if (*p == '<')
+            ck_assert_msg((p[1] >= 'a' && p[1] <= 'z') || p[1] == '/' || p[1] == '!',
+                          "%s: stray '<' in \"%.40s\"", what, p);
+        if (*p == '&') {
+            size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789#");
+
+            ck_assert_msg(n > 0 && p[1 + n] == ';', "%s: stray '&' in \"%.40s\"", what, p);
+        }
+        if (*p == '>')
+            ck_assert_msg(p > html && strchr("\"abcdefghijklmnopqrstuvwxyz0123456789/-", p[-1]),
+                          "%s: stray '>' in \"%.40s\"", what, p > html + 20 ? p - 20 : html);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* What the files say: the window (L - span, L] read with `rrdtool fetch` at one resolution. */
 
@@ -460,7 +486,8 @@ static void check_fake_figures(const char *html)
     ck_assert(strstr(r.c[2].text, "0,00") && strstr(r.c[2].text, "mauvais"));
     ck_assert(find_row(html, "fast", &r));
     ck_assert_double_eq_tol(strtod(r.c[5].v, NULL), 100.0, 1e-6); /* all in [0, 200) */
-    ck_assert(strstr(r.c[5].text, "100\xc2\xa0ms") && strstr(r.c[5].text, "bon"));
+    ck_assert_msg(strstr(r.c[5].text, "< 200\xc2\xa0ms") && strstr(r.c[5].text, "bon"), "%s",
+                  r.c[5].text);
     ck_assert(find_row(html, "slow", &r));
     ck_assert(strstr(r.c[5].cls, "q-red") && strstr(r.c[5].text, "mauvais"));
     ck_assert(find_row(html, "stale", &r));
@@ -485,6 +512,7 @@ START_TEST(test_dashboard_from_rrd)
     index = path_in(dir, "graphs/index.html");
     html = test_slurp(index, NULL);
     ck_assert(strstr(html, "<html lang=\"fr\">"));
+    check_markup(html, "index.html");
     check_fake_rows(dir, html, L, "index.html");
     check_fake_figures(html);
 
@@ -515,14 +543,15 @@ START_TEST(test_dashboard_from_rrd)
     /* graphs and groups */
     ck_assert(strstr(html, "src=\"overview-day.png\""));
     ck_assert(strstr(html, "href=\"overview-year.svg\""));
-    ck_assert(strstr(html, "href=\"group-minist--re--des---tests----cie-quarter.png\""));
-    ck_assert(strstr(html, "href=\"group-op--rateurs-week.svg\""));
+    ck_assert(strstr(html, "href=\"group-minist-re-des-tests-cie-quarter.png\""));
+    ck_assert(strstr(html, "href=\"group-op-rateurs-week.svg\""));
     ck_assert(strstr(html, "href=\"probe/fast.html\""));
     free(html);
 
     /* a probe page: its facts, summaries, graphs for every period, the link back */
     page = path_in(dir, "graphs/probe/fast.html");
     html = test_slurp(page, NULL);
+    check_markup(html, "probe/fast.html");
     ck_assert(strstr(html, "<h1>Fast &amp; &lt;b&gt;bold&lt;/b&gt; &#39;quoted&#39;</h1>"));
     ck_assert(strstr(html, "http://127.0.0.1:9/x?a=1&amp;b=2"));
     ck_assert_msg(!strstr(html, "secret"), "credentials of the URL on the page");
@@ -608,22 +637,59 @@ START_TEST(test_live_rows)
     ck_assert_uint_eq(r.nerrors, DASH_ERRORS_MAX);
     ck_assert_int_eq(r.errors[0].time, 1700000000 + DASH_ERRORS_MAX + 2); /* newest first */
     ck_assert_int_eq(r.errors[DASH_ERRORS_MAX - 1].time, 1700000003);
-    ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_EN, 1700000100, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        dash_write(graphs, &r, 1, DASH_EN, DASH_PNG | DASH_SVG, 1700000100, err, sizeof(err)), 0);
 
     p = path_in(graphs, "probe/live.html");
     html = test_slurp(p, NULL);
+    check_markup(html, "probe/live.html");
     ck_assert(strstr(html, "&lt;script&gt;alert(12)&lt;/script&gt; &amp; more"));
     ck_assert(!strstr(html, "<script>alert"));
     ck_assert(strstr(html, "2023-11-14 22:13:32 UTC")); /* 1700000012 */
     ck_assert(strstr(html, ">slow</span>"));
     ck_assert(!strstr(html, "alert(2)&lt;")); /* fell off */
+    ck_assert(strstr(html, "src=\"live-latency-week.png\""));
+    ck_assert(strstr(html, "href=\"live-avail-year.svg\""));
     free(html);
     free(p);
+
+    /* SVG only: the SVG in <img>; no graphs: no graph section, no broken image */
+    {
+        char *g2 = path_in(dir, "g2"), *g3 = path_in(dir, "g3");
+
+        ck_assert_int_eq(dash_write(g2, &r, 1, DASH_FR, DASH_SVG, 1700000100, err, sizeof(err)), 0);
+        ck_assert_int_eq(dash_write(g3, &r, 1, DASH_FR, 0, 1700000100, err, sizeof(err)), 0);
+        p = path_in(g2, "probe/live.html");
+        html = test_slurp(p, NULL);
+        ck_assert(strstr(html, "src=\"live-latency-day.svg\""));
+        ck_assert(!strstr(html, ".png"));
+        free(html);
+        free(p);
+        p = path_in(g2, "index.html");
+        html = test_slurp(p, NULL);
+        ck_assert(strstr(html, "src=\"overview-day.svg\""));
+        ck_assert(strstr(html, "href=\"group-g-month.svg\""));
+        free(html);
+        free(p);
+        p = path_in(g3, "probe/live.html");
+        html = test_slurp(p, NULL);
+        ck_assert(!strstr(html, "<img") && !strstr(html, ".svg"));
+        free(html);
+        free(p);
+        p = path_in(g3, "index.html");
+        html = test_slurp(p, NULL);
+        ck_assert(!strstr(html, "<img") && !strstr(html, ".svg") && !strstr(html, ".png"));
+        free(html);
+        free(p);
+        free(g2);
+        free(g3);
+    }
 
     /* an unusable directory is an error naming the path */
     free(test_write(dir, "file", "x"));
     p = path_in(dir, "file");
-    ck_assert_int_eq(dash_write(p, &r, 1, DASH_EN, 1700000100, err, sizeof(err)), -ENOTDIR);
+    ck_assert_int_eq(dash_write(p, &r, 1, DASH_EN, DASH_SVG, 1700000100, err, sizeof(err)),
+                     -ENOTDIR);
     ck_assert_msg(strstr(err, "file/probe"), "%s", err);
     free(p);
     /* no temporary file is left behind */
@@ -639,7 +705,10 @@ START_TEST(test_live_rows)
     {
         char slug[64];
         ck_assert_str_eq(dash_slug(slug, sizeof(slug), "Ministère de l'Intérieur"),
-                         "minist--re-de-l-int--rieur");
+                         "minist-re-de-l-int-rieur");
+        ck_assert_str_eq(dash_slug(slug, sizeof(slug), " (CAF) "), "caf");
+        ck_assert_str_eq(dash_slug(slug, sizeof(slug), "«»"), "group");
+        ck_assert_str_eq(dash_slug(slug, 6, "ABCDEFGH"), "abcde");
     }
     free(graphs);
     test_rmtree(dir);
