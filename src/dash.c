@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "httpc.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
@@ -1190,4 +1191,82 @@ int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, en
             return rc;
     }
     return write_index(graphs_dir, rows, n, wd, formats, now, err, errlen);
+}
+
+/* ---- dash_refresh ---- */
+
+struct dash_job {
+    uv_work_t work;
+    struct dash_row *rows; /* the snapshot, owned */
+    size_t n;
+    char *rrd_dir, *graphs_dir;
+    time_t flush_s;
+    enum dash_lang lang;
+    unsigned formats;
+    int rc;
+    char err[512];
+    void (*done)(void *arg, int rc, const char *err);
+    void *arg;
+};
+
+static void job_free(struct dash_job *j)
+{
+    free(j->rows);
+    free(j->rrd_dir);
+    free(j->graphs_dir);
+    free(j);
+}
+
+/* On a worker thread: everything that touches the disk. */
+static void job_work(uv_work_t *w)
+{
+    struct dash_job *j = container_of(w, struct dash_job, work);
+    time_t now = time(NULL);
+
+    dash_collect(j->rrd_dir, j->rows, j->n, now, j->flush_s);
+    j->rc =
+        dash_write(j->graphs_dir, j->rows, j->n, j->lang, j->formats, now, j->err, sizeof(j->err));
+}
+
+/* Back on the loop thread. */
+static void job_done(uv_work_t *w, int status)
+{
+    struct dash_job *j = container_of(w, struct dash_job, work);
+
+    if (status == UV_ECANCELED) {
+        j->rc = -ECANCELED;
+        snprintf(j->err, sizeof(j->err), "dashboard refresh cancelled");
+    }
+    if (j->done)
+        j->done(j->arg, j->rc, j->rc ? j->err : "");
+    job_free(j);
+}
+
+int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
+                 size_t n, void (*done)(void *arg, int rc, const char *err), void *arg)
+{
+    struct dash_job *j = calloc(1, sizeof(*j));
+    int rc;
+
+    if (!j)
+        return -ENOMEM;
+    j->rows = malloc((n ? n : 1) * sizeof(*j->rows));
+    j->rrd_dir = strdup(o->rrd_dir);
+    j->graphs_dir = strdup(o->graphs_dir);
+    if (!j->rows || !j->rrd_dir || !j->graphs_dir) {
+        job_free(j);
+        return -ENOMEM;
+    }
+    if (n)
+        memcpy(j->rows, rows, n * sizeof(*rows));
+    j->n = n;
+    j->flush_s = o->flush_s;
+    j->lang = o->lang;
+    j->formats = o->formats;
+    j->done = done;
+    j->arg = arg;
+    rc = uv_queue_work(loop, &j->work, job_work, job_done);
+    if (rc != 0)
+        job_free(j);
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include <uv.h>
 
 #include "config.h"
 #include "rrdq.h"
@@ -104,6 +105,27 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
  * is not NULL. */
 int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
                unsigned formats, time_t now, char *err, size_t errlen);
+
+/* ---- the daemon's refresh: a snapshot of the live rows, collected and written off the loop ----
+ */
+
+struct dash_refresh_opts {
+    const char *rrd_dir;    /* copied */
+    const char *graphs_dir; /* copied */
+    time_t flush_s;         /* the RRD writer's delay (rrd_flush), for the "unchecked" rule */
+    enum dash_lang lang;
+    unsigned formats; /* DASH_PNG | DASH_SVG as drawn, 0 for none */
+};
+
+/* Refreshes the pages in the background. On the calling (loop) thread: copies rows[0..n) (the
+ * live state: a plain memcpy, the rows' probes are borrowed). On libuv's thread pool:
+ * dash_collect at the time the job runs, then dash_write. `done` (may be NULL) runs on the loop
+ * thread afterwards with 0 or a negative errno and, on error, the message (valid during the
+ * call). The probes the rows point to must stay valid until `done` runs (keep a replaced
+ * configuration alive until then). Running one refresh at a time is the caller's choice (wait
+ * for `done`). Returns 0, -ENOMEM, or uv_queue_work's error (then `done` is not called). */
+int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
+                 size_t n, void (*done)(void *arg, int rc, const char *err), void *arg);
 
 /* The file-name form of a group for the graph files group-<slug>-<period>.<fmt>, as graph.c
  * names them: ASCII letters lower-cased and digits kept, every run of other bytes (spaces,

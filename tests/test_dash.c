@@ -716,6 +716,106 @@ START_TEST(test_live_rows)
 }
 END_TEST
 
+static void on_refreshed(void *arg, int rc, const char *err)
+{
+    ck_assert_msg(rc == 0, "refresh: %s", err);
+    (*(int *)arg)++;
+}
+
+/* The daemon's path: live rows (state, last errors) snapshot by dash_refresh, the summaries
+ * collected from the files and the pages written on the thread pool. Live state wins over the
+ * files; rows that are not live take theirs; later changes to the rows do not reach the job. */
+START_TEST(test_refresh_live)
+{
+    char *dir = test_mkdtemp(), *cfgpath, rrd[1024], graphs[1024], *p, *html;
+    struct config *cfg = NULL;
+    struct dash_row *rows;
+    struct diag d;
+    uv_loop_t loop;
+    int64_t L;
+    int done = 0;
+    struct row r;
+    time_t now = time(NULL);
+
+    cfgpath = fake_build(dir, &L);
+    diag_init(&d);
+    ck_assert_int_eq(config_load(cfgpath, &cfg, &d), 0);
+    diag_fini(&d);
+    rows = calloc(cfg->nprobes, sizeof(*rows));
+    ck_assert_ptr_nonnull(rows);
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        struct dash_row *row = &rows[i];
+
+        dash_row_init(row, &cfg->probes[i]);
+        if (!strcmp(row->probe->id, "fast")) { /* the files say ok; the daemon saw it slow */
+            row->live = true;
+            row->state = dash_state_of(row->probe, true, 950.0);
+            row->last_time = now;
+            row->last_ms = 950.0;
+        } else if (!strcmp(row->probe->id, "outage")) {
+            row->live = true;
+            row->state = DASH_DOWN;
+            row->last_time = now;
+            dash_row_add_error(row, now - 60, "connect", "Connection refused <again>");
+            dash_row_add_error(row, now, "http_status", "status 503 not in 200-399 & co");
+        }
+    }
+    snprintf(rrd, sizeof(rrd), "%s/rrd", dir);
+    snprintf(graphs, sizeof(graphs), "%s/graphs", dir);
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(dash_refresh(&loop,
+                                  &(struct dash_refresh_opts){.rrd_dir = rrd,
+                                                              .graphs_dir = graphs,
+                                                              .flush_s = 1,
+                                                              .lang = DASH_FR,
+                                                              .formats = DASH_PNG | DASH_SVG},
+                                  rows, cfg->nprobes, on_refreshed, &done),
+                     0);
+    for (size_t i = 0; i < cfg->nprobes; i++) /* after the snapshot: not seen by the job */
+        rows[i].state = DASH_OK, rows[i].live = true;
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    p = path_in(graphs, "index.html");
+    html = test_slurp(p, NULL);
+    check_markup(html, "index.html (refresh)");
+    ck_assert(find_row(html, "fast", &r));
+    ck_assert_str_eq(r.state, "slow");
+    {
+        char *f = path_in(dir, "rrd/fast.rrd");
+        struct truth t = fetch_truth(f, HOUR, L, 86400);
+
+        check_indicator(&r.c[2], t.avail, false, "fast availability 24 h (refresh)");
+        free(f);
+    }
+    ck_assert(find_row(html, "stale", &r));
+    ck_assert_str_eq(r.state, "unchecked");
+    ck_assert(find_row(html, "slow", &r));
+    ck_assert_str_eq(r.state, "slow");
+    free(html);
+    free(p);
+    p = path_in(graphs, "probe/outage.html");
+    html = test_slurp(p, NULL);
+    check_markup(html, "probe/outage.html (refresh)");
+    {
+        const char *a = strstr(html, "status 503 not in 200-399 &amp; co");
+        const char *b = strstr(html, "Connection refused &lt;again&gt;");
+
+        ck_assert_msg(a && b && a < b, "errors missing or not newest first");
+    }
+    ck_assert(strstr(html, ">http_status</td>"));
+    free(html);
+    free(p);
+
+    free(rows);
+    config_free(cfg);
+    free(cfgpath);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------ */
 /* A real run of vigie against the loopback server, then the dashboard. */
 
@@ -989,6 +1089,7 @@ Suite *dash_suite(void)
     tcase_set_timeout(tc, test_timeout(120));
     tcase_add_test(tc, test_live_rows);
     tcase_add_test(tc, test_dashboard_from_rrd);
+    tcase_add_test(tc, test_refresh_live);
     tcase_add_test(tc, test_dashboard_after_run);
     tcase_add_test(tc, test_chromium);
     suite_add_tcase(s, tc);

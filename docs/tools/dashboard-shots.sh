@@ -86,18 +86,9 @@ fi
 
 "$vigie" dashboard -c "$work/vigie.yaml" --lang "$lang"
 
-# The graphs, when this vigie draws them (`vigie graph`, issue 4's other half).
-if "$vigie" graph --help >/dev/null 2>&1; then
-    for f in "$work"/rrd/*.rrd; do
-        id=$(basename "$f" .rrd)
-        case $id in *.phases) continue ;; esac
-        for period in day week month quarter year; do
-            for kind in latency avail; do
-                "$vigie" graph "$id" -c "$work/vigie.yaml" --kind "$kind" --period "$period" \
-                    --format png -o "$work/graphs/probe/$id-$kind-$period.png" || true
-            done
-        done
-    done
+# The graphs, when this vigie draws them (`vigie graph --all`: every graph into graphs_dir).
+if "$vigie" help 2>/dev/null | grep -q "vigie graph"; then
+    "$vigie" graph -c "$work/vigie.yaml" --all
 fi
 
 shoot() { # url file
