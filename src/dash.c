@@ -682,7 +682,7 @@ static const char css[] =
     "a{color:#0645ad}a:focus,button:focus,select:focus{outline:3px solid #1d4ed8;"
     "outline-offset:2px}"
     ".meta{color:#444;font-size:.9rem}"
-    "table{border-collapse:collapse;width:100%;font-size:.9rem}"
+    "table{border-collapse:collapse;width:100%;font-size:.9rem}.scroll{overflow-x:auto}"
     "caption{text-align:left;font-weight:bold;padding:.4rem 0}"
     "th,td{padding:.3rem .5rem;border-bottom:1px solid #d0d0d0;text-align:left;"
     "vertical-align:top}"
@@ -977,13 +977,17 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
               "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
               "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
               wd->worst_first, wd->shown, wd->js_off);
-    sb_printf(&b, "<table id=\"probes\"><caption>%s</caption>\n<thead><tr>", wd->caption);
+    /* a wide table scrolls in its own focusable region, the page does not (WCAG 1.4.10) */
+    sb_printf(&b,
+              "<div class=\"scroll\" role=\"region\" aria-labelledby=\"h-probes\" "
+              "tabindex=\"0\"><table id=\"probes\"><caption>%s</caption>\n<thead><tr>",
+              wd->caption);
     for (int c = 0; c < 9; c++)
         sb_printf(&b, "<th scope=\"col\" data-key=\"%s\">%s</th>", col_keys[c], wd->col[c]);
     sb_puts(&b, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < n; i++)
         index_row(&b, order[i], i, wd);
-    sb_puts(&b, "</tbody></table>\n");
+    sb_puts(&b, "</tbody></table></div>\n");
     sb_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
               wd->legend_state, wd->legend_avail, wd->legend_time);
 
