@@ -816,6 +816,43 @@ START_TEST(test_refresh_live)
 }
 END_TEST
 
+/* `vigie dashboard`'s errors: a bad --lang, a graphs_dir that cannot be made, a bad config. */
+START_TEST(test_cli_errors)
+{
+    char *dir = test_mkdtemp(), *cfg, *bad, *err = NULL;
+
+    free(test_write(dir, "probes.d/a.yaml",
+                    "group: G\nprobes:\n  - {id: a, url: \"http://127.0.0.1:9/\"}\n"));
+    free(test_write(dir, "blocker", "a file where a directory should be\n"));
+    cfg =
+        test_write(dir, "vigie.yaml", "probes_dir: probes.d\nrrd_dir: rrd\ngraphs_dir: blocker\n");
+    {
+        const char *argv[] = {"dashboard", "-c", cfg, "--lang", "de", NULL};
+        ck_assert_int_ne(test_vigie(argv, NULL, &err, 30), 0);
+        ck_assert_msg(strstr(err, "--lang de: expected fr or en"), "%s", err);
+        free(err);
+    }
+    {
+        const char *argv[] = {"dashboard", "-c", cfg, NULL};
+        ck_assert_int_eq(test_vigie(argv, NULL, &err, 30), 1);
+        ck_assert_msg(strstr(err, "blocker/probe: cannot create the directory: Not a directory"),
+                      "%s", err);
+        free(err);
+    }
+    bad = test_write(dir, "bad.yaml", "probes_dir: probes.d\nbogus: 1\n");
+    {
+        const char *argv[] = {"dashboard", "-c", bad, NULL};
+        ck_assert_int_eq(test_vigie(argv, NULL, &err, 30), 1);
+        ck_assert_msg(strstr(err, "bad.yaml:2:1"), "%s", err);
+        free(err);
+    }
+    free(bad);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------ */
 /* A real run of vigie against the loopback server, then the dashboard. */
 
@@ -1090,6 +1127,7 @@ Suite *dash_suite(void)
     tcase_add_test(tc, test_live_rows);
     tcase_add_test(tc, test_dashboard_from_rrd);
     tcase_add_test(tc, test_refresh_live);
+    tcase_add_test(tc, test_cli_errors);
     tcase_add_test(tc, test_dashboard_after_run);
     tcase_add_test(tc, test_chromium);
     suite_add_tcase(s, tc);
