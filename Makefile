@@ -89,6 +89,7 @@ install: $(BUILD)/vigie
 	install -D -m 0755 $(BUILD)/vigie $(DESTDIR)$(PREFIX)/bin/vigie
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d
 	sed -e 's|^rrd_dir: .*|rrd_dir: $(STATEDIR)/rrd|' -e 's|^graphs_dir: .*|graphs_dir: $(STATEDIR)/graphs|' \
+	    -e 's|^\(  state_file: *\)state/|\1$(STATEDIR)/|' -e 's|^\(  spool_dir: *\)state/|\1$(STATEDIR)/|' \
 	    vigie.yaml > $(DESTDIR)$(SYSCONFDIR)/vigie/vigie.yaml
 	install -m 0644 probes.d/*.yaml $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d

@@ -371,7 +371,10 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
                  outcome_str(r->outcome), r->msg, s->fails);
     }
     rule_tls(a, i, r, now);
-    a->dirty = true;
+    /* Only a confirmation or a recovery in progress is worth keeping across a restart; steady
+     * counters are not (the state file stays small and is rarely written). */
+    if (s->fails > 0 || (s->oks > 0 && s->oks < s->p->alert_recover && s->rec[AK_DOWN].firing))
+        a->dirty = true;
     return false;
 }
 
@@ -764,23 +767,18 @@ json_t *alert_state_save(struct alert *a)
 
     for (size_t i = 0; probes && i < a->n; i++) {
         const struct pstate *s = &a->ps[i];
-        json_t *alerts = json_object(), *win = json_array();
+        json_t *alerts;
 
+        if (s->fails == 0 && !s->rec[AK_DOWN].firing && !s->rec[AK_SLOW].firing &&
+            !s->rec[AK_TLS].firing && !s->rec[AK_CRITERION].firing)
+            continue;
+        alerts = json_object();
         for (int k = 0; alerts && k < AK_N; k++)
             if (s->rec[k].firing)
                 json_object_set_new(alerts, config_alert_kinds[k], rec_save(a, &s->rec[k]));
-        for (size_t w = 0; win && w < s->win_n; w++)
-            json_array_append_new(
-                win, json_real(s->win[(s->win_i + (size_t)s->p->slow_window - s->win_n + w) %
-                                      (size_t)s->p->slow_window]));
-        if (s->fails == 0 && s->oks == 0 && json_object_size(alerts) == 0) {
-            json_decref(alerts);
-            json_decref(win);
-            continue;
-        }
         json_object_set_new(probes, s->p->id,
-                            json_pack("{s:I, s:I, s:o, s:o}", "fails", (json_int_t)s->fails, "oks",
-                                      (json_int_t)s->oks, "alerts", alerts, "slow_window", win));
+                            json_pack("{s:I, s:I, s:o}", "fails", (json_int_t)s->fails, "oks",
+                                      (json_int_t)s->oks, "alerts", alerts ? alerts : json_null()));
     }
     root = json_pack("{s:i, s:o, s:o}", "vigie_alert_state", 1, "probes", probes, "impaired",
                      a->self.firing ? rec_save(a, &a->self) : json_null());
@@ -819,7 +817,7 @@ int alert_state_load(struct alert *a, const json_t *state, int64_t now)
         return -EINVAL;
     for (size_t i = 0; i < a->n; i++) {
         struct pstate *s = &a->ps[i];
-        json_t *ps = json_object_get(probes, s->p->id), *alerts, *win;
+        json_t *ps = json_object_get(probes, s->p->id), *alerts;
 
         if (!json_is_object(ps))
             continue;
@@ -831,12 +829,6 @@ int alert_state_load(struct alert *a, const json_t *state, int64_t now)
 
             if (k != AK_IMPAIRED && json_is_object(j))
                 rec_load(a, i, k, j, now);
-        }
-        win = json_object_get(ps, "slow_window");
-        for (size_t w = 0; w < json_array_size(win) && s->win_n < (size_t)s->p->slow_window; w++) {
-            s->win[s->win_i] = json_number_value(json_array_get(win, w));
-            s->win_i = (s->win_i + 1) % (size_t)s->p->slow_window;
-            s->win_n++;
         }
     }
     imp = json_object_get(state, "impaired");

@@ -1790,8 +1790,9 @@ static void load_alerting(struct loader *ld, const struct scope *ts)
     const char *base = ld->base ? ld->base : "";
 
     c->alert_state_file =
-        path_join(base, ts->state_file ? ydoc_scalar(ts->state_file, NULL) : "alerts.json");
-    c->spool_dir = path_join(base, ts->spool_dir ? ydoc_scalar(ts->spool_dir, NULL) : "spool");
+        path_join(base, ts->state_file ? ydoc_scalar(ts->state_file, NULL) : "state/alerts.json");
+    c->spool_dir =
+        path_join(base, ts->spool_dir ? ydoc_scalar(ts->spool_dir, NULL) : "state/spool");
     c->group_wait_ms = ts->group_wait;
     c->criterion_every_ms = ts->criterion_every;
     c->impaired_share = ts->impaired_share;

@@ -139,8 +139,8 @@ struct config {
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     /* alerting: { ... } */
-    char *alert_state_file;      /* state_file, default alerts.json next to vigie.yaml */
-    char *spool_dir;             /* spool_dir, default spool next to vigie.yaml */
+    char *alert_state_file;      /* state_file, default state/alerts.json */
+    char *spool_dir;             /* spool_dir, default state/spool */
     uint64_t group_wait_ms;      /* group_wait: transitions gathered this long, default 30s */
     uint64_t criterion_every_ms; /* criterion_every: availability re-read from RRD, default 5m */
     struct strlist canaries;     /* canaries: probe ids whose failure means vigie is blind */
