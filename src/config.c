@@ -76,7 +76,7 @@ struct scope {
     /* a probes file */
     const struct ydoc_node *group, *defaults, *probes;
     /* vigie.yaml */
-    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact;
+    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact, *rrdcached;
     long concurrency;
     long per_host;
     long rrd_queue_max;
@@ -369,6 +369,7 @@ static const struct key top_keys[] = {
      .min = 1000,
      .max = 100000000},
     {.name = "rrd_retention", .type = K_SUB, .sub = &retention_tab},
+    {.name = "rrdcached", .type = K_STR, .off = S(rrdcached)},
     {.name = "saturation_lag",
      .type = K_DURATION,
      .off = S(saturation_lag),
@@ -1889,11 +1890,34 @@ int config_load(const char *path, struct config **out, struct diag *d)
     if (base) {
         c->probes_dir =
             path_join(base, ts.probes_dir ? ydoc_scalar(ts.probes_dir, NULL) : "probes.d");
-        c->rrd_dir = path_join(base, ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd");
+        const char *rd = ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd";
+        const char *cached = ts.rrdcached ? ydoc_scalar(ts.rrdcached, NULL) : NULL;
+
+        /* Through a remote rrdcached (host:port), the files are on its host and named relative
+         * to its base directory (-b): librrd refuses absolute paths there. */
+        if (cached && strncmp(cached, "unix:", 5) != 0 && cached[0] != '/') {
+            if (rd[0] == '/')
+                report(&ld, ts.rrd_dir,
+                       "\"rrd_dir\": with a remote rrdcached, a path relative to its base "
+                       "directory (-b), not %s",
+                       rd);
+            c->rrd_dir = strdup(rd);
+        } else {
+            c->rrd_dir = path_join(base, rd);
+        }
         c->graphs_dir =
             path_join(base, ts.graphs_dir ? ydoc_scalar(ts.graphs_dir, NULL) : "graphs");
     }
     c->user_agent = make_user_agent(&ts);
+    if (ts.rrdcached) {
+        const char *a = ydoc_scalar(ts.rrdcached, NULL);
+
+        if (strpbrk(a, " \t"))
+            report(&ld, ts.rrdcached,
+                   "\"rrdcached\": expected unix:/path/to/socket or host:port, found a space");
+        else if (!(c->rrdcached = strdup(a)))
+            report(&ld, ts.rrdcached, "out of memory");
+    }
     c->concurrency = ts.concurrency;
     c->per_host = ts.per_host;
     c->rrd_flush_ms = ts.rrd_flush;
@@ -1941,6 +1965,7 @@ void config_free(struct config *c)
     free(c->rrd_dir);
     free(c->graphs_dir);
     free(c->user_agent);
+    free(c->rrdcached);
     free(c->alert_state_file);
     free(c->spool_dir);
     strlist_free(&c->canaries);

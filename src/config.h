@@ -14,6 +14,7 @@
  *   rrd_flush: 30s                      tags: [a, b]
  *   rrd_queue_max: 1000000              <probe keys>
  *   rrd_retention: {full: 2d, medium: 14d, hourly: 400d, daily: 1830d}
+ *   rrdcached: unix:/run/rrdcached.sock   (optional: write through rrdcached)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
  *   defaults: { <probe keys> }
@@ -136,6 +137,7 @@ struct config {
     uint64_t rrd_medium_ms; /* rrd_retention.medium: 10-minute rows, default 14d */
     uint64_t rrd_hourly_ms; /* rrd_retention.hourly: 1-hour rows, default 400d */
     uint64_t rrd_daily_ms;  /* rrd_retention.daily: 1-day rows, default 1830d */
+    char *rrdcached;        /* rrdcached: "unix:/path" or "host:port", NULL: direct writes */
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     /* alerting: { ... } */

@@ -320,6 +320,12 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     ro.medium_s = cfg->rrd_medium_ms / 1000;
     ro.hourly_s = cfg->rrd_hourly_ms / 1000;
     ro.daily_s = cfg->rrd_daily_ms / 1000;
+    ro.daemon = cfg->rrdcached;
+    /* Readers (graphs, reports, the criterion job) flush a file through rrdcached before
+     * reading it: librrd's rrd_graph and rrdc_flush_if_daemon take the address from here. Set
+     * before any thread starts. */
+    if (cfg->rrdcached)
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     so.saturation_us = cfg->saturation_ms * 1000;
     so.drain_ms = cfg->drain_ms;
     d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
