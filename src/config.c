@@ -77,6 +77,7 @@ struct scope {
     const struct ydoc_node *group, *defaults, *probes;
     /* vigie.yaml */
     const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact, *rrdcached;
+    const struct ydoc_node *node;
     long concurrency;
     long per_host;
     long rrd_queue_max;
@@ -370,6 +371,7 @@ static const struct key top_keys[] = {
      .max = 100000000},
     {.name = "rrd_retention", .type = K_SUB, .sub = &retention_tab},
     {.name = "rrdcached", .type = K_STR, .off = S(rrdcached)},
+    {.name = "node", .type = K_ID, .off = S(node)},
     {.name = "saturation_lag",
      .type = K_DURATION,
      .off = S(saturation_lag),
@@ -1905,6 +1907,13 @@ int config_load(const char *path, struct config **out, struct diag *d)
         } else {
             c->rrd_dir = path_join(base, rd);
         }
+        /* A node (vantage point) keeps its files apart: <rrd_dir>/<node>/. */
+        if (c->rrd_dir && ts.node) {
+            char *nd = path_join(c->rrd_dir, ydoc_scalar(ts.node, NULL));
+
+            free(c->rrd_dir);
+            c->rrd_dir = nd;
+        }
         c->graphs_dir =
             path_join(base, ts.graphs_dir ? ydoc_scalar(ts.graphs_dir, NULL) : "graphs");
     }
@@ -1982,6 +1991,40 @@ void config_free(struct config *c)
     }
     free(c->maint);
     free(c);
+}
+
+/* FNV-1a, 64 bits: the shard of a probe must not change between versions or machines. */
+static uint64_t shard_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+unsigned config_shard_of(const char *id, unsigned n)
+{
+    return n ? (unsigned)(shard_hash(id) % n) + 1 : 1;
+}
+
+size_t config_shard(struct config *c, unsigned i, unsigned n)
+{
+    size_t kept = 0;
+
+    for (size_t k = 0; k < c->nprobes; k++) {
+        if (config_shard_of(c->probes[k].id, n) != i) {
+            probe_fini(&c->probes[k]);
+            continue;
+        }
+        if (kept != k)
+            c->probes[kept] = c->probes[k];
+        kept++;
+    }
+    c->nprobes = kept;
+    return kept;
 }
 
 static int cmp_find(const void *key, const void *elem)

@@ -15,6 +15,7 @@
  *   rrd_queue_max: 1000000              <probe keys>
  *   rrd_retention: {full: 2d, medium: 14d, hourly: 400d, daily: 1830d}
  *   rrdcached: unix:/run/rrdcached.sock   (optional: write through rrdcached)
+ *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
  *   defaults: { <probe keys> }
@@ -165,6 +166,13 @@ struct config {
 int config_load(const char *path, struct config **out, struct diag *d);
 
 void config_free(struct config *c);
+
+/* Sharding (`vigie run --shard i/n`): the shard 1..n of a probe id, stable across versions and
+ * machines (FNV-1a of the id, modulo n). */
+unsigned config_shard_of(const char *id, unsigned n);
+
+/* Keeps only the probes of shard i of n (1 <= i <= n), in order; returns how many remain. */
+size_t config_shard(struct config *c, unsigned i, unsigned n);
 
 /* The probe with this id, or NULL. */
 const struct probe *config_find(const struct config *c, const char *id);

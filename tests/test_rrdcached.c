@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "rrdw.h"
 #include "testutil.h"
 
@@ -253,6 +254,72 @@ START_TEST(test_daemon_through_cached)
 }
 END_TEST
 
+/* Two nodes with --shard 1/2 and 2/2 write into one rrdcached: every probe's files are written
+ * by exactly one of them, the one its id hashes to. */
+START_TEST(test_two_shards_one_directory)
+{
+    char *tmp = test_mkdtemp(), yaml[4096], *cfg, *err = NULL, path[800];
+    struct cached c;
+    size_t off, mine[2] = {0, 0};
+    int64_t last_a[12];
+
+    cached_start(&c, tmp, NULL);
+    snprintf(yaml, sizeof(yaml),
+             "rrd_dir: %s\nrrdcached: \"%s\"\nrrd_flush: 1s\ndefaults: {interval: 1s, timeout: "
+             "900ms}\n",
+             c.dir, c.addr);
+    cfg = test_write(tmp, "vigie.yaml", yaml);
+    off = (size_t)snprintf(yaml, sizeof(yaml), "group: g\nprobes:\n");
+    for (int i = 0; i < 12; i++)
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                                "  - {id: p%d, url: \"http://127.0.0.1:%d/?n=%d\"}\n", i,
+                                test_srv.http, i);
+    free(test_write(tmp, "probes.d/g.yaml", yaml));
+
+    for (int node = 1; node <= 2; node++) {
+        char shard[8];
+
+        snprintf(shard, sizeof(shard), "%d/2", node);
+        ck_assert_int_eq(test_vigie((const char *const[]){"run", "-c", cfg, "--duration", "3s",
+                                                          "--shard", shard, NULL},
+                                    NULL, &err, test_timeout(30)),
+                         0);
+        free(err);
+        err = NULL;
+        for (int i = 0; i < 12; i++) {
+            char id[8], *out = NULL;
+            unsigned owner;
+
+            snprintf(id, sizeof(id), "p%d", i);
+            owner = config_shard_of(id, 2);
+            snprintf(path, sizeof(path), "%s/%s.rrd", c.dir, id);
+            if (owner > (unsigned)node) {
+                ck_assert_msg(access(path, F_OK) != 0, "%s written before its node ran", path);
+                continue;
+            }
+            ck_assert_int_eq(RRDTOOL(&out, "last", "--daemon", c.addr, path), 0);
+            if (node == 1) {
+                last_a[i] = strtoll(out, NULL, 10);
+                mine[owner - 1]++;
+            } else if (owner == 1) {
+                /* node 2 did not touch node 1's files */
+                ck_assert_int_eq(strtoll(out, NULL, 10), last_a[i]);
+            } else {
+                mine[1]++;
+            }
+            free(out);
+        }
+    }
+    ck_assert_uint_eq(mine[0] + mine[1], 12);
+    ck_assert_uint_gt(mine[0], 0);
+    ck_assert_uint_gt(mine[1], 0);
+    free(cfg);
+    cached_stop(&c);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 Suite *rrdcached_suite(void)
 {
     Suite *s = suite_create("rrdcached");
@@ -263,6 +330,7 @@ Suite *rrdcached_suite(void)
     tcase_add_test(tc, test_unix_socket);
     tcase_add_test(tc, test_tcp);
     tcase_add_test(tc, test_daemon_through_cached);
+    tcase_add_test(tc, test_two_shards_one_directory);
     suite_add_tcase(s, tc);
     return s;
 }
