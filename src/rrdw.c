@@ -552,8 +552,9 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
             }
             return part_fail(p, p->path, C_IO, errno, NULL);
         }
-        /* librrd's errors say less than errno: try opening it ourselves first. */
-        fd = open(p->path, O_RDWR | O_CLOEXEC);
+        /* librrd's errors say less than errno: try opening it ourselves first (for reading
+         * only through rrdcached, which writes it: it may belong to rrdcached's user). */
+        fd = open(p->path, (lay->daemon ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (fd < 0)
             return part_fail(p, p->path, C_IO, errno, NULL);
         close(fd);
