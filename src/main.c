@@ -28,6 +28,7 @@ struct opts {
     const char *config;
     const char *stats;
     uint64_t duration_ms;
+    unsigned shard_i, shard_n; /* --shard i/n, 0/0 when not given */
     bool json;
     bool config_given;
     enum dash_lang lang;
@@ -37,7 +38,7 @@ struct opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE]\n"
+    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
                  "       vigie validate [-c FILE]\n"
                  "       vigie check [-c FILE] [--json] [ID...]\n"
                  "       vigie dashboard [-c FILE] [--lang fr|en]\n"
@@ -48,6 +49,8 @@ static void usage(FILE *out)
                  "  --json             one JSON object per probe and line\n"
                  "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
                  "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
+                 "  --shard I/N        run: only this node's share of the probes (1 <= I <= N),\n"
+                 "                     stable by id: N nodes with I = 1..N cover every probe once\n"
                  "  --lang fr|en       dashboard: the pages' language (default fr)\n"
                  "  -v, --verbose      debug logging\n");
 }
@@ -82,6 +85,18 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
                 fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
                 return -1;
             }
+        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            unsigned si, sn;
+            int end = 0;
+
+            if (sscanf(argv[++i], "%u/%u%n", &si, &sn, &end) != 2 || argv[i][end] != '\0' ||
+                sn < 1 || sn > 10000 || si < 1 || si > sn) {
+                fprintf(stderr, "vigie: --shard %s: expected I/N with 1 <= I <= N <= 10000\n",
+                        argv[i]);
+                return -1;
+            }
+            o->shard_i = si;
+            o->shard_n = sn;
         } else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
             if (dash_lang_parse(argv[++i], &o->lang) != 0) {
                 fprintf(stderr, "vigie: --lang %s: expected fr or en\n", argv[i]);
@@ -324,6 +339,17 @@ static int cmd_run(const struct opts *o)
 
     if (!cfg)
         return 1;
+    if (o->shard_n) {
+        size_t all = cfg->nprobes, kept = config_shard(cfg, o->shard_i, o->shard_n);
+
+        log_info("shard %u/%u: %zu of %zu probes", o->shard_i, o->shard_n, kept, all);
+        if (kept == 0) {
+            fprintf(stderr, "vigie: shard %u/%u holds none of the %zu probes\n", o->shard_i,
+                    o->shard_n, all);
+            config_free(cfg);
+            return 1;
+        }
+    }
     return daemon_run(cfg, &d);
 }
 
@@ -346,6 +372,9 @@ static int cmd_dashboard(const struct opts *o)
     }
     for (size_t i = 0; i < cfg->nprobes; i++)
         dash_row_init(&rows[i], &cfg->probes[i]);
+    /* Values still cached by rrdcached are flushed to the files before they are read. */
+    if (cfg->rrdcached)
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     have = dash_collect(cfg->rrd_dir, rows, cfg->nprobes, now, (time_t)(cfg->rrd_flush_ms / 1000));
     if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, DASH_PNG | DASH_SVG, now, err,
                    sizeof(err)) != 0) {
