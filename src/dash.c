@@ -88,11 +88,21 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
         const struct rrdq_summary *day = &r->sum[DASH_DAY];
         bool any = false;
 
+        r->sum_msg[0] = '\0';
         for (int w = 0; w < DASH_NWIN; w++) {
-            r->sum_err[w] =
-                rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w], &r->sum[w], NULL, 0);
+            char msg[sizeof(r->sum_msg)];
+
+            r->sum_err[w] = rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w],
+                                         &r->sum[w], msg, sizeof(msg));
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
                 any = true;
+            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT && !r->sum_msg[0]) {
+                /* without the directory: the pages may be public, the server's paths are not */
+                size_t dl = strlen(rrd_dir);
+                bool in_dir = strncmp(msg, rrd_dir, dl) == 0 && msg[dl] == '/';
+
+                copy_str(r->sum_msg, sizeof(r->sum_msg), in_dir ? msg + dl + 1 : msg);
+            }
         }
         have += any;
         if (r->live)
@@ -252,7 +262,7 @@ struct words {
     const char *back, *url, *id, *jdma, *interval, *slow, *last_check, *never;
     const char *summary, *window, *availability, *median, *p95, *checks, *under;
     const char *latency, *avail_graph, *alt_latency, *alt_avail, *errors, *no_errors, *errors_rrd,
-        *when, *outcome, *message, *svg;
+        *when, *outcome, *message, *svg, *unreadable;
 };
 
 static const struct words fr = {
@@ -320,6 +330,7 @@ static const struct words fr = {
     .outcome = "Type",
     .message = "Message",
     .svg = "SVG",
+    .unreadable = "Les fichiers RRD de cette démarche n’ont pas pu être lus :",
 };
 
 static const struct words en = {
@@ -386,6 +397,7 @@ static const struct words en = {
     .outcome = "Kind",
     .message = "Message",
     .svg = "SVG",
+    .unreadable = "The RRD files of this procedure could not be read:",
 };
 
 /* ---- numbers ---- */
@@ -1159,6 +1171,11 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
     sb_printf(&b, "</dd><dt>%s</dt><dd>%llu\u00a0s</dd><dt>%s</dt><dd>%llu\u00a0ms</dd></dl>\n",
               wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
               (unsigned long long)p->slow_ms);
+    if (r->sum_msg[0]) {
+        sb_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
+        sb_esc(&b, r->sum_msg);
+        sb_puts(&b, "</p>\n");
+    }
     probe_summary(&b, r, wd);
     probe_graphs(&b, p, wd, formats);
     probe_errors(&b, r, wd);

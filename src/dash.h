@@ -67,6 +67,8 @@ struct dash_row {
      * negative errno) and the summary itself (valid only when sum_err is 0). */
     int sum_err[DASH_NWIN];
     struct rrdq_summary sum[DASH_NWIN];
+    char sum_msg[256]; /* librrd's or the system's message for the first failure other than a
+                          missing file (the path relative to rrd_dir), "" when none */
     /* The last failed checks, newest first (dash_row_add_error keeps it so). Empty when the rows
      * come from the RRD files alone: the files keep no messages. */
     struct dash_error errors[DASH_ERRORS_MAX];

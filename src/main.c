@@ -376,6 +376,9 @@ static int cmd_dashboard(const struct opts *o)
     if (cfg->rrdcached)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     have = dash_collect(cfg->rrd_dir, rows, cfg->nprobes, now, (time_t)(cfg->rrd_flush_ms / 1000));
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        if (rows[i].sum_msg[0])
+            fprintf(stderr, "vigie: dashboard: probe %s: %s\n", rows[i].probe->id, rows[i].sum_msg);
     if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, DASH_PNG | DASH_SVG, now, err,
                    sizeof(err)) != 0) {
         fprintf(stderr, "vigie: dashboard: %s\n", err);

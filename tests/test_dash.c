@@ -839,6 +839,29 @@ START_TEST(test_cli_errors)
                       "%s", err);
         free(err);
     }
+    /* an unreadable RRD file: said on stderr and on the probe's page, the pages still written */
+    free(test_write(dir, "rrd/a.rrd", "<not an RRD file>\n"));
+    free(cfg);
+    cfg = test_write(dir, "ok.yaml", "probes_dir: probes.d\nrrd_dir: rrd\ngraphs_dir: graphs\n");
+    {
+        const char *argv[] = {"dashboard", "-c", cfg, NULL};
+        char *page, *html;
+
+        ck_assert_int_eq(test_vigie(argv, NULL, &err, 30), 0);
+        ck_assert_msg(strstr(err, "vigie: dashboard: probe a: "), "%s", err);
+        free(err);
+        page = path_in(dir, "graphs/probe/a.html");
+        html = test_slurp(page, NULL);
+        check_markup(html, "probe/a.html");
+        ck_assert(strstr(html, "<p role=\"alert\">Les fichiers RRD de cette démarche"));
+        free(html);
+        free(page);
+        page = path_in(dir, "graphs/index.html");
+        html = test_slurp(page, NULL);
+        ck_assert(strstr(html, "data-state=\"nodata\""));
+        free(html);
+        free(page);
+    }
     bad = test_write(dir, "bad.yaml", "probes_dir: probes.d\nbogus: 1\n");
     {
         const char *argv[] = {"dashboard", "-c", bad, NULL};
