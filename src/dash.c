@@ -1139,7 +1139,14 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
         return -ENOMEM;
     }
     httpc_url_redact(p->url, url, ulen);
-    page_head(&b, wd, p->name);
+    {
+        char *title = malloc(strlen(p->name) + sizeof(" — vigie"));
+
+        if (title)
+            snprintf(title, strlen(p->name) + sizeof(" — vigie"), "%s — vigie", p->name);
+        page_head(&b, wd, title ? title : p->name);
+        free(title);
+    }
     sb_printf(&b, "<nav><a href=\"../index.html#p-");
     sb_esc(&b, p->id);
     sb_printf(&b, "\">← %s</a></nav>\n<header><h1>", wd->back);
