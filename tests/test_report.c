@@ -4,6 +4,7 @@
  * 221 procedures (tests/data/, docs/REPLAY.md). */
 #include <check.h>
 #include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -528,6 +529,454 @@ START_TEST(test_cli)
 }
 END_TEST
 
+/* ---- replay of the observatory's published figures ---- */
+
+/* updown's cumulative buckets: checks answered in under N ms. */
+#define NUD 9
+/* The replay window: 100 days ending 2026-08-21, long enough for every procedure's samples at
+ * one per hour or per half hour (4,460 at most). */
+#define REPLAY_DAYS 100
+static const int64_t ud_ms[NUD] = {125, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
+
+struct pub {
+    long jdma;
+    long n, f;     /* samples, failures */
+    double uptime; /* % */
+    double mean;   /* t_response_ms */
+    double apdex;
+    long under[NUD];
+    /* what the replay made of it */
+    long d;             /* down samples written */
+    int64_t interval_s; /* one sample per interval, like updown's hourly checks */
+    const char *fit;    /* how the samples were fitted (docs/REPLAY.md) */
+};
+
+/* Splits one CSV line (RFC 4180 quotes, no line breaks inside fields) in place. */
+static size_t csv_split(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *w = line, *r = line;
+
+    while (n < max) {
+        fields[n++] = w;
+        if (*r == '"') {
+            for (r++; *r && !(*r == '"' && r[1] != '"'); r++) {
+                if (*r == '"')
+                    r++;
+                *w++ = *r;
+            }
+            if (*r == '"')
+                r++;
+        } else {
+            while (*r && *r != ',' && *r != '\n' && *r != '\r')
+                *w++ = *r++;
+        }
+        if (*r != ',') {
+            *w = '\0';
+            break;
+        }
+        *w++ = '\0';
+        r++;
+    }
+    return n;
+}
+
+static int col(char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return (int)i;
+    ck_abort_msg("published data: no column \"%s\"", name);
+    return -1;
+}
+
+/* The rows of the published file that have updown figures. */
+static size_t read_published(const char *path, struct pub **out)
+{
+    char *text = test_slurp(path, NULL), *line, *save = NULL, *head[64], *v[64];
+    size_t nh, cap = 0, n = 0;
+    int c_jdma, c_up, c_mean, c_apdex, c_n, c_f, c_under[NUD];
+    struct pub *p = NULL;
+
+    line = strtok_r(text, "\n", &save);
+    ck_assert_ptr_nonnull(line);
+    nh = csv_split(line, head, 64);
+    c_jdma = col(head, nh, "jdma_id");
+    c_up = col(head, nh, "uptime_pct");
+    c_mean = col(head, nh, "t_response_ms");
+    c_apdex = col(head, nh, "apdex");
+    c_n = col(head, nh, "samples");
+    c_f = col(head, nh, "failures");
+    for (int i = 0; i < NUD; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "under%lld", (long long)ud_ms[i]);
+        c_under[i] = col(head, nh, name);
+    }
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        size_t nv = csv_split(line, v, 64);
+
+        ck_assert_uint_eq(nv, nh);
+        if (!v[c_up][0])
+            continue; /* no updown check */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            p = realloc(p, cap * sizeof(*p));
+            ck_assert_ptr_nonnull(p);
+        }
+        memset(&p[n], 0, sizeof(p[n]));
+        p[n].jdma = strtol(v[c_jdma], NULL, 10);
+        p[n].uptime = strtod(v[c_up], NULL);
+        p[n].mean = strtod(v[c_mean], NULL);
+        p[n].apdex = strtod(v[c_apdex], NULL);
+        p[n].n = strtol(v[c_n], NULL, 10);
+        p[n].f = strtol(v[c_f], NULL, 10);
+        for (int i = 0; i < NUD; i++)
+            p[n].under[i] = strtol(v[c_under[i]], NULL, 10);
+        n++;
+    }
+    free(text);
+    *out = p;
+    return n;
+}
+
+/* The number of down samples: n × (1 − uptime) rounded to the nearest whole check whose
+ * availability has the same 2023 colour and 2019 points as the published uptime (the other
+ * rounding when the nearest one crosses a boundary). */
+static long down_count(const struct pub *p)
+{
+    double x = (double)p->n * (1 - p->uptime / 100), a = p->uptime / 100;
+    long lo = (long)floor(x), hi = (long)ceil(x), c[2];
+
+    c[0] = x - (double)lo <= (double)hi - x ? lo : hi;
+    c[1] = c[0] == lo ? hi : lo;
+    for (int k = 0; k < 2; k++) {
+        double b = (double)(p->n - c[k]) / (double)p->n;
+        if (report_avail_2023(b) == report_avail_2023(a) &&
+            report_avail_points_2019(b) == report_avail_points_2019(a))
+            return c[k];
+    }
+    ck_abort_msg("jdma %ld: no whole count of down checks rates like %.3f %%", p->jdma, p->uptime);
+    return -1;
+}
+
+/* The response times (µs) of the successful samples, *ns of them, reproducing the published
+ * histogram and mean as far as they can be (docs/REPLAY.md, "How the samples are built"). */
+static int64_t *fit_samples(struct pub *p, long *ns)
+{
+    long s = p->n - p->d, k = 0, e = p->f - p->d;
+    int64_t *lo = calloc((size_t)s + 1, sizeof(*lo)), *hi = calloc((size_t)s + 1, sizeof(*hi));
+    int64_t *v = calloc((size_t)s + 1, sizeof(*v)), target, sum = 0;
+    const int64_t two_s = 2000000;
+    double L = 0, H = 0;
+    bool altered = e < 0, raised = false;
+
+    ck_assert(lo && hi && v);
+    ck_assert_int_eq(p->under[NUD - 1], p->n - p->f);
+    /* The histogram's successes, slowest last; when uptime says more checks were down than
+     * updown counted failures, the slowest ones become failures. */
+    for (int b = 0; b < NUD; b++) {
+        long count = p->under[b] - (b ? p->under[b - 1] : 0);
+        for (long i = 0; i < count && k < s; i++, k++) {
+            lo[k] = (b ? ud_ms[b - 1] : 0) * 1000;
+            hi[k] = ud_ms[b] * 1000;
+        }
+    }
+    /* updown failures that its uptime counts as up: successes slower than 2 s in our files. */
+    for (; k < s; k++) {
+        lo[k] = two_s;
+        hi[k] = ud_ms[NUD - 1] * 1000;
+    }
+    target = (int64_t)(p->mean * 1000 + 0.5) * s;
+    for (long i = 0; i < s; i++) {
+        L += (double)lo[i];
+        H += (double)(hi[i] - 1);
+    }
+    if ((double)target < L && e > 0) {
+        /* Those failures-but-up were fast (an error page answered quickly): they cannot all be
+         * slower than 2 s and keep the mean, so they go anywhere under 32 s, into our buckets. */
+        for (long i = p->n - p->f; i < s; i++) {
+            L -= (double)lo[i];
+            lo[i] = 0;
+        }
+        altered = true;
+    }
+    if ((double)target >= L && (double)target <= H) {
+        double t = H > L ? ((double)target - L) / (H - L) : 0;
+        for (long i = 0; i < s; i++)
+            v[i] = lo[i] + (int64_t)(t * (double)(hi[i] - 1 - lo[i]));
+    } else if ((double)target > H) {
+        /* updown's mean counts the time of failed checks, which vigie does not: the excess goes
+         * to the samples slower than 2 s, which no bucket of ours tells apart. */
+        long open = 0;
+        for (long i = 0; i < s; i++) {
+            v[i] = hi[i] - 1;
+            open += lo[i] >= two_s;
+        }
+        if (!open) { /* the slowest sample moves past 2 s */
+            lo[s - 1] = v[s - 1] = two_s;
+            hi[s - 1] = INT64_MAX;
+            open = 1;
+            altered = true;
+        }
+        for (long i = 0; i < s; i++)
+            sum += v[i];
+        for (long i = 0; i < s; i++) {
+            if (lo[i] >= two_s) {
+                hi[i] = INT64_MAX;
+                v[i] += (target - sum) / open;
+            }
+        }
+        raised = true;
+    } else {
+        for (long i = 0; i < s; i++)
+            v[i] = (int64_t)((double)lo[i] * (double)target / L);
+        altered = true;
+    }
+    /* Whole microseconds: the remainder, one µs at a time where a sample has room. */
+    sum = 0;
+    for (long i = 0; i < s; i++)
+        sum += v[i];
+    for (long i = 0; sum != target; i = (i + 1) % s) {
+        int64_t step = sum < target ? 1 : -1;
+        if (v[i] + step < hi[i] && v[i] + step >= 0) {
+            v[i] += step;
+            sum += step;
+        }
+    }
+    p->fit = altered ? "histogram altered" : raised ? "mean above the buckets" : "exact";
+    free(lo);
+    free(hi);
+    *ns = s;
+    return v;
+}
+
+/* Builds the samples of every procedure and writes them through rrdw into dir, one probe "j<id>"
+ * per procedure, the last sample ending at `end`. */
+static void replay_write(const char *dir, struct pub *p, size_t np, time_t end)
+{
+    struct rrdw_opts o = {.dir = dir, .flush_ms = 3600 * 1000, .max_queued = 4000000};
+    struct probe *probes = calloc(np, sizeof(*probes));
+    char(*ids)[32] = calloc(np, sizeof(*ids));
+    uv_loop_t loop;
+    struct rrdw *w;
+    struct rrdw_stats st;
+    int closed = 0;
+    uint64_t total = 0;
+
+    ck_assert(probes && ids);
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    w = rrdw_new(&loop, &o);
+    ck_assert_ptr_nonnull(w);
+    for (size_t k = 0; k < np; k++) {
+        long ns, down;
+        int64_t *v, start;
+        uint32_t seed = (uint32_t)p[k].jdma * 2654435761u + 1;
+        unsigned char *is_up;
+
+        p[k].interval_s = (int64_t)p[k].n * 3600 <= REPLAY_DAYS * DAY ? 3600 : 1800;
+        ck_assert_msg(p[k].n * p[k].interval_s <= REPLAY_DAYS * DAY, "jdma %ld: %ld samples",
+                      p[k].jdma, p[k].n);
+        p[k].d = down_count(&p[k]);
+        v = fit_samples(&p[k], &ns);
+        down = p[k].d;
+        /* Where the down samples go: spread by a fixed shuffle (Fisher-Yates, an LCG). */
+        is_up = calloc((size_t)p[k].n, 1);
+        ck_assert_ptr_nonnull(is_up);
+        for (long i = 0; i < p[k].n; i++)
+            is_up[i] = i >= down;
+        for (long i = p[k].n - 1; i > 0; i--) {
+            long j;
+            unsigned char t;
+            seed = seed * 1664525u + 1013904223u;
+            j = (long)(seed % (uint32_t)(i + 1));
+            t = is_up[i];
+            is_up[i] = is_up[j];
+            is_up[j] = t;
+        }
+        snprintf(ids[k], sizeof(ids[k]), "j%ld", p[k].jdma);
+        probes[k].id = ids[k];
+        probes[k].interval_ms = (uint64_t)p[k].interval_s * 1000;
+        start = (int64_t)end - p[k].n * p[k].interval_s;
+        /* Half-hourly samples fill the 1-hour rows two by two. An odd count leaves the first row
+         * with one sample, which the row would weigh as two (AVERAGE cannot tell a missing
+         * step from a known one): a flagged sample completes it, and is counted as flagged. */
+        if (start % 3600) {
+            struct result r;
+            memset(&r, 0, sizeof(r));
+            rrdw_push(w, &probes[k], start - p[k].interval_s + 1, &r, true);
+            total++;
+        }
+        for (long i = 0, u = 0; i < p[k].n; i++) {
+            struct result r;
+
+            memset(&r, 0, sizeof(r));
+            r.tls_us = r.redirect_us = 0;
+            if (is_up[i]) {
+                r.outcome = OUTCOME_OK;
+                r.status = 200;
+                r.total_us = r.response_us = r.ttfb_us = v[u++];
+            } else {
+                r.outcome = OUTCOME_TIMEOUT;
+                r.ttfb_us = r.total_us = r.response_us = r.pretransfer_us = -1;
+            }
+            rrdw_push(w, &probes[k], start + i * p[k].interval_s + 1, &r, false);
+        }
+        total += (uint64_t)p[k].n;
+        free(is_up);
+        free(v);
+    }
+    rrdw_close(w, &st, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(closed, 1);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ck_assert_uint_eq(st.written, total);
+    free(probes);
+    free(ids);
+}
+
+static json_t *find_jdma(json_t *procs, long jdma)
+{
+    for (size_t i = 0; i < json_array_size(procs); i++) {
+        json_t *p = json_array_get(procs, i);
+        if (json_integer_value(json_object_get(p, "jdma")) == jdma)
+            return p;
+    }
+    ck_abort_msg("jdma %ld not in the report", jdma);
+    return NULL;
+}
+
+static const char *cname(enum rrdq_class c, bool y19)
+{
+    return y19 && c == RRDQ_YELLOW ? "orange" : rrdq_class_name(c);
+}
+
+/* Every procedure of the published file replayed: vigie's availability and load-time ratings
+ * (2023) and score (2019) are those the published figures imply, the figures themselves within
+ * what whole checks allow. With VIGIE_REPLAY_TABLE set, the comparison table is written there
+ * (docs/tools/replay-table.sh makes docs/REPLAY.md from it). */
+START_TEST(test_replay)
+{
+    char *tmp = test_mkdtemp(), path[700], yaml[128], *text;
+    const char *src = getenv("VIGIE_SRCDIR"), *table = getenv("VIGIE_REPLAY_TABLE");
+    struct pub *p;
+    size_t np, len = 0, cap = 1 << 16, exact = 0, raised = 0, altered = 0;
+    time_t end, from;
+    struct report_opts o = {0};
+    struct config *c;
+    json_t *j23, *j19;
+    struct timespec t0, t1;
+    FILE *md = NULL;
+
+    snprintf(path, sizeof(path), "%s/tests/data/observatoire_vde_dashlord_updown_latest.csv",
+             src ? src : ".");
+    np = read_published(path, &p);
+    ck_assert_uint_eq(np, 221);
+    ck_assert_int_eq(report_parse_date("2026-08-22", &end), 0);
+    from = end - REPLAY_DAYS * DAY;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(path, sizeof(path), "%s/rrd", tmp);
+    replay_write(path, p, np, end);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "replay: %zu procedures written in %.2f s\n", np,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+    /* One probe per procedure in one probes file. */
+    text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    len = (size_t)snprintf(text, cap, "group: replay\nprobes:\n");
+    for (size_t k = 0; k < np; k++) {
+        if (cap - len < 256) {
+            cap *= 2;
+            text = realloc(text, cap);
+            ck_assert_ptr_nonnull(text);
+        }
+        len += (size_t)snprintf(text + len, cap - len,
+                                "  - {id: j%ld, url: \"https://j%ld.test/\", jdma: [%ld], "
+                                "interval: %llds}\n",
+                                p[k].jdma, p[k].jdma, p[k].jdma, (long long)p[k].interval_s);
+    }
+    free(test_write(tmp, "probes.d/replay.yaml", text));
+    free(text);
+    snprintf(yaml, sizeof(yaml), "rrd_dir: rrd\nprobes_dir: probes.d\n");
+    text = test_write(tmp, "vigie.yaml", yaml);
+    c = load(text);
+    free(text);
+
+    o.from = from;
+    o.to = end;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    j23 = report_json(c, &o);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "replay: report of %zu procedures in %.3f s\n", np,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    o.rules = REPORT_RULES_2019;
+    j19 = report_json(c, &o);
+
+    if (table) {
+        md = fopen(table, "w");
+        ck_assert_msg(md != NULL, "%s", table);
+        fprintf(md,
+                "| jdma | samples | failures | down | uptime %% | vigie %% | response ms | vigie "
+                "ms | Apdex | vigie | 2023 availability | 2023 load time | 2019 score | "
+                "samples built |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    }
+    for (size_t k = 0; k < np; k++) {
+        json_t *a = find_jdma(json_object_get(j23, "procedures"), p[k].jdma);
+        json_t *b = find_jdma(json_object_get(j19, "procedures"), p[k].jdma);
+        double ua = p[k].uptime / 100;
+        enum rrdq_class pa = report_avail_2023(ua), pt = report_time_2023(p[k].mean);
+        int ps = report_avail_points_2019(ua) + report_time_points_2019(p[k].mean);
+        const char *va = js(a, "rating", "availability"), *vt = js(a, "rating", "load_time");
+        int vs = (int)json_integer_value(json_object_get(json_object_get(b, "rating"), "score"));
+        double avail = jd(a, "availability_pct"), mean = jd(a, "mean_response_ms");
+        double apdex = jd(a, "apdex");
+
+        ck_assert_msg(strcmp(va, cname(pa, false)) == 0, "jdma %ld: availability %s, published %s",
+                      p[k].jdma, va, cname(pa, false));
+        ck_assert_msg(strcmp(vt, cname(pt, false)) == 0, "jdma %ld: load time %s, published %s",
+                      p[k].jdma, vt, cname(pt, false));
+        ck_assert_msg(vs == ps, "jdma %ld: score %d, published %d", p[k].jdma, vs, ps);
+        ck_assert_str_eq(js(b, "rating", "colour"), cname(report_score_class_2019(ps), true));
+        ck_close(jd(a, "checks"), (double)p[k].n, 1e-9, "checks");
+        ck_close(avail, 100.0 * (double)(p[k].n - p[k].d) / (double)p[k].n, 1e-9, "availability");
+        ck_assert_msg(fabs(avail - p[k].uptime) <= 100.0 / (double)p[k].n,
+                      "jdma %ld: availability %.4f, published %.3f", p[k].jdma, avail, p[k].uptime);
+        ck_close(mean, p[k].mean, 1e-6, "mean response");
+        if (strcmp(p[k].fit, "histogram altered") != 0)
+            ck_assert_msg(fabs(apdex - p[k].apdex) <= 0.0005 + 1e-9,
+                          "jdma %ld: Apdex %.4f, published %.3f", p[k].jdma, apdex, p[k].apdex);
+        exact += strcmp(p[k].fit, "exact") == 0;
+        raised += strcmp(p[k].fit, "mean above the buckets") == 0;
+        altered += strcmp(p[k].fit, "histogram altered") == 0;
+        if (md)
+            fprintf(md,
+                    "| %ld | %ld | %ld | %ld | %.3f | %.3f | %.0f | %.3f | %.3f | %.3f | %s / %s "
+                    "| %s / %s | %d / %d | %s |\n",
+                    p[k].jdma, p[k].n, p[k].f, p[k].d, p[k].uptime, avail, p[k].mean, mean,
+                    p[k].apdex, apdex, cname(pa, false), va, cname(pt, false), vt, ps, vs,
+                    p[k].fit);
+    }
+    fprintf(stderr,
+            "replay: %zu procedures match; samples built: %zu exact, %zu mean above the "
+            "buckets, %zu histogram altered\n",
+            np, exact, raised, altered);
+    if (md) {
+        fprintf(md,
+                "\n%zu procedures; samples built: %zu exact, %zu mean above the buckets, %zu "
+                "histogram altered.\n",
+                np, exact, raised, altered);
+        fclose(md);
+    }
+    json_decref(j23);
+    json_decref(j19);
+    config_free(c);
+    free(p);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -539,6 +988,11 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_dates);
     tcase_add_test(tc, test_known_files);
     tcase_add_test(tc, test_cli);
+    suite_add_tcase(s, tc);
+    /* A case of its own, so that docs/tools/replay-table.sh runs it alone (CK_RUN_CASE). */
+    tc = tcase_create("replay");
+    tcase_set_timeout(tc, test_timeout(180));
+    tcase_add_test(tc, test_replay);
     suite_add_tcase(s, tc);
     return s;
 }
