@@ -853,11 +853,13 @@ static const char *cname(enum rrdq_class c, bool y19)
 /* Every procedure of the published file replayed: vigie's availability and load-time ratings
  * (2023) and score (2019) are those the published figures imply, the figures themselves within
  * what whole checks allow. With VIGIE_REPLAY_TABLE set, the comparison table is written there
- * (docs/tools/replay-table.sh makes docs/REPLAY.md from it). */
+ * (docs/tools/replay-table.sh puts it into docs/REPLAY.md); with VIGIE_REPLAY_DIR set, the files
+ * and the configuration are built there and kept. */
 START_TEST(test_replay)
 {
-    char *tmp = test_mkdtemp(), path[700], yaml[128], *text;
     const char *src = getenv("VIGIE_SRCDIR"), *table = getenv("VIGIE_REPLAY_TABLE");
+    const char *keep = getenv("VIGIE_REPLAY_DIR"); /* kept for `vigie report` by hand */
+    char *tmp = keep ? strdup(keep) : test_mkdtemp(), path[700], yaml[128], *text;
     struct pub *p;
     size_t np, len = 0, cap = 1 << 16, exact = 0, raised = 0, altered = 0;
     time_t end, from;
@@ -972,7 +974,8 @@ START_TEST(test_replay)
     json_decref(j19);
     config_free(c);
     free(p);
-    test_rmtree(tmp);
+    if (!keep)
+        test_rmtree(tmp);
     free(tmp);
 }
 END_TEST
