@@ -690,7 +690,7 @@ static void rel_path(const char *from, const char *to, char *buf, size_t len)
     }
     buf[0] = '\0';
     for (const char *s = from + common; *s; s++)
-        if (*s == '/' && n + 4 < len)
+        if (*s == '/' && s[1] && n + 4 < len)
             n += (size_t)snprintf(buf + n, len - n, "../");
     if (to[common] == '/' && to[common + 1])
         snprintf(buf + n, len - n, "%s/", to + common + 1);

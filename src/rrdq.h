@@ -62,8 +62,8 @@ struct rrdq_totals {
 
 /* Reads the window (start, end] of probe `id`'s criterion file (end - start a whole number of the
  * file's steps; librrd answers from the finest archive covering `start`) and sets *out to its
- * sums. Returns 0, -ENOENT when there is no file (*out then zero but `expected`, which needs the
- * step: 0), or another negative errno with `err` like rrdq_summary. */
+ * sums. Returns 0, -ENOENT when there is no file, or another negative errno with `err` like
+ * rrdq_summary; *out is then all zero (`expected` too: it needs the file's step). */
 int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
                 struct rrdq_totals *out, char *err, size_t errlen);
 

@@ -495,6 +495,15 @@ START_TEST(test_cli)
     free(out);
     free(err);
 
+    /* --to alone: the 3 months ending that day, here Q1. */
+    const char *t1[] = {"report", "-c", cfg, "--to", "2026-03-31", "--format", "json", NULL};
+    rc = test_vigie(t1, &out, &err, 30);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    ck_assert_msg(strstr(out, "\"from\": \"2026-01-01\"") && strstr(out, "\"to\": \"2026-03-31\""),
+                  "%s", out);
+    free(out);
+    free(err);
+
     static const struct {
         const char *args[6];
         const char *err;
@@ -619,9 +628,11 @@ static size_t read_published(const char *path, struct pub **out)
         if (!v[c_up][0])
             continue; /* no updown check */
         if (n == cap) {
+            struct pub *bigger;
             cap = cap ? 2 * cap : 256;
-            p = realloc(p, cap * sizeof(*p));
-            ck_assert_ptr_nonnull(p);
+            bigger = realloc(p, cap * sizeof(*p));
+            ck_assert_ptr_nonnull(bigger);
+            p = bigger;
         }
         memset(&p[n], 0, sizeof(p[n]));
         p[n].jdma = strtol(v[c_jdma], NULL, 10);
@@ -889,9 +900,10 @@ START_TEST(test_replay)
     len = (size_t)snprintf(text, cap, "group: replay\nprobes:\n");
     for (size_t k = 0; k < np; k++) {
         if (cap - len < 256) {
+            char *bigger = realloc(text, cap * 2);
+            ck_assert_ptr_nonnull(bigger);
+            text = bigger;
             cap *= 2;
-            text = realloc(text, cap);
-            ck_assert_ptr_nonnull(text);
         }
         len += (size_t)snprintf(text + len, cap - len,
                                 "  - {id: j%ld, url: \"https://j%ld.test/\", jdma: [%ld], "
