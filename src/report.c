@@ -707,10 +707,12 @@ static void html_cells(FILE *out, const struct report_figures *f, enum report_ru
     struct cells c;
 
     cells_fill(&c, f, rules, false);
-    fprintf(out,
-            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-            "<td>%s</td>",
-            c.checks, c.flagged, c.coverage, c.avail, c.mean, c.median, c.p95, c.apdex);
+    fprintf(out, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>", c.checks, c.flagged,
+            c.coverage, c.avail, c.mean);
+    html_esc(out, c.median); /* ">2000" */
+    fputs("</td><td>", out);
+    html_esc(out, c.p95);
+    fprintf(out, "</td><td>%s</td>", c.apdex);
     if (rules == REPORT_RULES_2019)
         fprintf(out, "<td>%s</td><td>%s</td><td class=\"%s\">%s (%s)</td>", c.a_pts, c.t_pts,
                 f->scored ? css_class(f->score_class) : "none", c.score, c.colour);
