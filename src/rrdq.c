@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <rrd.h>
+#include <rrd_client.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,11 @@ int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
         return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
     if (access(path, F_OK) != 0)
         return set_error(err, errlen, -ENOENT, "%s: no such file", path);
+    /* Through rrdcached (RRDCACHED_ADDRESS set): its cached values go to the file first. */
+    rrd_clear_error();
+    if (rrdc_flush_if_daemon(NULL, path) != 0)
+        return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
+                         rrd_get_error());
     base = base_step(path);
     if (base == 0)
         return set_error(err, errlen, -EIO, "%s: cannot read its step", path);
