@@ -1,4 +1,4 @@
-/* vigie — command line: validate, check. */
+/* vigie — command line: run, validate, check, report. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "httpc.h"
 #include "log.h"
+#include "report.h"
 
 #define VIGIE_VERSION "0.1"
 
@@ -38,6 +39,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
                  "       vigie validate [-c FILE]\n"
                  "       vigie check [-c FILE] [--json] [ID...]\n"
+                 "       vigie report [-c FILE] [--quarter YYYY-Qn | --from DATE --to DATE] ...\n"
+                 "                    (vigie report --help)\n"
                  "       vigie version\n"
                  "\n"
                  "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
@@ -365,6 +368,8 @@ int main(int argc, char **argv)
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+    } else if (strcmp(cmd, "report") == 0) {
+        rc = report_main(argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {
