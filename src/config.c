@@ -1831,15 +1831,16 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
                 ok = ok && r->headers[i].name && r->headers[i].value;
             }
         }
-        if (sc.r_password_file)
-            r->secret = secret_read(ld, "password_file", sc.r_password_file);
-        else if (sc.r_password_env)
-            r->secret = secret_env(ld, "password_env", sc.r_password_env);
-        else if (sc.r_token_file)
-            r->secret = secret_read(ld, "token_file", sc.r_token_file);
-        else if (sc.r_token_env)
-            r->secret = secret_env(ld, "token_env", sc.r_token_env);
     }
+    /* read even when something else is wrong: a missing secret is reported in the same pass */
+    if (sc.r_password_file)
+        r->secret = secret_read(ld, "password_file", sc.r_password_file);
+    else if (sc.r_password_env)
+        r->secret = secret_env(ld, "password_env", sc.r_password_env);
+    else if (sc.r_token_file)
+        r->secret = secret_read(ld, "token_file", sc.r_token_file);
+    else if (sc.r_token_env)
+        r->secret = secret_env(ld, "token_env", sc.r_token_env);
     if (!ok)
         report(ld, item, "out of memory");
     layer_fini(&sc.l);

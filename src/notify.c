@@ -46,6 +46,7 @@ struct item {
     char *rname;
     struct rstate *rs;
     bool spooled; /* its file exists (remove it once accepted) */
+    bool writing; /* its spool file is being written: not deliverable yet */
 };
 
 struct rstate {
@@ -543,10 +544,12 @@ static void on_work_done(uv_work_t *req, int status)
             struct item *it = n->early;
 
             n->early = it->next;
-            if (n->closing)
+            if (n->closing) {
                 item_free(it);
-            else
+            } else {
+                enqueue(n, it);
                 spool_start_write(n, it);
+            }
         }
         n->early_tail = NULL;
         break;
@@ -556,11 +559,9 @@ static void on_work_done(uv_work_t *req, int status)
             log_err("notify: cannot spool notification %s (%s): delivering it from memory",
                     w->it->id, w->msg);
         }
+        /* the item sits in its receiver's queue (freed with it when closing) */
         w->it->spooled = w->err == 0;
-        if (n->closing)
-            item_free(w->it);
-        else
-            enqueue(n, w->it);
+        w->it->writing = false;
         break;
     case W_REMOVE:
         if (w->err) {
@@ -592,10 +593,12 @@ static int work_start(struct notify *n, struct work *w)
     return err;
 }
 
+/* Writes the file of an item already queued; it is not delivered before that is done. */
 static void spool_start_write(struct notify *n, struct item *it)
 {
     struct work *w = calloc(1, sizeof(*w));
 
+    it->writing = true;
     if (w) {
         w->op = W_WRITE;
         w->it = it;
@@ -611,7 +614,7 @@ static void spool_start_write(struct notify *n, struct item *it)
             free(w->data);
             free(w);
         }
-        enqueue(n, it);
+        it->writing = false;
     }
 }
 
@@ -1447,7 +1450,7 @@ static void pump(struct notify *n)
         uint64_t until;
 
         rs->held = false;
-        if (rs->busy || !rs->head || !rs->rc)
+        if (rs->busy || !rs->head || !rs->rc || rs->head->writing)
             continue;
         if (rs->retry_at > now) {
             if (rs->retry_at < wake)
@@ -1579,8 +1582,9 @@ int notify_submit(struct notify *n, json_t *notification)
         n->early_tail = it;
         return 0;
     }
+    /* queued now, so that a receiver gets notifications in the order they were submitted */
+    enqueue(n, it);
     spool_start_write(n, it);
-    pump(n);
     return 0;
 }
 
