@@ -55,8 +55,8 @@ static void env_config(struct env *e, const char *fmt, va_list ap)
     int err;
 
     vsnprintf(yaml, sizeof(yaml), fmt, ap);
-    test_write(e->dir, "probes.d/a.yaml",
-               "group: G\nprobes:\n  - id: a\n    url: http://127.0.0.1:1/\n");
+    free(test_write(e->dir, "probes.d/a.yaml",
+                    "group: G\nprobes:\n  - id: a\n    url: http://127.0.0.1:1/\n"));
     path = test_write(e->dir, "vigie.yaml", yaml);
     diag_init(&d);
     err = config_load(path, &e->cfg, &d);
@@ -972,7 +972,7 @@ START_TEST(bad_receivers)
     size_t o = 0;
 
     unsetenv("VIGIE_TEST_NO_SUCH_VAR");
-    test_write(dir, "probes.d/a.yaml", "group: G\nprobes:\n  - id: a\n    url: http://x/\n");
+    free(test_write(dir, "probes.d/a.yaml", "group: G\nprobes:\n  - id: a\n    url: http://x/\n"));
     path = test_write(dir, "vigie.yaml", yaml);
     diag_init(&d);
     ck_assert_int_eq(config_load(path, &cfg, &d), -EINVAL);
@@ -1005,7 +1005,7 @@ START_TEST(secrets_env_and_file)
     unsetenv("CREDENTIALS_DIRECTORY");
     setenv("VIGIE_TEST_TOKEN", "tok-from-env", 1);
     free(test_write(dir, "secrets/pw", "pw-from-file\n"));
-    test_write(dir, "probes.d/a.yaml", "group: G\nprobes:\n  - id: a\n    url: http://x/\n");
+    free(test_write(dir, "probes.d/a.yaml", "group: G\nprobes:\n  - id: a\n    url: http://x/\n"));
     snprintf(yaml, sizeof(yaml),
              "receivers:\n"
              "  - {name: w, type: webhook, url: 'https://example.org/h', token_env: "
