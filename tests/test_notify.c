@@ -239,9 +239,11 @@ static char *records(const char *prefix, const char *ext, const char *needle, si
         text = test_slurp(path, &tlen);
         if (strstr(text, needle)) {
             while (len + tlen + 8 > cap) {
+                char *bigger = realloc(all, cap * 2);
+
+                ck_assert_ptr_nonnull(bigger);
+                all = bigger;
                 cap *= 2;
-                all = realloc(all, cap);
-                ck_assert_ptr_nonnull(all);
             }
             memcpy(all + len, text, tlen);
             len += tlen;
@@ -790,9 +792,11 @@ static char *http_get(int port, const char *path, int *status)
     }
     do {
         if (len + 4096 + 1 > cap) {
+            char *bigger = realloc(buf, cap ? cap * 2 : 65536);
+
+            ck_assert_ptr_nonnull(bigger);
+            buf = bigger;
             cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
         }
         r = read(fd, buf + len, 4096);
         if (r > 0)
