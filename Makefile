@@ -7,7 +7,8 @@ PKGS      := libuv libcurl yaml-0.1 librrd libsystemd jansson
 TEST_PKGS := check openssl
 DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
-             libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck
+             libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck \
+             prometheus-alertmanager
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
