@@ -81,6 +81,7 @@ struct scope {
     const struct ydoc_node *receivers;
     const struct ydoc_node *r_name, *r_command, *r_url, *r_from, *r_to, *r_username;
     const struct ydoc_node *r_password_file, *r_password_env, *r_token_file, *r_token_env;
+    const struct ydoc_node *r_url_file, *r_url_env;
     int r_type, r_template, r_starttls;
     long r_rate_limit;
     uint64_t r_timeout, r_backoff_min, r_backoff_max;
@@ -311,6 +312,8 @@ static const struct key receiver_keys[] = {
      .max = DAY},
     {.name = "command", .type = K_TAGS, .off = S(r_command)},
     {.name = "url", .type = K_STR, .off = S(r_url)},
+    {.name = "url_file", .type = K_STR, .off = S(r_url_file)},
+    {.name = "url_env", .type = K_STR, .off = S(r_url_env)},
     {.name = "headers", .type = K_HEADERS},
     {.name = "template", .type = K_CHOICE, .off = S(r_template), .choices = templates},
     {.name = "from", .type = K_STR, .off = S(r_from)},
@@ -1504,6 +1507,8 @@ static const struct {
 } rkey_types[] = {
     {"command", R_EXEC},
     {"url", R_WEBHOOK | R_SMTP | R_AM},
+    {"url_file", R_WEBHOOK},
+    {"url_env", R_WEBHOOK},
     {"headers", R_WEBHOOK},
     {"template", R_WEBHOOK},
     {"from", R_SMTP},
@@ -1534,7 +1539,7 @@ static void receiver_fini(struct receiver *r)
     for (size_t i = 0; i < r->ncommand; i++)
         free(r->command[i]);
     free(r->command);
-    free(r->url);
+    secret_free(r->url); /* may come from url_file / url_env */
     for (size_t i = 0; i < r->nheaders; i++) {
         free(r->headers[i].name);
         free(r->headers[i].value);
@@ -1690,9 +1695,13 @@ static void check_receiver(struct loader *ld, const struct ydoc_node *item, cons
             else if (access(path, X_OK) != 0)
                 report(ld, prog, "\"command\": %s: %s", path, strerror(errno));
         }
-    } else if (!sc->r_url) {
-        report(ld, item, "%s receiver has no \"url\"", type);
-    } else {
+    } else if (!sc->r_url && !sc->r_url_file && !sc->r_url_env) {
+        report(ld, item, "%s receiver has no \"url\"%s", type,
+               r->type == RECEIVER_WEBHOOK ? " (or \"url_file\", \"url_env\")" : "");
+    } else if (!!sc->r_url + !!sc->r_url_file + !!sc->r_url_env > 1) {
+        report(ld, sc->r_url_env ? sc->r_url_env : sc->r_url_file,
+               "only one of \"url\", \"url_file\" and \"url_env\"");
+    } else if (sc->r_url) {
         const char *url = ydoc_scalar(sc->r_url, NULL);
         int err = httpc_url_check_schemes(
             url, r->type == RECEIVER_SMTP ? smtp_schemes : http_schemes, &why);
@@ -1831,6 +1840,25 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
                 ok = ok && r->headers[i].name && r->headers[i].value;
             }
         }
+    }
+    /* A webhook URL that is itself a secret (Slack's, Mattermost's): read like a password,
+     * checked like a URL, never shown (the messages do not quote it). */
+    if ((sc.r_url_file || sc.r_url_env) && r->type == RECEIVER_WEBHOOK && !r->url) {
+        static const char *const http_schemes[] = {"http", "https", NULL};
+        const struct ydoc_node *at = sc.r_url_file ? sc.r_url_file : sc.r_url_env;
+        const char *key = sc.r_url_file ? "url_file" : "url_env";
+        char *url = sc.r_url_file ? secret_read(ld, key, at) : secret_env(ld, key, at);
+        const char *why = "";
+        int err = url ? httpc_url_check_schemes(url, http_schemes, &why) : 0;
+
+        if (err == -EPERM)
+            report(ld, at, "\"%s\": credentials do not belong in the URL (use token_file)", key);
+        else if (err < 0)
+            report(ld, at, "\"%s\": not a usable http(s) URL: %s", key, why);
+        if (err < 0)
+            secret_free(url);
+        else
+            r->url = url;
     }
     /* read even when something else is wrong: a missing secret is reported in the same pass */
     if (sc.r_password_file)

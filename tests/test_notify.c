@@ -1010,10 +1010,12 @@ START_TEST(secrets_env_and_file)
     setenv("VIGIE_TEST_TOKEN", "tok-from-env", 1);
     free(test_write(dir, "secrets/pw", "pw-from-file\n"));
     free(test_write(dir, "probes.d/a.yaml", "group: G\nprobes:\n  - id: a\n    url: http://x/\n"));
+    setenv("VIGIE_TEST_HOOK_URL", "https://hooks.example.org/services/T0/B0/secret", 1);
     snprintf(yaml, sizeof(yaml),
              "receivers:\n"
              "  - {name: w, type: webhook, url: 'https://example.org/h', token_env: "
              "VIGIE_TEST_TOKEN}\n"
+             "  - {name: s, type: webhook, template: slack, url_env: VIGIE_TEST_HOOK_URL}\n"
              "  - {name: m, type: smtp, url: 'smtps://mail.example.org', from: a@example.org,\n"
              "     to: [b@example.org], username: u, password_file: secrets/pw,\n"
              "     starttls: optional}\n");
@@ -1028,6 +1030,9 @@ START_TEST(secrets_env_and_file)
     ck_assert_uint_eq(config_receiver(cfg, "m")->timeout_ms, 10000);
     ck_assert_uint_eq(config_receiver(cfg, "m")->backoff_max_ms, 300000);
     ck_assert_ptr_null(config_receiver(cfg, "nope"));
+    ck_assert_str_eq(config_receiver(cfg, "s")->url,
+                     "https://hooks.example.org/services/T0/B0/secret");
+    ck_assert_int_eq(config_receiver(cfg, "s")->template, TEMPLATE_SLACK);
     config_free(cfg);
     diag_fini(&d);
     free(path);
