@@ -46,6 +46,7 @@ static int parse_ports(struct srvctl *s, const char *line)
         {"http", &s->http},           {"https", &s->https}, {"expired", &s->expired},
         {"wronghost", &s->wronghost}, {"soon", &s->soon},   {"stall", &s->stall},
         {"refused", &s->refused},     {"smtp", &s->smtp},   {"smtps", &s->smtps},
+        {"smtpplain", &s->smtpplain},
     };
 
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {

@@ -729,6 +729,43 @@ START_TEST(smtp_starttls_auth)
 }
 END_TEST
 
+/* smtp:// with STARTTLS required (the default) never sends the mail in clear to a server that
+ * does not offer STARTTLS; `starttls: optional` does. */
+START_TEST(smtp_starttls_required_or_optional)
+{
+    struct env e;
+    struct notify_stats st;
+    size_t count;
+    char *got;
+
+    env_up(&e,
+           "receivers:\n"
+           "  - {name: strict, type: smtp, url: 'smtp://127.0.0.1:%d', from: a@example.org,\n"
+           "     to: [b@example.org], backoff_min: 100ms, backoff_max: 200ms}\n"
+           "  - {name: relaxed, type: smtp, url: 'smtp://127.0.0.1:%d', from: a@example.org,\n"
+           "     to: [b@example.org], starttls: optional}\n",
+           test_srv.smtpplain, test_srv.smtpplain);
+    submit(&e, "mail-3", "strict", "firing", 1, "strict");
+    submit(&e, "mail-4", "relaxed", "firing", 1, "relaxed");
+    ck_assert(run_until(&e, retried_at_least, 2, 5000 * (uint64_t)test_timeout(1)));
+    ck_assert(run_until(&e, sent_at_least, 1, 5000 * (uint64_t)test_timeout(1)));
+    ck_assert_int_eq(notify_receiver_stats(e.n, "strict", &st), 0);
+    ck_assert_uint_eq(st.sent, 0);
+    ck_assert_uint_eq(st.pending, 1);
+    ck_assert_int_eq(notify_receiver_stats(e.n, "relaxed", &st), 0);
+    ck_assert_uint_eq(st.sent, 1);
+    ck_assert_int_eq(notify_receiver_stats(e.n, "nobody", &st), -ENOENT);
+    got = records("mail", ".eml", "mail-3.strict@vigie", &count);
+    ck_assert_uint_eq(count, 0);
+    free(got);
+    got = records("mail", ".eml", "mail-4.relaxed@vigie", &count);
+    ck_assert_uint_eq(count, 1);
+    assert_has(got, "X-Testsrv-Tls: no\r\n");
+    free(got);
+    env_down(&e);
+}
+END_TEST
+
 START_TEST(smtps_implicit_tls)
 {
     struct env e;
@@ -1059,6 +1096,7 @@ Suite *notify_suite(void)
     tcase_add_test(tc, exec_env_and_stdin);
     tcase_add_test(tc, exec_timeout_and_retry);
     tcase_add_test(tc, smtp_starttls_auth);
+    tcase_add_test(tc, smtp_starttls_required_or_optional);
     tcase_add_test(tc, smtps_implicit_tls);
     tcase_add_test(tc, alertmanager_v2);
     suite_add_tcase(s, tc);

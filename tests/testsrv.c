@@ -7,7 +7,7 @@
  * writes the CA certificate to DIR/ca.pem (use it as the client's CAfile), binds these listeners
  * on 127.0.0.1, each on an ephemeral port, and prints exactly one line on stdout:
  *
- *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P smtp=P smtps=P
+ *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P smtp=P smtps=P smtpplain=P
  *
  *   http       plain HTTP
  *   https      TLS, certificate valid for IP:127.0.0.1 and DNS:localhost, signed by the test CA
@@ -21,6 +21,7 @@
  *              kept, unlike a closed one, so no other socket can take the port meanwhile)
  *   smtp       an SMTP receiver (plain, offers STARTTLS with the https certificate)
  *   smtps      the same behind implicit TLS
+ *   smtpplain  the same, plain, without STARTTLS (a server, or a downgrading middlebox)
  *
  * SMTP: EHLO/HELO, STARTTLS, AUTH PLAIN (any credentials accepted), MAIL, RCPT, DATA, RSET,
  * NOOP, QUIT. Every message accepted is written to DIR/mail-N.eml (N from 1, written to a
@@ -129,6 +130,7 @@ enum listener_kind {
     L_STALL,
     L_SMTP,
     L_SMTPS,
+    L_SMTPPLAIN,
     L_COUNT
 };
 
@@ -1455,7 +1457,7 @@ static void listener_start(struct server *srv, enum listener_kind k, SSL_CTX *ct
 
     l->ctx = ctx;
     l->stall = k == L_STALL;
-    l->smtp = k == L_SMTP || k == L_SMTPS;
+    l->smtp = k == L_SMTP || k == L_SMTPS || k == L_SMTPPLAIN;
     l->srv = srv;
     l->fd = bind_loopback(&l->port);
     if (listen(l->fd, BACKLOG) < 0)
@@ -1654,6 +1656,7 @@ int main(int argc, char **argv)
     listener_start(&srv, L_STALL, NULL);
     listener_start(&srv, L_SMTP, NULL);
     srv.l[L_SMTP].starttls = srv.l[L_HTTPS].ctx;
+    listener_start(&srv, L_SMTPPLAIN, NULL);
     listener_start(&srv, L_SMTPS,
                    tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
     srv.dir = argv[2];
@@ -1663,10 +1666,10 @@ int main(int argc, char **argv)
     EVP_PKEY_free(ca_key);
 
     printf("http=%d https=%d expired=%d wronghost=%d soon=%d stall=%d refused=%d smtp=%d "
-           "smtps=%d\n",
+           "smtps=%d smtpplain=%d\n",
            srv.l[L_HTTP].port, srv.l[L_HTTPS].port, srv.l[L_EXPIRED].port, srv.l[L_WRONGHOST].port,
            srv.l[L_SOON].port, srv.l[L_STALL].port, srv.refused_port, srv.l[L_SMTP].port,
-           srv.l[L_SMTPS].port);
+           srv.l[L_SMTPS].port, srv.l[L_SMTPPLAIN].port);
     if (fflush(stdout) != 0)
         die("cannot write the port line");
 
