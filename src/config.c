@@ -78,7 +78,7 @@ struct scope {
     uint64_t rrd_flush, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
     /* a receiver (and vigie.yaml's `receivers:`) */
-    const struct ydoc_node *receivers;
+    const struct ydoc_node *receivers, *spool_dir;
     const struct ydoc_node *r_name, *r_command, *r_url, *r_from, *r_to, *r_username;
     const struct ydoc_node *r_password_file, *r_password_env, *r_token_file, *r_token_env;
     const struct ydoc_node *r_url_file, *r_url_env;
@@ -282,6 +282,7 @@ static const struct key top_keys[] = {
      .max = 300 * SEC},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
     {.name = "receivers", .type = K_SEQ, .off = S(receivers)},
+    {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
 };
 
 static const struct keytab top_tab = {"vigie.yaml", top_keys,
@@ -1952,6 +1953,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
         c->rrd_dir = path_join(base, ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd");
         c->graphs_dir =
             path_join(base, ts.graphs_dir ? ydoc_scalar(ts.graphs_dir, NULL) : "graphs");
+        c->spool_dir = path_join(base, ts.spool_dir ? ydoc_scalar(ts.spool_dir, NULL) : "spool");
     }
     c->user_agent = make_user_agent(&ts);
     c->concurrency = ts.concurrency;
@@ -1964,7 +1966,8 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->rrd_daily_ms = ts.ret_daily;
     c->saturation_ms = ts.saturation_lag;
     c->drain_ms = ts.drain_timeout;
-    if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent) {
+    if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent ||
+        !c->spool_dir) {
         report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
         goto out;
     }
@@ -2001,6 +2004,7 @@ void config_free(struct config *c)
     free(c->probes_dir);
     free(c->rrd_dir);
     free(c->graphs_dir);
+    free(c->spool_dir);
     free(c->user_agent);
     for (size_t i = 0; i < c->nreceivers; i++)
         receiver_fini(&c->receivers[i]);

@@ -17,6 +17,8 @@
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
  *   defaults: { <probe keys> }
+ *   spool_dir: spool
+ *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
  *
  * Probe keys (settable in both `defaults:` blocks and in a probe): interval, timeout,
  * connect_timeout, method (GET|HEAD), headers (map), follow_redirects, max_redirects,
@@ -127,6 +129,7 @@ struct config {
     struct probe *probes;   /* sorted by id */
     size_t nprobes;
     size_t nfiles;              /* probes files read */
+    char *spool_dir;            /* notifications not yet delivered (notify), default "spool" */
     struct receiver *receivers; /* in file order */
     size_t nreceivers;
 };

@@ -1067,6 +1067,12 @@ START_TEST(secrets_env_and_file)
     ck_assert_uint_eq(config_receiver(cfg, "m")->timeout_ms, 10000);
     ck_assert_uint_eq(config_receiver(cfg, "m")->backoff_max_ms, 300000);
     ck_assert_ptr_null(config_receiver(cfg, "nope"));
+    {
+        char spool[700];
+
+        snprintf(spool, sizeof(spool), "%s/spool", dir);
+        ck_assert_str_eq(cfg->spool_dir, spool);
+    }
     ck_assert_str_eq(config_receiver(cfg, "s")->url,
                      "https://hooks.example.org/services/T0/B0/secret");
     ck_assert_int_eq(config_receiver(cfg, "s")->template, TEMPLATE_SLACK);
