@@ -1595,8 +1595,8 @@ void notify_reload(struct notify *n, const struct config *cfg)
         const struct receiver *rc = config_receiver(cfg, rs->name);
 
         if (!rc && rs->rc && rs->queued > 0)
-            log_warn("notify: receiver \"%s\" was removed: its %zu notification%s stay in the "
-                     "spool",
+            log_warn("notify: receiver \"%s\" was removed: %zu notification%s kept in the "
+                     "spool until it is back",
                      rs->name, rs->queued, rs->queued == 1 ? "" : "s");
         rstate_bind(rs, rc);
     }

@@ -502,6 +502,55 @@ START_TEST(webhook_burst)
 }
 END_TEST
 
+/* Reloads: a receiver removed keeps its notifications in the spool (orphaned), one named again
+ * gets them. */
+START_TEST(reload_orphans_and_back)
+{
+    struct env e;
+    struct notify_stats st;
+    struct config *old;
+    char flag[600];
+    size_t count;
+    char *got;
+
+    snprintf(flag, sizeof(flag), "%s/reload-down", test_srv.dir);
+    free(test_write(test_srv.dir, "reload-down", "1"));
+    env_up(&e,
+           "receivers:\n"
+           "  - {name: hook, type: webhook, backoff_min: 100ms, backoff_max: 100ms,\n"
+           "     url: 'http://127.0.0.1:%d/sink/reload?down=reload-down'}\n",
+           test_srv.http);
+    submit(&e, "o-1", "hook", "firing", 1, "one");
+    ck_assert(run_until(&e, retried_at_least, 1, 5000 * (uint64_t)test_timeout(1)));
+    old = e.cfg;
+    env_load(&e, "receivers:\n  - {name: other, type: webhook, url: 'http://127.0.0.1:%d/x'}\n",
+             test_srv.http);
+    notify_reload(e.n, e.cfg);
+    config_free(old);
+    unlink(flag);
+    ck_assert(run_until(&e, sent_at_least, 1, 500) == false);
+    notify_stats(e.n, &st);
+    ck_assert_uint_eq(st.pending, 1);
+    ck_assert_uint_eq(st.orphaned, 1);
+    ck_assert_uint_eq(count_files(e.spool, "o-1.json"), 1);
+    old = e.cfg;
+    env_load(&e,
+             "receivers:\n"
+             "  - {name: hook, type: webhook, url: "
+             "'http://127.0.0.1:%d/sink/reload?down=reload-down'}\n",
+             test_srv.http);
+    notify_reload(e.n, e.cfg);
+    config_free(old);
+    ck_assert(run_until(&e, sent_at_least, 1, 5000 * (uint64_t)test_timeout(1)));
+    notify_stats(e.n, &st);
+    ck_assert_uint_eq(st.orphaned, 0);
+    got = records("sink", ".req", "/sink/reload", &count);
+    ck_assert_uint_eq(count, 1);
+    free(got);
+    env_down(&e);
+}
+END_TEST
+
 START_TEST(rate_limit_holds_excess)
 {
     struct env e;
@@ -1173,6 +1222,7 @@ Suite *notify_suite(void)
     tcase_add_test(tc, webhook_down_then_back);
     tcase_add_test(tc, webhook_burst);
     tcase_add_test(tc, rate_limit_holds_excess);
+    tcase_add_test(tc, reload_orphans_and_back);
     tcase_add_test(tc, submit_refusals);
     tcase_add_test(tc, spool_survives_sigkill);
     tcase_add_test(tc, spool_close_and_resume);
