@@ -62,7 +62,7 @@ struct rstate {
     bool held_logged;     /* said so once for this episode */
     uint64_t *ring;       /* times of the last rate_limit deliveries */
     size_t ring_cap, ring_len, ring_head;
-    char last_err[ERR_MAX]; /* the cause logged last ("" when delivering fine) */
+    char last_err[64]; /* the cause logged last ("" when delivering fine) */
     struct notify_stats st;
 };
 
@@ -1002,9 +1002,10 @@ static uint64_t backoff_ms(struct notify *n, const struct rstate *rs)
 }
 
 /* An attempt ended. `rejected`: the receiver refused this notification (not a transport
- * problem): it goes behind the others. */
+ * problem): it goes behind the others. `key` names the cause without the details that vary from
+ * one attempt to the next (curl's timings), `why` says it all. */
 static void attempt_end(struct notify *n, struct rstate *rs, struct item *it, bool ok,
-                        bool rejected, const char *why)
+                        bool rejected, const char *key, const char *why)
 {
     uint64_t now = uv_now(n->loop);
 
@@ -1034,11 +1035,11 @@ static void attempt_end(struct notify *n, struct rstate *rs, struct item *it, bo
     rs->st.retried++;
     rs->retry_at = now + backoff_ms(n, rs);
     /* once per cause: a receiver down for an hour is one line, not one per retry */
-    if (strcmp(rs->last_err, why) != 0) {
+    if (strcmp(rs->last_err, key) != 0) {
         log_warn("notify: receiver \"%s\": %s; %zu notification%s pending, retrying with "
                  "backoff",
                  rs->name, why, rs->queued, rs->queued == 1 ? "" : "s");
-        snprintf(rs->last_err, sizeof(rs->last_err), "%s", why);
+        snprintf(rs->last_err, sizeof(rs->last_err), "%s", key);
     } else {
         log_debug("notify: receiver \"%s\": %s (attempt %u)", rs->name, why, rs->failures);
     }
@@ -1064,7 +1065,7 @@ static void on_sent(void *arg, struct result *res, const char *body, size_t len)
     struct rstate *rs = a->rs;
     bool smtp = rs->rc && rs->rc->type == RECEIVER_SMTP;
     bool ok = false, rejected = false;
-    char why[ERR_MAX];
+    char why[ERR_MAX], key[64];
 
     rs->busy = NULL;
     n->busy--;
@@ -1075,6 +1076,7 @@ static void on_sent(void *arg, struct result *res, const char *body, size_t len)
     }
     if (res->outcome != OUTCOME_OK) {
         snprintf(why, sizeof(why), "%s: %.200s", outcome_str(res->outcome), res->msg);
+        snprintf(key, sizeof(key), "transport %s", outcome_str(res->outcome));
     } else if (smtp || (res->status >= 200 && res->status <= 299)) {
         ok = true;
     } else {
@@ -1085,11 +1087,12 @@ static void on_sent(void *arg, struct result *res, const char *body, size_t len)
             k = 120;
         snprintf(why, sizeof(why), "HTTP status %ld%s%.*s", res->status, k ? ": " : "", (int)k,
                  body ? body : "");
+        snprintf(key, sizeof(key), "http %ld", res->status);
         rejected =
             res->status >= 400 && res->status <= 499 && res->status != 408 && res->status != 429;
     }
     (void)len;
-    attempt_end(n, rs, a->it, ok, rejected, ok ? "" : why);
+    attempt_end(n, rs, a->it, ok, rejected, ok ? "" : key, ok ? "" : why);
     attempt_free(a);
     pump(n);
 }
@@ -1221,7 +1224,7 @@ static void exec_closed(uv_handle_t *handle)
     struct attempt *a = handle->data;
     struct notify *n = a->n;
     struct rstate *rs = a->rs;
-    char why[ERR_MAX];
+    char why[ERR_MAX], key[64];
     bool ok;
 
     if (--a->handles > 0)
@@ -1234,16 +1237,21 @@ static void exec_closed(uv_handle_t *handle)
         return;
     }
     ok = a->exited && !a->timed_out && a->exit_status == 0 && a->term_signal == 0;
-    if (a->timed_out)
+    if (a->timed_out) {
         snprintf(why, sizeof(why), "%.200s timed out, killed", a->prog);
-    else if (!a->exited)
+        snprintf(key, sizeof(key), "timeout");
+    } else if (!a->exited) {
         snprintf(why, sizeof(why), "%.200s could not be started", a->prog);
-    else if (a->term_signal)
+        snprintf(key, sizeof(key), "start");
+    } else if (a->term_signal) {
         snprintf(why, sizeof(why), "%.200s killed by signal %d", a->prog, a->term_signal);
-    else
+        snprintf(key, sizeof(key), "signal %d", a->term_signal);
+    } else {
         snprintf(why, sizeof(why), "%.200s exited with status %lld", a->prog,
                  (long long)a->exit_status);
-    attempt_end(n, rs, a->it, ok, false, ok ? "" : why);
+        snprintf(key, sizeof(key), "exit %lld", (long long)a->exit_status);
+    }
+    attempt_end(n, rs, a->it, ok, false, ok ? "" : key, ok ? "" : why);
     attempt_free(a);
     pump(n);
 }
@@ -1427,7 +1435,7 @@ static void attempt_start(struct notify *n, struct rstate *rs)
     char why[ERR_MAX];
 
     snprintf(why, sizeof(why), "cannot start a delivery: %s", strerror(-err));
-    attempt_end(n, rs, rs->head, false, false, why);
+    attempt_end(n, rs, rs->head, false, false, "start", why);
     if (a)
         attempt_free(a);
 }

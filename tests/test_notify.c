@@ -285,6 +285,41 @@ static char *records(const char *prefix, const char *ext, const char *needle, si
     return all;
 }
 
+/* Sends this process's stderr (the log) to a file until stderr_end; returns the saved fd. */
+static int stderr_begin(const char *path)
+{
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    dup2(fd, 2);
+    close(fd);
+    return saved;
+}
+
+/* Restores stderr; returns what was logged meanwhile (caller frees), echoed to stderr. */
+static char *stderr_end(int saved, const char *path)
+{
+    char *text;
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    text = test_slurp(path, NULL);
+    fputs(text, stderr);
+    return text;
+}
+
+static size_t occurrences(const char *text, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 /* A notification with n alerts (probes p1..pn) in the documented format. */
 static json_t *notif(const char *id, const char *receiver, const char *status, int n,
                      const char *title)
@@ -349,9 +384,20 @@ START_TEST(webhook_vigie_json)
              "    headers: {X-Team: oncall}\n"
              "    token_file: token.txt\n",
              test_srv.http);
-    env_start(&e);
-    submit(&e, "n-1", "hook", "firing", 2, "2 procedures of Ministère X down");
-    ck_assert(run_until(&e, sent_at_least, 1, 5000 * (uint64_t)test_timeout(1)));
+    {
+        char logf[700];
+        char *log;
+        int saved;
+
+        snprintf(logf, sizeof(logf), "%s/log.txt", e.dir);
+        saved = stderr_begin(logf);
+        env_start(&e);
+        submit(&e, "n-1", "hook", "firing", 2, "2 procedures of Ministère X down");
+        ck_assert(run_until(&e, sent_at_least, 1, 5000 * (uint64_t)test_timeout(1)));
+        log = stderr_end(saved, logf);
+        ck_assert_msg(strstr(log, "s3cr3t") == NULL, "the token was logged");
+        free(log);
+    }
     got = records("sink", ".req", "/sink/vigie-json", &count);
     ck_assert_uint_eq(count, 1);
     assert_has(got, "POST /sink/vigie-json HTTP/1.1");
@@ -423,11 +469,23 @@ START_TEST(webhook_down_then_back)
            "    backoff_min: 100ms\n"
            "    backoff_max: 400ms\n",
            test_srv.http);
-    for (int i = 0; i < 5; i++) {
-        snprintf(id, sizeof(id), "d-%d", i);
-        submit(&e, id, "hook", "firing", 1, id);
+    {
+        char logf[700];
+        char *log;
+        int saved;
+
+        snprintf(logf, sizeof(logf), "%s/log.txt", e.dir);
+        saved = stderr_begin(logf);
+        for (int i = 0; i < 5; i++) {
+            snprintf(id, sizeof(id), "d-%d", i);
+            submit(&e, id, "hook", "firing", 1, id);
+        }
+        ck_assert(run_until(&e, retried_at_least, 4, 5000 * (uint64_t)test_timeout(1)));
+        log = stderr_end(saved, logf);
+        /* logged once for the cause, not once per retry */
+        ck_assert_uint_eq(occurrences(log, "receiver \"hook\": HTTP status 503"), 1);
+        free(log);
     }
-    ck_assert(run_until(&e, retried_at_least, 4, 5000 * (uint64_t)test_timeout(1)));
     notify_stats(e.n, &st);
     ck_assert_uint_eq(st.sent, 0);
     ck_assert_uint_eq(st.pending, 5);
