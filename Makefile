@@ -8,13 +8,14 @@ TEST_PKGS := check openssl
 DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
              libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck \
-             prometheus-alertmanager
+             systemd make prometheus-alertmanager
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SYSCONFDIR ?= /etc
 STATEDIR ?= /var/lib/vigie
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+MANDIR   ?= $(PREFIX)/share/man
 CONFIG   ?= vigie.yaml
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -28,7 +29,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run check-once test check-asan lint deps clean help validate bench install
+.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -90,6 +91,7 @@ install: $(BUILD)/vigie
 	install -D -m 0755 $(BUILD)/vigie $(DESTDIR)$(PREFIX)/bin/vigie
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d
 	sed -e 's|^rrd_dir: .*|rrd_dir: $(STATEDIR)/rrd|' -e 's|^graphs_dir: .*|graphs_dir: $(STATEDIR)/graphs|' \
+	    -e 's|^\(  state_file: *\)state/|\1$(STATEDIR)/|' -e 's|^\(  spool_dir: *\)state/|\1$(STATEDIR)/|' \
 	    vigie.yaml > $(DESTDIR)$(SYSCONFDIR)/vigie/vigie.yaml
 	install -m 0644 probes.d/*.yaml $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
@@ -97,6 +99,19 @@ install: $(BUILD)/vigie
 	    systemd/vigie.service > $(DESTDIR)$(UNITDIR)/vigie.service
 	install -m 0644 systemd/vigie.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigie.conf
 	install -m 0644 systemd/vigie.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigie.conf
+	install -D -m 0644 docs/man/vigie.8 $(DESTDIR)$(MANDIR)/man8/vigie.8
+	install -D -m 0644 docs/man/vigie.yaml.5 $(DESTDIR)$(MANDIR)/man5/vigie.yaml.5
+	install -D -m 0644 systemd/vigie.service.d/rrdcached.conf $(DESTDIR)$(PREFIX)/share/vigie/rrdcached.conf
+	install -D -m 0644 docs/nginx-vigie.conf $(DESTDIR)$(PREFIX)/share/vigie/nginx-vigie.conf
+
+# Removes what `install` put in place, except the configuration (edited by the operator) and
+# the state (RRD files, alert state): remove those by hand if wanted.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vigie $(DESTDIR)$(UNITDIR)/vigie.service \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigie.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigie.conf \
+	    $(DESTDIR)$(MANDIR)/man8/vigie.8 $(DESTDIR)$(MANDIR)/man5/vigie.yaml.5 \
+	    $(DESTDIR)$(PREFIX)/share/vigie/rrdcached.conf $(DESTDIR)$(PREFIX)/share/vigie/nginx-vigie.conf
+	-rmdir $(DESTDIR)$(PREFIX)/share/vigie 2>/dev/null
 
 # The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
 bench: $(BUILD)/vigie

@@ -26,6 +26,7 @@ struct opts {
     const char *config;
     const char *stats;
     uint64_t duration_ms;
+    unsigned shard_i, shard_n; /* --shard i/n, 0/0 when not given */
     bool json;
     bool config_given;
     const char **ids;
@@ -34,7 +35,7 @@ struct opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE]\n"
+    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
                  "       vigie validate [-c FILE]\n"
                  "       vigie check [-c FILE] [--json] [ID...]\n"
                  "       vigie version\n"
@@ -44,6 +45,8 @@ static void usage(FILE *out)
                  "  --json             one JSON object per probe and line\n"
                  "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
                  "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
+                 "  --shard I/N        run: only this node's share of the probes (1 <= I <= N),\n"
+                 "                     stable by id: N nodes with I = 1..N cover every probe once\n"
                  "  -v, --verbose      debug logging\n");
 }
 
@@ -77,6 +80,18 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
                 fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
                 return -1;
             }
+        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            unsigned si, sn;
+            int end = 0;
+
+            if (sscanf(argv[++i], "%u/%u%n", &si, &sn, &end) != 2 || argv[i][end] != '\0' ||
+                sn < 1 || sn > 10000 || si < 1 || si > sn) {
+                fprintf(stderr, "vigie: --shard %s: expected I/N with 1 <= I <= N <= 10000\n",
+                        argv[i]);
+                return -1;
+            }
+            o->shard_i = si;
+            o->shard_n = sn;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -314,6 +329,17 @@ static int cmd_run(const struct opts *o)
 
     if (!cfg)
         return 1;
+    if (o->shard_n) {
+        size_t all = cfg->nprobes, kept = config_shard(cfg, o->shard_i, o->shard_n);
+
+        log_info("shard %u/%u: %zu of %zu probes", o->shard_i, o->shard_n, kept, all);
+        if (kept == 0) {
+            fprintf(stderr, "vigie: shard %u/%u holds none of the %zu probes\n", o->shard_i,
+                    o->shard_n, all);
+            config_free(cfg);
+            return 1;
+        }
+    }
     return daemon_run(cfg, &d);
 }
 

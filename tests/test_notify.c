@@ -1253,7 +1253,7 @@ START_TEST(secrets_env_and_file)
     {
         char spool[700];
 
-        snprintf(spool, sizeof(spool), "%s/spool", dir);
+        snprintf(spool, sizeof(spool), "%s/state/spool", dir); /* alerting.spool_dir */
         ck_assert_str_eq(cfg->spool_dir, spool);
     }
     ck_assert_str_eq(config_receiver(cfg, "s")->url,
