@@ -406,6 +406,28 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* mkdir -p, mode 0700 for what it creates (the spool holds what receivers will be told). */
+static int mkdirs(const char *dir)
+{
+    char *p = strdup(dir);
+    int err = 0;
+
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (char *s = strchr(p + 1, '/'); s && !err; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            err = -1;
+        *s = '/';
+    }
+    if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
+        err = -1;
+    free(p);
+    return err;
+}
+
 static void spool_scan(struct work *w)
 {
     struct notify *n = w->n;
@@ -413,7 +435,7 @@ static void spool_scan(struct work *w)
     size_t cap = 0;
     DIR *d;
 
-    if (mkdir(n->dir, 0700) < 0 && errno != EEXIST) {
+    if (mkdirs(n->dir) < 0) {
         w->err = -errno;
         snprintf(w->msg, sizeof(w->msg), "cannot create %s: %s", n->dir, strerror(errno));
         return;

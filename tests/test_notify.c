@@ -81,7 +81,8 @@ static void env_init(struct env *e)
     memset(e, 0, sizeof(*e));
     signal(SIGPIPE, SIG_IGN); /* what vigie run does: exec receivers write to pipes */
     e->dir = test_mkdtemp();
-    snprintf(e->spool, sizeof(e->spool), "%s/spool", e->dir);
+    /* two levels that do not exist yet, like the default state/spool */
+    snprintf(e->spool, sizeof(e->spool), "%s/state/spool", e->dir);
 }
 
 static void env_load(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -411,6 +412,7 @@ START_TEST(webhook_vigie_json)
     ck_assert_uint_eq(st.sent, 1);
     ck_assert_uint_eq(st.pending, 0);
     ck_assert_uint_eq(st.retried, 0);
+    ck_assert_uint_eq(st.spool_errors, 0); /* state/spool was created, parents included */
     /* accepted: the spool file goes */
     e.want = 0;
     ck_assert(run_until(&e, never, 0, 200) == false);
