@@ -1754,6 +1754,13 @@ static void load_route(struct loader *ld, const struct ydoc_node *item, struct r
     }
     check_names(ld, sc.r_groups, &r->groups, true);
     check_names(ld, sc.r_probes, &r->probes, false);
+    for (size_t i = 0; i < r->receivers.n; i++) {
+        struct qbuf q;
+
+        if (!config_receiver(ld->c, r->receivers.v[i]))
+            report(ld, strs_item(sc.r_receivers, i), "unknown receiver %s (not in \"receivers\")",
+                   quote(&q, r->receivers.v[i]));
+    }
     r->kinds = name_bits(ld, "kind", sc.r_kinds, config_alert_kinds);
     r->severities = name_bits(ld, "severity", sc.r_sevs, config_severities);
     r->repeat_ms = sc.r_repeat;

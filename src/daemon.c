@@ -27,6 +27,7 @@
 #include "container.h"
 #include "httpc.h"
 #include "log.h"
+#include "notify.h"
 #include "rrdw.h"
 #include "sched.h"
 
@@ -43,6 +44,7 @@ struct daemon {
     struct sched *sched;
     struct rrdw *rrdw;
     struct alerting *alerting;
+    struct notify *notify;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t stats_timer;
@@ -108,8 +110,11 @@ static void on_sample(void *arg, const struct sched_sample *s)
 /* A notification from the alert engine, for one receiver. */
 static void on_alert_send(void *arg, const char *receiver, json_t *n)
 {
-    (void)arg;
-    log_notice("notification to %s: %s", receiver, json_string_value(json_object_get(n, "title")));
+    struct daemon *d = arg;
+    int err = d->notify ? notify_submit(d->notify, n) : -ECANCELED;
+
+    if (err < 0)
+        log_err("notification to %s not taken: %s", receiver, strerror(-err));
 }
 
 static void log_stats(struct daemon *d)
@@ -138,6 +143,9 @@ static void on_status_timer(uv_timer_t *t)
 {
     struct daemon *d = container_of(t, struct daemon, status_timer);
     struct sched_stats st;
+    struct notify_stats ns;
+    struct alert_stats as;
+    struct rrdw_stats rs;
     uint64_t now = uv_hrtime();
     size_t down = 0, degraded = 0;
     double rate;
@@ -152,8 +160,15 @@ static void on_status_timer(uv_timer_t *t)
         down += d->last_verdict[i] == VERDICT_DOWN;
         degraded += d->last_verdict[i] == VERDICT_DEGRADED;
     }
-    sd_notifyf(0, "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks",
-               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed);
+    notify_stats(d->notify, &ns);
+    alerting_stats(d->alerting, &as);
+    rrdw_stats(d->rrdw, &rs);
+    sd_notifyf(0,
+               "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks, "
+               "%u alerts firing%s, %llu notifications pending%s",
+               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed, as.firing,
+               as.impaired ? " (vigie impaired)" : "", (unsigned long long)ns.pending,
+               rs.daemon_down ? ", rrdcached unreachable" : "");
 }
 
 /* WATCHDOG=1 from the loop itself, and only while the scheduler keeps up: a stalled loop or a
@@ -189,12 +204,20 @@ static void on_httpc_closed(void *arg)
     uv_close((uv_handle_t *)&d->watchdog_timer, on_handle_closed);
 }
 
+static void on_notify_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->notify = NULL;
+    httpc_close(d->httpc, on_httpc_closed, d);
+}
+
 static void on_rrdw_closed(void *arg)
 {
     struct daemon *d = arg;
 
     d->rrdw = NULL;
-    httpc_close(d->httpc, on_httpc_closed, d);
+    notify_close(d->notify, on_notify_closed, d);
 }
 
 static void on_alerting_closed(void *arg)
@@ -328,7 +351,9 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     so.saturation_us = cfg->saturation_ms * 1000;
     so.drain_ms = cfg->drain_ms;
-    d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
+    if (d->httpc && notify_new(&d->loop, d->httpc, cfg, cfg->spool_dir, &d->notify) < 0)
+        d->notify = NULL;
+    d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
@@ -338,6 +363,8 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
             alerting_close(d->alerting, NULL, NULL);
         if (d->rrdw)
             rrdw_close(d->rrdw, NULL, NULL, NULL);
+        if (d->notify)
+            notify_close(d->notify, NULL, NULL);
         if (d->httpc)
             httpc_close(d->httpc, NULL, NULL);
         uv_run(&d->loop, UV_RUN_DEFAULT);
