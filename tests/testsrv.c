@@ -32,7 +32,8 @@
  * The webhook sink: a POST (body by Content-Length, up to 1 MiB) is answered like a GET, with the
  * knobs below; when the answer is 2xx and the path starts with /sink, the request (head and
  * body) is written to DIR/sink-N.req the same way. down=NAME answers 503 while DIR/NAME exists
- * (a receiver that is down, then back).
+ * (a receiver that is down, then back; or, on a GET, a procedure in an outage the test switches
+ * on and off).
  *
  * TLS listeners speak HTTP/1.1 only (no ALPN) and disable session resumption, so every handshake
  * is a full one and the client always sees the certificate.
@@ -1030,13 +1031,13 @@ static enum close_how serve_one(struct conn *c)
             return CLOSE_GRACEFUL;
         }
         rq.keepalive = 0;
-        if (rq.down) {
-            char path[4200];
+    }
+    if (rq.down) {
+        char path[4200];
 
-            snprintf(path, sizeof(path), "%s/%s", c->l->srv->dir, rq.down);
-            if (access(path, F_OK) == 0)
-                rq.status = 503;
-        }
+        snprintf(path, sizeof(path), "%s/%s", c->l->srv->dir, rq.down);
+        if (access(path, F_OK) == 0)
+            rq.status = 503;
     }
     if (rq.delay > 0) {
         ts_add_ms(&t0, rq.delay);
