@@ -16,6 +16,7 @@
  *   rrd_retention: {full: 2d, medium: 14d, hourly: 400d, daily: 1830d}
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
+ *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *
  * Probe keys (settable in both `defaults:` blocks and in a probe): interval, timeout,
@@ -78,6 +79,15 @@ struct probe {
     long tls_min_days;           /* default 14, 0 disables */
 };
 
+/* graphs: in vigie.yaml — the daemon's graph timer (src/graph.h, docs/GRAPHS.md). */
+struct graphs_conf {
+    bool enabled;         /* default true */
+    uint64_t interval_ms; /* default 60s, 1s..1d: how often the daemon looks for graphs to redraw */
+    unsigned formats;     /* bit (1u << enum graph_format): default png and svg */
+    int lang;             /* enum graph_lang: 0 fr (default), 1 en */
+    long width, height;   /* the plot area in pixels, default 720 × 200 */
+};
+
 struct config {
     char *path;       /* vigie.yaml, or NULL when none was given */
     char *probes_dir; /* resolved */
@@ -94,7 +104,8 @@ struct config {
     uint64_t rrd_daily_ms;  /* rrd_retention.daily: 1-day rows, default 1830d */
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
-    struct probe *probes;   /* sorted by id */
+    struct graphs_conf graphs;
+    struct probe *probes; /* sorted by id */
     size_t nprobes;
     size_t nfiles; /* probes files read */
 };
