@@ -13,22 +13,34 @@
  * every graph of the configuration) to libuv's thread pool, unless a pass is still running. The
  * worker reads only what does not change after graph_start (the config, the style, the list of
  * groups) and writes only into its job; back on the loop thread (pass_done) the job's counts go
- * into the stats and the log. graph_close sets an atomic flag the worker checks between two
- * renders, then waits for the job in flight. */
+ * into the stats and the log.
+ *
+ * The pass itself runs in a child process forked by the worker, which sends its counts back
+ * through a pipe and _exits. librrd 1.7.2 leaks a few hundred bytes per rrd_graph_v call (the
+ * strings of the legend it reports), and pango/fontconfig keep caches: in a daemon drawing
+ * thousands of graphs an hour that would grow without bound; a child's memory goes away with it.
+ * The fork happens with the render lock held (no render is half-way in any thread), the child
+ * touches nothing but the files and its pipes (no logging, no loop, no curl) and ignores SIGINT
+ * and SIGTERM (systemd signals the whole cgroup; the daemon stops it through the stop pipe). The
+ * daemon process itself never calls rrd_graph_v. graph_close writes a byte into the stop pipe,
+ * which the child checks between two renders (its end of file too: the daemon died), then waits
+ * for the job. */
 #include "graph.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rrd.h>
@@ -425,8 +437,10 @@ static void add_common(struct args *a, const struct graph_req *rq, const struct 
     args_add(a, "%s", format_rrd[rq->format]);
     args_add(a, "--start");
     args_add(a, "%lld", (long long)start);
+    /* rrdtool fetches one row past an aligned --end (it labels rows by their end); end − 1
+     * keeps the row (end − step, end] the last one, as rrdq does. */
     args_add(a, "--end");
-    args_add(a, "%lld", (long long)end);
+    args_add(a, "%lld", (long long)end - 1);
     args_add(a, "--width");
     args_add(a, "%u", st->width);
     args_add(a, "--height");
@@ -586,6 +600,16 @@ static void build_avail(struct args *a, const struct graph_req *rq, const struct
     add_summary(a, s, L);
 }
 
+/* Spaces that pad UTF-8 text s to `width` characters (printf pads bytes). */
+static int pad(const char *s, int width)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n < width ? width - n : 0;
+}
+
 /* The probes an overview (group NULL) or a group graph sums. */
 static bool in_graph(const struct probe *p, const char *group)
 {
@@ -595,9 +619,10 @@ static bool in_graph(const struct probe *p, const char *group)
 /* Overview / group: per step, how many probes were ok, slow, down, not checked. Probes without a
  * criterion file yet count as not checked. Returns -ENOENT when no probe has a file. */
 static int build_counts(struct args *a, const struct config *cfg, const struct graph_req *rq,
-                        const struct graph_style *st, const struct labels *L, time_t start,
-                        time_t end, const char *title, char *err, size_t errlen)
+                        const struct graph_style *st, const struct labels *L, time_t *endp,
+                        const char *title, char *err, size_t errlen)
 {
+    time_t end = *endp, newest = 0;
     const char *group = rq->kind == GRAPH_GROUP ? rq->group : NULL;
     size_t total = 0, missing = 0, nk = 0, chunk = 0;
     char path[4096], epath[8192];
@@ -612,7 +637,23 @@ static int build_counts(struct args *a, const struct config *cfg, const struct g
         snprintf(err, errlen, "no probe in group \"%s\"", group ? group : "");
         return -EINVAL;
     }
-    add_common(a, rq, st, start, end, title);
+    /* By default the window ends at the newest sample of the probes drawn (the files are
+     * written up to rrd_flush late, and their rows are labelled by their end). */
+    for (size_t i = 0; end == 0 && i < cfg->nprobes; i++) {
+        if (!in_graph(&cfg->probes[i], group))
+            continue;
+        rrdw_path(path, sizeof(path), cfg->rrd_dir, cfg->probes[i].id, false);
+        if (access(path, F_OK) == 0) {
+            time_t t = rrd_last_r(path);
+
+            if (t > newest)
+                newest = t;
+        }
+    }
+    if (end == 0)
+        end = newest > 0 ? newest : time(NULL);
+    *endp = end;
+    add_common(a, rq, st, end - graph_period_span(rq->period), end, title);
     args_add(a, "--upper-limit");
     args_add(a, "%zu", total);
     args_add(a, "--rigid");
@@ -698,7 +739,8 @@ static int build_counts(struct args *a, const struct config *cfg, const struct g
     for (int k = 0; k < 4; k++) {
         args_add(a, "VDEF:%slast=%s,LAST", vn[k], vn[k]);
         args_add(a, "VDEF:%smax=%s,MAXIMUM", vn[k], vn[k]);
-        args_add(a, "AREA:%s%s:%-24s%s", vn[k], col[k], leg[k], k ? ":STACK" : "");
+        args_add(a, "AREA:%s%s:%s%*s%s", vn[k], col[k], leg[k], pad(leg[k], 24), "",
+                 k ? ":STACK" : "");
         args_add(a, "GPRINT:%slast:%s %%4.0lf", vn[k], L->now);
         args_add(a, "GPRINT:%smax:%s %%4.0lf\\l", vn[k], L->max);
     }
@@ -870,7 +912,7 @@ int graph_draw(const struct config *cfg, const struct graph_req *rq, const struc
     const struct labels *L;
     struct args a = {0};
     char title[3 * TEXT_MAX], crit[4096], phases[4096], ecrit[8192], ephases[8192];
-    time_t end = rq->end ? rq->end : time(NULL), span;
+    time_t end = rq->end, span;
     int rc;
 
     if (!img)
@@ -923,7 +965,7 @@ int graph_draw(const struct config *cfg, const struct graph_req *rq, const struc
         img->start = s.start;
         img->end = s.end;
     } else {
-        rc = build_counts(&a, cfg, rq, &style, L, end - span, end, title, err, errlen);
+        rc = build_counts(&a, cfg, rq, &style, L, &end, title, err, errlen);
         if (rc < 0)
             goto out;
         img->start = end - span;
@@ -935,6 +977,26 @@ out:
     if (rc == -ENOMEM && errlen && !err[0])
         snprintf(err, errlen, "out of memory");
     return rc;
+}
+
+/* Under LeakSanitizer (the ASan build of the tests), the leaks of the drawing libraries are not
+ * ours: fontconfig's, pango's and cairo's caches live until exit by design, and librrd 1.7.2
+ * loses the legend strings it formats with vasprintf (see the top of this file: the daemon draws
+ * in child processes for that reason). vigie itself never calls vasprintf. A weak hook of the
+ * sanitizer runtime; without the sanitizer it is never called. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n"
+           "leak:libpango-1.0.so\n"
+           "leak:libpangoft2-1.0.so\n"
+           "leak:libpangocairo-1.0.so\n"
+           "leak:libcairo.so\n"
+           "leak:libglib-2.0.so\n"
+           "leak:libgobject-2.0.so\n"
+           "leak:libexpat.so\n"
+           "leak:rrd_graph_v\n"
+           "leak:__vasprintf_internal\n";
 }
 
 /* ---- the daemon's graph timer ------------------------------------------------------------- */
@@ -971,7 +1033,7 @@ struct graph {
     void (*pass_cb)(void *arg, const struct graph_pass *pass);
     void *pass_arg;
     struct gjob job;
-    atomic_bool stop; /* set by graph_close, read by the worker between renders */
+    int stop_fd[2]; /* graph_close writes into [1]; the pass's child polls [0] */
     bool busy, closing, timer_open;
     unsigned logged; /* bit per fcause: logged, not yet recovered */
     uint64_t seq;
@@ -1045,9 +1107,13 @@ static bool pass_one(struct graph *g, struct gjob *j, const struct graph_req *rq
     time_t column = period_spans[rq->period] / (time_t)g->style.width;
     int rc;
 
-    if (atomic_load(&g->stop)) {
-        j->cancelled = true;
-        return false;
+    {
+        struct pollfd pfd = {.fd = g->stop_fd[0], .events = POLLIN};
+
+        if (poll(&pfd, 1, 0) != 0) { /* a byte, or the daemon is gone */
+            j->cancelled = true;
+            return false;
+        }
     }
     if (dep.tv_sec == 0 || graph_path(path, sizeof(path), g->cfg->graphs_dir, rq) < 0) {
         j->skipped++;
@@ -1081,24 +1147,14 @@ static bool pass_one(struct graph *g, struct gjob *j, const struct graph_req *rq
 #define SCHED_IDLE 5
 #endif
 
-static void pass_work(uv_work_t *req)
+/* The pass, in the child. */
+static void pass_run(struct graph *g, struct gjob *j)
 {
-    struct graph *g = container_of(req, struct graph, job.req);
-    struct gjob *j = &g->job;
     const struct config *cfg = g->cfg;
-    static _Thread_local bool idle_set;
     char path[4096];
     double t0 = now_s();
     time_t now = time(NULL);
 
-    /* Rendering must never take the CPU from the loop thread, whose wake-ups time the checks:
-     * this pool thread runs only when nothing else wants the CPU. */
-    if (!idle_set) {
-        struct sched_param sp = {0};
-
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-        idle_set = true;
-    }
     for (size_t i = 0; i < cfg->nprobes; i++) {
         struct stat sb;
 
@@ -1143,6 +1199,109 @@ static void pass_work(uv_work_t *req)
     }
 out:
     j->seconds = now_s() - t0;
+}
+
+static ssize_t write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static ssize_t read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = read(fd, p + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static void job_fail(struct gjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void job_fail(struct gjob *j, const char *fmt, ...)
+{
+    va_list ap;
+
+    j->failed++;
+    if (j->fail_n[FC_OTHER]++ == 0) {
+        va_start(ap, fmt);
+        vsnprintf(j->fail_msg[FC_OTHER], sizeof(j->fail_msg[FC_OTHER]), fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* On a pool thread: forks the pass's child and waits for its counts. */
+static void pass_work(uv_work_t *req)
+{
+    struct graph *g = container_of(req, struct graph, job.req);
+    struct gjob *j = &g->job;
+    static _Thread_local bool idle_set;
+    int res[2], status = 0;
+    pid_t pid;
+    ssize_t n;
+
+    /* Rendering must never take the CPU from the loop thread, whose wake-ups time the checks:
+     * this pool thread, and the child it forks, run only when nothing else wants the CPU. */
+    if (!idle_set) {
+        struct sched_param sp = {0};
+
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+        idle_set = true;
+    }
+    if (pipe(res) != 0) {
+        job_fail(j, "cannot create a pipe: %s", strerror(errno));
+        return;
+    }
+    pthread_mutex_lock(&render_lock);
+    pid = fork();
+    if (pid == 0) {
+        /* The child: this thread's copy of the lock is ours to release. */
+        pthread_mutex_unlock(&render_lock);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        close(res[0]);
+        close(g->stop_fd[1]);
+        pass_run(g, j);
+        _exit(write_all(res[1], j, sizeof(*j)) == (ssize_t)sizeof(*j) ? 0 : 1);
+    }
+    pthread_mutex_unlock(&render_lock);
+    close(res[1]);
+    if (pid < 0) {
+        close(res[0]);
+        job_fail(j, "cannot fork the renderer: %s", strerror(errno));
+        return;
+    }
+    n = read_all(res[0], j, sizeof(*j));
+    close(res[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(*j)) {
+        memset(j, 0, sizeof(*j));
+        if (WIFSIGNALED(status))
+            job_fail(j, "the renderer was killed by signal %d", WTERMSIG(status));
+        else
+            job_fail(j, "the renderer exited with status %d", WEXITSTATUS(status));
+    }
 }
 
 static void finish_close(struct graph *g);
@@ -1235,7 +1394,11 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
     g->formats = cfg->graphs.formats ? cfg->graphs.formats : (1u << GRAPH_NFORMATS) - 1;
     g->pass_cb = pass_cb;
     g->pass_arg = arg;
-    atomic_init(&g->stop, false);
+    g->stop_fd[0] = g->stop_fd[1] = -1;
+    if (pipe(g->stop_fd) != 0) {
+        g->stop_fd[0] = g->stop_fd[1] = -1;
+        goto fail;
+    }
     g->mt = calloc(2 * n, sizeof(*g->mt));
     g->groups = calloc(n, sizeof(*g->groups));
     if (!g->mt || !g->groups)
@@ -1254,6 +1417,10 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
     uv_unref((uv_handle_t *)&g->timer);
     return g;
 fail:
+    if (g->stop_fd[0] >= 0) {
+        close(g->stop_fd[0]);
+        close(g->stop_fd[1]);
+    }
     free(g->mt);
     free(g->groups);
     free(g);
@@ -1288,6 +1455,8 @@ static void finish_close(struct graph *g)
         return;
     if (g->close_stats)
         *g->close_stats = g->st;
+    close(g->stop_fd[0]);
+    close(g->stop_fd[1]);
     free(g->mt);
     free(g->groups);
     free(g);
@@ -1303,7 +1472,9 @@ void graph_close(struct graph *g, struct graph_stats *final, void (*cb)(void *ar
     g->close_stats = final;
     g->close_cb = cb;
     g->close_arg = arg;
-    atomic_store(&g->stop, true);
+    /* The pass in flight, if any, stops after its current render. */
+    if (write(g->stop_fd[1], "", 1) != 1)
+        log_warn("graphs: cannot ask the renderer to stop: %s", strerror(errno));
     uv_timer_stop(&g->timer);
     uv_close((uv_handle_t *)&g->timer, on_timer_closed);
 }
