@@ -995,6 +995,7 @@ const char *__lsan_default_suppressions(void)
            "leak:libglib-2.0.so\n"
            "leak:libgobject-2.0.so\n"
            "leak:libexpat.so\n"
+           "leak:librrd.so\n"
            "leak:rrd_graph_v\n"
            "leak:__vasprintf_internal\n";
 }

