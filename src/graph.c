@@ -1017,6 +1017,7 @@ struct gjob {
     uv_work_t req;
     size_t rendered, failed, skipped;
     double render_s, render_max_s, seconds;
+    double fork_s; /* how long fork() took in the daemon (its page tables are copied) */
     size_t fail_n[FC__COUNT];
     char fail_msg[FC__COUNT][600];
     bool cancelled;
@@ -1097,50 +1098,76 @@ static struct timespec deps_mtime(const struct graph *g, const struct graph_req 
     return t;
 }
 
-/* One graph of a pass: redrawn when missing, or when its data changed after it was written and
- * it is older than one pixel column of its period. Returns false when the pass must stop. */
-static bool pass_one(struct graph *g, struct gjob *j, const struct graph_req *rq, time_t now)
+/* The graphs a pass draws. */
+struct plan {
+    struct graph_req *rq;
+    size_t n, cap;
+};
+
+/* One graph of a pass: to be redrawn when missing, or when its data changed after it was
+ * written and it is older than one pixel column of its period. In the daemon, on the pool
+ * thread. Returns -ENOMEM or 0. */
+static int plan_one(struct graph *g, struct gjob *j, struct plan *pl, const struct graph_req *rq,
+                    time_t now)
 {
     struct timespec dep = deps_mtime(g, rq);
-    struct graph_image img;
-    char path[4096], err[600];
+    char path[4096];
     struct stat sb;
     time_t column = period_spans[rq->period] / (time_t)g->style.width;
-    int rc;
 
-    {
-        struct pollfd pfd = {.fd = g->stop_fd[0], .events = POLLIN};
-
-        if (poll(&pfd, 1, 0) != 0) { /* a byte, or the daemon is gone */
-            j->cancelled = true;
-            return false;
-        }
-    }
     if (dep.tv_sec == 0 || graph_path(path, sizeof(path), g->cfg->graphs_dir, rq) < 0) {
         j->skipped++;
-        return true;
+        return 0;
     }
     if (stat(path, &sb) == 0 &&
         (ts_cmp(&dep, &sb.st_mtim) <= 0 || now - sb.st_mtim.tv_sec < column)) {
         j->skipped++;
-        return true;
+        return 0;
     }
-    rc = graph_draw(g->cfg, rq, &g->style, path, &img, err, sizeof(err));
-    j->render_s += img.seconds;
-    if (img.seconds > j->render_max_s)
-        j->render_max_s = img.seconds;
-    if (rc == 0) {
-        j->rendered++;
-    } else if (rc == -ENOENT) {
-        j->skipped++; /* a file went away since the pass looked: nothing to draw */
-    } else {
-        enum fcause c = fcause_of(rc);
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? 2 * pl->cap : 256;
+        struct graph_req *v = realloc(pl->rq, cap * sizeof(*v));
 
-        j->failed++;
-        if (j->fail_n[c]++ == 0)
-            snprintf(j->fail_msg[c], sizeof(j->fail_msg[c]), "%s", err);
+        if (!v)
+            return -ENOMEM;
+        pl->rq = v;
+        pl->cap = cap;
     }
-    return true;
+    pl->rq[pl->n++] = *rq;
+    return 0;
+}
+
+/* Draws the plan, in the child; stops early when asked to. */
+static void plan_draw(struct graph *g, struct gjob *j, const struct plan *pl)
+{
+    for (size_t i = 0; i < pl->n; i++) {
+        const struct graph_req *rq = &pl->rq[i];
+        struct pollfd pfd = {.fd = g->stop_fd[0], .events = POLLIN};
+        struct graph_image img;
+        char path[4096], err[600];
+        int rc;
+
+        if (poll(&pfd, 1, 0) != 0) { /* a byte, or the daemon is gone */
+            j->cancelled = true;
+            return;
+        }
+        graph_path(path, sizeof(path), g->cfg->graphs_dir, rq);
+        rc = graph_draw(g->cfg, rq, &g->style, path, &img, err, sizeof(err));
+        j->render_s += img.seconds;
+        if (img.seconds > j->render_max_s)
+            j->render_max_s = img.seconds;
+        if (rc == 0) {
+            j->rendered++;
+        } else if (rc == -ENOENT) {
+            j->skipped++; /* a file went away since the pass looked: nothing to draw */
+        } else {
+            enum fcause c = fcause_of(rc);
+
+            j->failed++;
+            if (j->fail_n[c]++ == 0)
+                snprintf(j->fail_msg[c], sizeof(j->fail_msg[c]), "%s", err);
+        }
+    }
 }
 
 /* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE), as in rrdw.c. */
@@ -1148,13 +1175,14 @@ static bool pass_one(struct graph *g, struct gjob *j, const struct graph_req *rq
 #define SCHED_IDLE 5
 #endif
 
-/* The pass, in the child. */
-static void pass_run(struct graph *g, struct gjob *j)
+/* Which graphs the pass draws: the RRD files' and the graphs' modification times, on the pool
+ * thread of the daemon. Day graphs first: they change most often. */
+static int pass_plan(struct graph *g, struct gjob *j, struct plan *pl)
 {
     const struct config *cfg = g->cfg;
     char path[4096];
-    double t0 = now_s();
     time_t now = time(NULL);
+    int rc = 0;
 
     for (size_t i = 0; i < cfg->nprobes; i++) {
         struct stat sb;
@@ -1169,37 +1197,32 @@ static void pass_run(struct graph *g, struct gjob *j)
                 m->tv_sec = m->tv_nsec = 0;
         }
     }
-    /* The day graphs first: they change most often. */
-    for (int per = 0; per < GRAPH_NPERIODS; per++) {
-        for (int f = 0; f < GRAPH_NFORMATS; f++) {
+    for (int per = 0; per < GRAPH_NPERIODS && rc == 0; per++) {
+        for (int f = 0; f < GRAPH_NFORMATS && rc == 0; f++) {
             struct graph_req rq = {.period = (enum graph_period)per,
                                    .format = (enum graph_format)f};
 
             if (!(g->formats & (1u << f)))
                 continue;
             rq.kind = GRAPH_OVERVIEW;
-            if (!pass_one(g, j, &rq, now))
-                goto out;
+            rc = plan_one(g, j, pl, &rq, now);
             rq.kind = GRAPH_GROUP;
-            for (size_t k = 0; k < g->ngroups; k++) {
+            for (size_t k = 0; k < g->ngroups && rc == 0; k++) {
                 rq.group = g->groups[k];
-                if (!pass_one(g, j, &rq, now))
-                    goto out;
+                rc = plan_one(g, j, pl, &rq, now);
             }
             rq.group = NULL;
-            for (size_t i = 0; i < cfg->nprobes; i++) {
+            for (size_t i = 0; i < cfg->nprobes && rc == 0; i++) {
                 rq.probe = &cfg->probes[i];
                 rq.kind = GRAPH_LATENCY;
-                if (!pass_one(g, j, &rq, now))
-                    goto out;
+                rc = plan_one(g, j, pl, &rq, now);
                 rq.kind = GRAPH_AVAIL;
-                if (!pass_one(g, j, &rq, now))
-                    goto out;
+                if (rc == 0)
+                    rc = plan_one(g, j, pl, &rq, now);
             }
         }
     }
-out:
-    j->seconds = now_s() - t0;
+    return rc;
 }
 
 static ssize_t write_all(int fd, const void *buf, size_t len)
@@ -1250,47 +1273,63 @@ static void job_fail(struct gjob *j, const char *fmt, ...)
     }
 }
 
-/* On a pool thread: forks the pass's child and waits for its counts. */
+/* On a pool thread: plans the pass, forks its child to draw and waits for its counts. */
 static void pass_work(uv_work_t *req)
 {
     struct graph *g = container_of(req, struct graph, job.req);
     struct gjob *j = &g->job;
     static _Thread_local bool idle_set;
+    struct sched_param sp = {0};
+    struct plan pl = {NULL, 0, 0};
     int res[2], status = 0;
+    double t0, tf, fork_s;
     pid_t pid;
     ssize_t n;
 
     /* Rendering must never take the CPU from the loop thread, whose wake-ups time the checks:
      * this pool thread, and the child it forks, run only when nothing else wants the CPU. */
     if (!idle_set) {
-        struct sched_param sp = {0};
-
         pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
         idle_set = true;
     }
+    t0 = now_s();
+    if (pass_plan(g, j, &pl) < 0) {
+        job_fail(j, "out of memory planning a pass");
+        goto out;
+    }
+    if (pl.n == 0) /* everything is up to date: no child */
+        goto out;
     if (pipe(res) != 0) {
         job_fail(j, "cannot create a pipe: %s", strerror(errno));
-        return;
+        goto out;
     }
+    /* fork() holds the process's memory map while it copies it: at SCHED_IDLE on a busy CPU
+     * that could last and stall the loop thread on its next page fault. Fork at normal
+     * priority; the child goes back to SCHED_IDLE at once. */
+    pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
     pthread_mutex_lock(&render_lock);
+    tf = now_s();
     pid = fork();
     if (pid == 0) {
         /* The child: this thread's copy of the lock is ours to release. */
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
         pthread_mutex_unlock(&render_lock);
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
         close(res[0]);
         close(g->stop_fd[1]);
-        pass_run(g, j);
+        plan_draw(g, j, &pl);
         _exit(write_all(res[1], j, sizeof(*j)) == (ssize_t)sizeof(*j) ? 0 : 1);
     }
+    fork_s = now_s() - tf;
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     pthread_mutex_unlock(&render_lock);
     close(res[1]);
     if (pid < 0) {
         close(res[0]);
         job_fail(j, "cannot fork the renderer: %s", strerror(errno));
-        return;
+        goto out;
     }
     n = read_all(res[0], j, sizeof(*j));
     close(res[0]);
@@ -1303,6 +1342,10 @@ static void pass_work(uv_work_t *req)
         else
             job_fail(j, "the renderer exited with status %d", WEXITSTATUS(status));
     }
+    j->fork_s = fork_s;
+out:
+    j->seconds = now_s() - t0;
+    free(pl.rq);
 }
 
 static void finish_close(struct graph *g);
@@ -1342,8 +1385,9 @@ static void pass_done(uv_work_t *req, int status)
         pass.seconds = j->seconds;
         pass.render_s = j->render_s;
         log_debug("graphs: pass %" PRIu64 ": %zu drawn, %zu up to date, %zu failed in %.3f s "
-                  "(%.3f s rendering)",
-                  pass.seq, pass.rendered, pass.skipped, pass.failed, pass.seconds, pass.render_s);
+                  "(%.3f s rendering, fork %.2f ms)",
+                  pass.seq, pass.rendered, pass.skipped, pass.failed, pass.seconds, pass.render_s,
+                  j->fork_s * 1000.0);
     }
     if (g->closing) {
         finish_close(g);
