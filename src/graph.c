@@ -15,7 +15,8 @@
  * groups) and writes only into its job; back on the loop thread (pass_done) the job's counts go
  * into the stats and the log.
  *
- * The pass itself runs in a child process forked by the worker, which sends its counts back
+ * The worker decides what to redraw (stat of the RRD files and of the graphs); when something
+ * is, the drawing runs in a child process forked by the worker, which sends its counts back
  * through a pipe and _exits. librrd 1.7.2 leaks a few hundred bytes per rrd_graph_v call (the
  * strings of the legend it reports), and pango/fontconfig keep caches: in a daemon drawing
  * thousands of graphs an hour that would grow without bound; a child's memory goes away with it.

@@ -438,6 +438,11 @@ static int graph_one(const struct config *cfg, const struct graph_req *rq,
     return rc;
 }
 
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int cmd_graph(int argc, char **argv)
 {
     struct graph_cli g = {0};
@@ -473,8 +478,20 @@ static int cmd_graph(int argc, char **argv)
     } else {
         /* --all: what the daemon's timer draws, unconditionally; probes without RRD files yet
          * are skipped (counted). */
-        size_t missing = 0;
+        size_t missing = 0, ngroups = 0;
+        const char **groups = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*groups));
 
+        if (!groups) {
+            config_free(cfg);
+            return 1;
+        }
+        /* The distinct groups, sorted. */
+        for (size_t i = 0; i < cfg->nprobes; i++)
+            groups[i] = cfg->probes[i].group;
+        qsort(groups, cfg->nprobes, sizeof(*groups), cmp_group);
+        for (size_t i = 0; i < cfg->nprobes; i++)
+            if (ngroups == 0 || strcmp(groups[ngroups - 1], groups[i]) != 0)
+                groups[ngroups++] = groups[i];
         for (int per = 0; per < GRAPH_NPERIODS; per++) {
             for (int f = 0; f < GRAPH_NFORMATS; f++) {
                 if (!(cfg->graphs.formats & (1u << f)))
@@ -487,16 +504,9 @@ static int cmd_graph(int argc, char **argv)
                 rc = graph_one(cfg, &rq, &st, NULL, true);
                 drawn += rc == 0;
                 failed += rc != 0 && rc != -ENOENT;
-                for (size_t i = 0; i < cfg->nprobes; i++) {
-                    const struct probe *p = &cfg->probes[i];
-                    bool first = true;
-
-                    for (size_t k = 0; k < i && first; k++)
-                        first = strcmp(cfg->probes[k].group, p->group) != 0;
-                    if (!first)
-                        continue;
+                for (size_t i = 0; i < ngroups; i++) {
                     rq.kind = GRAPH_GROUP;
-                    rq.group = p->group;
+                    rq.group = groups[i];
                     rc = graph_one(cfg, &rq, &st, NULL, true);
                     drawn += rc == 0;
                     failed += rc != 0 && rc != -ENOENT;
@@ -516,6 +526,7 @@ static int cmd_graph(int argc, char **argv)
         }
         fprintf(stderr, "vigie: %d graphs drawn in %s, %d failed, %zu skipped (no RRD file yet)\n",
                 drawn, cfg->graphs_dir, failed, missing);
+        free(groups);
     }
     config_free(cfg);
     return failed ? 1 : 0;
