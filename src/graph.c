@@ -20,14 +20,16 @@
  * through a pipe and _exits. librrd 1.7.2 leaks a few hundred bytes per rrd_graph_v call (the
  * strings of the legend it reports), and pango/fontconfig keep caches: in a daemon drawing
  * thousands of graphs an hour that would grow without bound; a child's memory goes away with it.
- * The fork happens with the render lock held (no render is half-way in any thread), the child
- * touches nothing but the files and its pipes (no logging, no loop, no curl) and ignores SIGINT
- * and SIGTERM (systemd signals the whole cgroup; the daemon stops it through the stop pipe). The
- * daemon process itself never calls rrd_graph_v. graph_close writes a byte into the stop pipe,
+ * The fork happens with the render lock held (no render is half-way in any thread); the child
+ * closes every descriptor it inherited but its two pipes, touches nothing but the files (no
+ * logging, no loop, no curl) and ignores SIGINT and SIGTERM (systemd signals the whole cgroup;
+ * the daemon stops it through the stop pipe). The daemon process itself never calls
+ * rrd_graph_v. graph_close writes a byte into the stop pipe,
  * which the child checks between two renders (its end of file too: the daemon died), then waits
  * for the job. */
 #include "graph.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1260,6 +1262,27 @@ static ssize_t read_all(int fd, void *buf, size_t len)
     return (ssize_t)done;
 }
 
+/* In the child: closes every inherited descriptor but stdio and keep[0..1]. The daemon's
+ * sockets, its epoll and signal descriptors must not outlive their closing in the daemon (a
+ * connection the daemon closed would stay open while the child holds a copy). */
+static void close_inherited(int keep0, int keep1)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+
+        if (*end || end == e->d_name || fd <= 2 || fd == keep0 || fd == keep1 || fd == dirfd(d))
+            continue;
+        close((int)fd);
+    }
+    closedir(d);
+}
+
 static void job_fail(struct gjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void job_fail(struct gjob *j, const char *fmt, ...)
@@ -1318,8 +1341,7 @@ static void pass_work(uv_work_t *req)
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
-        close(res[0]);
-        close(g->stop_fd[1]);
+        close_inherited(res[1], g->stop_fd[0]);
         plan_draw(g, j, &pl);
         _exit(write_all(res[1], j, sizeof(*j)) == (ssize_t)sizeof(*j) ? 0 : 1);
     }
