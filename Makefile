@@ -7,13 +7,15 @@ PKGS      := libuv libcurl yaml-0.1 librrd libsystemd jansson
 TEST_PKGS := check openssl
 DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
-             libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck
+             libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck \
+             systemd make clang
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SYSCONFDIR ?= /etc
 STATEDIR ?= /var/lib/vigie
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+MANDIR   ?= $(PREFIX)/share/man
 CONFIG   ?= vigie.yaml
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -27,7 +29,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run check-once test check-asan lint deps clean help validate bench install
+.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall fuzz
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -89,6 +91,7 @@ install: $(BUILD)/vigie
 	install -D -m 0755 $(BUILD)/vigie $(DESTDIR)$(PREFIX)/bin/vigie
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d
 	sed -e 's|^rrd_dir: .*|rrd_dir: $(STATEDIR)/rrd|' -e 's|^graphs_dir: .*|graphs_dir: $(STATEDIR)/graphs|' \
+	    -e 's|^\(  state_file: *\)state/|\1$(STATEDIR)/|' -e 's|^\(  spool_dir: *\)state/|\1$(STATEDIR)/|' \
 	    vigie.yaml > $(DESTDIR)$(SYSCONFDIR)/vigie/vigie.yaml
 	install -m 0644 probes.d/*.yaml $(DESTDIR)$(SYSCONFDIR)/vigie/probes.d/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
@@ -96,6 +99,42 @@ install: $(BUILD)/vigie
 	    systemd/vigie.service > $(DESTDIR)$(UNITDIR)/vigie.service
 	install -m 0644 systemd/vigie.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigie.conf
 	install -m 0644 systemd/vigie.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigie.conf
+	install -D -m 0644 docs/man/vigie.8 $(DESTDIR)$(MANDIR)/man8/vigie.8
+	install -D -m 0644 docs/man/vigie.yaml.5 $(DESTDIR)$(MANDIR)/man5/vigie.yaml.5
+	install -D -m 0644 systemd/vigie.service.d/rrdcached.conf $(DESTDIR)$(PREFIX)/share/vigie/rrdcached.conf
+	install -D -m 0644 docs/nginx-vigie.conf $(DESTDIR)$(PREFIX)/share/vigie/nginx-vigie.conf
+
+# Removes what `install` put in place, except the configuration (edited by the operator) and
+# the state (RRD files, alert state): remove those by hand if wanted.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vigie $(DESTDIR)$(UNITDIR)/vigie.service \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigie.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigie.conf \
+	    $(DESTDIR)$(MANDIR)/man8/vigie.8 $(DESTDIR)$(MANDIR)/man5/vigie.yaml.5 \
+	    $(DESTDIR)$(PREFIX)/share/vigie/rrdcached.conf $(DESTDIR)$(PREFIX)/share/vigie/nginx-vigie.conf
+	-rmdir $(DESTDIR)$(PREFIX)/share/vigie 2>/dev/null
+
+# libFuzzer targets (tests/fuzz/): the configuration loader and the value parsers, with
+# ASan/UBSan, each for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>/ (new
+# inputs go to build-fuzz/corpus-<target>/). A finding stops the run and leaves crash-* files.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config units
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    build-fuzz/libvigie.a
+	set -e; for t in $(FUZZ_TARGETS); do \
+	    clang $(STD) $(WARN) $(WERROR) -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -iquote src \
+	        $(PKG_CFLAGS) tests/fuzz/fuzz_$$t.c build-fuzz/libvigie.a $(PKG_LIBS) \
+	        -o build-fuzz/fuzz_$$t; \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    rc=0; (cd build-fuzz && TMPDIR=$${FUZZ_TMPDIR:-/dev/shm} ./fuzz_$$t \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	        corpus-$$t ../tests/fuzz/corpus/$$t >fuzz_$$t.log 2>&1) || rc=$$?; \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)' \
+	        build-fuzz/fuzz_$$t.log || true; \
+	    if [ $$rc -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; exit $$rc; fi; \
+	done
 
 # The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
 bench: $(BUILD)/vigie

@@ -59,6 +59,11 @@ struct layer {
     const struct ydoc_node *ca_file;
     struct hdr *headers; /* owned array */
     size_t nheaders;
+    /* alert: { ... } */
+    bool alert_enabled;
+    long confirm, recover, slow_window;
+    double slow_percentile, slow_clear, avail_target;
+    uint64_t avail_window;
     const struct ydoc_node *at[AT_N];
 };
 
@@ -71,7 +76,8 @@ struct scope {
     /* a probes file */
     const struct ydoc_node *group, *defaults, *probes;
     /* vigie.yaml */
-    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact;
+    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact, *rrdcached;
+    const struct ydoc_node *node;
     long concurrency;
     long per_host;
     long rrd_queue_max;
@@ -83,6 +89,17 @@ struct scope {
     const struct ydoc_node *graphs_formats;
     int graphs_lang;
     long graphs_width, graphs_height;
+    /* vigie.yaml alerting: */
+    const struct ydoc_node *state_file, *spool_dir, *canaries, *routes, *maintenance;
+    uint64_t group_wait, criterion_every, impaired_window;
+    double impaired_share;
+    long impaired_min_hosts;
+    /* one route */
+    const struct ydoc_node *r_name, *r_groups, *r_probes, *r_kinds, *r_sevs, *r_receivers;
+    uint64_t r_repeat;
+    bool r_send_resolved, r_continue;
+    /* one maintenance window */
+    const struct ydoc_node *m_groups, *m_probes, *m_from, *m_to, *m_weekly, *m_reason;
 };
 
 enum ktype {
@@ -103,6 +120,8 @@ enum ktype {
     K_MAP,      /* a mapping, handled later: node */
     K_SEQ,      /* a sequence, handled later: node */
     K_SUB,      /* a mapping of keys from `sub`, applied to the same scope */
+    K_PERCENT,  /* double, a share 0..1 written as a percentage; min/max in percent */
+    K_STRS,     /* a string or a sequence of strings: node */
 };
 
 struct keytab;
@@ -151,6 +170,36 @@ static const char *const https[] = {"auto", "1.1", "2", NULL};
 #define MS(n) ((long long)(n))
 #define SEC 1000LL
 #define DAY (86400LL * SEC)
+
+const char *const config_alert_kinds[AK_N + 1] = {"down",      "slow",     "tls_expiry",
+                                                  "criterion", "impaired", NULL};
+const char *const config_severities[SEV_N + 1] = {"warning", "critical", NULL};
+
+static const struct key alert_keys[] = {
+    {.name = "enabled", .type = K_BOOL, .off = S(l.alert_enabled)},
+    {.name = "confirm", .type = K_INT, .off = S(l.confirm), .min = 1, .max = 100},
+    {.name = "recover", .type = K_INT, .off = S(l.recover), .min = 1, .max = 100},
+    {.name = "slow_window", .type = K_INT, .off = S(l.slow_window), .min = 1, .max = 100},
+    {.name = "slow_percentile",
+     .type = K_PERCENT,
+     .off = S(l.slow_percentile),
+     .min = 1,
+     .max = 99},
+    {.name = "slow_clear", .type = K_PERCENT, .off = S(l.slow_clear), .min = 10, .max = 100},
+    {.name = "availability_window",
+     .type = K_DURATION,
+     .off = S(l.avail_window),
+     .min = 3600 * SEC,
+     .max = 400 * DAY},
+    {.name = "availability_target",
+     .type = K_PERCENT,
+     .off = S(l.avail_target),
+     .min = 1,
+     .max = 100},
+};
+
+static const struct keytab alert_tab = {"alert", alert_keys,
+                                        sizeof(alert_keys) / sizeof(alert_keys[0]), NULL};
 
 static const struct key expect_keys[] = {
     {.name = "status", .type = K_STATUS, .off = S(l.status)},
@@ -210,6 +259,7 @@ static const struct key layer_keys[] = {
     {.name = "reuse", .type = K_BOOL, .off = S(l.reuse)},
     {.name = "expect", .type = K_SUB, .sub = &expect_tab},
     {.name = "tls", .type = K_SUB, .sub = &tls_tab},
+    {.name = "alert", .type = K_SUB, .sub = &alert_tab},
 };
 
 static const struct keytab defaults_tab = {"defaults", layer_keys,
@@ -264,6 +314,67 @@ static const struct key graphs_keys[] = {
 
 static const struct keytab graphs_tab = {"graphs", graphs_keys,
                                          sizeof(graphs_keys) / sizeof(graphs_keys[0]), NULL};
+static const struct key match_keys[] = {
+    {.name = "group", .type = K_STRS, .off = S(r_groups)},
+    {.name = "probe", .type = K_STRS, .off = S(r_probes)},
+    {.name = "kind", .type = K_STRS, .off = S(r_kinds)},
+    {.name = "severity", .type = K_STRS, .off = S(r_sevs)},
+};
+
+static const struct keytab match_tab = {"match", match_keys,
+                                        sizeof(match_keys) / sizeof(match_keys[0]), NULL};
+
+static const struct key route_keys[] = {
+    {.name = "name", .type = K_STR, .off = S(r_name)},
+    {.name = "match", .type = K_SUB, .sub = &match_tab},
+    {.name = "receivers", .type = K_STRS, .off = S(r_receivers)},
+    {.name = "repeat", .type = K_DURATION, .off = S(r_repeat), .min = 0, .max = 30 * DAY},
+    {.name = "send_resolved", .type = K_BOOL, .off = S(r_send_resolved)},
+    {.name = "continue", .type = K_BOOL, .off = S(r_continue)},
+};
+
+static const struct keytab route_tab = {"route", route_keys,
+                                        sizeof(route_keys) / sizeof(route_keys[0]), NULL};
+
+static const struct key maint_keys[] = {
+    {.name = "group", .type = K_STRS, .off = S(m_groups)},
+    {.name = "probe", .type = K_STRS, .off = S(m_probes)},
+    {.name = "from", .type = K_STR, .off = S(m_from)},
+    {.name = "to", .type = K_STR, .off = S(m_to)},
+    {.name = "weekly", .type = K_STR, .off = S(m_weekly)},
+    {.name = "reason", .type = K_TEXT, .off = S(m_reason)},
+};
+
+static const struct keytab maint_tab = {"maintenance window", maint_keys,
+                                        sizeof(maint_keys) / sizeof(maint_keys[0]), NULL};
+
+static const struct key alerting_keys[] = {
+    {.name = "state_file", .type = K_STR, .off = S(state_file)},
+    {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
+    {.name = "group_wait", .type = K_DURATION, .off = S(group_wait), .min = 0, .max = 600 * SEC},
+    {.name = "criterion_every",
+     .type = K_DURATION,
+     .off = S(criterion_every),
+     .min = 60 * SEC,
+     .max = DAY},
+    {.name = "canaries", .type = K_STRS, .off = S(canaries)},
+    {.name = "impaired_share", .type = K_PERCENT, .off = S(impaired_share), .min = 1, .max = 100},
+    {.name = "impaired_min_hosts",
+     .type = K_INT,
+     .off = S(impaired_min_hosts),
+     .min = 1,
+     .max = 1000000},
+    {.name = "impaired_window",
+     .type = K_DURATION,
+     .off = S(impaired_window),
+     .min = SEC,
+     .max = 3600 * SEC},
+    {.name = "routes", .type = K_SEQ, .off = S(routes)},
+    {.name = "maintenance", .type = K_SEQ, .off = S(maintenance)},
+};
+
+static const struct keytab alerting_tab = {"alerting", alerting_keys,
+                                           sizeof(alerting_keys) / sizeof(alerting_keys[0]), NULL};
 
 static const struct key top_keys[] = {
     {.name = "probes_dir", .type = K_STR, .off = S(probes_dir)},
@@ -280,6 +391,8 @@ static const struct key top_keys[] = {
      .min = 1000,
      .max = 100000000},
     {.name = "rrd_retention", .type = K_SUB, .sub = &retention_tab},
+    {.name = "rrdcached", .type = K_STR, .off = S(rrdcached)},
+    {.name = "node", .type = K_ID, .off = S(node)},
     {.name = "saturation_lag",
      .type = K_DURATION,
      .off = S(saturation_lag),
@@ -292,6 +405,7 @@ static const struct key top_keys[] = {
      .max = 300 * SEC},
     {.name = "graphs", .type = K_SUB, .sub = &graphs_tab},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
+    {.name = "alerting", .type = K_SUB, .sub = &alerting_tab},
 };
 
 static const struct keytab top_tab = {"vigie.yaml", top_keys,
@@ -520,6 +634,10 @@ static const char *type_name(const struct key *k)
         return "a sequence";
     case K_TAGS:
         return "a sequence of strings";
+    case K_STRS:
+        return "a string or a sequence of strings";
+    case K_PERCENT:
+        return "a percentage like 99.9%";
     case K_JDMA:
         return "a sequence of procedure ids";
     case K_STR:
@@ -722,7 +840,7 @@ static bool check_seq(struct loader *ld, const struct key *kd, const struct ydoc
         const char *s;
         long x;
 
-        if (kd->type == K_TAGS) {
+        if (kd->type == K_TAGS || kd->type == K_STRS) {
             s = scalar_of(ld, kd->name, "a string", it, false);
             ok = ok && s;
             continue;
@@ -773,6 +891,12 @@ static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_n
     case K_TAGS:
     case K_JDMA:
         if (check_seq(ld, kd, v))
+            store_node(field, v);
+        return;
+    case K_STRS:
+        if (ydoc_kind(v) == YDOC_SEQUENCE
+                ? check_seq(ld, kd, v)
+                : scalar_of(ld, kd->name, type_name(kd), v, false) != NULL)
             store_node(field, v);
         return;
     default:
@@ -850,6 +974,21 @@ static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_n
             return;
         }
         memcpy(field, &b, sizeof(b));
+        break;
+    }
+    case K_PERCENT: {
+        double pct;
+
+        if (units_percent(s, &pct, &why) < 0) {
+            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
+            return;
+        }
+        if (pct < (double)kd->min || pct > (double)kd->max) {
+            report(ld, v, "\"%s\": %s out of range %lld%%..%lld%%", kd->name, s, kd->min, kd->max);
+            return;
+        }
+        pct /= 100.0;
+        memcpy(field, &pct, sizeof(pct));
         break;
     }
     case K_STATUS: {
@@ -978,6 +1117,14 @@ static void layer_builtin(struct layer *l)
     l->follow_redirects = true;
     l->reuse = false;
     l->tls_verify = true;
+    l->alert_enabled = true;
+    l->confirm = 3;
+    l->recover = 2;
+    l->slow_window = 5;
+    l->slow_percentile = 0.5;
+    l->slow_clear = 0.9;
+    l->avail_window = 7 * DAY;
+    l->avail_target = 0.999;
     units_statusset("200-399", &l->status, &why);
 }
 
@@ -1171,6 +1318,14 @@ static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc
         ok = ok && p->ca_file;
     }
     p->tls_min_days = l->min_days;
+    p->alert_enabled = l->alert_enabled;
+    p->alert_confirm = l->confirm;
+    p->alert_recover = l->recover;
+    p->slow_window = l->slow_window;
+    p->slow_percentile = l->slow_percentile;
+    p->slow_clear = l->slow_clear;
+    p->avail_window_ms = l->avail_window;
+    p->avail_target = l->avail_target;
     return ok ? 0 : -ENOMEM;
 }
 
@@ -1484,6 +1639,246 @@ out:
     free(info);
 }
 
+/* ---- alerting ---- */
+
+static void strlist_free(struct strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* The strings of a K_STRS node (one scalar or a sequence), copied. */
+static int strlist_from(struct strlist *l, const struct ydoc_node *n)
+{
+    size_t count;
+
+    memset(l, 0, sizeof(*l));
+    if (!n)
+        return 0;
+    count = ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_count(n) : 1;
+    l->v = calloc(count ? count : 1, sizeof(*l->v));
+    if (!l->v)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        l->v[i] = dup_scalar(ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_item(n, i) : n);
+        if (!l->v[i])
+            return -ENOMEM;
+        l->n++;
+    }
+    return 0;
+}
+
+/* The node of the i-th string of a K_STRS node, for messages. */
+static const struct ydoc_node *strs_item(const struct ydoc_node *n, size_t i)
+{
+    return ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_item(n, i) : n;
+}
+
+static bool group_exists(const struct config *c, const char *g)
+{
+    for (size_t i = 0; i < c->nprobes; i++)
+        if (strcmp(c->probes[i].group, g) == 0)
+            return true;
+    return false;
+}
+
+/* Probe ids and group names given in alerting must exist: a typo would silently match nothing. */
+static void check_names(struct loader *ld, const struct ydoc_node *n, const struct strlist *l,
+                        bool groups)
+{
+    struct qbuf q;
+
+    for (size_t i = 0; i < l->n; i++) {
+        if (groups ? group_exists(ld->c, l->v[i]) : config_find(ld->c, l->v[i]) != NULL)
+            continue;
+        report(ld, strs_item(n, i), "unknown %s %s", groups ? "group" : "probe",
+               quote(&q, l->v[i]));
+    }
+}
+
+/* 1 << index of each string in `names`, or reports the ones that are not there. */
+static unsigned name_bits(struct loader *ld, const char *what, const struct ydoc_node *n,
+                          const char *const *names)
+{
+    unsigned bits = 0;
+    size_t count;
+    struct qbuf q;
+
+    if (!n)
+        return 0;
+    count = ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_count(n) : 1;
+    for (size_t i = 0; i < count; i++) {
+        const char *v = ydoc_scalar(strs_item(n, i), NULL);
+        size_t k;
+
+        for (k = 0; names[k] && strcmp(names[k], v) != 0; k++)
+            ;
+        if (names[k])
+            bits |= 1u << k;
+        else
+            report(ld, strs_item(n, i), "\"%s\": unknown %s %s", what, what, quote(&q, v));
+    }
+    return bits;
+}
+
+static void load_route(struct loader *ld, const struct ydoc_node *item, struct route *r)
+{
+    struct scope sc;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.r_repeat = 4 * 3600 * SEC;
+    sc.r_send_resolved = true;
+    apply_map(ld, item, &route_tab, &sc);
+    if (ydoc_kind(item) != YDOC_MAPPING)
+        return;
+    if (!sc.r_receivers)
+        report(ld, item, "route has no \"receivers\"");
+    if ((sc.r_name && !(r->name = dup_scalar(sc.r_name))) ||
+        strlist_from(&r->groups, sc.r_groups) < 0 || strlist_from(&r->probes, sc.r_probes) < 0 ||
+        strlist_from(&r->receivers, sc.r_receivers) < 0) {
+        report(ld, item, "out of memory");
+        return;
+    }
+    check_names(ld, sc.r_groups, &r->groups, true);
+    check_names(ld, sc.r_probes, &r->probes, false);
+    r->kinds = name_bits(ld, "kind", sc.r_kinds, config_alert_kinds);
+    r->severities = name_bits(ld, "severity", sc.r_sevs, config_severities);
+    r->repeat_ms = sc.r_repeat;
+    r->send_resolved = sc.r_send_resolved;
+    r->cont = sc.r_continue;
+}
+
+/* "2026-12-24 18:00" in the daemon's local time. */
+static int parse_when(const char *s, int64_t *out)
+{
+    struct tm tm;
+    int n = 0;
+    time_t t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2d %2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &n) != 5 ||
+        s[n] != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59)
+        return -EINVAL;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    if (t == (time_t)-1)
+        return -EINVAL;
+    *out = (int64_t)t;
+    return 0;
+}
+
+/* "sun 02:00-04:00", or "* 02:00-04:00" for every day. */
+static int parse_weekly(const char *s, struct maint *m)
+{
+    static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    int h1, m1, h2, m2, n = 0;
+    char day[4] = "";
+
+    if (sscanf(s, "%3s %2d:%2d-%2d:%2d%n", day, &h1, &m1, &h2, &m2, &n) != 5 || s[n] != '\0' ||
+        h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 ||
+        (h2 == 24 && m2 != 0))
+        return -EINVAL;
+    m->wday = -2;
+    if (strcmp(day, "*") == 0)
+        m->wday = -1;
+    for (int i = 0; i < 7; i++)
+        if (strcmp(day, days[i]) == 0)
+            m->wday = i;
+    if (m->wday == -2)
+        return -EINVAL;
+    m->min_from = h1 * 60 + m1;
+    m->min_to = h2 * 60 + m2;
+    return m->min_from == m->min_to ? -EINVAL : 0;
+}
+
+static void load_maint(struct loader *ld, const struct ydoc_node *item, struct maint *m)
+{
+    struct scope sc;
+    struct qbuf q;
+
+    memset(&sc, 0, sizeof(sc));
+    apply_map(ld, item, &maint_tab, &sc);
+    if (ydoc_kind(item) != YDOC_MAPPING)
+        return;
+    if (strlist_from(&m->groups, sc.m_groups) < 0 || strlist_from(&m->probes, sc.m_probes) < 0) {
+        report(ld, item, "out of memory");
+        return;
+    }
+    check_names(ld, sc.m_groups, &m->groups, true);
+    check_names(ld, sc.m_probes, &m->probes, false);
+    if (sc.m_weekly) {
+        const char *w = ydoc_scalar(sc.m_weekly, NULL);
+
+        if (sc.m_from || sc.m_to)
+            report(ld, sc.m_weekly, "\"weekly\": a window is either weekly or from/to, not both");
+        else if (parse_weekly(w, m) < 0)
+            report(ld, sc.m_weekly,
+                   "\"weekly\": expected a day (sun..sat or *) and a time range like "
+                   "\"sun 02:00-04:00\", found %s",
+                   quote(&q, w));
+        return;
+    }
+    if (!sc.m_from || !sc.m_to) {
+        report(ld, item, "maintenance window needs \"from\" and \"to\", or \"weekly\"");
+        return;
+    }
+    if (parse_when(ydoc_scalar(sc.m_from, NULL), &m->from) < 0)
+        report(ld, sc.m_from, "\"from\": expected a local time like \"2026-12-24 18:00\", found %s",
+               quote(&q, ydoc_scalar(sc.m_from, NULL)));
+    else if (parse_when(ydoc_scalar(sc.m_to, NULL), &m->to) < 0)
+        report(ld, sc.m_to, "\"to\": expected a local time like \"2026-12-24 18:00\", found %s",
+               quote(&q, ydoc_scalar(sc.m_to, NULL)));
+    else if (m->to <= m->from)
+        report(ld, sc.m_to, "\"to\": the window ends before it starts");
+}
+
+/* Builds the alerting settings once the probes are known (names are checked against them). */
+static void load_alerting(struct loader *ld, const struct scope *ts)
+{
+    struct config *c = ld->c;
+    const char *base = ld->base ? ld->base : "";
+
+    c->alert_state_file =
+        path_join(base, ts->state_file ? ydoc_scalar(ts->state_file, NULL) : "state/alerts.json");
+    c->spool_dir =
+        path_join(base, ts->spool_dir ? ydoc_scalar(ts->spool_dir, NULL) : "state/spool");
+    c->group_wait_ms = ts->group_wait;
+    c->criterion_every_ms = ts->criterion_every;
+    c->impaired_share = ts->impaired_share;
+    c->impaired_min_hosts = ts->impaired_min_hosts;
+    c->impaired_window_ms = ts->impaired_window;
+    if (!c->alert_state_file || !c->spool_dir || strlist_from(&c->canaries, ts->canaries) < 0) {
+        report_at(ld, c->path ? c->path : "(config)", 0, 0, "out of memory");
+        return;
+    }
+    check_names(ld, ts->canaries, &c->canaries, false);
+    if (ts->routes && ydoc_count(ts->routes) > 0) {
+        c->routes = calloc(ydoc_count(ts->routes), sizeof(*c->routes));
+        if (!c->routes) {
+            report(ld, ts->routes, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < ydoc_count(ts->routes); i++)
+            load_route(ld, ydoc_item(ts->routes, i), &c->routes[c->nroutes++]);
+    }
+    if (ts->maintenance && ydoc_count(ts->maintenance) > 0) {
+        c->maint = calloc(ydoc_count(ts->maintenance), sizeof(*c->maint));
+        if (!c->maint) {
+            report(ld, ts->maintenance, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < ydoc_count(ts->maintenance); i++)
+            load_maint(ld, ydoc_item(ts->maintenance, i), &c->maint[c->nmaint++]);
+    }
+}
+
 static char *make_user_agent(const struct scope *ts)
 {
     const char *ua = ts->user_agent ? ydoc_scalar(ts->user_agent, NULL) : USER_AGENT;
@@ -1530,6 +1925,11 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.graphs_interval = 60 * SEC;
     ts.graphs_width = 720;
     ts.graphs_height = 200;
+    ts.group_wait = 30 * SEC;
+    ts.criterion_every = 300 * SEC;
+    ts.impaired_share = 0.5;
+    ts.impaired_min_hosts = 5;
+    ts.impaired_window = 60 * SEC;
     c = ld.c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
@@ -1549,11 +1949,41 @@ int config_load(const char *path, struct config **out, struct diag *d)
     if (base) {
         c->probes_dir =
             path_join(base, ts.probes_dir ? ydoc_scalar(ts.probes_dir, NULL) : "probes.d");
-        c->rrd_dir = path_join(base, ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd");
+        const char *rd = ts.rrd_dir ? ydoc_scalar(ts.rrd_dir, NULL) : "rrd";
+        const char *cached = ts.rrdcached ? ydoc_scalar(ts.rrdcached, NULL) : NULL;
+
+        /* Through a remote rrdcached (host:port), the files are on its host and named relative
+         * to its base directory (-b): librrd refuses absolute paths there. */
+        if (cached && strncmp(cached, "unix:", 5) != 0 && cached[0] != '/') {
+            if (rd[0] == '/')
+                report(&ld, ts.rrd_dir,
+                       "\"rrd_dir\": with a remote rrdcached, a path relative to its base "
+                       "directory (-b), not %s",
+                       rd);
+            c->rrd_dir = strdup(rd);
+        } else {
+            c->rrd_dir = path_join(base, rd);
+        }
+        /* A node (vantage point) keeps its files apart: <rrd_dir>/<node>/. */
+        if (c->rrd_dir && ts.node) {
+            char *nd = path_join(c->rrd_dir, ydoc_scalar(ts.node, NULL));
+
+            free(c->rrd_dir);
+            c->rrd_dir = nd;
+        }
         c->graphs_dir =
             path_join(base, ts.graphs_dir ? ydoc_scalar(ts.graphs_dir, NULL) : "graphs");
     }
     c->user_agent = make_user_agent(&ts);
+    if (ts.rrdcached) {
+        const char *a = ydoc_scalar(ts.rrdcached, NULL);
+
+        if (strpbrk(a, " \t"))
+            report(&ld, ts.rrdcached,
+                   "\"rrdcached\": expected unix:/path/to/socket or host:port, found a space");
+        else if (!(c->rrdcached = strdup(a)))
+            report(&ld, ts.rrdcached, "out of memory");
+    }
     c->concurrency = ts.concurrency;
     c->per_host = ts.per_host;
     c->rrd_flush_ms = ts.rrd_flush;
@@ -1579,6 +2009,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
     if (!top || ts.probes_dir || !ydoc_get(ydoc_root(top), "probes_dir"))
         load_dir(&ld, ts.probes_dir, &global);
     finish_probes(&ld);
+    load_alerting(&ld, &ts);
 out:
     for (size_t i = 0; i < c->nprobes && ld.info; i++)
         free(ld.info[i].regex);
@@ -1606,7 +2037,57 @@ void config_free(struct config *c)
     free(c->rrd_dir);
     free(c->graphs_dir);
     free(c->user_agent);
+    free(c->rrdcached);
+    free(c->alert_state_file);
+    free(c->spool_dir);
+    strlist_free(&c->canaries);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        free(c->routes[i].name);
+        strlist_free(&c->routes[i].groups);
+        strlist_free(&c->routes[i].probes);
+        strlist_free(&c->routes[i].receivers);
+    }
+    free(c->routes);
+    for (size_t i = 0; i < c->nmaint; i++) {
+        strlist_free(&c->maint[i].groups);
+        strlist_free(&c->maint[i].probes);
+    }
+    free(c->maint);
     free(c);
+}
+
+/* FNV-1a, 64 bits: the shard of a probe must not change between versions or machines. */
+static uint64_t shard_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+unsigned config_shard_of(const char *id, unsigned n)
+{
+    return n ? (unsigned)(shard_hash(id) % n) + 1 : 1;
+}
+
+size_t config_shard(struct config *c, unsigned i, unsigned n)
+{
+    size_t kept = 0;
+
+    for (size_t k = 0; k < c->nprobes; k++) {
+        if (config_shard_of(c->probes[k].id, n) != i) {
+            probe_fini(&c->probes[k]);
+            continue;
+        }
+        if (kept != k)
+            c->probes[kept] = c->probes[k];
+        kept++;
+    }
+    c->nprobes = kept;
+    return kept;
 }
 
 static int cmp_find(const void *key, const void *elem)

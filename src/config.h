@@ -14,6 +14,8 @@
  *   rrd_flush: 30s                      tags: [a, b]
  *   rrd_queue_max: 1000000              <probe keys>
  *   rrd_retention: {full: 2d, medium: 14d, hourly: 400d, daily: 1830d}
+ *   rrdcached: unix:/run/rrdcached.sock   (optional: write through rrdcached)
+ *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
  *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
@@ -38,6 +40,41 @@
 #include "units.h"
 
 enum ip_version { IPV_ANY, IPV_4, IPV_6 };
+
+/* What an alert is about, and how urgent it is (docs/ALERTING.md). */
+enum alert_kind { AK_DOWN, AK_SLOW, AK_TLS, AK_CRITERION, AK_IMPAIRED, AK_N };
+enum alert_severity { SEV_WARNING, SEV_CRITICAL, SEV_N };
+extern const char *const config_alert_kinds[AK_N + 1]; /* "down", "slow", "tls_expiry", ... */
+extern const char *const config_severities[SEV_N + 1]; /* "warning", "critical" */
+
+struct strlist {
+    char **v;
+    size_t n;
+};
+
+/* alerting.routes[]: which alerts go to which receivers. Routes are tried in order; the first
+ * that matches takes the alert, unless it says `continue: true`. */
+struct route {
+    char *name;
+    struct strlist groups;    /* match.group: empty = any */
+    struct strlist probes;    /* match.probe: empty = any */
+    unsigned kinds;           /* match.kind: 1 << AK_*, 0 = any */
+    unsigned severities;      /* match.severity: 1 << SEV_*, 0 = any */
+    struct strlist receivers; /* names from `receivers:` */
+    uint64_t repeat_ms;       /* repeat: still-firing alerts re-sent, default 4h, 0 never */
+    bool send_resolved;       /* default true */
+    bool cont;                /* continue: also try the next routes */
+};
+
+/* alerting.maintenance[]: checks go on, notifications for matching probes are held. Either a
+ * one-off [from, to) or a weekly window in the daemon's local time. */
+struct maint {
+    struct strlist groups; /* empty and probes empty: every probe */
+    struct strlist probes;
+    int64_t from, to;     /* one-off, UNIX seconds; both 0 for a weekly window */
+    int wday;             /* weekly: 0 = Sunday .. 6, -1 every day */
+    int min_from, min_to; /* weekly: minutes of the day; min_to <= min_from wraps past midnight */
+};
 enum http_version { HTTPV_AUTO, HTTPV_1_1, HTTPV_2 };
 
 struct header {
@@ -77,6 +114,15 @@ struct probe {
     bool tls_verify;             /* default true */
     char *ca_file;               /* NULL: the system store */
     long tls_min_days;           /* default 14, 0 disables */
+    /* alert: { ... } */
+    bool alert_enabled;       /* enabled, default true */
+    long alert_confirm;       /* confirm: DOWN after this many failed checks in a row, default 3 */
+    long alert_recover;       /* recover: OK after this many successes in a row, default 2 */
+    long slow_window;         /* slow_window: SLOW judged on the last K checks, default 5 */
+    double slow_percentile;   /* slow_percentile: of those, default 50% (the median), 0..1 */
+    double slow_clear;        /* slow_clear: SLOW clears under this share of `slow`, default 90% */
+    uint64_t avail_window_ms; /* availability_window: criterion at risk over, default 7d */
+    double avail_target;      /* availability_target: default 99.9%, 0..1 */
 };
 
 /* graphs: in vigie.yaml — the daemon's graph timer (src/graph.h, docs/GRAPHS.md). */
@@ -102,9 +148,23 @@ struct config {
     uint64_t rrd_medium_ms; /* rrd_retention.medium: 10-minute rows, default 14d */
     uint64_t rrd_hourly_ms; /* rrd_retention.hourly: 1-hour rows, default 400d */
     uint64_t rrd_daily_ms;  /* rrd_retention.daily: 1-day rows, default 1830d */
+    char *rrdcached;        /* rrdcached: "unix:/path" or "host:port", NULL: direct writes */
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     struct graphs_conf graphs;
+    /* alerting: { ... } */
+    char *alert_state_file;      /* state_file, default state/alerts.json */
+    char *spool_dir;             /* spool_dir, default state/spool */
+    uint64_t group_wait_ms;      /* group_wait: transitions gathered this long, default 30s */
+    uint64_t criterion_every_ms; /* criterion_every: availability re-read from RRD, default 5m */
+    struct strlist canaries;     /* canaries: probe ids whose failure means vigie is blind */
+    double impaired_share;       /* impaired_share: of hosts failing at once, default 50% */
+    long impaired_min_hosts;     /* impaired_min_hosts: judged from this many hosts, default 5 */
+    uint64_t impaired_window_ms; /* impaired_window: "at once", default 60s */
+    struct route *routes;
+    size_t nroutes;
+    struct maint *maint;
+    size_t nmaint;
     struct probe *probes; /* sorted by id */
     size_t nprobes;
     size_t nfiles; /* probes files read */
@@ -117,6 +177,13 @@ struct config {
 int config_load(const char *path, struct config **out, struct diag *d);
 
 void config_free(struct config *c);
+
+/* Sharding (`vigie run --shard i/n`): the shard 1..n of a probe id, stable across versions and
+ * machines (FNV-1a of the id, modulo n). */
+unsigned config_shard_of(const char *id, unsigned n);
+
+/* Keeps only the probes of shard i of n (1 <= i <= n), in order; returns how many remain. */
+size_t config_shard(struct config *c, unsigned i, unsigned n);
 
 /* The probe with this id, or NULL. */
 const struct probe *config_find(const struct config *c, const char *id);

@@ -25,9 +25,10 @@
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
-#include "httpc.h"
+#include "alerting.h"
 #include "container.h"
 #include "graph.h"
+#include "httpc.h"
 #include "log.h"
 #include "rrdw.h"
 #include "sched.h"
@@ -45,6 +46,7 @@ struct daemon {
     struct sched *sched;
     struct rrdw *rrdw;
     struct graph *graph; /* NULL when graphs are disabled */
+    struct alerting *alerting;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t stats_timer;
@@ -65,6 +67,7 @@ struct daemon {
     struct sched_stats final_sched;
     struct rrdw_stats final_rrdw;
     struct graph_stats final_graph;
+    struct alert_stats final_alert;
 };
 
 static size_t probe_index(const struct daemon *d, const struct probe *p)
@@ -77,9 +80,10 @@ static void on_sample(void *arg, const struct sched_sample *s)
     struct daemon *d = arg;
     size_t i = probe_index(d, s->p);
     const struct result *r = s->res;
+    bool impaired = r && alerting_result(d->alerting, i, r, s->flagged);
 
-    rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged);
-    if (!r || s->flagged)
+    rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
+    if (!r || s->flagged || impaired)
         return;
     log_debug("probe %s: %s dns %lld connect %lld tls %lld ttfb %lld total %lld us, lag %lld us, "
               "wait %lld us, loop lag %lld us",
@@ -104,6 +108,13 @@ static void on_sample(void *arg, const struct sched_sample *s)
             log_notice("probe %s: ok again", s->p->id);
         d->last_verdict[i] = (signed char)r->verdict;
     }
+}
+
+/* A notification from the alert engine, for one receiver. */
+static void on_alert_send(void *arg, const char *receiver, json_t *n)
+{
+    (void)arg;
+    log_notice("notification to %s: %s", receiver, json_string_value(json_object_get(n, "title")));
 }
 
 static void log_stats(struct daemon *d)
@@ -201,13 +212,23 @@ static void on_rrdw_closed(void *arg)
     httpc_close(d->httpc, on_httpc_closed, d);
 }
 
+static void on_alerting_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->alerting = NULL;
+    log_info("flushing RRD writes");
+    rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
+}
+
 static void on_graph_closed(void *arg)
 {
     struct daemon *d = arg;
 
     d->graph = NULL;
-    log_info("flushing RRD writes");
-    rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
+    log_info("sending pending alerts");
+    alerting_stats(d->alerting, &d->final_alert);
+    alerting_close(d->alerting, on_alerting_closed, d);
 }
 
 static void on_sched_stopped(void *arg)
@@ -285,6 +306,10 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "graph_skipped", json_integer((json_int_t)d->final_graph.skipped));
     json_object_set_new(o, "graph_render_s", json_real(d->final_graph.render_s));
     json_object_set_new(o, "graph_render_max_s", json_real(d->final_graph.render_max_s));
+    json_object_set_new(o, "alert_transitions",
+                        json_integer((json_int_t)d->final_alert.transitions));
+    json_object_set_new(o, "alert_notifications",
+                        json_integer((json_int_t)d->final_alert.notifications));
     json_object_set_new(o, "cpu_user_s", json_real(ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6));
     json_object_set_new(o, "cpu_sys_s", json_real(ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
     json_object_set_new(o, "maxrss_kib", json_integer(ru.ru_maxrss));
@@ -328,13 +353,22 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     ro.medium_s = cfg->rrd_medium_ms / 1000;
     ro.hourly_s = cfg->rrd_hourly_ms / 1000;
     ro.daily_s = cfg->rrd_daily_ms / 1000;
+    ro.daemon = cfg->rrdcached;
+    /* Readers (graphs, reports, the criterion job) flush a file through rrdcached before
+     * reading it: librrd's rrd_graph and rrdc_flush_if_daemon take the address from here. Set
+     * before any thread starts. */
+    if (cfg->rrdcached)
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     so.saturation_us = cfg->saturation_ms * 1000;
     so.drain_ms = cfg->drain_ms;
     d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
-    d->sched = d->rrdw ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
+    d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
+    d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */
         log_err("cannot start: out of memory");
+        if (d->alerting)
+            alerting_close(d->alerting, NULL, NULL);
         if (d->rrdw)
             rrdw_close(d->rrdw, NULL, NULL, NULL);
         if (d->httpc)

@@ -1,4 +1,4 @@
-/* vigie — command line: run, validate, check, graph. */
+/* vigie — command line: run, validate, check, graph, report. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 #include "graph.h"
 #include "httpc.h"
 #include "log.h"
+#include "report.h"
 
 #define VIGIE_VERSION "0.1"
 
@@ -27,6 +28,7 @@ struct opts {
     const char *config;
     const char *stats;
     uint64_t duration_ms;
+    unsigned shard_i, shard_n; /* --shard i/n, 0/0 when not given */
     bool json;
     bool config_given;
     const char **ids;
@@ -36,13 +38,15 @@ struct opts {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: vigie run [-c FILE] [--duration D] [--stats FILE]\n"
+            "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
             "       vigie validate [-c FILE]\n"
             "       vigie check [-c FILE] [--json] [ID...]\n"
             "       vigie graph [-c FILE] ID [--kind latency|avail] [--period P] [--format F]\n"
             "                   [--lang fr|en] [--end TIME] [-o FILE]\n"
             "       vigie graph [-c FILE] --overview | --group NAME  [--period P] [...]\n"
             "       vigie graph [-c FILE] --all [--end TIME]\n"
+            "       vigie report [-c FILE] [--quarter YYYY-Qn | --from DATE --to DATE] ...\n"
+            "                    (vigie report --help)\n"
             "       vigie version\n"
             "\n"
             "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
@@ -50,6 +54,8 @@ static void usage(FILE *out)
             "  --json             one JSON object per probe and line\n"
             "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
             "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
+            "  --shard I/N        run: only this node's share of the probes (1 <= I <= N),\n"
+            "                     stable by id: N nodes with I = 1..N cover every probe once\n"
             "  --period P         graph: day (default), week, month, quarter or year\n"
             "  --format F         graph: png (default) or svg\n"
             "  -o FILE            graph: write there (default: its place under graphs_dir)\n"
@@ -88,6 +94,18 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
                 fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
                 return -1;
             }
+        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            unsigned si, sn;
+            int end = 0;
+
+            if (sscanf(argv[++i], "%u/%u%n", &si, &sn, &end) != 2 || argv[i][end] != '\0' ||
+                sn < 1 || sn > 10000 || si < 1 || si > sn) {
+                fprintf(stderr, "vigie: --shard %s: expected I/N with 1 <= I <= N <= 10000\n",
+                        argv[i]);
+                return -1;
+            }
+            o->shard_i = si;
+            o->shard_n = sn;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -456,6 +474,9 @@ static int cmd_graph(int argc, char **argv)
     cfg = load(&g.o);
     if (!cfg)
         return 1;
+    /* Through rrdcached, as the daemon writes: librrd flushes a file there before drawing it. */
+    if (cfg->rrdcached && !getenv("RRDCACHED_ADDRESS"))
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     st.width = (unsigned)cfg->graphs.width;
     st.height = (unsigned)cfg->graphs.height;
     st.lang = (enum graph_lang)(g.lang ? graph_lang_parse(g.lang) : cfg->graphs.lang);
@@ -539,6 +560,17 @@ static int cmd_run(const struct opts *o)
 
     if (!cfg)
         return 1;
+    if (o->shard_n) {
+        size_t all = cfg->nprobes, kept = config_shard(cfg, o->shard_i, o->shard_n);
+
+        log_info("shard %u/%u: %zu of %zu probes", o->shard_i, o->shard_n, kept, all);
+        if (kept == 0) {
+            fprintf(stderr, "vigie: shard %u/%u holds none of the %zu probes\n", o->shard_i,
+                    o->shard_n, all);
+            config_free(cfg);
+            return 1;
+        }
+    }
     return daemon_run(cfg, &d);
 }
 
@@ -566,6 +598,8 @@ int main(int argc, char **argv)
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
     } else if (strcmp(cmd, "graph") == 0) {
         rc = cmd_graph(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "report") == 0) {
+        rc = report_main(argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {

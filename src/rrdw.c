@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include <rrd.h>
+#include <rrd_client.h>
 
 #include "container.h"
 #include "log.h"
@@ -144,6 +145,8 @@ struct wfile {
 /* What the worker needs to create files. */
 struct layout {
     uint64_t full_s, medium_s, hourly_s, phases_hourly_s, daily_s;
+    const char *daemon; /* rrdcached's address, NULL: librrd writes the files itself */
+    bool local;         /* the files are on this machine (no daemon, or a unix socket) */
 };
 
 /* One file's part of a job: in, what the worker needs; out, what happened. */
@@ -176,6 +179,8 @@ struct job {
     struct rrdw *w; /* for job_done only */
     struct layout lay;
     bool final;
+    bool daemon_down; /* out: rrdcached could not be reached, nothing was tried */
+    char daemon_msg[MSG_LEN];
     size_t n;
     struct jfile *files[];
 };
@@ -184,6 +189,8 @@ struct rrdw {
     uv_loop_t *loop;
     uv_timer_t timer;
     char *dir;
+    char *daemon;     /* rrdcached's address or NULL */
+    bool daemon_down; /* the last job could not reach it (logged once) */
     uint64_t flush_ms;
     size_t max_queued;
     struct layout lay;
@@ -527,8 +534,8 @@ enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
 /* Looks at file k: absent, ours (step and DS names match; *last = its last update), or a valid
  * RRD of another layout (*old_step). 0, or a negative errno (recorded in e) when it cannot be
  * read as an RRD. */
-static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
-                        unsigned long *old_step, enum found *found)
+static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                        int64_t *last, unsigned long *old_step, enum found *found)
 {
     struct jpart *p = &e->part[k];
     struct stat st;
@@ -537,20 +544,28 @@ static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
     bool same = true;
     int fd;
 
-    if (stat(p->path, &st) != 0) {
-        if (errno == ENOENT) {
-            *found = FOUND_NONE;
-            return 0;
+    if (lay->local) {
+        if (stat(p->path, &st) != 0) {
+            if (errno == ENOENT) {
+                *found = FOUND_NONE;
+                return 0;
+            }
+            return part_fail(p, p->path, C_IO, errno, NULL);
         }
-        return part_fail(p, p->path, C_IO, errno, NULL);
+        /* librrd's errors say less than errno: try opening it ourselves first (for reading
+         * only through rrdcached, which writes it: it may belong to rrdcached's user). */
+        fd = open(p->path, (lay->daemon ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (fd < 0)
+            return part_fail(p, p->path, C_IO, errno, NULL);
+        close(fd);
     }
-    /* librrd's errors say less than errno: try opening it ourselves first. */
-    fd = open(p->path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return part_fail(p, p->path, C_IO, errno, NULL);
-    close(fd);
     rrd_clear_error();
-    info = rrd_info_r(p->path);
+    /* Through rrdcached, its view of the file: the header on disk lags behind its cache. */
+    info = lay->daemon ? rrdc_info(p->path) : rrd_info_r(p->path);
+    if (!info && !lay->local && strstr(rrd_get_error(), "No such file")) {
+        *found = FOUND_NONE;
+        return 0;
+    }
     if (!info)
         return part_fail(p, p->path, C_CORRUPT, 0, rrd_get_error());
     *old_step = 0;
@@ -577,20 +592,37 @@ static int file_inspect(struct jfile *e, int k, uint32_t step, int64_t *last,
     rrd_info_free(info);
     if (*old_step == 0)
         return part_fail(p, p->path, C_CORRUPT, 0, "no step in rrd_info");
+    if (lay->daemon) {
+        rrd_clear_error();
+        *last = (int64_t)rrdc_last(p->path);
+        if (*last <= 0)
+            return part_fail(p, p->path, C_UPDATE, 0, rrd_get_error());
+    }
     *found = same && nds == file_nds[k] && *old_step == step ? FOUND_OURS : FOUND_OTHER;
     return 0;
 }
 
 /* Renames file k to "<path>.<old-step>s-<unix time>.bak" (".<n>.bak" if that exists). 0 or a
  * negative errno (recorded in e). */
-static int file_move_aside(struct jfile *e, int k, unsigned long old_step, uint32_t step)
+static int file_move_aside(struct jfile *e, int k, const struct layout *lay, unsigned long old_step,
+                           uint32_t step)
 {
     struct jpart *p = &e->part[k];
     size_t len = strlen(p->path) + 64;
-    char *to = malloc(len);
+    char *to;
     long long now = (long long)time(NULL);
     struct stat st;
 
+    if (!lay->local)
+        return part_fail(p, p->path, C_MOVE, 0,
+                         "a file of another layout is in the way on the rrdcached host; move it "
+                         "aside there by hand");
+    /* rrdcached must not write its cached values into the renamed file, nor keep them. */
+    if (lay->daemon) {
+        rrd_clear_error();
+        rrdc_forget(p->path);
+    }
+    to = malloc(len);
     if (!to)
         return part_fail(p, p->path, C_MOVE, ENOMEM, NULL);
     snprintf(to, len, "%s.%lus-%lld.bak", p->path, old_step, now);
@@ -682,7 +714,10 @@ static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_
     }
     rrd_clear_error();
     errno = 0;
-    if (rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv) != 0)
+    if ((lay->daemon
+             ? rrdc_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)
+             : rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)) !=
+        0)
         return create_failed(e, k, file_bytes(nds, rra, nrra), errno);
     return 0;
 }
@@ -699,12 +734,12 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
     int rc;
 
     if (*dir_rc > 0)
-        *dir_rc = mkdir_p(e->dir);
+        *dir_rc = lay->local ? mkdir_p(e->dir) : 0;
     if (*dir_rc < 0)
         return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
-    rc = file_inspect(e, k, step, &last, &old_step, &found);
+    rc = file_inspect(e, k, lay, step, &last, &old_step, &found);
     if (rc == 0 && found == FOUND_OTHER)
-        rc = file_move_aside(e, k, old_step, step);
+        rc = file_move_aside(e, k, lay, old_step, step);
     if (rc == 0 && found != FOUND_OURS) {
         last = t_first - step;
         rc = file_create(e, k, lay, step, last);
@@ -761,8 +796,8 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
 
 /* Writes samples [from, to) (one step) into file k, skipping those it already has. 0 or a
  * negative errno (recorded in e). */
-static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lines,
-                       const char **argv)
+static int file_update(struct jfile *e, int k, const struct layout *lay, size_t from, size_t to,
+                       char *lines, const char **argv)
 {
     struct jpart *p = &e->part[k];
     size_t i = from;
@@ -793,14 +828,15 @@ static int file_update(struct jfile *e, int k, size_t from, size_t to, char *lin
             continue;
         rrd_clear_error();
         errno = 0;
-        if (rrd_update_r(p->path, NULL, argc, argv) != 0) {
+        if ((lay->daemon ? rrdc_update(p->path, argc, argv)
+                         : rrd_update_r(p->path, NULL, argc, argv)) != 0) {
             int err = errno, rc;
             time_t last;
 
             rc = part_fail(p, p->path, C_UPDATE, err, rrd_get_error());
             /* A failed call may have written its first arguments: the file knows. */
             rrd_clear_error();
-            last = rrd_last_r(p->path);
+            last = lay->daemon ? rrdc_last(p->path) : rrd_last_r(p->path);
             rrd_clear_error();
             for (int j = 0; j < argc && last > 0 && e->s[idx[j]].t <= (int64_t)last; j++) {
                 e->s[idx[j]].done |= (uint8_t)(1u << k);
@@ -838,7 +874,7 @@ static void part_write(struct jfile *e, int k, const struct layout *lay, int *di
             p->tried = true;
             if (p->ready_step != step && file_ready(e, k, lay, step, e->s[first].t, dir_rc) != 0)
                 break;
-            if (file_update(e, k, first, end, lines, argv) != 0)
+            if (file_update(e, k, lay, first, end, lines, argv) != 0)
                 break;
         }
         i = end;
@@ -886,8 +922,39 @@ static void job_work(uv_work_t *req)
         pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
         idle_set = true;
     }
-    for (size_t i = 0; i < j->n; i++)
-        jfile_write(j->files[i], &j->lay);
+    /* Through rrdcached: one connection for the job (librrd reconnects it when the daemon came
+     * back); when it cannot be had, nothing is tried and every sample stays queued. */
+    if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {
+        rrd_clear_error();
+        if (rrdc_connect(j->lay.daemon) != 0 || !rrdc_is_connected(j->lay.daemon)) {
+            const char *why = rrd_get_error();
+
+            j->daemon_down = true;
+            snprintf(j->daemon_msg, sizeof(j->daemon_msg), "%s",
+                     why && *why ? why : "cannot connect");
+            return;
+        }
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        struct jfile *e = j->files[i];
+
+        jfile_write(e, &j->lay);
+        /* librrd drops the connection on a socket error: rrdcached went away. That is one
+         * failure for the job, not one per file: what this file did not get stays queued. */
+        if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {
+            j->daemon_down = true;
+            for (int k = 0; k < NFILES; k++) {
+                if (e->part[k].cause != C_NONE && !j->daemon_msg[0])
+                    snprintf(j->daemon_msg, sizeof(j->daemon_msg), "%s", e->part[k].msg);
+                e->part[k].cause = C_NONE;
+                e->part[k].tried = false;
+                e->part[k].ready_step = 0;
+            }
+            if (!j->daemon_msg[0])
+                snprintf(j->daemon_msg, sizeof(j->daemon_msg), "connection lost");
+            break;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1266,6 +1333,12 @@ static void job_done(uv_work_t *req, int status)
     bool final = j->final;
 
     (void)status; /* never cancelled; if it were, nothing is marked done and all goes back */
+    if (j->daemon_down && !w->daemon_down)
+        log_err("rrd: rrdcached at %s unreachable (%s); samples kept in memory, retrying",
+                w->daemon, j->daemon_msg);
+    else if (!j->daemon_down && w->daemon_down)
+        log_notice("rrd: rrdcached at %s reachable again", w->daemon);
+    w->daemon_down = j->daemon_down;
     for (size_t i = 0; i < j->n; i++) {
         jfile_done(w, j->files[i], final);
         jfile_free(j->files[i]);
@@ -1302,6 +1375,7 @@ void rrdw_stats(const struct rrdw *w, struct rrdw_stats *out)
 {
     *out = w->st;
     out->queued = w->queued;
+    out->daemon_down = w->daemon_down;
 }
 
 static void rrdw_free(struct rrdw *w)
@@ -1311,6 +1385,7 @@ static void rrdw_free(struct rrdw *w)
     free(w->files);
     free(w->slots);
     free(w->dir);
+    free(w->daemon);
     free(w);
 }
 
@@ -1357,6 +1432,13 @@ struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
     w->dir = strdup(o && o->dir ? o->dir : "rrd");
     if (!w->dir)
         goto fail;
+    if (o && o->daemon) {
+        w->daemon = strdup(o->daemon);
+        if (!w->daemon)
+            goto fail;
+    }
+    w->lay.daemon = w->daemon;
+    w->lay.local = !w->daemon || strncmp(w->daemon, "unix:", 5) == 0 || w->daemon[0] == '/';
     w->flush_ms = o && o->flush_ms ? o->flush_ms : 30000;
     w->max_queued = o && o->max_queued ? o->max_queued : 1000000;
     w->lay.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
@@ -1372,6 +1454,7 @@ struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
     return w;
 fail:
     free(w->dir);
+    free(w->daemon);
     free(w);
     return NULL;
 }

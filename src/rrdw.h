@@ -34,15 +34,18 @@
 struct rrdw;
 
 struct rrdw_opts {
-    const char *dir;   /* created if missing */
-    uint64_t flush_ms; /* a sample waits at most this long before its file is written;
-                          default 30 s */
-    size_t max_queued; /* samples kept in memory at most, default 1,000,000; past it the
-                          oldest are dropped and counted */
-    uint64_t full_s;   /* retention of the full-resolution RRAs, default 2 days */
-    uint64_t medium_s; /* 10-minute RRAs, default 14 days */
-    uint64_t hourly_s; /* 1-hour RRAs, default 400 days (phases file: 92 days) */
-    uint64_t daily_s;  /* 1-day RRA of the criterion file, default 5 years (1830 days) */
+    const char *dir;    /* created if missing */
+    uint64_t flush_ms;  /* a sample waits at most this long before its file is written;
+                           default 30 s */
+    size_t max_queued;  /* samples kept in memory at most, default 1,000,000; past it the
+                           oldest are dropped and counted */
+    uint64_t full_s;    /* retention of the full-resolution RRAs, default 2 days */
+    uint64_t medium_s;  /* 10-minute RRAs, default 14 days */
+    uint64_t hourly_s;  /* 1-hour RRAs, default 400 days (phases file: 92 days) */
+    uint64_t daily_s;   /* 1-day RRA of the criterion file, default 5 years (1830 days) */
+    const char *daemon; /* rrdcached's address ("unix:/path", "host:port"): files are created,
+                           inspected and updated through it (librrd's rrdc_* client); NULL:
+                           librrd writes them itself */
 };
 
 struct rrdw_stats {
@@ -52,6 +55,7 @@ struct rrdw_stats {
     uint64_t stale;       /* samples not newer than the file's last update, skipped */
     uint64_t failures;    /* failed write attempts */
     uint64_t files_moved; /* files moved aside (step or layout changed) */
+    bool daemon_down;     /* rrdcached could not be reached by the last write */
 };
 
 /* Creates the writer. Zero fields of `o` take their defaults. NULL on failure. */

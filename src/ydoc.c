@@ -68,7 +68,7 @@ static int read_file(const char *path, char **out, size_t *size, struct diag *d)
 {
     struct stat st;
     char *buf = NULL;
-    size_t len = 0;
+    size_t len = 0, cap;
     int fd, err = 0;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -87,16 +87,31 @@ static int read_file(const char *path, char **out, size_t *size, struct diag *d)
         err = -EFBIG;
         goto out;
     }
-    /* One byte more than the limit, to notice a non-regular file that is too long. */
-    buf = malloc(YDOC_MAX_BYTES + 2);
+    /* Sized to the file (a regular file that grows meanwhile, or a pipe, makes it grow), up to
+     * one byte more than the limit, to notice a file that is too long. */
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536;
+    buf = malloc(cap);
     if (!buf) {
         diag_add(d, path, 0, 0, "out of memory");
         err = -ENOMEM;
         goto out;
     }
     while (len <= YDOC_MAX_BYTES) {
-        ssize_t r = read(fd, buf + len, YDOC_MAX_BYTES + 1 - len);
+        ssize_t r;
 
+        if (len + 1 >= cap) {
+            size_t ncap = cap * 2 > YDOC_MAX_BYTES + 2 ? YDOC_MAX_BYTES + 2 : cap * 2;
+            char *nb = realloc(buf, ncap);
+
+            if (!nb) {
+                diag_add(d, path, 0, 0, "out of memory");
+                err = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        r = read(fd, buf + len, cap - 1 - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {

@@ -37,6 +37,11 @@ struct ecase {
 #define P1 "  - id: a\n    url: https://example.org/\n"
 
 static const struct ecase ecases[] = {
+    {"rrdcached over TCP with an absolute rrd_dir",
+     {{"vigie.yaml", V "rrdcached: 127.0.0.1:42217\nrrd_dir: /var/lib/vigie/rrd\n"},
+      {"probes.d/a.yaml", G P1}},
+     {"vigie.yaml:3:10: =\"rrd_dir\": with a remote rrdcached, a path relative to its base "
+      "directory (-b), not /var/lib/vigie/rrd"}},
     {"unknown key with a suggestion",
      {{"vigie.yaml", V}, {"probes.d/a.yaml", G P1 "    intervall: 10s\n"}},
      {"a.yaml:5:5: =unknown key \"intervall\" in probe; did you mean \"interval\"?"}},

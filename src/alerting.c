@@ -1,0 +1,295 @@
+/* alerting — the alert engine's timers and disk work. See alerting.h. */
+#include "alerting.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "log.h"
+#include "rrdq.h"
+
+#define TICK_MS 1000
+#define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
+#define CRITERION_FIRST_MS 30000
+
+enum job_kind { JOB_NONE, JOB_STATE, JOB_CRITERION };
+
+struct alerting {
+    uv_loop_t *loop;
+    const struct config *c;
+    struct alert *a;
+    uv_timer_t tick;
+    uv_work_t work;
+    enum job_kind job;      /* the job in flight */
+    char *state_text;       /* JOB_STATE: the document to write (owned by the job) */
+    int state_err;          /* JOB_STATE: 0 or -errno */
+    bool state_failing;     /* the last write failed: logged once until it works again */
+    double *avail;          /* JOB_CRITERION: per probe, NAN unknown */
+    uint64_t last_state_ms; /* loop time of the last state write */
+    uint64_t next_criterion_ms;
+    bool closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the state file ---- */
+
+/* Writes `text` to `path` so that a crash leaves the old file or the new one, never a mix. */
+static int write_atomic(const char *path, const char *text)
+{
+    char tmp[4096];
+    size_t len = strlen(text), off = 0;
+    int fd, err = 0;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = -errno;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (!err && fsync(fd) != 0)
+        err = -errno;
+    if (close(fd) != 0 && !err)
+        err = -errno;
+    if (!err && rename(tmp, path) != 0)
+        err = -errno;
+    if (err)
+        unlink(tmp);
+    return err;
+}
+
+/* Creates the directories leading to `path` (mkdir -p of its dirname). */
+static int make_parent(const char *path)
+{
+    char dir[4096];
+
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+        return -ENAMETOOLONG;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+static void load_state(struct alerting *al)
+{
+    const char *path = al->c->alert_state_file;
+    json_error_t je;
+    json_t *st;
+    char bad[4096];
+    int err;
+
+    err = make_parent(path);
+    if (err < 0)
+        log_err("cannot create the directory of the alert state %s: %s", path, strerror(-err));
+    if (access(path, F_OK) != 0)
+        return;
+    st = json_load_file(path, 0, &je);
+    if (st && alert_state_load(al->a, st, wall_ms()) == 0) {
+        log_info("alert state restored from %s", path);
+        json_decref(st);
+        return;
+    }
+    json_decref(st);
+    snprintf(bad, sizeof(bad), "%s.bad", path);
+    if (rename(path, bad) == 0)
+        log_err("alert state %s unreadable (%s), moved to %s; starting afresh", path,
+                st ? "not an alert state" : je.text, bad);
+    else
+        log_err("alert state %s unreadable (%s) and cannot be moved aside: %s", path,
+                st ? "not an alert state" : je.text, strerror(errno));
+}
+
+/* ---- jobs on the thread pool ---- */
+
+static void work_run(uv_work_t *w)
+{
+    struct alerting *al = container_of(w, struct alerting, work);
+
+    if (al->job == JOB_STATE) {
+        al->state_err = write_atomic(al->c->alert_state_file, al->state_text);
+        return;
+    }
+    for (size_t i = 0; i < al->c->nprobes; i++) {
+        const struct probe *p = &al->c->probes[i];
+        struct rrdq_summary s;
+
+        al->avail[i] = NAN;
+        if (!p->alert_enabled)
+            continue;
+        if (rrdq_summary(al->c->rrd_dir, p->id, 0, (time_t)(p->avail_window_ms / 1000), &s, NULL,
+                         0) == 0 &&
+            s.samples > 0)
+            al->avail[i] = s.availability;
+    }
+}
+
+static void maybe_start_job(struct alerting *al);
+static void finish_close(struct alerting *al);
+
+static void work_done(uv_work_t *w, int status)
+{
+    struct alerting *al = container_of(w, struct alerting, work);
+    enum job_kind job = al->job;
+
+    al->job = JOB_NONE;
+    if (job == JOB_STATE) {
+        free(al->state_text);
+        al->state_text = NULL;
+        if (al->state_err < 0 && !al->state_failing)
+            log_err("cannot write the alert state to %s: %s (kept in memory, retrying)",
+                    al->c->alert_state_file, strerror(-al->state_err));
+        else if (al->state_err == 0 && al->state_failing)
+            log_notice("alert state written to %s again", al->c->alert_state_file);
+        al->state_failing = al->state_err < 0;
+    } else if (job == JOB_CRITERION && status == 0) {
+        int64_t now = wall_ms();
+
+        for (size_t i = 0; i < al->c->nprobes; i++)
+            alert_availability(al->a, i, al->avail[i], now);
+    }
+    if (al->closing)
+        finish_close(al);
+    else
+        maybe_start_job(al);
+}
+
+static void start_state_job(struct alerting *al)
+{
+    json_t *st = alert_state_save(al->a);
+
+    al->state_text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    json_decref(st);
+    if (!al->state_text) {
+        log_err("alert state: out of memory");
+        return;
+    }
+    al->job = JOB_STATE;
+    al->last_state_ms = uv_now(al->loop);
+    uv_queue_work(al->loop, &al->work, work_run, work_done);
+}
+
+static void maybe_start_job(struct alerting *al)
+{
+    uint64_t now = uv_now(al->loop);
+
+    if (al->job != JOB_NONE)
+        return;
+    if (alert_dirty(al->a) && (al->closing || now - al->last_state_ms >= STATE_PERIOD_MS)) {
+        start_state_job(al);
+    } else if (!al->closing && now >= al->next_criterion_ms) {
+        al->next_criterion_ms = now + al->c->criterion_every_ms;
+        al->job = JOB_CRITERION;
+        uv_queue_work(al->loop, &al->work, work_run, work_done);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct alerting *al = container_of(t, struct alerting, tick);
+
+    alert_tick(al->a, wall_ms());
+    maybe_start_job(al);
+}
+
+/* ---- lifecycle ---- */
+
+struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_send_fn send,
+                              void *arg)
+{
+    struct alerting *al = calloc(1, sizeof(*al));
+
+    if (!al)
+        return NULL;
+    al->loop = loop;
+    al->c = c;
+    al->a = alert_new(c, send, arg);
+    al->avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*al->avail));
+    if (!al->a || !al->avail) {
+        alert_free(al->a);
+        free(al->avail);
+        free(al);
+        return NULL;
+    }
+    load_state(al);
+    al->next_criterion_ms = uv_now(loop) + CRITERION_FIRST_MS;
+    uv_timer_init(loop, &al->tick);
+    uv_timer_start(&al->tick, on_tick, TICK_MS, TICK_MS);
+    uv_unref((uv_handle_t *)&al->tick);
+    return al;
+}
+
+bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged)
+{
+    return alert_result(al->a, i, r, flagged, wall_ms());
+}
+
+void alerting_stats(const struct alerting *al, struct alert_stats *out)
+{
+    alert_stats(al->a, out);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct alerting *al = container_of((uv_timer_t *)h, struct alerting, tick);
+    void (*cb)(void *) = al->close_cb;
+    void *arg = al->close_arg;
+
+    alert_free(al->a);
+    free(al->avail);
+    free(al->state_text);
+    free(al);
+    if (cb)
+        cb(arg);
+}
+
+/* Called when no job is in flight: one last state write if needed, then the timer. */
+static void finish_close(struct alerting *al)
+{
+    if (alert_dirty(al->a) && !al->state_failing) {
+        start_state_job(al);
+        if (al->job != JOB_NONE)
+            return;
+    }
+    uv_close((uv_handle_t *)&al->tick, on_tick_closed);
+}
+
+void alerting_close(struct alerting *al, void (*cb)(void *arg), void *arg)
+{
+    al->closing = true;
+    al->close_cb = cb;
+    al->close_arg = arg;
+    uv_timer_stop(&al->tick);
+    alert_flush(al->a, wall_ms());
+    if (al->job == JOB_NONE)
+        finish_close(al);
+}

@@ -1,0 +1,37 @@
+/* alerting — the alert engine (alert.h) on the loop: its one-second tick, its state file, and the
+ * criterion-at-risk job that reads availability back from the RRD files.
+ *
+ * The loop thread only feeds results and runs the engine (pure, in memory). Disk work runs on
+ * the thread pool, one job at a time: writing the state file (JSON, temp file + fsync + rename,
+ * when the state changed, at most every STATE_PERIOD) and reading every probe's availability
+ * over its availability_window (every alerting.criterion_every). The state file is read once,
+ * synchronously, by alerting_new, before the first check. */
+#ifndef VIGIE_ALERTING_H
+#define VIGIE_ALERTING_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "alert.h"
+#include "config.h"
+#include "result.h"
+
+struct alerting;
+
+/* Starts alerting for config `c` (borrowed) on `loop`; notifications go to `send`. A state
+ * file that cannot be read or parsed is logged and set aside (renamed *.bad), not fatal. NULL
+ * when out of memory. */
+struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_send_fn send,
+                              void *arg);
+
+/* A check of c->probes[i] completed. Returns true when the sample must be flagged because vigie
+ * itself is impaired. */
+bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged);
+
+void alerting_stats(const struct alerting *al, struct alert_stats *out);
+
+/* Sends what is pending now (shutdown does not wait for the grouping window), writes the state
+ * a last time, stops the timers, waits for the job in flight, frees, then calls cb. */
+void alerting_close(struct alerting *al, void (*cb)(void *arg), void *arg);
+
+#endif
