@@ -83,6 +83,12 @@ struct scope {
     long rrd_queue_max;
     uint64_t rrd_flush, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
+    /* graphs: */
+    bool graphs_enabled;
+    uint64_t graphs_interval;
+    const struct ydoc_node *graphs_formats;
+    int graphs_lang;
+    long graphs_width, graphs_height;
     /* a receiver (and vigie.yaml's `receivers:`) */
     const struct ydoc_node *receivers;
     const struct ydoc_node *rc_name, *rc_command, *rc_url, *rc_from, *rc_to, *rc_username;
@@ -305,6 +311,21 @@ static const struct key retention_keys[] = {
 static const struct keytab retention_tab = {
     "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
 
+/* graphs: (docs/GRAPHS.md). Names in the order of enum graph_format and enum graph_lang. */
+static const char *const graph_formats[] = {"png", "svg", NULL};
+static const char *const graph_langs[] = {"fr", "en", NULL};
+
+static const struct key graphs_keys[] = {
+    {.name = "enabled", .type = K_BOOL, .off = S(graphs_enabled)},
+    {.name = "interval", .type = K_DURATION, .off = S(graphs_interval), .min = SEC, .max = DAY},
+    {.name = "formats", .type = K_SEQ, .off = S(graphs_formats)},
+    {.name = "lang", .type = K_CHOICE, .off = S(graphs_lang), .choices = graph_langs},
+    {.name = "width", .type = K_INT, .off = S(graphs_width), .min = 200, .max = 4000},
+    {.name = "height", .type = K_INT, .off = S(graphs_height), .min = 80, .max = 2000},
+};
+
+static const struct keytab graphs_tab = {"graphs", graphs_keys,
+                                         sizeof(graphs_keys) / sizeof(graphs_keys[0]), NULL};
 static const struct key match_keys[] = {
     {.name = "group", .type = K_STRS, .off = S(r_groups)},
     {.name = "probe", .type = K_STRS, .off = S(r_probes)},
@@ -394,6 +415,7 @@ static const struct key top_keys[] = {
      .off = S(drain_timeout),
      .min = MS(100),
      .max = 300 * SEC},
+    {.name = "graphs", .type = K_SUB, .sub = &graphs_tab},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
     {.name = "alerting", .type = K_SUB, .sub = &alerting_tab},
     {.name = "receivers", .type = K_SEQ, .off = S(receivers)},
@@ -1105,6 +1127,37 @@ static void apply_map(struct loader *ld, const struct ydoc_node *map, const stru
         }
         set_key(ld, kd, ydoc_value(map, i), sc);
     }
+}
+
+/* graphs.formats: a non-empty sequence of distinct names from graph_formats. Returns the bit
+ * set (1u << index). */
+static unsigned graph_formats_of(struct loader *ld, const struct ydoc_node *seq)
+{
+    unsigned set = 0;
+    size_t n = ydoc_count(seq);
+    struct qbuf q;
+
+    if (n == 0) {
+        report(ld, seq, "\"formats\": expected at least one of png, svg");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ydoc_node *it = ydoc_item(seq, i);
+        const char *s = scalar_of(ld, "formats", "png or svg", it, false);
+        unsigned k;
+
+        if (!s)
+            continue;
+        for (k = 0; graph_formats[k] && strcmp(graph_formats[k], s) != 0; k++)
+            ;
+        if (!graph_formats[k])
+            report(ld, it, "\"formats\": expected png or svg, found %s", quote(&q, s));
+        else if (set & (1u << k))
+            report(ld, it, "\"formats\": %s is listed twice", quote(&q, s));
+        else
+            set |= 1u << k;
+    }
+    return set;
 }
 
 /* ---- the cascade ---- */
@@ -2337,6 +2390,10 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.ret_medium = 14 * DAY;
     ts.ret_hourly = 400 * DAY;
     ts.ret_daily = 1830 * DAY;
+    ts.graphs_enabled = true;
+    ts.graphs_interval = 60 * SEC;
+    ts.graphs_width = 720;
+    ts.graphs_height = 200;
     ts.group_wait = 30 * SEC;
     ts.criterion_every = 300 * SEC;
     ts.impaired_share = 0.5;
@@ -2406,6 +2463,12 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->rrd_daily_ms = ts.ret_daily;
     c->saturation_ms = ts.saturation_lag;
     c->drain_ms = ts.drain_timeout;
+    c->graphs.enabled = ts.graphs_enabled;
+    c->graphs.interval_ms = ts.graphs_interval;
+    c->graphs.formats = ts.graphs_formats ? graph_formats_of(&ld, ts.graphs_formats) : 3u;
+    c->graphs.lang = ts.graphs_lang;
+    c->graphs.width = ts.graphs_width;
+    c->graphs.height = ts.graphs_height;
     if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent) {
         report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
         goto out;

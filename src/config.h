@@ -18,6 +18,7 @@
  *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
+ *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
  *
@@ -125,6 +126,15 @@ struct probe {
     double avail_target;      /* availability_target: default 99.9%, 0..1 */
 };
 
+/* graphs: in vigie.yaml — the daemon's graph timer (src/graph.h, docs/GRAPHS.md). */
+struct graphs_conf {
+    bool enabled;         /* default true */
+    uint64_t interval_ms; /* default 60s, 1s..1d: how often the daemon looks for graphs to redraw */
+    unsigned formats;     /* bit (1u << enum graph_format): default png and svg */
+    int lang;             /* enum graph_lang: 0 fr (default), 1 en */
+    long width, height;   /* the plot area in pixels, default 720 × 200 */
+};
+
 enum receiver_type { RECEIVER_EXEC, RECEIVER_WEBHOOK, RECEIVER_SMTP, RECEIVER_ALERTMANAGER };
 enum receiver_template { TEMPLATE_VIGIE, TEMPLATE_SLACK, TEMPLATE_MATTERMOST };
 
@@ -172,6 +182,7 @@ struct config {
     char *rrdcached;        /* rrdcached: "unix:/path" or "host:port", NULL: direct writes */
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
+    struct graphs_conf graphs;
     /* alerting: { ... } */
     char *alert_state_file;      /* state_file, default state/alerts.json */
     char *spool_dir;             /* spool_dir, default state/spool */
