@@ -120,11 +120,12 @@ static size_t known_up(const struct cached *c, const char *dir, const char *name
     snprintf(e, sizeof(e), "%lld", (long long)to);
     ck_assert_int_eq(RRDTOOL(&out, "fetch", path, "AVERAGE", "-s", s, "-e", e), 0);
     for (line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        char *colon = strchr(line, ':');
+        char *colon = strchr(line, ':'), *eol = strchr(line, '\n');
         char *end;
         double v;
 
-        if (!colon || strtoll(line, NULL, 10) <= from || strtoll(line, NULL, 10) > to)
+        if (!colon || (eol && colon > eol) || strtoll(line, NULL, 10) <= from ||
+            strtoll(line, NULL, 10) > to)
             continue;
         v = strtod(colon + 1, &end);
         n += end != colon + 1 && !isnan(v);
