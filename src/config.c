@@ -83,6 +83,20 @@ struct scope {
     long rrd_queue_max;
     uint64_t rrd_flush, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
+    /* graphs: */
+    bool graphs_enabled;
+    uint64_t graphs_interval;
+    const struct ydoc_node *graphs_formats;
+    int graphs_lang;
+    long graphs_width, graphs_height;
+    /* a receiver (and vigie.yaml's `receivers:`) */
+    const struct ydoc_node *receivers;
+    const struct ydoc_node *rc_name, *rc_command, *rc_url, *rc_from, *rc_to, *rc_username;
+    const struct ydoc_node *rc_password_file, *rc_password_env, *rc_token_file, *rc_token_env;
+    const struct ydoc_node *rc_url_file, *rc_url_env;
+    int rc_type, rc_template, rc_starttls;
+    long rc_rate_limit;
+    uint64_t rc_timeout, rc_backoff_min, rc_backoff_max;
     /* vigie.yaml alerting: */
     const struct ydoc_node *state_file, *spool_dir, *canaries, *routes, *maintenance;
     uint64_t group_wait, criterion_every, impaired_window;
@@ -159,6 +173,10 @@ enum { METHOD_GET, METHOD_HEAD };
 static const char *const methods[] = {"GET", "HEAD", NULL}; /* by METHOD_* */
 static const char *const ips[] = {"any", "v4", "v6", NULL};
 static const char *const https[] = {"auto", "1.1", "2", NULL};
+/* by enum receiver_type, enum receiver_template */
+static const char *const rtypes[] = {"exec", "webhook", "smtp", "alertmanager", NULL};
+static const char *const templates[] = {"vigie", "slack", "mattermost", NULL};
+static const char *const starttls[] = {"required", "optional", NULL};
 
 #define S(m) offsetof(struct scope, m)
 #define MS(n) ((long long)(n))
@@ -293,6 +311,21 @@ static const struct key retention_keys[] = {
 static const struct keytab retention_tab = {
     "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
 
+/* graphs: (docs/GRAPHS.md). Names in the order of enum graph_format and enum graph_lang. */
+static const char *const graph_formats[] = {"png", "svg", NULL};
+static const char *const graph_langs[] = {"fr", "en", NULL};
+
+static const struct key graphs_keys[] = {
+    {.name = "enabled", .type = K_BOOL, .off = S(graphs_enabled)},
+    {.name = "interval", .type = K_DURATION, .off = S(graphs_interval), .min = SEC, .max = DAY},
+    {.name = "formats", .type = K_SEQ, .off = S(graphs_formats)},
+    {.name = "lang", .type = K_CHOICE, .off = S(graphs_lang), .choices = graph_langs},
+    {.name = "width", .type = K_INT, .off = S(graphs_width), .min = 200, .max = 4000},
+    {.name = "height", .type = K_INT, .off = S(graphs_height), .min = 80, .max = 2000},
+};
+
+static const struct keytab graphs_tab = {"graphs", graphs_keys,
+                                         sizeof(graphs_keys) / sizeof(graphs_keys[0]), NULL};
 static const struct key match_keys[] = {
     {.name = "group", .type = K_STRS, .off = S(r_groups)},
     {.name = "probe", .type = K_STRS, .off = S(r_probes)},
@@ -382,12 +415,61 @@ static const struct key top_keys[] = {
      .off = S(drain_timeout),
      .min = MS(100),
      .max = 300 * SEC},
+    {.name = "graphs", .type = K_SUB, .sub = &graphs_tab},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
     {.name = "alerting", .type = K_SUB, .sub = &alerting_tab},
+    {.name = "receivers", .type = K_SEQ, .off = S(receivers)},
 };
 
 static const struct keytab top_tab = {"vigie.yaml", top_keys,
                                       sizeof(top_keys) / sizeof(top_keys[0]), NULL};
+
+static const struct key rtls_keys[] = {
+    {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
+    {.name = "ca_file", .type = K_STR, .off = S(l.ca_file)},
+};
+
+static const struct keytab rtls_tab = {"tls", rtls_keys, sizeof(rtls_keys) / sizeof(rtls_keys[0]),
+                                       NULL};
+
+static const struct key receiver_keys[] = {
+    {.name = "name", .type = K_STR, .off = S(rc_name)},
+    {.name = "type", .type = K_CHOICE, .off = S(rc_type), .choices = rtypes},
+    {.name = "timeout",
+     .type = K_DURATION,
+     .off = S(rc_timeout),
+     .min = MS(100),
+     .max = 3600 * SEC},
+    {.name = "rate_limit", .type = K_INT, .off = S(rc_rate_limit), .min = 1, .max = 1000000},
+    {.name = "backoff_min",
+     .type = K_DURATION,
+     .off = S(rc_backoff_min),
+     .min = MS(100),
+     .max = 3600 * SEC},
+    {.name = "backoff_max",
+     .type = K_DURATION,
+     .off = S(rc_backoff_max),
+     .min = MS(100),
+     .max = DAY},
+    {.name = "command", .type = K_TAGS, .off = S(rc_command)},
+    {.name = "url", .type = K_STR, .off = S(rc_url)},
+    {.name = "url_file", .type = K_STR, .off = S(rc_url_file)},
+    {.name = "url_env", .type = K_STR, .off = S(rc_url_env)},
+    {.name = "headers", .type = K_HEADERS},
+    {.name = "template", .type = K_CHOICE, .off = S(rc_template), .choices = templates},
+    {.name = "from", .type = K_STR, .off = S(rc_from)},
+    {.name = "to", .type = K_TAGS, .off = S(rc_to)},
+    {.name = "username", .type = K_STR, .off = S(rc_username)},
+    {.name = "password_file", .type = K_STR, .off = S(rc_password_file)},
+    {.name = "password_env", .type = K_STR, .off = S(rc_password_env)},
+    {.name = "token_file", .type = K_STR, .off = S(rc_token_file)},
+    {.name = "token_env", .type = K_STR, .off = S(rc_token_env)},
+    {.name = "starttls", .type = K_CHOICE, .off = S(rc_starttls), .choices = starttls},
+    {.name = "tls", .type = K_SUB, .sub = &rtls_tab},
+};
+
+static const struct keytab receiver_tab = {"receiver", receiver_keys,
+                                           sizeof(receiver_keys) / sizeof(receiver_keys[0]), NULL};
 
 /* ---- messages ---- */
 
@@ -601,9 +683,12 @@ static const char *type_name(const struct key *k)
     case K_STATUS:
         return "a status set like 200-399, 2xx or 200,301-308";
     case K_CHOICE:
-        return k->choices == methods ? "GET or HEAD"
-               : k->choices == ips   ? "any, v4 or v6"
-                                     : "auto, 1.1 or 2";
+        return k->choices == methods     ? "GET or HEAD"
+               : k->choices == ips       ? "any, v4 or v6"
+               : k->choices == rtypes    ? "exec, webhook, smtp or alertmanager"
+               : k->choices == templates ? "vigie, slack or mattermost"
+               : k->choices == starttls  ? "required or optional"
+                                         : "auto, 1.1 or 2";
     case K_HEADERS:
     case K_MAP:
     case K_SUB:
@@ -1042,6 +1127,37 @@ static void apply_map(struct loader *ld, const struct ydoc_node *map, const stru
         }
         set_key(ld, kd, ydoc_value(map, i), sc);
     }
+}
+
+/* graphs.formats: a non-empty sequence of distinct names from graph_formats. Returns the bit
+ * set (1u << index). */
+static unsigned graph_formats_of(struct loader *ld, const struct ydoc_node *seq)
+{
+    unsigned set = 0;
+    size_t n = ydoc_count(seq);
+    struct qbuf q;
+
+    if (n == 0) {
+        report(ld, seq, "\"formats\": expected at least one of png, svg");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ydoc_node *it = ydoc_item(seq, i);
+        const char *s = scalar_of(ld, "formats", "png or svg", it, false);
+        unsigned k;
+
+        if (!s)
+            continue;
+        for (k = 0; graph_formats[k] && strcmp(graph_formats[k], s) != 0; k++)
+            ;
+        if (!graph_formats[k])
+            report(ld, it, "\"formats\": expected png or svg, found %s", quote(&q, s));
+        else if (set & (1u << k))
+            report(ld, it, "\"formats\": %s is listed twice", quote(&q, s));
+        else
+            set |= 1u << k;
+    }
+    return set;
 }
 
 /* ---- the cascade ---- */
@@ -1691,6 +1807,13 @@ static void load_route(struct loader *ld, const struct ydoc_node *item, struct r
     }
     check_names(ld, sc.r_groups, &r->groups, true);
     check_names(ld, sc.r_probes, &r->probes, false);
+    for (size_t i = 0; i < r->receivers.n; i++) {
+        struct qbuf q;
+
+        if (!config_receiver(ld->c, r->receivers.v[i]))
+            report(ld, strs_item(sc.r_receivers, i), "unknown receiver %s (not in \"receivers\")",
+                   quote(&q, r->receivers.v[i]));
+    }
     r->kinds = name_bits(ld, "kind", sc.r_kinds, config_alert_kinds);
     r->severities = name_bits(ld, "severity", sc.r_sevs, config_severities);
     r->repeat_ms = sc.r_repeat;
@@ -1826,6 +1949,405 @@ static void load_alerting(struct loader *ld, const struct scope *ts)
     }
 }
 
+/* ---- receivers ---- */
+
+#define SECRET_MAX 4096
+
+enum {
+    R_EXEC = 1u << RECEIVER_EXEC,
+    R_WEBHOOK = 1u << RECEIVER_WEBHOOK,
+    R_SMTP = 1u << RECEIVER_SMTP,
+    R_AM = 1u << RECEIVER_ALERTMANAGER,
+};
+
+/* Keys that only some types of receiver take. */
+static const struct {
+    const char *key;
+    unsigned types;
+} rkey_types[] = {
+    {"command", R_EXEC},
+    {"url", R_WEBHOOK | R_SMTP | R_AM},
+    {"url_file", R_WEBHOOK},
+    {"url_env", R_WEBHOOK},
+    {"headers", R_WEBHOOK},
+    {"template", R_WEBHOOK},
+    {"from", R_SMTP},
+    {"to", R_SMTP},
+    {"username", R_SMTP},
+    {"password_file", R_SMTP},
+    {"password_env", R_SMTP},
+    {"starttls", R_SMTP},
+    {"token_file", R_WEBHOOK | R_AM},
+    {"token_env", R_WEBHOOK | R_AM},
+    {"tls", R_WEBHOOK | R_SMTP | R_AM},
+};
+
+/* Overwrites a secret before freeing it: it must not linger in freed memory. */
+static void secret_free(char *s)
+{
+    if (!s)
+        return;
+    for (volatile char *p = s; *p; p++)
+        *p = '\0';
+    free(s);
+}
+
+static void receiver_fini(struct receiver *r)
+{
+    free(r->name);
+    free(r->file);
+    for (size_t i = 0; i < r->ncommand; i++)
+        free(r->command[i]);
+    free(r->command);
+    secret_free(r->url); /* may come from url_file / url_env */
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->from);
+    for (size_t i = 0; i < r->nto; i++)
+        free(r->to[i]);
+    free(r->to);
+    free(r->username);
+    secret_free(r->secret);
+    free(r->ca_file);
+    memset(r, 0, sizeof(*r));
+}
+
+/* A mail address as SMTP takes it: local@domain, no spaces, no angle brackets. */
+static bool address_valid(const char *s)
+{
+    const char *at = strchr(s, '@');
+
+    return at && at != s && at[1] && !strchr(at + 1, '@') && !strpbrk(s, " \t<>,;\"()[]\\");
+}
+
+/* Reads a secret from a file (`key` names the setting). A relative path is taken in
+ * $CREDENTIALS_DIRECTORY (systemd's LoadCredential=) when it is set, else next to vigie.yaml. One
+ * trailing newline is dropped; the secret must be one line. NULL after reporting. */
+static char *secret_read(struct loader *ld, const char *key, const struct ydoc_node *v)
+{
+    const char *name = ydoc_scalar(v, NULL);
+    const char *cred = getenv("CREDENTIALS_DIRECTORY");
+    char *path =
+        path_join(name[0] != '/' && cred && *cred ? cred : (ld->base ? ld->base : "."), name);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    int c;
+
+    if (!path) {
+        report(ld, v, "out of memory");
+        return NULL;
+    }
+    f = fopen(path, "re");
+    if (!f) {
+        report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
+        goto fail;
+    }
+    buf = malloc(SECRET_MAX + 1);
+    if (!buf) {
+        report(ld, v, "out of memory");
+        goto fail;
+    }
+    while ((c = getc(f)) != EOF && len <= SECRET_MAX)
+        buf[len++] = (char)c;
+    if (ferror(f)) {
+        report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
+        goto fail;
+    }
+    if (len > SECRET_MAX) {
+        report(ld, v, "\"%s\": %s: longer than %d bytes", key, path, SECRET_MAX);
+        goto fail;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    if (len == 0) {
+        report(ld, v, "\"%s\": %s is empty", key, path);
+        goto fail;
+    }
+    if (strlen(buf) != len || has_ctrl(buf)) {
+        report(ld, v, "\"%s\": %s holds more than one line or control characters", key, path);
+        goto fail;
+    }
+    fclose(f);
+    free(path);
+    return buf;
+fail:
+    if (f)
+        fclose(f);
+    free(path);
+    if (buf) {
+        memset(buf, 0, SECRET_MAX + 1);
+        free(buf);
+    }
+    return NULL;
+}
+
+static char *secret_env(struct loader *ld, const char *key, const struct ydoc_node *v)
+{
+    const char *name = ydoc_scalar(v, NULL);
+    const char *val = getenv(name);
+    struct qbuf q;
+
+    if (!val || !*val) {
+        report(ld, v, "\"%s\": environment variable %s is not set", key, quote(&q, name));
+        return NULL;
+    }
+    if (has_ctrl(val)) {
+        report(ld, v, "\"%s\": environment variable %s holds control characters", key,
+               quote(&q, name));
+        return NULL;
+    }
+    return strdup(val);
+}
+
+/* A sequence of strings copied into a NULL-terminated array. */
+static int dup_seq(const struct ydoc_node *seq, char ***out, size_t *n)
+{
+    size_t count = ydoc_count(seq);
+    char **a = calloc(count + 1, sizeof(*a));
+
+    *out = a;
+    *n = 0;
+    if (!a)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        a[i] = dup_scalar(ydoc_item(seq, i));
+        if (!a[i])
+            return -ENOMEM;
+        (*n)++;
+    }
+    return 0;
+}
+
+static void check_receiver(struct loader *ld, const struct ydoc_node *item, const struct scope *sc,
+                           struct receiver *r)
+{
+    static const char *const http_schemes[] = {"http", "https", NULL};
+    static const char *const smtp_schemes[] = {"smtp", "smtps", NULL};
+    const char *type = rtypes[r->type], *why = "";
+    struct qbuf q;
+
+    for (size_t i = 0; i < ydoc_count(item); i++) {
+        const char *k = ydoc_scalar(ydoc_key(item, i), NULL);
+
+        for (size_t j = 0; k && j < sizeof(rkey_types) / sizeof(rkey_types[0]); j++)
+            if (strcmp(k, rkey_types[j].key) == 0 && !(rkey_types[j].types & (1u << r->type)))
+                report(ld, ydoc_key(item, i), "key %s does not apply to a receiver of type %s",
+                       quote(&q, k), type);
+    }
+    if (r->type == RECEIVER_EXEC) {
+        if (!sc->rc_command || ydoc_count(sc->rc_command) == 0) {
+            report(ld, sc->rc_command ? sc->rc_command : item,
+                   "%s receiver needs a \"command\": [/path/to/program, args...]", type);
+        } else {
+            const struct ydoc_node *prog = ydoc_item(sc->rc_command, 0);
+            const char *path = ydoc_scalar(prog, NULL);
+
+            if (path[0] != '/')
+                report(ld, prog, "\"command\": %s is not an absolute path (no shell, no PATH)",
+                       quote(&q, path));
+            else if (access(path, X_OK) != 0)
+                report(ld, prog, "\"command\": %s: %s", path, strerror(errno));
+        }
+    } else if (!sc->rc_url && !sc->rc_url_file && !sc->rc_url_env) {
+        report(ld, item, "%s receiver has no \"url\"%s", type,
+               r->type == RECEIVER_WEBHOOK ? " (or \"url_file\", \"url_env\")" : "");
+    } else if (!!sc->rc_url + !!sc->rc_url_file + !!sc->rc_url_env > 1) {
+        report(ld, sc->rc_url_env ? sc->rc_url_env : sc->rc_url_file,
+               "only one of \"url\", \"url_file\" and \"url_env\"");
+    } else if (sc->rc_url) {
+        const char *url = ydoc_scalar(sc->rc_url, NULL);
+        int err = httpc_url_check_schemes(
+            url, r->type == RECEIVER_SMTP ? smtp_schemes : http_schemes, &why);
+
+        if (err == -EPERM)
+            report(ld, sc->rc_url, "\"url\": credentials do not belong in the URL (use %s)",
+                   r->type == RECEIVER_SMTP ? "username and password_file" : "token_file");
+        else if (err < 0)
+            report(ld, sc->rc_url, "\"url\": %s%s", why,
+                   strcmp(why, "unsupported scheme") == 0
+                       ? (r->type == RECEIVER_SMTP ? ", use smtp:// or smtps://"
+                                                   : ", use http:// or https://")
+                       : "");
+    }
+    if (r->type == RECEIVER_SMTP) {
+        if (!sc->rc_from)
+            report(ld, item, "smtp receiver has no \"from\"");
+        else if (!address_valid(ydoc_scalar(sc->rc_from, NULL)))
+            report(ld, sc->rc_from, "\"from\": %s is not a mail address like vigie@example.org",
+                   quote(&q, ydoc_scalar(sc->rc_from, NULL)));
+        if (!sc->rc_to || ydoc_count(sc->rc_to) == 0)
+            report(ld, sc->rc_to ? sc->rc_to : item, "smtp receiver needs \"to\": [addresses]");
+        for (size_t i = 0; sc->rc_to && i < ydoc_count(sc->rc_to); i++) {
+            const struct ydoc_node *a = ydoc_item(sc->rc_to, i);
+
+            if (!address_valid(ydoc_scalar(a, NULL)))
+                report(ld, a, "\"to\": %s is not a mail address like oncall@example.org",
+                       quote(&q, ydoc_scalar(a, NULL)));
+        }
+        if (sc->rc_username && !sc->rc_password_file && !sc->rc_password_env)
+            report(ld, sc->rc_username, "\"username\" needs \"password_file\" or \"password_env\"");
+        if (!sc->rc_username && (sc->rc_password_file || sc->rc_password_env))
+            report(ld, sc->rc_password_file ? sc->rc_password_file : sc->rc_password_env,
+                   "a password needs a \"username\"");
+    }
+    for (size_t i = 0; i < sc->l.nheaders; i++)
+        if (strcasecmp(ydoc_scalar(sc->l.headers[i].name, NULL), "Authorization") == 0)
+            report(ld, sc->l.headers[i].name,
+                   "\"headers\": no Authorization in the configuration: secrets are read from "
+                   "\"token_file\" or \"token_env\"");
+    if (sc->rc_password_file && sc->rc_password_env)
+        report(ld, sc->rc_password_env, "\"password_env\": \"password_file\" is already set");
+    if (sc->rc_token_file && sc->rc_token_env)
+        report(ld, sc->rc_token_env, "\"token_env\": \"token_file\" is already set");
+    if (r->backoff_max_ms < r->backoff_min_ms)
+        report(ld, ydoc_get(item, "backoff_max") ? ydoc_get(item, "backoff_max") : item,
+               "\"backoff_max\" is shorter than \"backoff_min\"");
+}
+
+static void load_receiver(struct loader *ld, const struct ydoc_node *item)
+{
+    struct config *c = ld->c;
+    struct receiver *r;
+    struct scope sc;
+    unsigned before = ld->errors;
+    bool ok = true;
+
+    if (ydoc_kind(item) != YDOC_MAPPING) {
+        report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
+        return;
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.rc_type = -1;
+    sc.rc_timeout = 10 * SEC;
+    sc.rc_backoff_min = SEC;
+    sc.rc_backoff_max = 300 * SEC;
+    sc.l.tls_verify = true;
+    apply_map(ld, item, &receiver_tab, &sc);
+    if (!sc.rc_name)
+        report(ld, item, "receiver has no \"name\"");
+    else if (!id_valid(ydoc_scalar(sc.rc_name, NULL)))
+        report(ld, sc.rc_name, "\"name\": invalid name %s (use [a-z0-9][a-z0-9._-]{0,63})",
+               ydoc_scalar(sc.rc_name, NULL));
+    if (sc.rc_type < 0 && !ydoc_get(item, "type"))
+        report(ld, item, "receiver has no \"type\" (exec, webhook, smtp or alertmanager)");
+    if (sc.rc_type < 0 || !sc.rc_name) {
+        layer_fini(&sc.l);
+        return;
+    }
+    for (size_t i = 0; i < c->nreceivers; i++) {
+        if (strcmp(c->receivers[i].name, ydoc_scalar(sc.rc_name, NULL)) == 0) {
+            report(ld, sc.rc_name, "duplicate receiver name \"%s\" (first defined at %s:%u:%u)",
+                   c->receivers[i].name, c->receivers[i].file, c->receivers[i].line,
+                   c->receivers[i].col);
+            layer_fini(&sc.l);
+            return;
+        }
+    }
+    r = realloc(c->receivers, (c->nreceivers + 1) * sizeof(*r));
+    if (!r) {
+        report(ld, item, "out of memory");
+        layer_fini(&sc.l);
+        return;
+    }
+    c->receivers = r;
+    r = &c->receivers[c->nreceivers++];
+    memset(r, 0, sizeof(*r));
+    r->type = (enum receiver_type)sc.rc_type;
+    r->template = (enum receiver_template)sc.rc_template;
+    r->timeout_ms = sc.rc_timeout;
+    r->rate_limit = sc.rc_rate_limit;
+    r->backoff_min_ms = sc.rc_backoff_min;
+    r->backoff_max_ms = sc.rc_backoff_max;
+    r->starttls_optional = sc.rc_starttls == 1;
+    r->tls_verify = sc.l.tls_verify;
+    r->line = ydoc_line(item);
+    r->col = ydoc_col(item);
+    r->name = dup_scalar(sc.rc_name);
+    r->file = strdup(ydoc_file(item));
+    ok = r->name && r->file;
+    check_receiver(ld, item, &sc, r);
+    if (ld->errors == before) {
+        if (sc.rc_command)
+            ok = ok && dup_seq(sc.rc_command, &r->command, &r->ncommand) == 0;
+        if (sc.rc_to)
+            ok = ok && dup_seq(sc.rc_to, &r->to, &r->nto) == 0;
+        if (sc.rc_url)
+            ok = ok && (r->url = dup_scalar(sc.rc_url)) != NULL;
+        if (sc.rc_from)
+            ok = ok && (r->from = dup_scalar(sc.rc_from)) != NULL;
+        if (sc.rc_username)
+            ok = ok && (r->username = dup_scalar(sc.rc_username)) != NULL;
+        if (sc.l.ca_file) {
+            r->ca_file = path_join(ld->base ? ld->base : ".", ydoc_scalar(sc.l.ca_file, NULL));
+            ok = ok && r->ca_file;
+            if (r->ca_file && access(r->ca_file, R_OK) != 0)
+                report(ld, sc.l.ca_file, "\"ca_file\": %s: %s", r->ca_file, strerror(errno));
+        }
+        if (sc.l.nheaders > 0) {
+            r->headers = calloc(sc.l.nheaders, sizeof(*r->headers));
+            ok = ok && r->headers;
+            for (size_t i = 0; r->headers && i < sc.l.nheaders; i++) {
+                r->headers[i].name = dup_scalar(sc.l.headers[i].name);
+                r->headers[i].value = dup_scalar(sc.l.headers[i].value);
+                r->nheaders++;
+                ok = ok && r->headers[i].name && r->headers[i].value;
+            }
+        }
+    }
+    /* A webhook URL that is itself a secret (Slack's, Mattermost's): read like a password,
+     * checked like a URL, never shown (the messages do not quote it). */
+    if ((sc.rc_url_file || sc.rc_url_env) && r->type == RECEIVER_WEBHOOK && !r->url) {
+        static const char *const http_schemes[] = {"http", "https", NULL};
+        const struct ydoc_node *at = sc.rc_url_file ? sc.rc_url_file : sc.rc_url_env;
+        const char *key = sc.rc_url_file ? "url_file" : "url_env";
+        char *url = sc.rc_url_file ? secret_read(ld, key, at) : secret_env(ld, key, at);
+        const char *why = "";
+        int err = url ? httpc_url_check_schemes(url, http_schemes, &why) : 0;
+
+        if (err == -EPERM)
+            report(ld, at, "\"%s\": credentials do not belong in the URL (use token_file)", key);
+        else if (err < 0)
+            report(ld, at, "\"%s\": not a usable http(s) URL: %s", key, why);
+        if (err < 0)
+            secret_free(url);
+        else
+            r->url = url;
+    }
+    /* read even when something else is wrong: a missing secret is reported in the same pass */
+    if (sc.rc_password_file)
+        r->secret = secret_read(ld, "password_file", sc.rc_password_file);
+    else if (sc.rc_password_env)
+        r->secret = secret_env(ld, "password_env", sc.rc_password_env);
+    else if (sc.rc_token_file)
+        r->secret = secret_read(ld, "token_file", sc.rc_token_file);
+    else if (sc.rc_token_env)
+        r->secret = secret_env(ld, "token_env", sc.rc_token_env);
+    if (!ok)
+        report(ld, item, "out of memory");
+    layer_fini(&sc.l);
+}
+
+static void load_receivers(struct loader *ld, const struct ydoc_node *seq)
+{
+    for (size_t i = 0; i < ydoc_count(seq); i++)
+        load_receiver(ld, ydoc_item(seq, i));
+}
+
+const struct receiver *config_receiver(const struct config *c, const char *name)
+{
+    for (size_t i = 0; c && name && i < c->nreceivers; i++)
+        if (strcmp(c->receivers[i].name, name) == 0)
+            return &c->receivers[i];
+    return NULL;
+}
+
 static char *make_user_agent(const struct scope *ts)
 {
     const char *ua = ts->user_agent ? ydoc_scalar(ts->user_agent, NULL) : USER_AGENT;
@@ -1868,6 +2390,10 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.ret_medium = 14 * DAY;
     ts.ret_hourly = 400 * DAY;
     ts.ret_daily = 1830 * DAY;
+    ts.graphs_enabled = true;
+    ts.graphs_interval = 60 * SEC;
+    ts.graphs_width = 720;
+    ts.graphs_height = 200;
     ts.group_wait = 30 * SEC;
     ts.criterion_every = 300 * SEC;
     ts.impaired_share = 0.5;
@@ -1937,12 +2463,20 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->rrd_daily_ms = ts.ret_daily;
     c->saturation_ms = ts.saturation_lag;
     c->drain_ms = ts.drain_timeout;
+    c->graphs.enabled = ts.graphs_enabled;
+    c->graphs.interval_ms = ts.graphs_interval;
+    c->graphs.formats = ts.graphs_formats ? graph_formats_of(&ld, ts.graphs_formats) : 3u;
+    c->graphs.lang = ts.graphs_lang;
+    c->graphs.width = ts.graphs_width;
+    c->graphs.height = ts.graphs_height;
     if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent) {
         report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
         goto out;
     }
     /* A probes_dir that was given but is invalid has been reported: do not go and read the
      * default directory instead. */
+    if (ts.receivers)
+        load_receivers(&ld, ts.receivers);
     if (!top || ts.probes_dir || !ydoc_get(ydoc_root(top), "probes_dir"))
         load_dir(&ld, ts.probes_dir, &global);
     finish_probes(&ld);
@@ -1977,6 +2511,9 @@ void config_free(struct config *c)
     free(c->rrdcached);
     free(c->alert_state_file);
     free(c->spool_dir);
+    for (size_t i = 0; i < c->nreceivers; i++)
+        receiver_fini(&c->receivers[i]);
+    free(c->receivers);
     strlist_free(&c->canaries);
     for (size_t i = 0; i < c->nroutes; i++) {
         free(c->routes[i].name);

@@ -18,7 +18,9 @@
  *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
+ *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
+ *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
  *
  * Probe keys (settable in both `defaults:` blocks and in a probe): interval, timeout,
  * connect_timeout, method (GET|HEAD), headers (map), follow_redirects, max_redirects,
@@ -124,6 +126,45 @@ struct probe {
     double avail_target;      /* availability_target: default 99.9%, 0..1 */
 };
 
+/* graphs: in vigie.yaml — the daemon's graph timer (src/graph.h, docs/GRAPHS.md). */
+struct graphs_conf {
+    bool enabled;         /* default true */
+    uint64_t interval_ms; /* default 60s, 1s..1d: how often the daemon looks for graphs to redraw */
+    unsigned formats;     /* bit (1u << enum graph_format): default png and svg */
+    int lang;             /* enum graph_lang: 0 fr (default), 1 en */
+    long width, height;   /* the plot area in pixels, default 720 × 200 */
+};
+
+enum receiver_type { RECEIVER_EXEC, RECEIVER_WEBHOOK, RECEIVER_SMTP, RECEIVER_ALERTMANAGER };
+enum receiver_template { TEMPLATE_VIGIE, TEMPLATE_SLACK, TEMPLATE_MATTERMOST };
+
+/* One receiver of notifications (`receivers:` in vigie.yaml, docs/ALERTING.md). Secrets are read
+ * at load time from a file or the environment, never from the YAML; config_free wipes them. */
+struct receiver {
+    char *name; /* unique */
+    enum receiver_type type;
+    char *file; /* where it was declared */
+    unsigned line, col;
+    uint64_t timeout_ms;     /* default 10s: an attempt taking longer failed (exec: killed) */
+    long rate_limit;         /* notifications accepted per hour at most, 0: no limit */
+    uint64_t backoff_min_ms; /* first retry after this (default 1s), doubling ... */
+    uint64_t backoff_max_ms; /* ... up to this (default 5m), with jitter */
+    char **command;          /* exec: argv, NULL-terminated, command[0] absolute */
+    size_t ncommand;
+    char *url; /* webhook: POST target; smtp: smtp(s)://host[:port]; alertmanager: base URL */
+    struct header *headers; /* webhook */
+    size_t nheaders;
+    enum receiver_template template; /* webhook */
+    char *from;                      /* smtp */
+    char **to;
+    size_t nto;
+    char *username;         /* smtp */
+    bool starttls_optional; /* smtp://: `starttls: optional` */
+    char *secret;           /* smtp password, or webhook/alertmanager bearer token, or NULL */
+    bool tls_verify;        /* default true */
+    char *ca_file;          /* NULL: the system store */
+};
+
 struct config {
     char *path;       /* vigie.yaml, or NULL when none was given */
     char *probes_dir; /* resolved */
@@ -141,6 +182,7 @@ struct config {
     char *rrdcached;        /* rrdcached: "unix:/path" or "host:port", NULL: direct writes */
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
+    struct graphs_conf graphs;
     /* alerting: { ... } */
     char *alert_state_file;      /* state_file, default state/alerts.json */
     char *spool_dir;             /* spool_dir, default state/spool */
@@ -156,7 +198,9 @@ struct config {
     size_t nmaint;
     struct probe *probes; /* sorted by id */
     size_t nprobes;
-    size_t nfiles; /* probes files read */
+    size_t nfiles;              /* probes files read */
+    struct receiver *receivers; /* receivers: in file order */
+    size_t nreceivers;
 };
 
 /* Loads `path` (vigie.yaml; NULL means built-in settings with probes_dir "probes.d" relative to
@@ -167,6 +211,8 @@ int config_load(const char *path, struct config **out, struct diag *d);
 
 void config_free(struct config *c);
 
+/* The receiver with this name, or NULL. */
+const struct receiver *config_receiver(const struct config *c, const char *name);
 /* Sharding (`vigie run --shard i/n`): the shard 1..n of a probe id, stable across versions and
  * machines (FNV-1a of the id, modulo n). */
 unsigned config_shard_of(const char *id, unsigned n);

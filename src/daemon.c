@@ -1,13 +1,15 @@
 /* daemon — the run loop of `vigie run`.
  *
- * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), signal
- * and timer handles. Every sample the scheduler produces goes to on_sample(): the RRD writer
+ * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), graph
+ * (the graph timer, worker thread; absent when `graphs: {enabled: false}`), signal and timer
+ * handles. Every sample the scheduler produces goes to on_sample(): the RRD writer
  * queues it (never blocking), the per-probe live state logs state transitions.
  *
  * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
- * sched_close (no new checks; in-flight ones drained, bounded) → rrdw_close (last flush) →
- * httpc_close → our own handles. The loop then has nothing left and uv_run returns. A second
- * signal during the drain aborts the checks still in flight.
+ * sched_close (no new checks; in-flight ones drained, bounded) → graph_close (waits for the
+ * render in flight, not for the rest of the pass) → rrdw_close (last flush) → httpc_close → our own
+ * handles. The loop then has nothing left and uv_run returns. A second signal during the drain
+ * aborts the checks still in flight.
  */
 #include "daemon.h"
 
@@ -25,8 +27,10 @@
 
 #include "alerting.h"
 #include "container.h"
+#include "graph.h"
 #include "httpc.h"
 #include "log.h"
+#include "notify.h"
 #include "rrdw.h"
 #include "sched.h"
 
@@ -42,7 +46,9 @@ struct daemon {
     struct httpc *httpc;
     struct sched *sched;
     struct rrdw *rrdw;
+    struct graph *graph; /* NULL when graphs are disabled */
     struct alerting *alerting;
+    struct notify *notify;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t stats_timer;
@@ -62,6 +68,7 @@ struct daemon {
     int64_t total_max_us;
     struct sched_stats final_sched;
     struct rrdw_stats final_rrdw;
+    struct graph_stats final_graph;
     struct alert_stats final_alert;
 };
 
@@ -108,8 +115,11 @@ static void on_sample(void *arg, const struct sched_sample *s)
 /* A notification from the alert engine, for one receiver. */
 static void on_alert_send(void *arg, const char *receiver, json_t *n)
 {
-    (void)arg;
-    log_notice("notification to %s: %s", receiver, json_string_value(json_object_get(n, "title")));
+    struct daemon *d = arg;
+    int err = d->notify ? notify_submit(d->notify, n) : -ECANCELED;
+
+    if (err < 0)
+        log_err("notification to %s not taken: %s", receiver, strerror(-err));
 }
 
 static void log_stats(struct daemon *d)
@@ -126,6 +136,16 @@ static void log_stats(struct daemon *d)
              sched_lag_quantile(&st, 0.99) / 1000.0, st.lag_max_us / 1000.0,
              (unsigned long long)rs.written, (unsigned long long)rs.queued,
              (unsigned long long)rs.dropped);
+    if (d->graph) {
+        struct graph_stats gs;
+
+        graph_stats(d->graph, &gs);
+        log_info("graphs %llu drawn (%.1f ms each, slowest %.1f ms), %llu failed, %llu passes",
+                 (unsigned long long)gs.renders,
+                 gs.renders ? gs.render_s * 1000.0 / (double)gs.renders : 0.0,
+                 gs.render_max_s * 1000.0, (unsigned long long)gs.failures,
+                 (unsigned long long)gs.passes);
+    }
 }
 
 static void on_stats_timer(uv_timer_t *t)
@@ -138,6 +158,9 @@ static void on_status_timer(uv_timer_t *t)
 {
     struct daemon *d = container_of(t, struct daemon, status_timer);
     struct sched_stats st;
+    struct notify_stats ns;
+    struct alert_stats as;
+    struct rrdw_stats rs;
     uint64_t now = uv_hrtime();
     size_t down = 0, degraded = 0;
     double rate;
@@ -152,8 +175,15 @@ static void on_status_timer(uv_timer_t *t)
         down += d->last_verdict[i] == VERDICT_DOWN;
         degraded += d->last_verdict[i] == VERDICT_DEGRADED;
     }
-    sd_notifyf(0, "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks",
-               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed);
+    notify_stats(d->notify, &ns);
+    alerting_stats(d->alerting, &as);
+    rrdw_stats(d->rrdw, &rs);
+    sd_notifyf(0,
+               "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks, "
+               "%u alerts firing%s, %llu notifications pending%s",
+               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed, as.firing,
+               as.impaired ? " (vigie impaired)" : "", (unsigned long long)ns.pending,
+               rs.daemon_down ? ", rrdcached unreachable" : "");
 }
 
 /* WATCHDOG=1 from the loop itself, and only while the scheduler keeps up: a stalled loop or a
@@ -189,12 +219,20 @@ static void on_httpc_closed(void *arg)
     uv_close((uv_handle_t *)&d->watchdog_timer, on_handle_closed);
 }
 
+static void on_notify_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->notify = NULL;
+    httpc_close(d->httpc, on_httpc_closed, d);
+}
+
 static void on_rrdw_closed(void *arg)
 {
     struct daemon *d = arg;
 
     d->rrdw = NULL;
-    httpc_close(d->httpc, on_httpc_closed, d);
+    notify_close(d->notify, on_notify_closed, d);
 }
 
 static void on_alerting_closed(void *arg)
@@ -206,14 +244,26 @@ static void on_alerting_closed(void *arg)
     rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
 }
 
+static void on_graph_closed(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->graph = NULL;
+    log_info("sending pending alerts");
+    alerting_stats(d->alerting, &d->final_alert);
+    alerting_close(d->alerting, on_alerting_closed, d);
+}
+
 static void on_sched_stopped(void *arg)
 {
     struct daemon *d = arg;
 
     d->sched = NULL;
-    log_info("checks drained, sending pending alerts");
-    alerting_stats(d->alerting, &d->final_alert);
-    alerting_close(d->alerting, on_alerting_closed, d);
+    log_info("checks drained");
+    if (d->graph)
+        graph_close(d->graph, &d->final_graph, on_graph_closed, d);
+    else
+        on_graph_closed(d);
 }
 
 static void stop(struct daemon *d, const char *why)
@@ -273,6 +323,12 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "rrd_written", json_integer((json_int_t)d->final_rrdw.written));
     json_object_set_new(o, "rrd_dropped", json_integer((json_int_t)d->final_rrdw.dropped));
     json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
+    json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->final_graph.passes));
+    json_object_set_new(o, "graph_renders", json_integer((json_int_t)d->final_graph.renders));
+    json_object_set_new(o, "graph_failures", json_integer((json_int_t)d->final_graph.failures));
+    json_object_set_new(o, "graph_skipped", json_integer((json_int_t)d->final_graph.skipped));
+    json_object_set_new(o, "graph_render_s", json_real(d->final_graph.render_s));
+    json_object_set_new(o, "graph_render_max_s", json_real(d->final_graph.render_max_s));
     json_object_set_new(o, "alert_transitions",
                         json_integer((json_int_t)d->final_alert.transitions));
     json_object_set_new(o, "alert_notifications",
@@ -328,7 +384,9 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     so.saturation_us = cfg->saturation_ms * 1000;
     so.drain_ms = cfg->drain_ms;
-    d->rrdw = d->httpc ? rrdw_new(&d->loop, &ro) : NULL;
+    if (d->httpc && notify_new(&d->loop, d->httpc, cfg, cfg->spool_dir, &d->notify) < 0)
+        d->notify = NULL;
+    d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
@@ -338,6 +396,8 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
             alerting_close(d->alerting, NULL, NULL);
         if (d->rrdw)
             rrdw_close(d->rrdw, NULL, NULL, NULL);
+        if (d->notify)
+            notify_close(d->notify, NULL, NULL);
         if (d->httpc)
             httpc_close(d->httpc, NULL, NULL);
         uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -361,6 +421,13 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
 
     d->t0 = d->last_status_ns = uv_hrtime();
     sched_start(d->sched);
+    /* Graphs read the RRD files on the thread pool; a failure to start them is not fatal. */
+    d->graph = graph_start(&d->loop, cfg, NULL, NULL);
+    if (d->graph)
+        log_info("graphs every %llu ms in %s", (unsigned long long)cfg->graphs.interval_ms,
+                 cfg->graphs_dir);
+    else if (cfg->graphs.enabled)
+        log_err("cannot start the graph timer: out of memory");
     uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
     {
         uint64_t wd_us = 0;

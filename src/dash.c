@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "graph.h"
 #include "httpc.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
@@ -651,35 +652,6 @@ out:
     return rc;
 }
 
-char *dash_slug(char *buf, size_t len, const char *group)
-{
-    size_t n = 0;
-    bool dash = false;
-
-    if (len == 0)
-        return buf;
-    for (const unsigned char *u = (const unsigned char *)(group ? group : ""); *u; u++) {
-        unsigned char c = *u;
-
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            if (dash && n > 0 && n + 1 < len)
-                buf[n++] = '-';
-            dash = false;
-            if (n + 1 < len)
-                buf[n++] = (char)c;
-        } else {
-            dash = true;
-        }
-    }
-    if (n == 0)
-        snprintf(buf, len, "group");
-    else
-        buf[n] = '\0';
-    return buf;
-}
-
 /* ---- the page frame ---- */
 
 /* Contrast: every text colour below has a ratio of at least 4.5:1 (WCAG AA) against its
@@ -900,7 +872,7 @@ static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, co
             down += rows[i].state == DASH_DOWN;
             slow += rows[i].state == DASH_SLOW;
         }
-        dash_slug(slug, sizeof(slug), g[k]);
+        graph_group_slug(slug, sizeof(slug), g[k]);
         snprintf(prefix, sizeof(prefix), "group-%s-", slug);
         sb_puts(b, "<tr><th scope=\"row\"><a href=\"#group=");
         sb_pct(b, g[k]);
@@ -1222,6 +1194,16 @@ int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, en
 }
 
 /* ---- dash_refresh ---- */
+
+void dash_opts_from_config(const struct config *cfg, struct dash_refresh_opts *o)
+{
+    o->rrd_dir = cfg->rrd_dir;
+    o->graphs_dir = cfg->graphs_dir;
+    o->flush_s = (time_t)(cfg->rrd_flush_ms / 1000);
+    o->lang = cfg->graphs.lang == GRAPH_EN ? DASH_EN : DASH_FR;
+    o->formats = (cfg->graphs.formats & (1u << GRAPH_PNG) ? DASH_PNG : 0) |
+                 (cfg->graphs.formats & (1u << GRAPH_SVG) ? DASH_SVG : 0);
+}
 
 struct dash_job {
     uv_work_t work;

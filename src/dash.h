@@ -119,6 +119,10 @@ struct dash_refresh_opts {
     unsigned formats; /* DASH_PNG | DASH_SVG as drawn, 0 for none */
 };
 
+/* The options of vigie.yaml: rrd_dir, graphs_dir, rrd_flush, graphs.lang and graphs.formats.
+ * The strings point into cfg. */
+void dash_opts_from_config(const struct config *cfg, struct dash_refresh_opts *o);
+
 /* Refreshes the pages in the background. On the calling (loop) thread: copies rows[0..n) (the
  * live state: a plain memcpy, the rows' probes are borrowed). On libuv's thread pool:
  * dash_collect at the time the job runs, then dash_write. `done` (may be NULL) runs on the loop
@@ -128,11 +132,5 @@ struct dash_refresh_opts {
  * for `done`). Returns 0, -ENOMEM, or uv_queue_work's error (then `done` is not called). */
 int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
                  size_t n, void (*done)(void *arg, int rc, const char *err), void *arg);
-
-/* The file-name form of a group for the graph files group-<slug>-<period>.<fmt>, as graph.c
- * names them: ASCII letters lower-cased and digits kept, every run of other bytes (spaces,
- * punctuation, UTF-8 accents) one '-', none leading or trailing; "group" when nothing is left.
- * Writes into buf (truncated to len - 1) and returns it. */
-char *dash_slug(char *buf, size_t len, const char *group);
 
 #endif

@@ -31,6 +31,9 @@ struct xfer {
     struct httpc *h;
     CURL *easy;
     struct curl_slist *hdrs;
+    struct curl_slist *rcpt; /* SMTP recipients (deliveries) */
+    char *upload;            /* SMTP message being read by curl (deliveries) */
+    size_t up_len, up_off;
     httpc_done_cb cb;
     void *arg;
     struct xfer *prev, *next; /* in h->xfers, for aborting on close */
@@ -38,7 +41,8 @@ struct xfer {
     int64_t seen; /* body bytes received, all of them */
     bool keep_body;
     bool too_large;
-    char *body; /* kept body, NUL-terminated, ≤ max_bytes */
+    bool truncate; /* deliveries: past max_bytes the reply is cut, not an error */
+    char *body;    /* kept body, NUL-terminated, ≤ max_bytes */
     size_t len, cap;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -275,6 +279,8 @@ static void xfer_free(struct xfer *x)
         }
     }
     curl_slist_free_all(x->hdrs);
+    curl_slist_free_all(x->rcpt);
+    free(x->upload);
     free(x->body);
     free(x);
 }
@@ -408,6 +414,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 
     x->seen += (int64_t)len;
     if ((uint64_t)x->seen > x->max_bytes) {
+        if (x->truncate)
+            return len;
         x->too_large = true;
         return 0;
     }
@@ -548,6 +556,172 @@ fail:
     return err;
 }
 
+/* CURLOPT_READFUNCTION for SMTP uploads: the message, from memory. */
+static size_t on_upload(char *buf, size_t size, size_t n, void *userp)
+{
+    struct xfer *x = userp;
+    size_t len = size * n;
+
+    if (len > x->up_len - x->up_off)
+        len = x->up_len - x->up_off;
+    memcpy(buf, x->upload + x->up_off, len);
+    x->up_off += len;
+    return len;
+}
+
+static int append_header(struct xfer *x, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = malloc(len);
+    struct curl_slist *l = NULL;
+
+    if (line) {
+        snprintf(line, len, "%s:%s%s", name, *value ? " " : "", value);
+        l = curl_slist_append(x->hdrs, line);
+        free(line);
+    }
+    if (!l)
+        return -ENOMEM;
+    x->hdrs = l;
+    return 0;
+}
+
+static int setup_send(struct xfer *x, const struct httpc_send *r)
+{
+    CURL *e = x->easy;
+    bool smtp = strncasecmp(r->url, "smtp", 4) == 0;
+    CURLcode rc = CURLE_OK;
+
+    for (size_t i = 0; !smtp && i < r->nheaders; i++)
+        if (append_header(x, r->headers[i].name, r->headers[i].value) < 0)
+            return -ENOMEM;
+    /* No "Expect: 100-continue" round trip (and its one-second wait on servers that ignore
+     * it) before a body of a few kilobytes. */
+    if (!smtp && append_header(x, "Expect", "") < 0)
+        return -ENOMEM;
+    for (size_t i = 0; smtp && i < r->nrcpt; i++) {
+        struct curl_slist *l = curl_slist_append(x->rcpt, r->rcpt[i]);
+
+        if (!l)
+            return -ENOMEM;
+        x->rcpt = l;
+    }
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        CURLcode c_ = curl_easy_setopt(e, opt, val);                                               \
+        if (c_ != CURLE_OK && rc == CURLE_OK)                                                      \
+            rc = c_;                                                                               \
+    } while (0)
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_PROTOCOLS_STR, smtp ? "smtp,smtps" : "http,https");
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_QUICK_EXIT, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    /* A connection of its own, never kept: libcurl 7.88 hands a STARTTLS-required transfer a
+     * cached cleartext connection to the same server (left by a starttls: optional receiver)
+     * and sends the mail in clear (test_notify's smtp_starttls_required_or_optional). Deliveries
+     * are rare; a handshake each costs nothing that matters. */
+    SET(CURLOPT_FRESH_CONNECT, 1L);
+    SET(CURLOPT_FORBID_REUSE, 1L);
+    SET(CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
+    SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+    if (r->ca_file)
+        SET(CURLOPT_CAINFO, r->ca_file);
+    if (r->user_agent && !smtp)
+        SET(CURLOPT_USERAGENT, r->user_agent);
+    if (r->username)
+        SET(CURLOPT_USERNAME, r->username);
+    if (r->password)
+        SET(CURLOPT_PASSWORD, r->password);
+    if (smtp) {
+        x->upload = malloc(r->len ? r->len : 1);
+        if (!x->upload)
+            return -ENOMEM;
+        memcpy(x->upload, r->body, r->len);
+        x->up_len = r->len;
+        SET(CURLOPT_MAIL_FROM, r->mail_from);
+        SET(CURLOPT_MAIL_RCPT, x->rcpt);
+        SET(CURLOPT_UPLOAD, 1L);
+        SET(CURLOPT_READFUNCTION, on_upload);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
+        SET(CURLOPT_USE_SSL, r->starttls_optional ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
+    } else {
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+        SET(CURLOPT_COPYPOSTFIELDS, r->body);
+        SET(CURLOPT_HTTPHEADER, x->hdrs);
+    }
+#undef SET
+    if (rc != CURLE_OK) {
+        char url[RESULT_URL_MAX];
+
+        httpc_url_redact(r->url, url, sizeof(url));
+        log_err("cannot set up a delivery to %s: %s", url, curl_easy_strerror(rc));
+    }
+    return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
+}
+
+int httpc_send(struct httpc *h, const struct httpc_send *req, httpc_done_cb cb, void *arg)
+{
+    struct xfer *x;
+    int err;
+
+    if (h->closing)
+        return -ECANCELED;
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->h = h;
+    x->cb = cb;
+    x->arg = arg;
+    x->max_bytes = 16 * 1024;
+    x->keep_body = true;
+    x->truncate = true;
+    x->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
+    if (!x->easy) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    err = setup_send(x, req);
+    if (err)
+        goto fail;
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    x->next = h->xfers;
+    if (h->xfers)
+        h->xfers->prev = x;
+    h->xfers = x;
+    h->active++;
+    return 0;
+fail:
+    xfer_free(x);
+    return err;
+}
+
+void httpc_cancel(struct httpc *h, void *arg)
+{
+    struct xfer *x = h->xfers;
+
+    while (x) {
+        if (x->arg == arg) {
+            xfer_finish(x, CURLE_OK, "aborted");
+            x = h->xfers; /* the list changed under us: start over */
+        } else {
+            x = x->next;
+        }
+    }
+}
+
 size_t httpc_active(const struct httpc *h)
 {
     return h->active;
@@ -680,6 +854,55 @@ int httpc_url_check(const char *url, const char **why)
 out:
     curl_free(scheme);
     curl_free(host);
+    curl_url_cleanup(u);
+    return err;
+}
+
+int httpc_url_check_schemes(const char *url, const char *const *schemes, const char **why)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+    size_t i;
+    int err = -EINVAL;
+
+    if (!u) {
+        *why = "out of memory";
+        return -ENOMEM;
+    }
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (rc != CURLUE_OK) {
+        *why = curl_url_strerror(rc);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
+        *why = "no scheme";
+        goto out;
+    }
+    for (char *p = scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (i = 0; schemes[i]; i++)
+        if (strcmp(scheme, schemes[i]) == 0)
+            break;
+    if (!schemes[i]) {
+        *why = "unsupported scheme";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
+        *why = "no host";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+        *why = "credentials in the URL";
+        err = -EPERM;
+        goto out;
+    }
+    err = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(pass);
     curl_url_cleanup(u);
     return err;
 }

@@ -50,6 +50,43 @@ struct httpc *httpc_new(uv_loop_t *loop);
  * is then not called). */
 int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb, void *arg);
 
+/* A delivery (notify's webhooks, Alertmanager and mail): an HTTP POST of a body, or an SMTP
+ * message. Everything is copied at submission. Never follows redirects, ignores proxies named in
+ * the environment, and never reuses the check path's settings: a check costs what it did. */
+struct httpc_send {
+    const char *url;              /* http(s)://... (POST) or smtp(s)://... (mail) */
+    const struct header *headers; /* HTTP only: extra request headers */
+    size_t nheaders;
+    const char *user_agent;
+    const char *body; /* the POST body or the whole message (headers, CRLF lines) */
+    size_t len;
+    uint64_t timeout_ms;
+    bool tls_verify;
+    const char *ca_file;
+    /* SMTP */
+    const char *mail_from;
+    const char *const *rcpt;
+    size_t nrcpt;
+    const char *username; /* with password: SMTP AUTH */
+    const char *password;
+    bool starttls_optional; /* smtp://: STARTTLS when offered; default: required */
+};
+
+/* Starts a delivery. The callback is httpc_done_cb: the result's outcome is ok when the transfer
+ * completed (then `status` is the HTTP status, or the last SMTP reply code), and the response
+ * body (≤ 16 KiB, HTTP only) is passed for error messages. `arg` also identifies the transfer to
+ * httpc_cancel. Returns 0, or a negative errno (the callback is then not called). */
+int httpc_send(struct httpc *h, const struct httpc_send *req, httpc_done_cb cb, void *arg);
+
+/* Ends now every transfer submitted with this `arg` (their callbacks run, outcome internal,
+ * aborted). Linear in the transfers in flight: for shutting a user down, not for the hot path. */
+void httpc_cancel(struct httpc *h, void *arg);
+
+/* Checks that `url` is absolute, with a host, and a scheme among `schemes` (a NULL-terminated
+ * list, lower case). Returns 0; -EPERM when it carries a user name or password (secrets do not
+ * belong in a URL); -EINVAL with *why set to a static string otherwise. */
+int httpc_url_check_schemes(const char *url, const char *const *schemes, const char **why);
+
 /* Transfers in flight. */
 size_t httpc_active(const struct httpc *h);
 

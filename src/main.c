@@ -1,4 +1,4 @@
-/* vigie — command line: run, validate, check, dashboard. */
+/* vigie — command line: run, validate, check, graph, report, dashboard. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +16,10 @@
 #include "units.h"
 #include "config.h"
 #include "diag.h"
+#include "graph.h"
 #include "httpc.h"
 #include "log.h"
+#include "report.h"
 
 #define VIGIE_VERSION "0.1"
 
@@ -32,27 +34,41 @@ struct opts {
     bool json;
     bool config_given;
     enum dash_lang lang;
+    bool lang_given;
     const char **ids;
     size_t nids;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
-                 "       vigie validate [-c FILE]\n"
-                 "       vigie check [-c FILE] [--json] [ID...]\n"
-                 "       vigie dashboard [-c FILE] [--lang fr|en]\n"
-                 "       vigie version\n"
-                 "\n"
-                 "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
-                 "                     built-in settings with ./probes.d)\n"
-                 "  --json             one JSON object per probe and line\n"
-                 "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
-                 "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
-                 "  --shard I/N        run: only this node's share of the probes (1 <= I <= N),\n"
-                 "                     stable by id: N nodes with I = 1..N cover every probe once\n"
-                 "  --lang fr|en       dashboard: the pages' language (default fr)\n"
-                 "  -v, --verbose      debug logging\n");
+    fprintf(out,
+            "usage: vigie run [-c FILE] [--duration D] [--stats FILE] [--shard I/N]\n"
+            "       vigie validate [-c FILE]\n"
+            "       vigie check [-c FILE] [--json] [ID...]\n"
+            "       vigie graph [-c FILE] ID [--kind latency|avail] [--period P] [--format F]\n"
+            "                   [--lang fr|en] [--end TIME] [-o FILE]\n"
+            "       vigie graph [-c FILE] --overview | --group NAME  [--period P] [...]\n"
+            "       vigie graph [-c FILE] --all [--end TIME]\n"
+            "       vigie report [-c FILE] [--quarter YYYY-Qn | --from DATE --to DATE] ...\n"
+            "                    (vigie report --help)\n"
+            "       vigie dashboard [-c FILE] [--lang fr|en]\n"
+            "       vigie version\n"
+            "\n"
+            "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
+            "                     built-in settings with ./probes.d)\n"
+            "  --json             one JSON object per probe and line\n"
+            "  --duration D       run: stop by itself after D (e.g. 90s, 10m)\n"
+            "  --stats FILE       run: write a JSON summary (checks, lag, CPU, RSS) at exit\n"
+            "  --shard I/N        run: only this node's share of the probes (1 <= I <= N),\n"
+            "                     stable by id: N nodes with I = 1..N cover every probe once\n"
+            "  --period P         graph: day (default), week, month, quarter or year\n"
+            "  --format F         graph: png (default) or svg\n"
+            "  -o FILE            graph: write there (default: its place under graphs_dir)\n"
+            "  --all              graph: every graph of every probe, group and period into\n"
+            "                     graphs_dir, in the formats of vigie.yaml's graphs:\n"
+            "  --lang fr|en       dashboard: the pages' language (default: graphs.lang of\n"
+            "                     vigie.yaml, fr)\n"
+            "  -v, --verbose      debug logging\n");
 }
 
 /* Parses the arguments after the command. Returns 0 or -1 after printing why. */
@@ -102,6 +118,7 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
                 fprintf(stderr, "vigie: --lang %s: expected fr or en\n", argv[i]);
                 return -1;
             }
+            o->lang_given = true;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -332,6 +349,223 @@ out:
     return status;
 }
 
+/* `vigie graph`: one graph on demand, or all of them. */
+struct graph_cli {
+    struct opts o;
+    const char *id, *group, *out, *lang;
+    bool overview, all;
+    int kind, period, format;
+    time_t end;
+};
+
+static int graph_args(int argc, char **argv, struct graph_cli *g)
+{
+    g->kind = GRAPH_LATENCY;
+    g->period = GRAPH_DAY;
+    g->format = GRAPH_PNG;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;
+
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            g->o.config = v;
+            g->o.config_given = true;
+        } else if (strcmp(a, "--period") == 0) {
+            if ((g->period = graph_period_parse(v)) < 0) {
+                fprintf(stderr, "vigie: --period: expected day, week, month, quarter or year\n");
+                return -1;
+            }
+        } else if (strcmp(a, "--format") == 0) {
+            if ((g->format = graph_format_parse(v)) < 0) {
+                fprintf(stderr, "vigie: --format: expected png or svg\n");
+                return -1;
+            }
+        } else if (strcmp(a, "--kind") == 0) {
+            g->kind = graph_kind_parse(v);
+            if (g->kind != GRAPH_LATENCY && g->kind != GRAPH_AVAIL) {
+                fprintf(stderr, "vigie: --kind: expected latency or avail\n");
+                return -1;
+            }
+        } else if (strcmp(a, "--lang") == 0) {
+            if (graph_lang_parse(v) < 0) {
+                fprintf(stderr, "vigie: --lang: expected fr or en\n");
+                return -1;
+            }
+            g->lang = v;
+        } else if (strcmp(a, "--end") == 0) {
+            char *e = NULL;
+            long long t = v ? strtoll(v, &e, 10) : 0;
+
+            if (!v || *e || t <= 0) {
+                fprintf(stderr, "vigie: --end: expected a UNIX time in seconds\n");
+                return -1;
+            }
+            g->end = (time_t)t;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            g->out = v;
+        } else if (strcmp(a, "--group") == 0) {
+            g->group = v;
+        } else {
+            takes = false;
+            if (strcmp(a, "--overview") == 0) {
+                g->overview = true;
+            } else if (strcmp(a, "--all") == 0) {
+                g->all = true;
+            } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+                log_set_level(LOG_DEBUG);
+            } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                usage(stdout);
+                exit(0);
+            } else if (a[0] == '-' || g->id) {
+                fprintf(stderr, "vigie: unexpected argument \"%s\"\n", a);
+                usage(stderr);
+                return -1;
+            } else {
+                g->id = a;
+            }
+        }
+        if (takes) {
+            if (!v) {
+                fprintf(stderr, "vigie: %s needs a value\n", a);
+                return -1;
+            }
+            i++;
+        }
+    }
+    if ((g->id != NULL) + g->overview + (g->group != NULL) + g->all != 1) {
+        fprintf(stderr, "vigie: graph: give one of ID, --overview, --group NAME or --all\n");
+        return -1;
+    }
+    if (g->all && g->out) {
+        fprintf(stderr, "vigie: graph: -o cannot be used with --all (files go to graphs_dir)\n");
+        return -1;
+    }
+    if (!g->o.config_given && access("vigie.yaml", F_OK) == 0)
+        g->o.config = "vigie.yaml";
+    return 0;
+}
+
+static int graph_one(const struct config *cfg, const struct graph_req *rq,
+                     const struct graph_style *st, const char *out, bool quiet_missing)
+{
+    char path[4096], err[1024];
+    struct graph_image img;
+    int rc;
+
+    if (!out) {
+        if (graph_path(path, sizeof(path), cfg->graphs_dir, rq) < 0) {
+            fprintf(stderr, "vigie: graph: path too long under %s\n", cfg->graphs_dir);
+            return -ENAMETOOLONG;
+        }
+        out = path;
+    }
+    rc = graph_draw(cfg, rq, st, out, &img, err, sizeof(err));
+    if (rc == 0) {
+        printf("%s %ux%u %.3f s\n", out, img.width, img.height, img.seconds);
+        if (log_get_level() >= LOG_DEBUG)
+            fputs(img.legend, stdout);
+    } else if (rc != -ENOENT || !quiet_missing)
+        fprintf(stderr, "vigie: graph: %s\n", err);
+    return rc;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmd_graph(int argc, char **argv)
+{
+    struct graph_cli g = {0};
+    struct graph_style st = {0};
+    struct graph_req rq = {0};
+    struct config *cfg;
+    int rc, failed = 0, drawn = 0;
+
+    if (graph_args(argc, argv, &g) != 0)
+        return 1;
+    cfg = load(&g.o);
+    if (!cfg)
+        return 1;
+    /* Through rrdcached, as the daemon writes: librrd flushes a file there before drawing it. */
+    if (cfg->rrdcached && !getenv("RRDCACHED_ADDRESS"))
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
+    st.width = (unsigned)cfg->graphs.width;
+    st.height = (unsigned)cfg->graphs.height;
+    st.lang = (enum graph_lang)(g.lang ? graph_lang_parse(g.lang) : cfg->graphs.lang);
+    rq.period = (enum graph_period)g.period;
+    rq.format = (enum graph_format)g.format;
+    rq.end = g.end;
+    if (g.id) {
+        rq.kind = (enum graph_kind)g.kind;
+        rq.probe = config_find(cfg, g.id);
+        if (!rq.probe) {
+            fprintf(stderr, "vigie: graph: no probe with id \"%s\"\n", g.id);
+            failed = 1;
+        } else {
+            failed = graph_one(cfg, &rq, &st, g.out, false) != 0;
+        }
+    } else if (g.overview || g.group) {
+        rq.kind = g.overview ? GRAPH_OVERVIEW : GRAPH_GROUP;
+        rq.group = g.group;
+        failed = graph_one(cfg, &rq, &st, g.out, false) != 0;
+    } else {
+        /* --all: what the daemon's timer draws, unconditionally; probes without RRD files yet
+         * are skipped (counted). */
+        size_t missing = 0, ngroups = 0;
+        const char **groups = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*groups));
+
+        if (!groups) {
+            config_free(cfg);
+            return 1;
+        }
+        /* The distinct groups, sorted. */
+        for (size_t i = 0; i < cfg->nprobes; i++)
+            groups[i] = cfg->probes[i].group;
+        qsort(groups, cfg->nprobes, sizeof(*groups), cmp_group);
+        for (size_t i = 0; i < cfg->nprobes; i++)
+            if (ngroups == 0 || strcmp(groups[ngroups - 1], groups[i]) != 0)
+                groups[ngroups++] = groups[i];
+        for (int per = 0; per < GRAPH_NPERIODS; per++) {
+            for (int f = 0; f < GRAPH_NFORMATS; f++) {
+                if (!(cfg->graphs.formats & (1u << f)))
+                    continue;
+                rq.period = (enum graph_period)per;
+                rq.format = (enum graph_format)f;
+                rq.kind = GRAPH_OVERVIEW;
+                rq.probe = NULL;
+                rq.group = NULL;
+                rc = graph_one(cfg, &rq, &st, NULL, true);
+                drawn += rc == 0;
+                failed += rc != 0 && rc != -ENOENT;
+                for (size_t i = 0; i < ngroups; i++) {
+                    rq.kind = GRAPH_GROUP;
+                    rq.group = groups[i];
+                    rc = graph_one(cfg, &rq, &st, NULL, true);
+                    drawn += rc == 0;
+                    failed += rc != 0 && rc != -ENOENT;
+                }
+                rq.group = NULL;
+                for (size_t i = 0; i < cfg->nprobes; i++) {
+                    rq.probe = &cfg->probes[i];
+                    for (int k = GRAPH_LATENCY; k <= GRAPH_AVAIL; k++) {
+                        rq.kind = (enum graph_kind)k;
+                        rc = graph_one(cfg, &rq, &st, NULL, true);
+                        drawn += rc == 0;
+                        failed += rc != 0 && rc != -ENOENT;
+                        missing += rc == -ENOENT;
+                    }
+                }
+            }
+        }
+        fprintf(stderr, "vigie: %d graphs drawn in %s, %d failed, %zu skipped (no RRD file yet)\n",
+                drawn, cfg->graphs_dir, failed, missing);
+        free(groups);
+    }
+    config_free(cfg);
+    return failed ? 1 : 0;
+}
+
 static int cmd_run(const struct opts *o)
 {
     struct daemon_opts d = {.duration_ms = o->duration_ms, .stats_path = o->stats};
@@ -358,6 +592,7 @@ static int cmd_dashboard(const struct opts *o)
 {
     struct config *cfg = load(o);
     struct dash_row *rows = NULL;
+    struct dash_refresh_opts dopts;
     char err[512];
     size_t have;
     time_t now = time(NULL);
@@ -375,11 +610,14 @@ static int cmd_dashboard(const struct opts *o)
     /* Values still cached by rrdcached are flushed to the files before they are read. */
     if (cfg->rrdcached)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
-    have = dash_collect(cfg->rrd_dir, rows, cfg->nprobes, now, (time_t)(cfg->rrd_flush_ms / 1000));
+    dash_opts_from_config(cfg, &dopts);
+    if (o->lang_given)
+        dopts.lang = o->lang;
+    have = dash_collect(dopts.rrd_dir, rows, cfg->nprobes, now, dopts.flush_s);
     for (size_t i = 0; i < cfg->nprobes; i++)
         if (rows[i].sum_msg[0])
             fprintf(stderr, "vigie: dashboard: probe %s: %s\n", rows[i].probe->id, rows[i].sum_msg);
-    if (dash_write(cfg->graphs_dir, rows, cfg->nprobes, o->lang, DASH_PNG | DASH_SVG, now, err,
+    if (dash_write(dopts.graphs_dir, rows, cfg->nprobes, dopts.lang, dopts.formats, now, err,
                    sizeof(err)) != 0) {
         fprintf(stderr, "vigie: dashboard: %s\n", err);
         goto out;
@@ -415,6 +653,10 @@ int main(int argc, char **argv)
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+    } else if (strcmp(cmd, "graph") == 0) {
+        rc = cmd_graph(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "report") == 0) {
+        rc = report_main(argc - 2, argv + 2);
     } else if (strcmp(cmd, "dashboard") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
     } else if (strcmp(cmd, "check") == 0) {

@@ -33,7 +33,7 @@ struct fetch {
     char **names;
     rrd_value_t *data;
     size_t rows;
-    int up, valid, total;
+    int up, valid, total, response;
     int le[RRDQ_NBUCKETS];
 };
 
@@ -90,6 +90,7 @@ static int fetch(const char *path, time_t start, time_t end, unsigned long step,
     f->up = ds_index(f, "up");
     f->valid = ds_index(f, "valid");
     f->total = ds_index(f, "total");
+    f->response = ds_index(f, "response");
     for (int i = 0; i < RRDQ_NBUCKETS; i++) {
         snprintf(name, sizeof(name), "le_%u", rrdq_bounds_ms[i]);
         f->le[i] = ds_index(f, name);
@@ -216,6 +217,90 @@ int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
     }
     fetch_free(&f);
     return 0;
+}
+
+int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
+                struct rrdq_totals *out, char *err, size_t errlen)
+{
+    char path[4096];
+    unsigned long base;
+    struct fetch f;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (snprintf(path, sizeof(path), "%s/%s.rrd", rrd_dir, id) >= (int)sizeof(path))
+        return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
+    if (access(path, F_OK) != 0)
+        return set_error(err, errlen, -ENOENT, "%s: no such file", path);
+    /* Through rrdcached (RRDCACHED_ADDRESS set): its cached values go to the file first. */
+    rrd_clear_error();
+    if (rrdc_flush_if_daemon(NULL, path) != 0)
+        return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
+                         rrd_get_error());
+    base = base_step(path);
+    if (base == 0)
+        return set_error(err, errlen, -EIO, "%s: cannot read its step", path);
+    if (end <= start)
+        return set_error(err, errlen, -EINVAL, "%s: empty window", path);
+    out->expected = (double)(end - start) / (double)base;
+    rc = fetch(path, start, end, base, &f, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (size_t r = 0; r < f.rows; r++) {
+        double pdp = (double)(f.step / base), valid = cell(&f, r, f.valid), w, ok, v;
+
+        /* Rows librrd returns outside the window asked (an archive coarser than the window's
+         * alignment) are not counted. */
+        if (f.start + (time_t)(r * f.step) < start || f.start + (time_t)((r + 1) * f.step) > end)
+            continue;
+        if (isnan(valid))
+            continue;
+        out->covered += pdp;
+        out->flagged += (1 - valid) * pdp;
+        if (!row_counted(&f, r))
+            continue;
+        w = valid * pdp;
+        ok = w * cell(&f, r, f.up);
+        out->checks += w;
+        out->up += ok;
+        for (int i = 0; i < RRDQ_NBUCKETS; i++) {
+            double le = cell(&f, r, f.le[i]);
+            out->le[i] += w * (isnan(le) ? 0 : le);
+        }
+        v = cell(&f, r, f.total);
+        if (ok > 0 && !isnan(v)) {
+            out->total_n += ok;
+            out->total_ms += ok * v * 1000.0;
+        }
+        v = f.response >= 0 ? cell(&f, r, f.response) : NAN;
+        if (ok > 0 && !isnan(v)) {
+            out->response_n += ok;
+            out->response_ms += ok * v * 1000.0;
+        }
+    }
+    fetch_free(&f);
+    return 0;
+}
+
+void rrdq_totals_add(struct rrdq_totals *sum, const struct rrdq_totals *t)
+{
+    sum->expected += t->expected;
+    sum->covered += t->covered;
+    sum->checks += t->checks;
+    sum->flagged += t->flagged;
+    sum->up += t->up;
+    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+        sum->le[i] += t->le[i];
+    sum->response_n += t->response_n;
+    sum->response_ms += t->response_ms;
+    sum->total_n += t->total_n;
+    sum->total_ms += t->total_ms;
+}
+
+double rrdq_apdex(const double le[RRDQ_NBUCKETS])
+{
+    /* le_500 and le_2000: T and 4T. */
+    return le[2] + (le[6] - le[2]) / 2;
 }
 
 double rrdq_percentile(const double le[RRDQ_NBUCKETS], double availability, double p)

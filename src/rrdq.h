@@ -45,6 +45,36 @@ struct rrdq_summary {
 int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
                  struct rrdq_summary *out, char *err, size_t errlen);
 
+/* What a window of one probe's criterion file holds, as sums that add up across probes (a group's
+ * figures are the sum of its probes'): the reports read this. Counts are in checks, at the
+ * file's own step; a consolidated row weighs AVERAGE(valid) × its steps, as in rrdq_summary. */
+struct rrdq_totals {
+    double expected; /* steps in the window: (end - start) / the file's step */
+    double covered;  /* steps in rows where `valid` is known (a counted or a flagged sample) */
+    double checks;   /* counted checks (valid, `up` known) */
+    double flagged;  /* samples flagged as taken while vigie was impaired: (1 - valid) × steps */
+    double up;       /* successful counted checks */
+    double le[RRDQ_NBUCKETS]; /* counted checks that succeeded under each bound */
+    /* The means of `response` and `total`, over successful checks where the row knows them. */
+    double response_n, response_ms; /* checks, and the sum of their response times in ms */
+    double total_n, total_ms;
+};
+
+/* Reads the window (start, end] of probe `id`'s criterion file (end - start a whole number of the
+ * file's steps; librrd answers from the finest archive covering `start`) and sets *out to its
+ * sums. Returns 0, -ENOENT when there is no file, or another negative errno with `err` like
+ * rrdq_summary; *out is then all zero (`expected` too: it needs the file's step). */
+int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
+                struct rrdq_totals *out, char *err, size_t errlen);
+
+/* Adds t into *sum (every field). */
+void rrdq_totals_add(struct rrdq_totals *sum, const struct rrdq_totals *t);
+
+/* Apdex with T = 500 ms over the counted checks, from bucket shares `le` (rrdq_summary's `le`):
+ * satisfied = le_500, tolerated = le_2000 - le_500 (4T), failed checks frustrated:
+ * le_500 + (le_2000 - le_500) / 2. NAN when a share is NAN. */
+double rrdq_apdex(const double le[RRDQ_NBUCKETS]);
+
 /* The percentile p (0 < p < 1) of successful checks' total time, in ms, from bucket fractions
  * `le` (share of all counted checks) and `availability` (share that succeeded): NAN when
  * availability is 0 or NAN, INFINITY above the last bound. Exposed for tests and for callers

@@ -1,5 +1,6 @@
 #include "srvctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,7 +45,8 @@ static int parse_ports(struct srvctl *s, const char *line)
     } tab[] = {
         {"http", &s->http},           {"https", &s->https}, {"expired", &s->expired},
         {"wronghost", &s->wronghost}, {"soon", &s->soon},   {"stall", &s->stall},
-        {"refused", &s->refused},
+        {"refused", &s->refused},     {"smtp", &s->smtp},   {"smtps", &s->smtps},
+        {"smtpplain", &s->smtpplain},
     };
 
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -217,7 +219,21 @@ void srvctl_stop(struct srvctl *s)
         s->in_fd = -1;
     }
     if (s->dir[0]) {
-        /* the server writes nothing else there */
+        /* besides ca.pem, the server writes recorded mails and webhook requests (and tests may
+         * drop flag files for down=): the directory holds no sub-directory */
+        DIR *d = opendir(s->dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d)) != NULL) {
+            char path[600];
+
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+            unlink(path);
+        }
+        if (d)
+            closedir(d);
         unlink(s->ca);
         if (rmdir(s->dir) < 0 && errno != ENOENT)
             fprintf(stderr, "srvctl: rmdir %s: %s\n", s->dir, strerror(errno));

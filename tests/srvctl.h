@@ -14,6 +14,7 @@ struct srvctl {
     pid_t pid;
     int in_fd; /* write end of the server's stdin: closing it stops the server */
     int http, https, expired, wronghost, soon, stall, refused; /* ports */
+    int smtp, smtps, smtpplain;                                /* SMTP receivers */
     char dir[256];                                             /* temp dir holding ca.pem */
     char ca[300];                                              /* dir + "/ca.pem" */
 };

@@ -46,7 +46,14 @@ static void env_init(struct env *e, const char *alerting, int ngroups, int per)
 
     memset(e, 0, sizeof(*e));
     e->tmp = test_mkdtemp();
-    snprintf(yaml, sizeof(yaml), "probes_dir: probes.d\nalerting:\n%s", alerting);
+    snprintf(yaml, sizeof(yaml),
+             "probes_dir: probes.d\n"
+             "receivers:\n"
+             "  - {name: pager, type: exec, command: [/bin/true]}\n"
+             "  - {name: chat, type: exec, command: [/bin/true]}\n"
+             "  - {name: archive, type: exec, command: [/bin/true]}\n"
+             "alerting:\n%s",
+             alerting);
     path = test_write(e->tmp, "vigie.yaml", yaml);
     for (int g = 0; g < ngroups; g++) {
         off = (size_t)snprintf(yaml, sizeof(yaml), "group: g%d\nprobes:\n", g);
@@ -502,6 +509,8 @@ START_TEST(test_config_errors)
          "vigie.yaml:2:19: \"impaired_share\": expected a percentage like 99.9%: above 100%"},
         {"defaults:\n  alert: {confirm: 0}\n", "vigie.yaml:2:20: \"confirm\": 0 out of range"},
         {"alerting:\n  group_wiat: 5s\n", "vigie.yaml:2:3: unknown key \"group_wiat\""},
+        {"alerting:\n  routes:\n    - {receivers: [pagr]}\n",
+         "vigie.yaml:3:20: unknown receiver \"pagr\" (not in \"receivers\")"},
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -222,50 +222,6 @@ START_TEST(test_missed_ticks)
 }
 END_TEST
 
-static pid_t spawn_vigie(const char *const *argv, const char *errlog)
-{
-    const char *bin = getenv("VIGIE_BIN");
-    pid_t pid = fork();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *av[16];
-        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int i = 0;
-
-        av[i++] = strdup(bin);
-        for (; argv[i - 1] && i < 15; i++)
-            av[i] = strdup(argv[i - 1]);
-        av[i] = NULL;
-        dup2(fd, 2);
-        execv(bin, av);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    int status;
-
-    for (int i = 0; i < timeout_s * 100; i++) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-
-        if (w == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    ck_abort_msg("vigie did not exit within %d s", timeout_s);
-    return -1;
-}
-
-static void sleep_ms(long ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
-}
-
 /* SIGTERM mid-run: clean exit, every check completed is in the files, which rrdtool reads. And
  * the RRD directory made unusable mid-run, then restored: no sample lost. */
 START_TEST(test_sigterm_and_unusable_dir)
@@ -289,19 +245,19 @@ START_TEST(test_sigterm_and_unusable_dir)
     snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
     snprintf(rrd, sizeof(rrd), "%s/rrd", dir);
     snprintf(aside, sizeof(aside), "%s/rrd.aside", dir);
-    pid = spawn_vigie(argv, errlog);
+    pid = test_spawn_vigie(argv, errlog);
 
     /* Let it create its files, then make the directory unusable for ~3 s: its path becomes a
      * regular file (this fails for root too, unlike chmod). */
-    sleep_ms(2500);
+    test_sleep_ms(2500);
     ck_assert_int_eq(rename(rrd, aside), 0);
     free(test_write(dir, "rrd", "not a directory\n"));
-    sleep_ms(3000);
+    test_sleep_ms(3000);
     ck_assert_int_eq(unlink(rrd), 0);
     ck_assert_int_eq(rename(aside, rrd), 0);
-    sleep_ms(1500);
+    test_sleep_ms(1500);
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
-    rc = wait_exit(pid, 20);
+    rc = test_wait_exit(pid, 20);
     {
         char *log = test_slurp(errlog, NULL);
 
@@ -364,7 +320,7 @@ START_TEST(test_sd_notify)
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     setenv("NOTIFY_SOCKET", sock_path, 1);
     setenv("WATCHDOG_USEC", "400000", 1);
-    pid = spawn_vigie(argv, errlog);
+    pid = test_spawn_vigie(argv, errlog);
     unsetenv("NOTIFY_SOCKET");
     unsetenv("WATCHDOG_USEC");
     for (int i = 0; i < test_timeout(30) * 100; i++) {
@@ -385,7 +341,7 @@ START_TEST(test_sd_notify)
             rc = WIFEXITED(status_code) ? WEXITSTATUS(status_code) : -1;
             break;
         }
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
     if (rc < 0) {
         kill(pid, SIGKILL);

@@ -205,6 +205,35 @@ static void check_markup(const char *html, const char *what)
     }
 }
 
+/* Every local link and image of a page (href, src) names an existing file, but those of probe
+ * `except` (no RRD file, so no graph). Returns the number of links checked. */
+static size_t check_links(const char *html, const char *page_dir, const char *except)
+{
+    static const char *const attrs[] = {"href=\"", "src=\""};
+    size_t n = 0;
+
+    for (size_t a = 0; a < 2; a++) {
+        for (const char *p = strstr(html, attrs[a]); p; p = strstr(p + 1, attrs[a])) {
+            const char *v = p + strlen(attrs[a]), *q = strchr(v, '"');
+            char target[512], path[2048];
+            size_t len;
+
+            ck_assert_ptr_nonnull(q);
+            len = strcspn(v, "\"#");
+            if (len == 0 || strncmp(v, "http", 4) == 0 || len >= sizeof(target))
+                continue;
+            memcpy(target, v, len);
+            target[len] = '\0';
+            if (except && strncmp(target, except, strlen(except)) == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", page_dir, target);
+            ck_assert_msg(access(path, F_OK) == 0, "%s/...: broken link %s", page_dir, target);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* What the files say: the window (L - span, L] read with `rrdtool fetch` at one resolution. */
 
@@ -582,6 +611,35 @@ START_TEST(test_dashboard_from_rrd)
         free(p);
     }
 
+    /* the graphs drawn by `vigie graph --all`: every link and image of every page resolves */
+    {
+        const char *argv[] = {"graph", "-c", cfg, "--all", NULL};
+        char *gdir = path_in(dir, "graphs"), *pdir = path_in(dir, "graphs/probe");
+        size_t links;
+
+        free(out);
+        free(err);
+        ck_assert_msg(test_vigie(argv, &out, &err, 120) == 0, "%s", err);
+        html = test_slurp(index, NULL);
+        links = check_links(html, gdir, NULL);
+        ck_assert_msg(links >= 1 + 10 + 2 * 10 + NFAKES, "%zu links", links);
+        free(html);
+        for (size_t i = 0; i < NFAKES; i++) {
+            char name[128];
+
+            snprintf(name, sizeof(name), "graphs/probe/%s.html", fakes[i].id);
+            char *p = path_in(dir, name);
+            html = test_slurp(p, NULL);
+            links = check_links(html, pdir, "nodata-");
+            ck_assert_msg(strcmp(fakes[i].id, "nodata") == 0 || links >= 20, "%s: %zu links",
+                          fakes[i].id, links);
+            free(html);
+            free(p);
+        }
+        free(gdir);
+        free(pdir);
+    }
+
     /* English */
     {
         const char *argv[] = {"dashboard", "-c", cfg, "--lang", "en", NULL};
@@ -702,14 +760,6 @@ START_TEST(test_live_rows)
         free(out);
     }
     ck_assert_int_eq(dash_lang_parse("de", &(enum dash_lang){DASH_FR}), -EINVAL);
-    {
-        char slug[64];
-        ck_assert_str_eq(dash_slug(slug, sizeof(slug), "Ministère de l'Intérieur"),
-                         "minist-re-de-l-int-rieur");
-        ck_assert_str_eq(dash_slug(slug, sizeof(slug), " (CAF) "), "caf");
-        ck_assert_str_eq(dash_slug(slug, sizeof(slug), "«»"), "group");
-        ck_assert_str_eq(dash_slug(slug, 6, "ABCDEFGH"), "abcde");
-    }
     free(graphs);
     test_rmtree(dir);
     free(dir);
@@ -1057,6 +1107,12 @@ START_TEST(test_chromium)
     {
         const char *argv[] = {"dashboard", "-c", cfg, NULL};
         ck_assert_msg(test_vigie(argv, &out, &err, 60) == 0, "%s", err);
+    }
+    {
+        const char *argv[] = {"graph", "-c", cfg, "--all", NULL}; /* for the screenshots */
+        free(out);
+        free(err);
+        ck_assert_msg(test_vigie(argv, &out, &err, 120) == 0, "%s", err);
     }
     domfile = path_in(dir, "dom.html");
 

@@ -119,13 +119,13 @@ static size_t known_up(const struct cached *c, const char *dir, const char *name
     snprintf(s, sizeof(s), "%lld", (long long)from);
     snprintf(e, sizeof(e), "%lld", (long long)to);
     ck_assert_int_eq(RRDTOOL(&out, "fetch", path, "AVERAGE", "-s", s, "-e", e), 0);
-    for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) { /* NOLINT: test only */
-        char *colon = strchr(line, ':');
-
+    for (line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        char *colon = strchr(line, ':'), *eol = strchr(line, '\n');
         char *end;
         double v;
 
-        if (!colon || strtoll(line, NULL, 10) <= from || strtoll(line, NULL, 10) > to)
+        if (!colon || (eol && colon > eol) || strtoll(line, NULL, 10) <= from ||
+            strtoll(line, NULL, 10) > to)
             continue;
         v = strtod(colon + 1, &end);
         n += end != colon + 1 && !isnan(v);
@@ -155,7 +155,7 @@ static void through_cached(const char *addr_or_null)
 {
     char *tmp = test_mkdtemp(), id[] = "p";
     const char *dir;
-    struct cached c;
+    struct cached c = {0};
     struct probe p = {.id = id, .interval_ms = 60000};
     int64_t base = ((int64_t)time(NULL) - 3 * 3600) / 3600 * 3600;
     struct rrdw_opts o = {.flush_ms = 3600 * 1000};
@@ -229,7 +229,7 @@ END_TEST
 START_TEST(test_daemon_through_cached)
 {
     char *tmp = test_mkdtemp(), yaml[2048], *cfg, *err = NULL, url[256];
-    struct cached c;
+    struct cached c = {0};
 
     cached_start(&c, tmp, NULL);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/?status=200", test_srv.http);
@@ -259,7 +259,7 @@ END_TEST
 START_TEST(test_two_shards_one_directory)
 {
     char *tmp = test_mkdtemp(), yaml[4096], *cfg, *err = NULL, path[800];
-    struct cached c;
+    struct cached c = {0};
     size_t off, mine[2] = {0, 0};
     int64_t last_a[12];
 
@@ -277,7 +277,7 @@ START_TEST(test_two_shards_one_directory)
     free(test_write(tmp, "probes.d/g.yaml", yaml));
 
     for (int node = 1; node <= 2; node++) {
-        char shard[8];
+        char shard[16];
 
         snprintf(shard, sizeof(shard), "%d/2", node);
         ck_assert_int_eq(test_vigie((const char *const[]){"run", "-c", cfg, "--duration", "3s",
@@ -287,7 +287,7 @@ START_TEST(test_two_shards_one_directory)
         free(err);
         err = NULL;
         for (int i = 0; i < 12; i++) {
-            char id[8], *out = NULL;
+            char id[16], *out = NULL;
             unsigned owner;
 
             snprintf(id, sizeof(id), "p%d", i);

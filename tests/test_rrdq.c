@@ -219,6 +219,52 @@ START_TEST(test_classes)
 }
 END_TEST
 
+/* The additive sums of a window: counted checks, flagged samples, coverage, the means of
+ * `response` and `total` over successes, Apdex; and the same through the 10-minute archive. */
+START_TEST(test_totals)
+{
+    struct rrdq_totals t, sum;
+    int64_t base;
+    char *tmp = write_mix(&base), dir[600], err[256];
+    time_t end = (time_t)(base + (NOK + 20) * STEP);
+    double le[RRDQ_NBUCKETS];
+
+    snprintf(dir, sizeof(dir), "%s/rrd", tmp);
+    ck_assert_int_eq(rrdq_totals(dir, "p", (time_t)base, end, &t, err, sizeof(err)), 0);
+    ck_close(t.expected, NOK + 20, 1e-9, "expected");
+    ck_close(t.covered, NOK + 10, 1e-9, "covered");
+    ck_close(t.checks, NOK, 1e-9, "checks");
+    ck_close(t.flagged, 10, 1e-9, "flagged");
+    ck_close(t.up, 90, 1e-9, "up");
+    ck_close(t.le[2], 60, 1e-9, "le_500");
+    ck_close(t.le[6], 90, 1e-9, "le_2000");
+    ck_close(t.response_n, 90, 1e-9, "response_n");
+    ck_close(t.response_ms / t.response_n, 550.0 / 3, 1e-6, "mean response");
+    ck_close(t.total_ms / t.total_n, 1100.0 / 3, 1e-6, "mean total");
+    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+        le[i] = t.le[i] / t.checks;
+    ck_close(rrdq_apdex(le), 0.75, 1e-9, "apdex");
+
+    sum = t;
+    rrdq_totals_add(&sum, &t);
+    ck_close(sum.checks, 2 * NOK, 1e-9, "summed checks");
+    ck_close(sum.response_ms / sum.response_n, 550.0 / 3, 1e-6, "summed mean");
+
+    /* Two days ending on the next 10-minute boundary: the 10-minute rows hold the same counts. */
+    ck_assert_int_eq(rrdq_totals(dir, "p", end - 3 * 86400, end, &t, err, sizeof(err)), 0);
+    ck_close(t.expected, 3 * 1440, 1e-9, "3 days: expected");
+    ck_close(t.checks, NOK, 1e-9, "3 days: checks");
+    ck_close(t.flagged, 10, 1e-9, "3 days: flagged");
+    ck_close(t.covered, NOK + 10, 1e-9, "3 days: covered");
+    ck_close(t.response_ms / t.response_n, 550.0 / 3, 1e-6, "3 days: mean response");
+
+    ck_assert_int_eq(rrdq_totals(dir, "nope", (time_t)base, end, &t, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(rrdq_totals(dir, "p", end, end, &t, err, sizeof(err)), -EINVAL);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 Suite *rrdq_suite(void)
 {
     Suite *s = suite_create("rrdq");
@@ -230,6 +276,7 @@ Suite *rrdq_suite(void)
     tcase_add_test(tc, test_summary_errors);
     tcase_add_test(tc, test_percentile);
     tcase_add_test(tc, test_classes);
+    tcase_add_test(tc, test_totals);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,7 +7,7 @@
  * writes the CA certificate to DIR/ca.pem (use it as the client's CAfile), binds these listeners
  * on 127.0.0.1, each on an ephemeral port, and prints exactly one line on stdout:
  *
- *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P
+ *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P smtp=P smtps=P smtpplain=P
  *
  *   http       plain HTTP
  *   https      TLS, certificate valid for IP:127.0.0.1 and DNS:localhost, signed by the test CA
@@ -19,6 +19,21 @@
  *              client goes away.
  *   refused    a port bound but never listened on: connecting to it is refused (the socket is
  *              kept, unlike a closed one, so no other socket can take the port meanwhile)
+ *   smtp       an SMTP receiver (plain, offers STARTTLS with the https certificate)
+ *   smtps      the same behind implicit TLS
+ *   smtpplain  the same, plain, without STARTTLS (a server, or a downgrading middlebox)
+ *
+ * SMTP: EHLO/HELO, STARTTLS, AUTH PLAIN (any credentials accepted), MAIL, RCPT, DATA, RSET,
+ * NOOP, QUIT. Every message accepted is written to DIR/mail-N.eml (N from 1, written to a
+ * temporary name then renamed): envelope lines first (X-Testsrv-From:, X-Testsrv-To: per
+ * recipient, X-Testsrv-Tls: yes|no, X-Testsrv-Auth: user:password when AUTH was used), then
+ * the message as received, dot-unstuffed.
+ *
+ * The webhook sink: a POST (body by Content-Length, up to 1 MiB) is answered like a GET, with the
+ * knobs below; when the answer is 2xx and the path starts with /sink, the request (head and
+ * body) is written to DIR/sink-N.req the same way. down=NAME answers 503 while DIR/NAME exists
+ * (a receiver that is down, then back; or, on a GET, a procedure in an outage the test switches
+ * on and off).
  *
  * TLS listeners speak HTTP/1.1 only (no ALPN) and disable session resumption, so every handshake
  * is a full one and the client always sees the certificate.
@@ -26,8 +41,8 @@
  * It serves until SIGTERM/SIGINT or until its stdin reaches end-of-file (so it dies with the
  * process that started it), then exits 0.
  *
- * Requests: HTTP/1.1 GET or HEAD (HEAD: headers only; other methods: 405) on any path; the head
- * ends with an empty line (CRLF, bare LF tolerated) and is capped at 64 KiB (400 beyond);
+ * Requests: HTTP/1.1 GET, HEAD or POST (HEAD: headers only; other methods: 405) on any path; the
+ * head ends with an empty line (CRLF, bare LF tolerated) and is capped at 64 KiB (400 beyond);
  * request bodies are not read. Responses carry
  * `Connection: close` and the connection is closed after one response, unless the query has
  * keepalive=1. The query parameters drive the response and combine:
@@ -107,15 +122,28 @@
 #define LINGER_MS 2000   /* how long a closing connection waits for the client's FIN */
 #define STOP_WAIT_MS 500 /* how long shutdown waits for connection threads */
 
-enum listener_kind { L_HTTP, L_HTTPS, L_EXPIRED, L_WRONGHOST, L_SOON, L_STALL, L_COUNT };
+enum listener_kind {
+    L_HTTP,
+    L_HTTPS,
+    L_EXPIRED,
+    L_WRONGHOST,
+    L_SOON,
+    L_STALL,
+    L_SMTP,
+    L_SMTPS,
+    L_SMTPPLAIN,
+    L_COUNT
+};
 
 struct server;
 
 struct listener {
     int fd;
     int port;
-    SSL_CTX *ctx; /* NULL: plain TCP */
-    int stall;    /* never answer */
+    SSL_CTX *ctx;      /* NULL: plain TCP */
+    int stall;         /* never answer */
+    int smtp;          /* speak SMTP */
+    SSL_CTX *starttls; /* SMTP: offered with STARTTLS (borrowed) */
     struct server *srv;
 };
 
@@ -124,6 +152,8 @@ struct server {
     struct listener l[L_COUNT];
     int refused_fd; /* bound, never listening: connections to it are refused */
     int refused_port;
+    const char *dir;     /* --dir: recorded mails and webhook requests go there */
+    atomic_uint records; /* numbering of the recorded files */
     pthread_attr_t attr;
     /* Registry of the sockets owned by connection threads, so that shutdown can wake them. A
      * thread clears its slot before closing its fd, so a set slot is always an open socket. */
@@ -147,9 +177,11 @@ enum mode { MODE_NORMAL, MODE_SILENCE, MODE_CLOSE, MODE_GARBAGE, MODE_HUGEHEADER
 /* A parsed request. Strings are owned by the request (req_fini). */
 struct req {
     int head_only;
-    char *path;  /* raw path of the request-target */
-    char *query; /* raw query, without '?' ("" if none) */
-    char *qbuf;  /* split and decoded copy of the query; the parameters below point into it */
+    int post;
+    const char *down; /* NULL: not given */
+    char *path;       /* raw path of the request-target */
+    char *query;      /* raw query, without '?' ("" if none) */
+    char *qbuf;       /* split and decoded copy of the query; the parameters below point into it */
     long delay, drip;
     long long size; /* -1: not given */
     int status;
@@ -516,6 +548,86 @@ static void conn_free(struct conn *c, enum close_how how)
     close(fd);
 }
 
+/* ---- recording (webhook sink, SMTP) ------------------------------------------------------- */
+
+#define POST_MAX (1024 * 1024)
+
+/* Writes DIR/<prefix>-N<ext> (N from 1) from two pieces, through a temporary name so a reader
+ * never sees a partial file. 0 or -1. */
+static int record(struct server *srv, const char *prefix, const char *ext, const char *a,
+                  size_t alen, const char *b, size_t blen)
+{
+    unsigned n = atomic_fetch_add(&srv->records, 1) + 1;
+    char tmp[4200], path[4200];
+    FILE *f;
+    int ok;
+
+    snprintf(tmp, sizeof(tmp), "%s/.%s-%u.tmp", srv->dir, prefix, n);
+    snprintf(path, sizeof(path), "%s/%s-%u%s", srv->dir, prefix, n, ext);
+    f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    ok = fwrite(a, 1, alen, f) == alen && fwrite(b, 1, blen, f) == blen;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+/* The value of Content-Length in a request head, or -1. */
+static long long head_content_length(const char *head, size_t len)
+{
+    static const char name[] = "\ncontent-length:";
+    long long v;
+
+    for (size_t i = 0; i + sizeof(name) - 1 < len; i++) {
+        if (strncasecmp(head + i, name, sizeof(name) - 1) == 0) {
+            char num[32];
+            size_t k = 0;
+            const char *p = head + i + sizeof(name) - 1;
+
+            while (*p == ' ' || *p == '\t')
+                p++;
+            while (k + 1 < sizeof(num) && *p >= '0' && *p <= '9')
+                num[k++] = *p++;
+            num[k] = '\0';
+            return parse_num(num, 0, POST_MAX, &v) ? -1 : v;
+        }
+    }
+    return -1;
+}
+
+/* Reads a POST body (what followed the head in c->buf, then the rest). Caller frees *body. */
+static int read_post_body(struct conn *c, size_t head_len, char **body, size_t *blen)
+{
+    long long want = head_content_length(c->buf, head_len);
+    size_t have = c->len - head_len;
+    char *b;
+
+    *body = NULL;
+    *blen = 0;
+    if (want < 0)
+        return -1;
+    b = malloc((size_t)want + 1);
+    if (!b)
+        return -1;
+    if (have > (size_t)want)
+        have = (size_t)want;
+    memcpy(b, c->buf + head_len, have);
+    while (have < (size_t)want) {
+        ssize_t r = conn_read(c, b + have, (size_t)want - have);
+
+        if (r <= 0) {
+            free(b);
+            return -1;
+        }
+        have += (size_t)r;
+    }
+    b[have] = '\0';
+    c->len = head_len; /* the body is consumed */
+    *body = b;
+    *blen = have;
+    return 0;
+}
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static void req_fini(struct req *rq)
@@ -550,6 +662,8 @@ static void req_param(struct req *rq, const char *key, const char *val)
         rq->body = val;
     else if (!strcmp(key, "cycle"))
         rq->cycle = val;
+    else if (!strcmp(key, "down") && !strchr(val, '/') && val[0] && val[0] != '.')
+        rq->down = val;
     else if (!strcmp(key, "cycle_delay"))
         rq->cycle_delay = val;
     else if (!strcmp(key, "location") && !has_crlf(val))
@@ -623,6 +737,8 @@ static int req_parse(struct req *rq, const char *head, size_t head_len)
         return -3;
     if (mlen == 4 && !memcmp(head, "HEAD", 4))
         rq->head_only = 1;
+    else if (mlen == 4 && !memcmp(head, "POST", 4))
+        rq->post = 1;
     else if (!(mlen == 3 && !memcmp(head, "GET", 3)))
         return -2;
 
@@ -886,6 +1002,8 @@ static enum close_how serve_one(struct conn *c)
 {
     struct req rq;
     struct timespec t0;
+    char *post = NULL;
+    size_t post_len = 0;
     long head_len = read_head(c);
     enum close_how how = CLOSE_ABORT;
     int r;
@@ -901,15 +1019,34 @@ static enum close_how serve_one(struct conn *c)
     if (r < 0) {
         req_fini(&rq);
         if (r == -2)
-            send_error(c, 405, "Allow: GET, HEAD\r\n");
+            send_error(c, 405, "Allow: GET, HEAD, POST\r\n");
         else
             send_error(c, r == -1 ? 400 : 500, "");
         return CLOSE_GRACEFUL;
+    }
+    if (rq.post) {
+        if (read_post_body(c, (size_t)head_len, &post, &post_len) < 0) {
+            req_fini(&rq);
+            send_error(c, 400, "");
+            return CLOSE_GRACEFUL;
+        }
+        rq.keepalive = 0;
+    }
+    if (rq.down) {
+        char path[4200];
+
+        snprintf(path, sizeof(path), "%s/%s", c->l->srv->dir, rq.down);
+        if (access(path, F_OK) == 0)
+            rq.status = 503;
     }
     if (rq.delay > 0) {
         ts_add_ms(&t0, rq.delay);
         sleep_until(&t0);
     }
+    if (post && rq.status >= 200 && rq.status <= 299 && strncmp(rq.path, "/sink", 5) == 0 &&
+        rq.mode == MODE_NORMAL)
+        record(c->l->srv, "sink", ".req", c->buf, (size_t)head_len, post, post_len);
+    free(post);
     switch (rq.mode) {
     case MODE_SILENCE:
         conn_drain(c);
@@ -934,6 +1071,222 @@ static enum close_how serve_one(struct conn *c)
         c->len -= (size_t)head_len;
         memmove(c->buf, c->buf + head_len, c->len);
     }
+    return how;
+}
+
+/* ---- SMTP ---------------------------------------------------------------------------------- */
+
+#define SMTP_LINE 4096
+#define SMTP_MAX (4 * 1024 * 1024)
+
+/* One line (without CRLF) from the connection into line (cap bytes). 1, 0 at end, -1 too long. */
+static int smtp_getline(struct conn *c, char *line, size_t cap)
+{
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+
+        if (nl) {
+            size_t n = (size_t)(nl - c->buf);
+            size_t k = n > 0 && c->buf[n - 1] == '\r' ? n - 1 : n;
+
+            if (k >= cap)
+                return -1;
+            memcpy(line, c->buf, k);
+            line[k] = '\0';
+            c->len -= n + 1;
+            memmove(c->buf, nl + 1, c->len);
+            return 1;
+        }
+        if (c->len >= HEAD_MAX)
+            return -1;
+        ssize_t r = conn_read(c, c->buf + c->len, HEAD_MAX - c->len);
+
+        if (r <= 0)
+            return 0;
+        c->len += (size_t)r;
+    }
+}
+
+static int b64val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+')
+        return 62;
+    if (ch == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64 into out (cap bytes); returns the length, or -1. */
+static long b64_decode(const char *in, unsigned char *out, size_t cap)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (; *in && *in != '='; in++) {
+        int v = b64val((unsigned char)*in);
+
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= cap)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return (long)n;
+}
+
+/* AUTH PLAIN's "authzid\0authcid\0password" as "authcid:password". */
+static void smtp_auth(const char *b64, char *auth, size_t cap)
+{
+    unsigned char raw[1024];
+    long n = b64_decode(b64, raw, sizeof(raw) - 1);
+    const char *user, *pass;
+
+    auth[0] = '\0';
+    if (n < 0)
+        return;
+    raw[n] = '\0';
+    user = memchr(raw, '\0', (size_t)n);
+    if (!user)
+        return;
+    user++;
+    pass = memchr(user, '\0', (size_t)n - (size_t)(user - (const char *)raw));
+    if (!pass)
+        return;
+    pass++;
+    snprintf(auth, cap, "%s:%.*s", user, (int)((const char *)raw + n - pass), pass);
+}
+
+static int smtp_reply(struct conn *c, const char *s)
+{
+    return conn_puts(c, s);
+}
+
+/* Serves one SMTP session. */
+static enum close_how smtp_serve(struct conn *c)
+{
+    char *line = malloc(SMTP_LINE);
+    struct sbuf env = {0}, data = {0};
+    char auth[1100] = "";
+    int r, have_from = 0, nrcpt = 0;
+    enum close_how how = CLOSE_ABORT;
+
+    if (!line || smtp_reply(c, "220 vigie-testsrv ESMTP\r\n") < 0)
+        goto out;
+    while ((r = smtp_getline(c, line, SMTP_LINE)) > 0) {
+        if (!strncasecmp(line, "EHLO", 4)) {
+            struct sbuf b = {0};
+
+            sb_printf(&b, "250-vigie-testsrv\r\n%s250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+                      !c->ssl && c->l->starttls ? "250-STARTTLS\r\n" : "");
+            r = b.oom ? -1 : smtp_reply(c, b.p);
+            free(b.p);
+            if (r < 0)
+                goto out;
+        } else if (!strncasecmp(line, "HELO", 4)) {
+            if (smtp_reply(c, "250 vigie-testsrv\r\n") < 0)
+                goto out;
+        } else if (!strcasecmp(line, "STARTTLS") && !c->ssl && c->l->starttls) {
+            if (smtp_reply(c, "220 2.0.0 Ready to start TLS\r\n") < 0)
+                goto out;
+            c->len = 0; /* nothing sent before the handshake counts */
+            c->ssl = SSL_new(c->l->starttls);
+            if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_accept(c->ssl) != 1) {
+                ERR_clear_error();
+                goto out;
+            }
+            have_from = nrcpt = 0;
+            auth[0] = '\0';
+        } else if (!strncasecmp(line, "AUTH PLAIN", 10)) {
+            const char *arg = line + 10;
+
+            while (*arg == ' ')
+                arg++;
+            if (!*arg) {
+                if (smtp_reply(c, "334 \r\n") < 0 || smtp_getline(c, line, SMTP_LINE) <= 0)
+                    goto out;
+                arg = line;
+            }
+            smtp_auth(arg, auth, sizeof(auth));
+            if (smtp_reply(c, auth[0] ? "235 2.7.0 Authentication successful\r\n"
+                                      : "501 5.5.2 Cannot decode\r\n") < 0)
+                goto out;
+        } else if (!strncasecmp(line, "MAIL FROM:", 10)) {
+            free(env.p);
+            memset(&env, 0, sizeof(env));
+            sb_printf(&env, "X-Testsrv-From: %s\r\n", line + 10);
+            have_from = 1;
+            nrcpt = 0;
+            if (smtp_reply(c, "250 2.1.0 OK\r\n") < 0)
+                goto out;
+        } else if (!strncasecmp(line, "RCPT TO:", 8)) {
+            if (!have_from) {
+                if (smtp_reply(c, "503 5.5.1 MAIL first\r\n") < 0)
+                    goto out;
+                continue;
+            }
+            sb_printf(&env, "X-Testsrv-To: %s\r\n", line + 8);
+            nrcpt++;
+            if (smtp_reply(c, "250 2.1.5 OK\r\n") < 0)
+                goto out;
+        } else if (!strcasecmp(line, "DATA")) {
+            if (!nrcpt) {
+                if (smtp_reply(c, "503 5.5.1 RCPT first\r\n") < 0)
+                    goto out;
+                continue;
+            }
+            if (smtp_reply(c, "354 End data with <CR><LF>.<CR><LF>\r\n") < 0)
+                goto out;
+            free(data.p);
+            memset(&data, 0, sizeof(data));
+            sb_printf(&data, "%s", "");
+            while ((r = smtp_getline(c, line, SMTP_LINE)) > 0 && strcmp(line, ".") != 0) {
+                if (data.len < SMTP_MAX)
+                    sb_printf(&data, "%s\r\n", line[0] == '.' ? line + 1 : line);
+            }
+            if (r <= 0)
+                goto out;
+            sb_printf(&env, "X-Testsrv-Tls: %s\r\n", c->ssl ? "yes" : "no");
+            if (auth[0])
+                sb_printf(&env, "X-Testsrv-Auth: %s\r\n", auth);
+            if (env.oom || data.oom ||
+                record(c->l->srv, "mail", ".eml", env.p, env.len, data.p, data.len) < 0) {
+                if (smtp_reply(c, "451 4.3.0 Cannot store\r\n") < 0)
+                    goto out;
+            } else if (smtp_reply(c, "250 2.0.0 OK queued\r\n") < 0) {
+                goto out;
+            }
+            have_from = nrcpt = 0;
+        } else if (!strcasecmp(line, "RSET")) {
+            have_from = nrcpt = 0;
+            if (smtp_reply(c, "250 2.0.0 OK\r\n") < 0)
+                goto out;
+        } else if (!strcasecmp(line, "NOOP")) {
+            if (smtp_reply(c, "250 2.0.0 OK\r\n") < 0)
+                goto out;
+        } else if (!strcasecmp(line, "QUIT")) {
+            smtp_reply(c, "221 2.0.0 Bye\r\n");
+            how = CLOSE_GRACEFUL;
+            goto out;
+        } else if (smtp_reply(c, "502 5.5.2 Command not recognized\r\n") < 0) {
+            goto out;
+        }
+    }
+out:
+    free(line);
+    free(env.p);
+    free(data.p);
     return how;
 }
 
@@ -963,6 +1316,10 @@ static void *conn_main(void *arg)
     c->buf = malloc(HEAD_MAX);
     if (!c->buf)
         goto out;
+    if (c->l->smtp) {
+        how = smtp_serve(c);
+        goto out;
+    }
     while ((how = serve_one(c)) == CLOSE_NOT)
         ;
 out:
@@ -1101,6 +1458,7 @@ static void listener_start(struct server *srv, enum listener_kind k, SSL_CTX *ct
 
     l->ctx = ctx;
     l->stall = k == L_STALL;
+    l->smtp = k == L_SMTP || k == L_SMTPS || k == L_SMTPPLAIN;
     l->srv = srv;
     l->fd = bind_loopback(&l->port);
     if (listen(l->fd, BACKLOG) < 0)
@@ -1297,14 +1655,22 @@ int main(int argc, char **argv)
     listener_start(&srv, L_SOON,
                    tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 5));
     listener_start(&srv, L_STALL, NULL);
+    listener_start(&srv, L_SMTP, NULL);
+    srv.l[L_SMTP].starttls = srv.l[L_HTTPS].ctx;
+    listener_start(&srv, L_SMTPPLAIN, NULL);
+    listener_start(&srv, L_SMTPS,
+                   tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
+    srv.dir = argv[2];
     srv.refused_fd = bind_loopback(&srv.refused_port);
     write_ca(argv[2], ca);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
 
-    printf("http=%d https=%d expired=%d wronghost=%d soon=%d stall=%d refused=%d\n",
+    printf("http=%d https=%d expired=%d wronghost=%d soon=%d stall=%d refused=%d smtp=%d "
+           "smtps=%d smtpplain=%d\n",
            srv.l[L_HTTP].port, srv.l[L_HTTPS].port, srv.l[L_EXPIRED].port, srv.l[L_WRONGHOST].port,
-           srv.l[L_SOON].port, srv.l[L_STALL].port, srv.refused_port);
+           srv.l[L_SOON].port, srv.l[L_STALL].port, srv.refused_port, srv.l[L_SMTP].port,
+           srv.l[L_SMTPS].port, srv.l[L_SMTPPLAIN].port);
     if (fflush(stdout) != 0)
         die("cannot write the port line");
 

@@ -339,3 +339,47 @@ long test_info_long(const char *text, const char *key)
     ck_assert_msg(p != NULL, "rrdtool info has no %s", key);
     return strtol(p + strlen(pat), NULL, 10);
 }
+
+pid_t test_spawn_vigie(const char *const *argv, const char *errlog)
+{
+    const char *bin = getenv("VIGIE_BIN");
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char *av[16];
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int i = 0;
+
+        av[i++] = strdup(bin);
+        for (; argv[i - 1] && i < 15; i++)
+            av[i] = strdup(argv[i - 1]);
+        av[i] = NULL;
+        dup2(fd, 2);
+        execv(bin, av);
+        _exit(127);
+    }
+    return pid;
+}
+
+int test_wait_exit(pid_t pid, int timeout_s)
+{
+    int status;
+
+    for (int i = 0; i < timeout_s * 100; i++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+
+        if (w == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_abort_msg("vigie did not exit within %d s", timeout_s);
+    return -1;
+}
+
+void test_sleep_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Every suite constructor, declared once for the runner and the test files. */
 #define SUITE(name) Suite *name##_suite(void);
@@ -46,6 +47,16 @@ int test_vigie(const char *const *argv, char **out, char **err, int timeout_s);
  * argv[0]) and no shell, like test_vigie. When err is NULL a failing command's stderr is
  * printed. */
 int test_run(const char *prog, const char *const *argv, char **out, char **err, int timeout_s);
+
+/* Starts $VIGIE_BIN with argv (NULL-terminated, without argv[0], at most 14) in the background,
+ * its stderr into `errlog`. Returns its pid. */
+pid_t test_spawn_vigie(const char *const *argv, const char *errlog);
+
+/* Waits for pid to exit, at most timeout_s seconds (then kills it and fails the test). Returns its
+ * exit status, or -1 when it did not exit normally. */
+int test_wait_exit(pid_t pid, int timeout_s);
+
+void test_sleep_ms(long ms);
 
 /* rrdtool with inline arguments: RRDTOOL(&out, "fetch", path, "AVERAGE"). */
 #define RRDTOOL(out, ...)                                                                          \
