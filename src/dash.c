@@ -699,7 +699,7 @@ static const char css[] =
     "figcaption{font-size:.85rem;color:#444}"
     ".graphs{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}"
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}"
-    "dl.facts dt{font-weight:bold}dl.facts dd{margin:0}"
+    "dl.facts dt{font-weight:bold}dl.facts dd{margin:0;min-width:0;overflow-wrap:anywhere}"
     "ul.inline{list-style:none;padding:0;margin:0;display:inline}"
     "ul.inline li{display:inline}ul.inline li+li::before{content:' · '}";
 

@@ -9,8 +9,9 @@
 #
 # Environment: DURATION (default 45m: long enough for a known 10-minute and 1-hour row, so the
 # 7-day and 3-month columns have data too), INTERVAL (default 5s), OUT (default docs), LANG_UI
-# (fr or en, default fr). A WORKDIR that already holds a finished run is reused (only the pages
-# and the screenshots are redone), so the run can be made once and the rendering repeated.
+# (fr or en, default fr). A WORKDIR that already holds a run is continued: its RRD files get
+# DURATION more, so a long run can be topped up by a short one (DURATION=40s) just before the
+# pictures, while the states are fresh ("not checked" comes after 3 intervals + rrd_flush).
 set -euo pipefail
 
 build=${1:-build}
@@ -72,11 +73,8 @@ graphs_dir: graphs
 rrd_flush: 5s
 EOF
 
-if [ ! -e "$work/run.done" ]; then
-    echo "vigie run for $duration in $work (interval $interval)" >&2
-    "$vigie" run -c "$work/vigie.yaml" --duration "$duration" --stats "$work/stats.json"
-    touch "$work/run.done"
-fi
+echo "vigie run for $duration in $work (interval $interval)" >&2
+"$vigie" run -c "$work/vigie.yaml" --duration "$duration" --stats "$work/stats.json"
 
 # A procedure added after the run: on the dashboard as "no data".
 if ! grep -q franceconnect "$work/probes.d/ameli.yaml"; then
