@@ -108,8 +108,7 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
 int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
                unsigned formats, time_t now, char *err, size_t errlen);
 
-/* ---- the daemon's refresh: a snapshot of the live rows, collected and written off the loop ----
- */
+/* ---- the daemon's refresh: live rows snapshot, collected and written off the loop ---- */
 
 struct dash_refresh_opts {
     const char *rrd_dir;    /* copied */
