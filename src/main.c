@@ -1,9 +1,10 @@
-/* vigie — command line: run, validate, check, graph, report. */
+/* vigie — command line: run, validate, check, graph, report, dashboard. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "dash.h"
 #include "units.h"
 #include "config.h"
 #include "diag.h"
@@ -31,6 +33,8 @@ struct opts {
     unsigned shard_i, shard_n; /* --shard i/n, 0/0 when not given */
     bool json;
     bool config_given;
+    enum dash_lang lang;
+    bool lang_given;
     const char **ids;
     size_t nids;
 };
@@ -47,6 +51,7 @@ static void usage(FILE *out)
             "       vigie graph [-c FILE] --all [--end TIME]\n"
             "       vigie report [-c FILE] [--quarter YYYY-Qn | --from DATE --to DATE] ...\n"
             "                    (vigie report --help)\n"
+            "       vigie dashboard [-c FILE] [--lang fr|en]\n"
             "       vigie version\n"
             "\n"
             "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
@@ -61,6 +66,8 @@ static void usage(FILE *out)
             "  -o FILE            graph: write there (default: its place under graphs_dir)\n"
             "  --all              graph: every graph of every probe, group and period into\n"
             "                     graphs_dir, in the formats of vigie.yaml's graphs:\n"
+            "  --lang fr|en       dashboard: the pages' language (default: graphs.lang of\n"
+            "                     vigie.yaml, fr)\n"
             "  -v, --verbose      debug logging\n");
 }
 
@@ -106,6 +113,12 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
             }
             o->shard_i = si;
             o->shard_n = sn;
+        } else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
+            if (dash_lang_parse(argv[++i], &o->lang) != 0) {
+                fprintf(stderr, "vigie: --lang %s: expected fr or en\n", argv[i]);
+                return -1;
+            }
+            o->lang_given = true;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -574,6 +587,50 @@ static int cmd_run(const struct opts *o)
     return daemon_run(cfg, &d);
 }
 
+/* `vigie dashboard`: the pages from the RRD files alone (no live state, no error messages). */
+static int cmd_dashboard(const struct opts *o)
+{
+    struct config *cfg = load(o);
+    struct dash_row *rows = NULL;
+    struct dash_refresh_opts dopts;
+    char err[512];
+    size_t have;
+    time_t now = time(NULL);
+    int rc = 1;
+
+    if (!cfg)
+        return 1;
+    rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*rows));
+    if (!rows) {
+        fprintf(stderr, "vigie: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        dash_row_init(&rows[i], &cfg->probes[i]);
+    /* Values still cached by rrdcached are flushed to the files before they are read. */
+    if (cfg->rrdcached)
+        setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
+    dash_opts_from_config(cfg, &dopts);
+    if (o->lang_given)
+        dopts.lang = o->lang;
+    have = dash_collect(dopts.rrd_dir, rows, cfg->nprobes, now, dopts.flush_s);
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        if (rows[i].sum_msg[0])
+            fprintf(stderr, "vigie: dashboard: probe %s: %s\n", rows[i].probe->id, rows[i].sum_msg);
+    if (dash_write(dopts.graphs_dir, rows, cfg->nprobes, dopts.lang, dopts.formats, now, err,
+                   sizeof(err)) != 0) {
+        fprintf(stderr, "vigie: dashboard: %s\n", err);
+        goto out;
+    }
+    printf("%s/index.html: %zu probes, %zu with data in %s\n", cfg->graphs_dir, cfg->nprobes, have,
+           cfg->rrd_dir);
+    rc = 0;
+out:
+    free(rows);
+    config_free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -600,6 +657,8 @@ int main(int argc, char **argv)
         rc = cmd_graph(argc - 2, argv + 2);
     } else if (strcmp(cmd, "report") == 0) {
         rc = report_main(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "dashboard") == 0) {
+        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {
