@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
@@ -33,6 +34,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "notify.h"
+#include "report.h"
 #include "rrdw.h"
 #include "sched.h"
 
@@ -68,6 +70,11 @@ struct daemon {
     uv_timer_t dash_timer;     /* refreshes the dashboard when no graph pass does */
     bool dash_busy;            /* a refresh is in flight */
     bool dash_failing;         /* the last one failed (logged once) */
+    uv_work_t report_work;     /* graphs_dir/report.html, the criterion over the last 3 months */
+    bool report_busy;
+    uint64_t report_next_ms; /* loop time of the next one */
+    int report_rc;
+    char report_err[4400];
     uint64_t ok_samples;
     double total_sum_us;
     int64_t total_min_us;
@@ -138,6 +145,68 @@ static void on_alert_send(void *arg, const char *receiver, json_t *n)
         log_err("notification to %s not taken: %s", receiver, strerror(-err));
 }
 
+/* ---- the criterion report the dashboard links to: graphs_dir/report.html ---- */
+
+#define REPORT_PERIOD_MS (6 * 3600 * 1000ULL)
+
+static void report_run(uv_work_t *w)
+{
+    struct daemon *d = container_of(w, struct daemon, report_work);
+    struct report_opts o = {.format = REPORT_HTML};
+    char path[4096], tmp[4200], *warn_text = NULL;
+    size_t warn_len = 0;
+    FILE *out, *warn;
+
+    d->report_err[0] = '\0';
+    snprintf(path, sizeof(path), "%s/report.html", d->cfg->graphs_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", d->cfg->graphs_dir);
+    report_default_window(time(NULL), &o.from, &o.to);
+    o.output = path;
+    warn = open_memstream(&warn_text, &warn_len);
+    out = fopen(tmp, "w");
+    if (!out || !warn) {
+        d->report_rc = -errno;
+        snprintf(d->report_err, sizeof(d->report_err), "%s: %s", tmp, strerror(errno));
+    } else {
+        d->report_rc = report_write(d->cfg, &o, out, warn);
+        if (fclose(out) != 0 && d->report_rc == 0)
+            d->report_rc = -errno;
+        out = NULL;
+        if (d->report_rc == 0 && rename(tmp, path) != 0)
+            d->report_rc = -errno;
+        if (d->report_rc < 0)
+            snprintf(d->report_err, sizeof(d->report_err), "%s: %s", path, strerror(-d->report_rc));
+    }
+    if (out)
+        fclose(out);
+    if (warn)
+        fclose(warn);
+    if (d->report_rc < 0)
+        unlink(tmp);
+    free(warn_text); /* the probes without data show in the page itself */
+}
+
+static void report_done(uv_work_t *w, int status)
+{
+    struct daemon *d = container_of(w, struct daemon, report_work);
+
+    d->report_busy = false;
+    if (status == 0 && d->report_rc < 0)
+        log_err("criterion report not written: %s", d->report_err);
+}
+
+/* After a dashboard refresh: the report when it is due (first after the first refresh). */
+static void report_kick(struct daemon *d)
+{
+    uint64_t now = uv_now(&d->loop);
+
+    if (d->report_busy || d->stopping || now < d->report_next_ms)
+        return;
+    d->report_next_ms = now + REPORT_PERIOD_MS;
+    if (uv_queue_work(&d->loop, &d->report_work, report_run, report_done) == 0)
+        d->report_busy = true;
+}
+
 /* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
 
 static void on_dash_done(void *arg, int rc, const char *err)
@@ -150,6 +219,8 @@ static void on_dash_done(void *arg, int rc, const char *err)
     else if (rc == 0 && d->dash_failing)
         log_notice("dashboard written again");
     d->dash_failing = rc < 0;
+    if (rc == 0)
+        report_kick(d);
 }
 
 static void dash_kick(struct daemon *d)

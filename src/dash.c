@@ -258,6 +258,7 @@ struct words {
     const char *period[NPERIODS];
     const char *win[DASH_NWIN];
     const char *overview, *overview_alt, *groups, *group, *probes, *graphs, *other_periods;
+    const char *report;
     const char *filter_group, *filter_state, *all, *worst_first, *shown, *sorted_by;
     const char *legend, *legend_avail, *legend_time, *legend_state, *no_value;
     const char *back, *url, *id, *jdma, *interval, *slow, *last_check, *never;
@@ -290,6 +291,7 @@ static const struct words fr = {
     .probes = "Démarches",
     .graphs = "Graphiques",
     .other_periods = "Autres périodes :",
+    .report = "Rapport du critère de l’Observatoire (3 derniers mois)",
     .filter_group = "Groupe",
     .filter_state = "État",
     .all = "Tous",
@@ -358,6 +360,7 @@ static const struct words en = {
     .probes = "Procedures",
     .graphs = "Graphs",
     .other_periods = "Other periods:",
+    .report = "The observatory's criterion report (last 3 months)",
     .filter_group = "Group",
     .filter_state = "State",
     .all = "All",
@@ -925,7 +928,8 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     for (int s = 0; s < DASH_STATE__COUNT; s++)
         sb_printf(&b, "%s<span class=\"state s-%s\">%s</span> %zu", s ? " · " : "",
                   dash_state_name((enum dash_state)s), wd->state[s], count[s]);
-    sb_puts(&b, "</p></header>\n<main>\n");
+    /* report.html: written by the daemon (vigie run) every few hours, or by `vigie report` */
+    sb_printf(&b, "</p><p><a href=\"report.html\">%s</a></p></header>\n<main>\n", wd->report);
 
     /* the overview graph */
     if (formats) {

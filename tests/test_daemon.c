@@ -362,8 +362,8 @@ START_TEST(test_sd_notify)
 END_TEST
 
 /* The daemon keeps the dashboard: after a short run, graphs/index.html lists every probe with its
- * live state, and the page of a failing probe shows its last errors (which the RRD files do not
- * hold). */
+ * live state, the page of a failing probe shows its last errors (which the RRD files do not
+ * hold), and the criterion report it links to is there. */
 START_TEST(test_dashboard_live)
 {
     char *dir = test_mkdtemp(), *cfg, path[1024], *page;
@@ -382,6 +382,11 @@ START_TEST(test_dashboard_live)
     page = test_slurp(path, NULL);
     ck_assert_msg(strstr(page, "http_status") && strstr(page, "503"),
                   "no last error on the page of a failing probe");
+    free(page);
+    /* the criterion report the dashboard links to */
+    snprintf(path, sizeof(path), "%s/graphs/report.html", dir);
+    page = test_slurp(path, NULL);
+    ck_assert_ptr_nonnull(strstr(page, "broken"));
     free(page);
     free(cfg);
     test_rmtree(dir);
