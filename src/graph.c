@@ -1484,7 +1484,7 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
     /* The first pass as soon as the RRD writer has written the files once (rrd_flush), so that
      * graphs and dashboard appear shortly after start; then every interval. */
     first = cfg->rrd_flush_ms + 5000 < cfg->graphs.interval_ms ? cfg->rrd_flush_ms + 5000
-                                                                : cfg->graphs.interval_ms;
+                                                               : cfg->graphs.interval_ms;
     uv_timer_start(&g->timer, on_timer, first, cfg->graphs.interval_ms);
     /* The timer alone does not keep the loop alive (a pass in flight does). */
     uv_unref((uv_handle_t *)&g->timer);
