@@ -16,7 +16,6 @@
 
 #define TICK_MS 1000
 #define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
-#define CRITERION_FIRST_MS 30000
 
 enum job_kind { JOB_NONE, JOB_STATE, JOB_CRITERION };
 
@@ -241,7 +240,9 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
         return NULL;
     }
     load_state(al);
-    al->next_criterion_ms = uv_now(loop) + CRITERION_FIRST_MS;
+    /* The first reading after one period, like the next ones: a restart does not re-read every
+     * file at once. */
+    al->next_criterion_ms = uv_now(loop) + c->criterion_every_ms;
     uv_timer_init(loop, &al->tick);
     uv_timer_start(&al->tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&al->tick);

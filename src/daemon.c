@@ -14,12 +14,14 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
@@ -27,10 +29,12 @@
 
 #include "alerting.h"
 #include "container.h"
+#include "dash.h"
 #include "graph.h"
 #include "httpc.h"
 #include "log.h"
 #include "notify.h"
+#include "report.h"
 #include "rrdw.h"
 #include "sched.h"
 
@@ -62,6 +66,15 @@ struct daemon {
     uint64_t t0;
     /* live state */
     signed char *last_verdict; /* per probe, -1 unknown */
+    struct dash_row *rows;     /* per probe: the dashboard's live state and last errors */
+    uv_timer_t dash_timer;     /* refreshes the dashboard when no graph pass does */
+    bool dash_busy;            /* a refresh is in flight */
+    bool dash_failing;         /* the last one failed (logged once) */
+    uv_work_t report_work;     /* graphs_dir/report.html, the criterion over the last 3 months */
+    bool report_busy;
+    uint64_t report_next_ms; /* loop time of the next one */
+    int report_rc;
+    char report_err[4400];
     uint64_t ok_samples;
     double total_sum_us;
     int64_t total_min_us;
@@ -87,6 +100,16 @@ static void on_sample(void *arg, const struct sched_sample *s)
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
     if (!r || s->flagged || impaired)
         return;
+    {
+        struct dash_row *row = &d->rows[i];
+        bool up = r->outcome == OUTCOME_OK;
+
+        row->state = dash_state_of(s->p, up, up ? (double)r->total_us / 1000.0 : NAN);
+        row->last_time = (time_t)(s->due_ms / 1000);
+        row->last_ms = up ? (double)r->total_us / 1000.0 : NAN;
+        if (!up)
+            dash_row_add_error(row, row->last_time, outcome_str(r->outcome), r->msg);
+    }
     log_debug("probe %s: %s dns %lld connect %lld tls %lld ttfb %lld total %lld us, lag %lld us, "
               "wait %lld us, loop lag %lld us",
               s->p->id, outcome_str(r->outcome), (long long)r->dns_us, (long long)r->connect_us,
@@ -120,6 +143,110 @@ static void on_alert_send(void *arg, const char *receiver, json_t *n)
 
     if (err < 0)
         log_err("notification to %s not taken: %s", receiver, strerror(-err));
+}
+
+/* ---- the criterion report the dashboard links to: graphs_dir/report.html ---- */
+
+#define REPORT_PERIOD_MS (6 * 3600 * 1000ULL)
+
+static void report_run(uv_work_t *w)
+{
+    struct daemon *d = container_of(w, struct daemon, report_work);
+    struct report_opts o = {.format = REPORT_HTML};
+    char path[4096], tmp[4200], *warn_text = NULL;
+    size_t warn_len = 0;
+    FILE *out, *warn;
+
+    d->report_err[0] = '\0';
+    snprintf(path, sizeof(path), "%s/report.html", d->cfg->graphs_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", d->cfg->graphs_dir);
+    report_default_window(time(NULL), &o.from, &o.to);
+    o.output = path;
+    warn = open_memstream(&warn_text, &warn_len);
+    out = fopen(tmp, "w");
+    if (!out || !warn) {
+        d->report_rc = -errno;
+        snprintf(d->report_err, sizeof(d->report_err), "%s: %s", tmp, strerror(errno));
+    } else {
+        d->report_rc = report_write(d->cfg, &o, out, warn);
+        if (fclose(out) != 0 && d->report_rc == 0)
+            d->report_rc = -errno;
+        out = NULL;
+        if (d->report_rc == 0 && rename(tmp, path) != 0)
+            d->report_rc = -errno;
+        if (d->report_rc < 0)
+            snprintf(d->report_err, sizeof(d->report_err), "%s: %s", path, strerror(-d->report_rc));
+    }
+    if (out)
+        fclose(out);
+    if (warn)
+        fclose(warn);
+    if (d->report_rc < 0)
+        unlink(tmp);
+    free(warn_text); /* the probes without data show in the page itself */
+}
+
+static void report_done(uv_work_t *w, int status)
+{
+    struct daemon *d = container_of(w, struct daemon, report_work);
+
+    d->report_busy = false;
+    if (status == 0 && d->report_rc < 0)
+        log_err("criterion report not written: %s", d->report_err);
+}
+
+/* After a dashboard refresh: the report when it is due (first after the first refresh). */
+static void report_kick(struct daemon *d)
+{
+    uint64_t now = uv_now(&d->loop);
+
+    if (d->report_busy || d->stopping || now < d->report_next_ms)
+        return;
+    d->report_next_ms = now + REPORT_PERIOD_MS;
+    if (uv_queue_work(&d->loop, &d->report_work, report_run, report_done) == 0)
+        d->report_busy = true;
+}
+
+/* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
+
+static void on_dash_done(void *arg, int rc, const char *err)
+{
+    struct daemon *d = arg;
+
+    d->dash_busy = false;
+    if (rc < 0 && !d->dash_failing)
+        log_err("dashboard not written: %s (retrying at the next refresh)", err ? err : "error");
+    else if (rc == 0 && d->dash_failing)
+        log_notice("dashboard written again");
+    d->dash_failing = rc < 0;
+    if (rc == 0)
+        report_kick(d);
+}
+
+static void dash_kick(struct daemon *d)
+{
+    struct dash_refresh_opts o;
+    int rc;
+
+    if (d->dash_busy || d->stopping)
+        return;
+    dash_opts_from_config(d->cfg, &o);
+    rc = dash_refresh(&d->loop, &o, d->rows, d->cfg->nprobes, on_dash_done, d);
+    if (rc == 0)
+        d->dash_busy = true;
+    else
+        log_err("dashboard refresh not started: %s", strerror(-rc));
+}
+
+static void on_graph_pass(void *arg, const struct graph_pass *pass)
+{
+    (void)pass;
+    dash_kick(arg);
+}
+
+static void on_dash_timer(uv_timer_t *t)
+{
+    dash_kick(container_of(t, struct daemon, dash_timer));
 }
 
 static void log_stats(struct daemon *d)
@@ -217,6 +344,7 @@ static void on_httpc_closed(void *arg)
     uv_close((uv_handle_t *)&d->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->status_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->watchdog_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->dash_timer, on_handle_closed);
 }
 
 static void on_notify_closed(void *arg)
@@ -281,6 +409,7 @@ static void stop(struct daemon *d, const char *why)
     uv_timer_stop(&d->stop_timer);
     uv_timer_stop(&d->status_timer);
     uv_timer_stop(&d->watchdog_timer);
+    uv_timer_stop(&d->dash_timer);
     sched_close(d->sched, &d->final_sched, on_sched_stopped, d);
 }
 
@@ -366,6 +495,14 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (!d->last_verdict)
         goto out_free;
     memset(d->last_verdict, -1, cfg->nprobes);
+    d->rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*d->rows));
+    if (!d->rows)
+        goto out_free;
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        dash_row_init(&d->rows[i], &cfg->probes[i]);
+        d->rows[i].live = true;
+        d->rows[i].state = DASH_UNCHECKED;
+    }
     if (uv_loop_init(&d->loop) != 0)
         goto out_free;
     d->httpc = httpc_new(&d->loop);
@@ -412,7 +549,9 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     uv_timer_init(&d->loop, &d->watchdog_timer);
     d->sigint.data = d->sigterm.data = d->stats_timer.data = d->stop_timer.data = d;
     d->status_timer.data = d->watchdog_timer.data = d;
-    d->handles_open = 6;
+    uv_timer_init(&d->loop, &d->dash_timer);
+    d->dash_timer.data = d;
+    d->handles_open = 7;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_timer_start(&d->stats_timer, on_stats_timer, STATS_PERIOD_MS, STATS_PERIOD_MS);
@@ -422,12 +561,14 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     d->t0 = d->last_status_ns = uv_hrtime();
     sched_start(d->sched);
     /* Graphs read the RRD files on the thread pool; a failure to start them is not fatal. */
-    d->graph = graph_start(&d->loop, cfg, NULL, NULL);
+    d->graph = graph_start(&d->loop, cfg, on_graph_pass, d);
     if (d->graph)
         log_info("graphs every %llu ms in %s", (unsigned long long)cfg->graphs.interval_ms,
                  cfg->graphs_dir);
     else if (cfg->graphs.enabled)
         log_err("cannot start the graph timer: out of memory");
+    if (!d->graph)
+        uv_timer_start(&d->dash_timer, on_dash_timer, 1000, cfg->graphs.interval_ms);
     uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
     {
         uint64_t wd_us = 0;
@@ -453,6 +594,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         rc = 1;
 out_free:
     free(d->last_verdict);
+    free(d->rows);
     config_free(d->cfg);
     free(d);
     return rc;

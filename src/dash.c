@@ -1,6 +1,6 @@
 /* dash — the static dashboard pages (see dash.h and docs/DASHBOARD.md).
  *
- * A page is built in memory (struct sb), then written to a temp file in its directory and
+ * A page is built in memory (struct sbuf), then written to a temp file in its directory and
  * renamed over the old one, so that a browser or a web server never reads half a page. Every
  * string that comes from the configuration or from a check (names, groups, URLs, messages) goes
  * through sb_esc. The table is complete in the HTML; the script only adds sorting and filtering
@@ -20,6 +20,7 @@
 #include "container.h"
 #include "graph.h"
 #include "httpc.h"
+#include "sbuf.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
 
@@ -133,73 +134,8 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
 
 /* ---- a growing string ---- */
 
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        char *p;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        sb_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(b, big, (size_t)n);
-    free(big);
-}
-
 /* Text or attribute value, HTML-escaped. */
-static void sb_esc(struct sb *b, const char *s)
+static void sb_esc(struct sbuf *b, const char *s)
 {
     const char *run = s;
 
@@ -225,22 +161,22 @@ static void sb_esc(struct sb *b, const char *s)
         default:
             continue;
         }
-        sb_put(b, run, (size_t)(s - run));
-        sb_puts(b, e);
+        sbuf_put(b, run, (size_t)(s - run));
+        sbuf_puts(b, e);
         run = s + 1;
     }
-    sb_put(b, run, (size_t)(s - run));
+    sbuf_put(b, run, (size_t)(s - run));
 }
 
 /* A fragment parameter value (for href="#group=…"): percent-encoded UTF-8, safe in an attribute. */
-static void sb_pct(struct sb *b, const char *s)
+static void sb_pct(struct sbuf *b, const char *s)
 {
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
         if ((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') || (*u >= '0' && *u <= '9') ||
             *u == '-' || *u == '.' || *u == '_')
-            sb_put(b, (const char *)u, 1);
+            sbuf_put(b, (const char *)u, 1);
         else
-            sb_printf(b, "%%%02X", *u);
+            sbuf_printf(b, "%%%02X", *u);
     }
 }
 
@@ -258,6 +194,7 @@ struct words {
     const char *period[NPERIODS];
     const char *win[DASH_NWIN];
     const char *overview, *overview_alt, *groups, *group, *probes, *graphs, *other_periods;
+    const char *report;
     const char *filter_group, *filter_state, *all, *worst_first, *shown, *sorted_by;
     const char *legend, *legend_avail, *legend_time, *legend_state, *no_value;
     const char *back, *url, *id, *jdma, *interval, *slow, *last_check, *never;
@@ -290,6 +227,7 @@ static const struct words fr = {
     .probes = "Démarches",
     .graphs = "Graphiques",
     .other_periods = "Autres périodes :",
+    .report = "Rapport du critère de l’Observatoire (3 derniers mois)",
     .filter_group = "Groupe",
     .filter_state = "État",
     .all = "Tous",
@@ -358,6 +296,7 @@ static const struct words en = {
     .probes = "Procedures",
     .graphs = "Graphs",
     .other_periods = "Other periods:",
+    .report = "The observatory's criterion report (last 3 months)",
     .filter_group = "Group",
     .filter_state = "State",
     .all = "All",
@@ -454,35 +393,35 @@ static void fmt_pct_ms(char *buf, size_t len, double ms)
 
 /* The sort value of a number cell: empty when unknown (sorted last), a large number for
  * "above the last bucket". */
-static void sb_datav(struct sb *b, double v)
+static void sb_datav(struct sbuf *b, double v)
 {
     if (isnan(v))
-        sb_puts(b, " data-v=\"\"");
+        sbuf_puts(b, " data-v=\"\"");
     else if (isinf(v))
-        sb_puts(b, " data-v=\"1e9\"");
+        sbuf_puts(b, " data-v=\"1e9\"");
     else
-        sb_printf(b, " data-v=\"%.6f\"", v);
+        sbuf_printf(b, " data-v=\"%.6f\"", v);
 }
 
 /* An indicator cell: the number, then the class as a word in a coloured badge (colour is never
  * the only carrier). */
-static void cell_indicator(struct sb *b, double v, bool is_time, const struct words *wd)
+static void cell_indicator(struct sbuf *b, double v, bool is_time, const struct words *wd)
 {
     enum rrdq_class c = is_time ? rrdq_time_class(v) : rrdq_avail_class(v);
     char num[64];
 
-    sb_printf(b, "<td class=\"num q-%s\"", rrdq_class_name(c));
+    sbuf_printf(b, "<td class=\"num q-%s\"", rrdq_class_name(c));
     sb_datav(b, v);
     if (isnan(v)) {
-        sb_printf(b, "><span aria-hidden=\"true\">—</span><span class=\"sr\">%s</span></td>",
-                  wd->no_value);
+        sbuf_printf(b, "><span aria-hidden=\"true\">—</span><span class=\"sr\">%s</span></td>",
+                    wd->no_value);
         return;
     }
     if (is_time)
         fmt_pct_ms(num, sizeof(num), v);
     else
         fmt_avail(num, sizeof(num), v, wd);
-    sb_printf(b, ">%s <span class=\"badge\">%s</span></td>", num, wd->cls[c]);
+    sbuf_printf(b, ">%s <span class=\"badge\">%s</span></td>", num, wd->cls[c]);
 }
 
 static double sum_avail(const struct dash_row *r, int w)
@@ -598,7 +537,7 @@ static int mkdir_p(const char *dir)
 }
 
 /* Writes b into path atomically: dir/.name.XXXXXX, mode 0644 (a web server reads it), rename. */
-static int write_atomic(const char *path, const struct sb *b, char *err, size_t errlen)
+static int write_atomic(const char *path, const struct sbuf *b, char *err, size_t errlen)
 {
     char tmp[4096];
     const char *slash = strrchr(path, '/');
@@ -703,27 +642,27 @@ static const char css[] =
     "ul.inline{list-style:none;padding:0;margin:0;display:inline}"
     "ul.inline li{display:inline}ul.inline li+li::before{content:' · '}";
 
-static void page_head(struct sb *b, const struct words *wd, const char *title)
+static void page_head(struct sbuf *b, const struct words *wd, const char *title)
 {
-    sb_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n",
-              wd->lang);
-    sb_puts(b, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<meta name=\"generator\" content=\"vigie\">\n<title>");
+    sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n",
+                wd->lang);
+    sbuf_puts(b, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<meta name=\"generator\" content=\"vigie\">\n<title>");
     sb_esc(b, title);
-    sb_puts(b, "</title>\n<style>");
-    sb_puts(b, css);
-    sb_puts(b, "</style>\n</head>\n<body>\n");
+    sbuf_puts(b, "</title>\n<style>");
+    sbuf_puts(b, css);
+    sbuf_puts(b, "</style>\n</head>\n<body>\n");
 }
 
-static void page_foot(struct sb *b, const struct words *wd, time_t now)
+static void page_foot(struct sbuf *b, const struct words *wd, time_t now)
 {
     char t[64];
 
     fmt_time(t, sizeof(t), now);
-    sb_printf(b,
-              "<footer><p class=\"meta\">%s <time datetime=\"%lld\">%s</time> — vigie</p>"
-              "</footer>\n",
-              wd->generated, (long long)now, t);
+    sbuf_printf(b,
+                "<footer><p class=\"meta\">%s <time datetime=\"%lld\">%s</time> — vigie</p>"
+                "</footer>\n",
+                wd->generated, (long long)now, t);
 }
 
 /* The format shown in <img>: PNG when drawn (small, fast to decode), else SVG. */
@@ -734,21 +673,22 @@ static const char *img_ext(unsigned formats)
 
 /* Links to one graph for every period: "day (SVG) · week (SVG) · …", the period linking to the
  * PNG and "(SVG)" offered when both are drawn. The file is prefix + period + "." + format. */
-static void graph_links(struct sb *b, const struct words *wd, const char *prefix, unsigned formats)
+static void graph_links(struct sbuf *b, const struct words *wd, const char *prefix,
+                        unsigned formats)
 {
-    sb_puts(b, "<ul class=\"inline\">");
+    sbuf_puts(b, "<ul class=\"inline\">");
     for (size_t p = 0; p < NPERIODS; p++) {
-        sb_puts(b, "<li><a href=\"");
+        sbuf_puts(b, "<li><a href=\"");
         sb_esc(b, prefix);
-        sb_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
+        sbuf_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
         if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
-            sb_puts(b, " (<a href=\"");
+            sbuf_puts(b, " (<a href=\"");
             sb_esc(b, prefix);
-            sb_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
+            sbuf_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
         }
-        sb_puts(b, "</li>");
+        sbuf_puts(b, "</li>");
     }
-    sb_puts(b, "</ul>");
+    sbuf_puts(b, "</ul>");
 }
 
 /* ---- index.html ---- */
@@ -800,29 +740,29 @@ static const char *const col_keys[9] = {"name",      "group",      "state",
                                         "avail-day", "avail-week", "avail-quarter",
                                         "median",    "p95",        "median-quarter"};
 
-static void index_row(struct sb *b, const struct dash_row *r, size_t rank, const struct words *wd)
+static void index_row(struct sbuf *b, const struct dash_row *r, size_t rank, const struct words *wd)
 {
     const struct probe *p = r->probe;
 
-    sb_printf(b, "<tr class=\"st-%s\" data-rank=\"%zu\" data-state=\"%s\" data-group=\"",
-              dash_state_name(r->state), rank, dash_state_name(r->state));
+    sbuf_printf(b, "<tr class=\"st-%s\" data-rank=\"%zu\" data-state=\"%s\" data-group=\"",
+                dash_state_name(r->state), rank, dash_state_name(r->state));
     sb_esc(b, p->group);
-    sb_puts(b, "\" id=\"p-");
+    sbuf_puts(b, "\" id=\"p-");
     sb_esc(b, p->id);
-    sb_puts(b, "\"><th scope=\"row\"><a href=\"probe/");
+    sbuf_puts(b, "\"><th scope=\"row\"><a href=\"probe/");
     sb_esc(b, p->id);
-    sb_puts(b, ".html\">");
+    sbuf_puts(b, ".html\">");
     sb_esc(b, p->name);
-    sb_puts(b, "</a></th><td class=\"grp\">");
+    sbuf_puts(b, "</a></th><td class=\"grp\">");
     sb_esc(b, p->group);
-    sb_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>", (int)r->state,
-              dash_state_name(r->state), wd->state[r->state]);
+    sbuf_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>",
+                (int)r->state, dash_state_name(r->state), wd->state[r->state]);
     for (int w = 0; w < DASH_NWIN; w++)
         cell_indicator(b, sum_avail(r, w), false, wd);
     cell_indicator(b, sum_median(r, DASH_DAY), true, wd);
     cell_indicator(b, sum_p95(r, DASH_DAY), true, wd);
     cell_indicator(b, sum_median(r, DASH_QUARTER), true, wd);
-    sb_puts(b, "</tr>\n");
+    sbuf_puts(b, "</tr>\n");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -848,19 +788,19 @@ static const char **groups_of(const struct dash_row *rows, size_t n, size_t *ng)
     return g;
 }
 
-static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, const char **g,
+static void index_groups(struct sbuf *b, const struct dash_row *rows, size_t n, const char **g,
                          size_t ng, const struct words *wd, unsigned formats)
 {
-    sb_printf(b,
-              "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
-              "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
-              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-              "<th scope=\"col\">%s</th>",
-              wd->groups, wd->groups, wd->group, wd->probes, wd->state[DASH_DOWN],
-              wd->state[DASH_SLOW]);
+    sbuf_printf(b,
+                "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
+                "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "<th scope=\"col\">%s</th>",
+                wd->groups, wd->groups, wd->group, wd->probes, wd->state[DASH_DOWN],
+                wd->state[DASH_SLOW]);
     if (formats)
-        sb_printf(b, "<th scope=\"col\">%s</th>", wd->graphs);
-    sb_puts(b, "</tr></thead><tbody>\n");
+        sbuf_printf(b, "<th scope=\"col\">%s</th>", wd->graphs);
+    sbuf_puts(b, "</tr></thead><tbody>\n");
     for (size_t k = 0; k < ng; k++) {
         size_t count = 0, down = 0, slow = 0;
         char slug[512], prefix[600];
@@ -874,29 +814,29 @@ static void index_groups(struct sb *b, const struct dash_row *rows, size_t n, co
         }
         graph_group_slug(slug, sizeof(slug), g[k]);
         snprintf(prefix, sizeof(prefix), "group-%s-", slug);
-        sb_puts(b, "<tr><th scope=\"row\"><a href=\"#group=");
+        sbuf_puts(b, "<tr><th scope=\"row\"><a href=\"#group=");
         sb_pct(b, g[k]);
-        sb_puts(b, "\">");
+        sbuf_puts(b, "\">");
         sb_esc(b, g[k]);
-        sb_printf(b,
-                  "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
-                  "<td class=\"num\">%zu</td>",
-                  count, down, slow);
+        sbuf_printf(b,
+                    "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+                    "<td class=\"num\">%zu</td>",
+                    count, down, slow);
         if (formats) {
-            sb_puts(b, "<td>");
+            sbuf_puts(b, "<td>");
             graph_links(b, wd, prefix, formats);
-            sb_puts(b, "</td>");
+            sbuf_puts(b, "</td>");
         }
-        sb_puts(b, "</tr>\n");
+        sbuf_puts(b, "</tr>\n");
     }
-    sb_puts(b, "</tbody></table></section>\n");
+    sbuf_puts(b, "</tbody></table></section>\n");
 }
 
 static int write_index(const char *dir, const struct dash_row *rows, size_t n,
                        const struct words *wd, unsigned formats, time_t now, char *err,
                        size_t errlen)
 {
-    struct sb b = {0};
+    struct sbuf b = {0};
     const struct dash_row **order = calloc(n ? n : 1, sizeof(*order));
     const char **groups = NULL;
     size_t ng = 0, count[DASH_STATE__COUNT] = {0};
@@ -920,67 +860,69 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     qsort(order, n, sizeof(*order), cmp_worst);
 
     page_head(&b, wd, wd->title);
-    sb_printf(&b, "<a class=\"skip\" href=\"#probes\">%s</a>\n", wd->skip);
-    sb_printf(&b, "<header><h1>%s</h1><p>%s</p><p class=\"meta\">", wd->title, wd->intro);
+    sbuf_printf(&b, "<a class=\"skip\" href=\"#probes\">%s</a>\n", wd->skip);
+    sbuf_printf(&b, "<header><h1>%s</h1><p>%s</p><p class=\"meta\">", wd->title, wd->intro);
     for (int s = 0; s < DASH_STATE__COUNT; s++)
-        sb_printf(&b, "%s<span class=\"state s-%s\">%s</span> %zu", s ? " · " : "",
-                  dash_state_name((enum dash_state)s), wd->state[s], count[s]);
-    sb_puts(&b, "</p></header>\n<main>\n");
+        sbuf_printf(&b, "%s<span class=\"state s-%s\">%s</span> %zu", s ? " · " : "",
+                    dash_state_name((enum dash_state)s), wd->state[s], count[s]);
+    /* report.html: written by the daemon (vigie run) every few hours, or by `vigie report` */
+    sbuf_printf(&b, "</p><p><a href=\"report.html\">%s</a></p></header>\n<main>\n", wd->report);
 
     /* the overview graph */
     if (formats) {
-        sb_printf(&b,
-                  "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
-                  "<figure><img src=\"overview-day.%s\" alt=\"%s\"><figcaption>%s ",
-                  wd->overview, img_ext(formats), wd->overview_alt, wd->other_periods);
+        sbuf_printf(&b,
+                    "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
+                    "<figure><img src=\"overview-day.%s\" alt=\"%s\"><figcaption>%s ",
+                    wd->overview, img_ext(formats), wd->overview_alt, wd->other_periods);
         graph_links(&b, wd, "overview-", formats);
-        sb_puts(&b, "</figcaption></figure></section>\n");
+        sbuf_puts(&b, "</figcaption></figure></section>\n");
     }
 
     /* the table */
-    sb_printf(&b, "<section aria-labelledby=\"h-probes\"><h2 id=\"h-probes\">%s</h2>\n",
-              wd->heading);
-    sb_printf(&b,
-              "<form id=\"filters\" hidden onsubmit=\"return false\">"
-              "<label>%s<select id=\"f-group\"><option value=\"\">%s</option>",
-              wd->filter_group, wd->all);
+    sbuf_printf(&b, "<section aria-labelledby=\"h-probes\"><h2 id=\"h-probes\">%s</h2>\n",
+                wd->heading);
+    sbuf_printf(&b,
+                "<form id=\"filters\" hidden onsubmit=\"return false\">"
+                "<label>%s<select id=\"f-group\"><option value=\"\">%s</option>",
+                wd->filter_group, wd->all);
     for (size_t k = 0; k < ng; k++) {
-        sb_puts(&b, "<option value=\"");
+        sbuf_puts(&b, "<option value=\"");
         sb_esc(&b, groups[k]);
-        sb_puts(&b, "\">");
+        sbuf_puts(&b, "\">");
         sb_esc(&b, groups[k]);
-        sb_puts(&b, "</option>");
+        sbuf_puts(&b, "</option>");
     }
-    sb_printf(&b, "</select></label><label>%s<select id=\"f-state\"><option value=\"\">%s</option>",
-              wd->filter_state, wd->all);
+    sbuf_printf(&b,
+                "</select></label><label>%s<select id=\"f-state\"><option value=\"\">%s</option>",
+                wd->filter_state, wd->all);
     for (int s = 0; s < DASH_STATE__COUNT; s++)
-        sb_printf(&b, "<option value=\"%s\">%s</option>", dash_state_name((enum dash_state)s),
-                  wd->state[s]);
-    sb_printf(&b,
-              "</select></label><button type=\"button\" id=\"worst\">%s</button>"
-              "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
-              "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
-              wd->worst_first, wd->shown, wd->js_off);
+        sbuf_printf(&b, "<option value=\"%s\">%s</option>", dash_state_name((enum dash_state)s),
+                    wd->state[s]);
+    sbuf_printf(&b,
+                "</select></label><button type=\"button\" id=\"worst\">%s</button>"
+                "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
+                "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
+                wd->worst_first, wd->shown, wd->js_off);
     /* a wide table scrolls in its own focusable region, the page does not (WCAG 1.4.10) */
-    sb_printf(&b,
-              "<div class=\"scroll\" role=\"region\" aria-labelledby=\"h-probes\" "
-              "tabindex=\"0\"><table id=\"probes\"><caption>%s</caption>\n<thead><tr>",
-              wd->caption);
+    sbuf_printf(&b,
+                "<div class=\"scroll\" role=\"region\" aria-labelledby=\"h-probes\" "
+                "tabindex=\"0\"><table id=\"probes\"><caption>%s</caption>\n<thead><tr>",
+                wd->caption);
     for (int c = 0; c < 9; c++)
-        sb_printf(&b, "<th scope=\"col\" data-key=\"%s\">%s</th>", col_keys[c], wd->col[c]);
-    sb_puts(&b, "</tr></thead>\n<tbody>\n");
+        sbuf_printf(&b, "<th scope=\"col\" data-key=\"%s\">%s</th>", col_keys[c], wd->col[c]);
+    sbuf_puts(&b, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < n; i++)
         index_row(&b, order[i], i, wd);
-    sb_puts(&b, "</tbody></table></div>\n");
-    sb_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
-              wd->legend_state, wd->legend_avail, wd->legend_time);
+    sbuf_puts(&b, "</tbody></table></div>\n");
+    sbuf_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
+                wd->legend_state, wd->legend_avail, wd->legend_time);
 
     index_groups(&b, rows, n, groups, ng, wd, formats);
-    sb_puts(&b, "</main>\n");
+    sbuf_puts(&b, "</main>\n");
     page_foot(&b, wd, now);
-    sb_puts(&b, "<script>");
-    sb_puts(&b, script);
-    sb_puts(&b, "</script>\n</body>\n</html>\n");
+    sbuf_puts(&b, "<script>");
+    sbuf_puts(&b, script);
+    sbuf_puts(&b, "</script>\n</body>\n</html>\n");
 
     snprintf(path, sizeof(path), "%s/index.html", dir);
     rc = write_atomic(path, &b, err, errlen);
@@ -992,24 +934,24 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
 
 /* ---- probe/<id>.html ---- */
 
-static void probe_summary(struct sb *b, const struct dash_row *r, const struct words *wd)
+static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct words *wd)
 {
     static const unsigned under[] = {400, 800};
 
-    sb_printf(b,
-              "<section aria-labelledby=\"h-sum\"><h2 id=\"h-sum\">%s</h2>\n"
-              "<table id=\"summary\"><caption class=\"sr\">%s</caption><thead><tr>"
-              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-              "<th scope=\"col\">%s</th>",
-              wd->summary, wd->summary, wd->window, wd->availability, wd->median, wd->p95);
+    sbuf_printf(b,
+                "<section aria-labelledby=\"h-sum\"><h2 id=\"h-sum\">%s</h2>\n"
+                "<table id=\"summary\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "<th scope=\"col\">%s</th>",
+                wd->summary, wd->summary, wd->window, wd->availability, wd->median, wd->p95);
     for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++)
-        sb_printf(b, "<th scope=\"col\">%s %u\u00a0ms</th>", wd->under, under[u]);
-    sb_printf(b, "<th scope=\"col\">%s</th></tr></thead><tbody>\n", wd->checks);
+        sbuf_printf(b, "<th scope=\"col\">%s %u\u00a0ms</th>", wd->under, under[u]);
+    sbuf_printf(b, "<th scope=\"col\">%s</th></tr></thead><tbody>\n", wd->checks);
     for (int w = 0; w < DASH_NWIN; w++) {
         const struct rrdq_summary *s = &r->sum[w];
         bool ok = r->sum_err[w] == 0;
 
-        sb_printf(b, "<tr><th scope=\"row\">%s</th>", wd->win[w]);
+        sbuf_printf(b, "<tr><th scope=\"row\">%s</th>", wd->win[w]);
         cell_indicator(b, sum_avail(r, w), false, wd);
         cell_indicator(b, sum_median(r, w), true, wd);
         cell_indicator(b, sum_p95(r, w), true, wd);
@@ -1020,87 +962,88 @@ static void probe_summary(struct sb *b, const struct dash_row *r, const struct w
                 if (rrdq_bounds_ms[k] == under[u] && s->availability > 0)
                     share = s->le[k] / s->availability;
             if (isnan(share)) {
-                sb_printf(b, "<td class=\"num\" data-v=\"\">—<span class=\"sr\"> %s</span></td>",
-                          wd->no_value);
+                sbuf_printf(b, "<td class=\"num\" data-v=\"\">—<span class=\"sr\"> %s</span></td>",
+                            wd->no_value);
             } else {
                 char num[64];
 
                 snprintf(num, sizeof(num), wd == &fr ? "%.1f\u00a0%%" : "%.1f%%", share * 100.0);
                 decimal(num, wd);
-                sb_printf(b, "<td class=\"num\" data-v=\"%.6f\">%s</td>", share, num);
+                sbuf_printf(b, "<td class=\"num\" data-v=\"%.6f\">%s</td>", share, num);
             }
         }
-        sb_printf(b, "<td class=\"num\" data-v=\"%.0f\">%.0f</td></tr>\n", ok ? s->samples : 0.0,
-                  ok ? s->samples : 0.0);
+        sbuf_printf(b, "<td class=\"num\" data-v=\"%.0f\">%.0f</td></tr>\n", ok ? s->samples : 0.0,
+                    ok ? s->samples : 0.0);
     }
-    sb_puts(b, "</tbody></table></section>\n");
+    sbuf_puts(b, "</tbody></table></section>\n");
 }
 
-static void probe_graphs(struct sb *b, const struct probe *p, const struct words *wd,
+static void probe_graphs(struct sbuf *b, const struct probe *p, const struct words *wd,
                          unsigned formats)
 {
     static const char *const kinds[] = {"latency", "avail"};
 
     if (!formats)
         return;
-    sb_printf(b, "<section aria-labelledby=\"h-graphs\"><h2 id=\"h-graphs\">%s</h2>\n", wd->graphs);
+    sbuf_printf(b, "<section aria-labelledby=\"h-graphs\"><h2 id=\"h-graphs\">%s</h2>\n",
+                wd->graphs);
     for (size_t per = 0; per < NPERIODS; per++) {
-        sb_printf(b, "<h3>%s</h3><div class=\"graphs\">", wd->period[per]);
+        sbuf_printf(b, "<h3>%s</h3><div class=\"graphs\">", wd->period[per]);
         for (size_t k = 0; k < 2; k++) {
             const char *title = k ? wd->avail_graph : wd->latency;
             const char *alt = k ? wd->alt_avail : wd->alt_latency;
 
-            sb_puts(b, "<figure><img loading=\"lazy\" src=\"");
+            sbuf_puts(b, "<figure><img loading=\"lazy\" src=\"");
             sb_esc(b, p->id);
-            sb_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per], img_ext(formats),
-                      alt, wd->period[per]);
+            sbuf_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per],
+                        img_ext(formats), alt, wd->period[per]);
             sb_esc(b, p->name);
-            sb_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
+            sbuf_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
             if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
-                sb_puts(b, " — <a href=\"");
+                sbuf_puts(b, " — <a href=\"");
                 sb_esc(b, p->id);
-                sb_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
+                sbuf_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
             }
-            sb_puts(b, "</figcaption></figure>");
+            sbuf_puts(b, "</figcaption></figure>");
         }
-        sb_puts(b, "</div>\n");
+        sbuf_puts(b, "</div>\n");
     }
-    sb_puts(b, "</section>\n");
+    sbuf_puts(b, "</section>\n");
 }
 
-static void probe_errors(struct sb *b, const struct dash_row *r, const struct words *wd)
+static void probe_errors(struct sbuf *b, const struct dash_row *r, const struct words *wd)
 {
-    sb_printf(b, "<section aria-labelledby=\"h-err\"><h2 id=\"h-err\">%s</h2>\n", wd->errors);
+    sbuf_printf(b, "<section aria-labelledby=\"h-err\"><h2 id=\"h-err\">%s</h2>\n", wd->errors);
     if (r->nerrors == 0) {
-        sb_printf(b, "<p>%s</p>", r->live ? wd->no_errors : wd->errors_rrd);
-        sb_puts(b, "</section>\n");
+        sbuf_printf(b, "<p>%s</p>", r->live ? wd->no_errors : wd->errors_rrd);
+        sbuf_puts(b, "</section>\n");
         return;
     }
-    sb_printf(b,
-              "<table id=\"errors\"><caption class=\"sr\">%s</caption><thead><tr>"
-              "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-              "</tr></thead><tbody>\n",
-              wd->errors, wd->when, wd->outcome, wd->message);
+    sbuf_printf(b,
+                "<table id=\"errors\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "</tr></thead><tbody>\n",
+                wd->errors, wd->when, wd->outcome, wd->message);
     for (size_t i = 0; i < r->nerrors && i < DASH_ERRORS_MAX; i++) {
         const struct dash_error *e = &r->errors[i];
         char t[64];
 
         fmt_time(t, sizeof(t), e->time);
-        sb_printf(b, "<tr><th scope=\"row\"><time datetime=\"%lld\">%s</time></th><td>",
-                  (long long)e->time, t);
+        sbuf_printf(b, "<tr><th scope=\"row\"><time datetime=\"%lld\">%s</time></th><td>",
+                    (long long)e->time, t);
         sb_esc(b, e->outcome);
-        sb_puts(b, "</td><td>");
+        sbuf_puts(b, "</td><td>");
         sb_esc(b, e->msg);
-        sb_puts(b, "</td></tr>\n");
+        sbuf_puts(b, "</td></tr>\n");
     }
-    sb_puts(b, "</tbody></table></section>\n");
+    sbuf_puts(b, "</tbody></table></section>\n");
 }
 
 static int write_probe(const char *dir, const struct dash_row *r, const struct words *wd,
                        unsigned formats, time_t now, char *err, size_t errlen)
 {
     const struct probe *p = r->probe;
-    struct sb b = {0};
+    struct sbuf b = {0};
     char path[4096], t[64];
     size_t ulen = strlen(p->url) + 1;
     char *url = malloc(ulen);
@@ -1119,48 +1062,48 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
         page_head(&b, wd, title ? title : p->name);
         free(title);
     }
-    sb_printf(&b, "<nav><a href=\"../index.html#p-");
+    sbuf_printf(&b, "<nav><a href=\"../index.html#p-");
     sb_esc(&b, p->id);
-    sb_printf(&b, "\">← %s</a></nav>\n<header><h1>", wd->back);
+    sbuf_printf(&b, "\">← %s</a></nav>\n<header><h1>", wd->back);
     sb_esc(&b, p->name);
-    sb_printf(&b, "</h1><p><span class=\"state s-%s\">%s</span> ", dash_state_name(r->state),
-              wd->state[r->state]);
+    sbuf_printf(&b, "</h1><p><span class=\"state s-%s\">%s</span> ", dash_state_name(r->state),
+                wd->state[r->state]);
     fmt_time(t, sizeof(t), r->last_time);
-    sb_printf(&b, "<span class=\"meta\">%s %s", wd->last_check, r->last_time ? t : wd->never);
+    sbuf_printf(&b, "<span class=\"meta\">%s %s", wd->last_check, r->last_time ? t : wd->never);
     if (r->last_time && !isnan(r->last_ms)) {
         char ms[64];
 
         fmt_ms(ms, sizeof(ms), r->last_ms);
-        sb_printf(&b, ", %s", ms);
+        sbuf_printf(&b, ", %s", ms);
     }
-    sb_puts(&b, "</span></p></header>\n<main>\n<dl class=\"facts\">");
-    sb_printf(&b, "<dt>%s</dt><dd>", wd->group);
+    sbuf_puts(&b, "</span></p></header>\n<main>\n<dl class=\"facts\">");
+    sbuf_printf(&b, "<dt>%s</dt><dd>", wd->group);
     sb_esc(&b, p->group);
-    sb_printf(&b, "</dd><dt>%s</dt><dd><a href=\"", wd->url);
+    sbuf_printf(&b, "</dd><dt>%s</dt><dd><a href=\"", wd->url);
     sb_esc(&b, url);
-    sb_puts(&b, "\" rel=\"noreferrer\">");
+    sbuf_puts(&b, "\" rel=\"noreferrer\">");
     sb_esc(&b, url);
-    sb_printf(&b, "</a></dd><dt>%s</dt><dd><code>", wd->id);
+    sbuf_printf(&b, "</a></dd><dt>%s</dt><dd><code>", wd->id);
     sb_esc(&b, p->id);
-    sb_printf(&b, "</code></dd><dt>%s</dt><dd>", wd->jdma);
+    sbuf_printf(&b, "</code></dd><dt>%s</dt><dd>", wd->jdma);
     if (p->njdma == 0)
-        sb_puts(&b, "—");
+        sbuf_puts(&b, "—");
     for (size_t i = 0; i < p->njdma; i++)
-        sb_printf(&b, "%s%ld", i ? ", " : "", p->jdma[i]);
-    sb_printf(&b, "</dd><dt>%s</dt><dd>%llu\u00a0s</dd><dt>%s</dt><dd>%llu\u00a0ms</dd></dl>\n",
-              wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
-              (unsigned long long)p->slow_ms);
+        sbuf_printf(&b, "%s%ld", i ? ", " : "", p->jdma[i]);
+    sbuf_printf(&b, "</dd><dt>%s</dt><dd>%llu\u00a0s</dd><dt>%s</dt><dd>%llu\u00a0ms</dd></dl>\n",
+                wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
+                (unsigned long long)p->slow_ms);
     if (r->sum_msg[0]) {
-        sb_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
+        sbuf_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
         sb_esc(&b, r->sum_msg);
-        sb_puts(&b, "</p>\n");
+        sbuf_puts(&b, "</p>\n");
     }
     probe_summary(&b, r, wd);
     probe_graphs(&b, p, wd, formats);
     probe_errors(&b, r, wd);
-    sb_puts(&b, "</main>\n");
+    sbuf_puts(&b, "</main>\n");
     page_foot(&b, wd, now);
-    sb_puts(&b, "</body>\n</html>\n");
+    sbuf_puts(&b, "</body>\n</html>\n");
 
     snprintf(path, sizeof(path), "%s/probe/%s.html", dir, p->id);
     rc = write_atomic(path, &b, err, errlen);

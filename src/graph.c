@@ -1448,6 +1448,7 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
 {
     struct graph *g;
     size_t n = cfg->nprobes ? cfg->nprobes : 1;
+    uint64_t first;
 
     if (!cfg->graphs.enabled)
         return NULL;
@@ -1480,7 +1481,11 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
     if (uv_timer_init(loop, &g->timer) != 0)
         goto fail;
     g->timer_open = true;
-    uv_timer_start(&g->timer, on_timer, cfg->graphs.interval_ms, cfg->graphs.interval_ms);
+    /* The first pass as soon as the RRD writer has written the files once (rrd_flush), so that
+     * graphs and dashboard appear shortly after start; then every interval. */
+    first = cfg->rrd_flush_ms + 5000 < cfg->graphs.interval_ms ? cfg->rrd_flush_ms + 5000
+                                                               : cfg->graphs.interval_ms;
+    uv_timer_start(&g->timer, on_timer, first, cfg->graphs.interval_ms);
     /* The timer alone does not keep the loop alive (a pass in flight does). */
     uv_unref((uv_handle_t *)&g->timer);
     return g;

@@ -518,10 +518,11 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
 }
 
-int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb, void *arg)
+/* A transfer for h with an easy handle from the pool (or a new one), not started. */
+static int xfer_new(struct httpc *h, httpc_done_cb cb, void *arg, uint64_t max_bytes,
+                    bool keep_body, struct xfer **out)
 {
     struct xfer *x;
-    int err;
 
     if (h->closing)
         return -ECANCELED;
@@ -531,29 +532,47 @@ int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb,
     x->h = h;
     x->cb = cb;
     x->arg = arg;
-    x->max_bytes = req->max_bytes;
-    x->keep_body = req->keep_body;
+    x->max_bytes = max_bytes;
+    x->keep_body = keep_body;
     x->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
     if (!x->easy) {
-        err = -ENOMEM;
-        goto fail;
+        xfer_free(x);
+        return -ENOMEM;
     }
-    err = setup(x, req);
-    if (err)
-        goto fail;
-    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
-        err = -ENOMEM;
-        goto fail;
-    }
+    *out = x;
+    return 0;
+}
+
+static int xfer_fail(struct xfer *x, int err)
+{
+    xfer_free(x);
+    return err;
+}
+
+/* Hands a set-up transfer to the multi handle. */
+static int xfer_start(struct xfer *x)
+{
+    struct httpc *h = x->h;
+
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+        return xfer_fail(x, -ENOMEM);
     x->next = h->xfers;
     if (h->xfers)
         h->xfers->prev = x;
     h->xfers = x;
     h->active++;
     return 0;
-fail:
-    xfer_free(x);
-    return err;
+}
+
+int httpc_submit(struct httpc *h, const struct httpc_req *req, httpc_done_cb cb, void *arg)
+{
+    struct xfer *x;
+    int err = xfer_new(h, cb, arg, req->max_bytes, req->keep_body, &x);
+
+    if (err)
+        return err;
+    err = setup(x, req);
+    return err ? xfer_fail(x, err) : xfer_start(x);
 }
 
 /* CURLOPT_READFUNCTION for SMTP uploads: the message, from memory. */
@@ -672,40 +691,13 @@ static int setup_send(struct xfer *x, const struct httpc_send *r)
 int httpc_send(struct httpc *h, const struct httpc_send *req, httpc_done_cb cb, void *arg)
 {
     struct xfer *x;
-    int err;
+    int err = xfer_new(h, cb, arg, 16 * 1024, true, &x);
 
-    if (h->closing)
-        return -ECANCELED;
-    x = calloc(1, sizeof(*x));
-    if (!x)
-        return -ENOMEM;
-    x->h = h;
-    x->cb = cb;
-    x->arg = arg;
-    x->max_bytes = 16 * 1024;
-    x->keep_body = true;
-    x->truncate = true;
-    x->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
-    if (!x->easy) {
-        err = -ENOMEM;
-        goto fail;
-    }
-    err = setup_send(x, req);
     if (err)
-        goto fail;
-    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
-        err = -ENOMEM;
-        goto fail;
-    }
-    x->next = h->xfers;
-    if (h->xfers)
-        h->xfers->prev = x;
-    h->xfers = x;
-    h->active++;
-    return 0;
-fail:
-    xfer_free(x);
-    return err;
+        return err;
+    x->truncate = true;
+    err = setup_send(x, req);
+    return err ? xfer_fail(x, err) : xfer_start(x);
 }
 
 void httpc_cancel(struct httpc *h, void *arg)

@@ -31,6 +31,7 @@
 
 #include "container.h"
 #include "log.h"
+#include "sbuf.h"
 
 #define ID_MAX 128
 #define HOUR_MS 3600000ULL
@@ -662,86 +663,21 @@ static void spool_start_remove(struct notify *n, const char *id)
 /* ---- rendering ---- */
 
 /* A growable string. */
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    int k;
-
-    va_start(ap, fmt);
-    k = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (k < 0)
-        return;
-    if ((size_t)k < sizeof(buf)) {
-        sb_add(b, buf, (size_t)k);
-        return;
-    }
-    {
-        char *big = malloc((size_t)k + 1);
-
-        if (!big) {
-            b->oom = true;
-            return;
-        }
-        va_start(ap, fmt);
-        vsnprintf(big, (size_t)k + 1, fmt, ap);
-        va_end(ap);
-        sb_add(b, big, (size_t)k);
-        free(big);
-    }
-}
 
 /* Adds s with CR and LF replaced by spaces (for header lines and one-line fields). */
-static void sb_line(struct sb *b, const char *s)
+static void sb_line(struct sbuf *b, const char *s)
 {
     for (const char *p = s; *p; p++) {
         char c = *p == '\r' || *p == '\n' ? ' ' : *p;
 
-        sb_add(b, &c, 1);
+        sbuf_put(b, &c, 1);
     }
 }
 
 enum style { STYLE_TEXT, STYLE_SLACK, STYLE_MATTERMOST };
 
 /* Slack's mrkdwn needs &, < and > escaped; elsewhere text goes as it is. */
-static void sb_esc(struct sb *b, enum style st, const char *s)
+static void sb_esc(struct sbuf *b, enum style st, const char *s)
 {
     if (st != STYLE_SLACK) {
         sb_line(b, s);
@@ -749,15 +685,15 @@ static void sb_esc(struct sb *b, enum style st, const char *s)
     }
     for (const char *p = s; *p; p++) {
         if (*p == '&')
-            sb_puts(b, "&amp;");
+            sbuf_puts(b, "&amp;");
         else if (*p == '<')
-            sb_puts(b, "&lt;");
+            sbuf_puts(b, "&lt;");
         else if (*p == '>')
-            sb_puts(b, "&gt;");
+            sbuf_puts(b, "&gt;");
         else if (*p == '\r' || *p == '\n')
-            sb_puts(b, " ");
+            sbuf_puts(b, " ");
         else
-            sb_add(b, p, 1);
+            sbuf_put(b, p, 1);
     }
 }
 
@@ -771,7 +707,7 @@ static void upper(char *dst, size_t len, const char *s)
 }
 
 /* The human text of a notification: a headline and one entry per alert. */
-static void render_text(struct sb *b, const json_t *j, enum style st)
+static void render_text(struct sbuf *b, const json_t *j, enum style st)
 {
     const char *bold = st == STYLE_SLACK ? "*" : st == STYLE_MATTERMOST ? "**" : "";
     const json_t *alerts = json_object_get(j, "alerts");
@@ -780,22 +716,22 @@ static void render_text(struct sb *b, const json_t *j, enum style st)
     json_t *a;
 
     upper(status, sizeof(status), jstr(j, "status"));
-    sb_printf(b, "%s[%s]%s ", bold, status, bold);
+    sbuf_printf(b, "%s[%s]%s ", bold, status, bold);
     sb_esc(b, st, jstr(j, "title"));
-    sb_puts(b, "\n");
+    sbuf_puts(b, "\n");
     if (st == STYLE_TEXT) {
-        sb_puts(b, "\n");
+        sbuf_puts(b, "\n");
         if (*jstr(j, "group")) {
-            sb_puts(b, "Group: ");
+            sbuf_puts(b, "Group: ");
             sb_line(b, jstr(j, "group"));
-            sb_puts(b, "\n");
+            sbuf_puts(b, "\n");
         }
         if (*jstr(j, "route")) {
-            sb_puts(b, "Route: ");
+            sbuf_puts(b, "Route: ");
             sb_line(b, jstr(j, "route"));
-            sb_puts(b, "\n");
+            sbuf_puts(b, "\n");
         }
-        sb_printf(b, "Alerts: %zu\n\n", json_array_size(alerts));
+        sbuf_printf(b, "Alerts: %zu\n\n", json_array_size(alerts));
     }
     json_array_foreach(alerts, i, a)
     {
@@ -807,61 +743,61 @@ static void render_text(struct sb *b, const json_t *j, enum style st)
             name = jstr(a, "probe");
         upper(kind, sizeof(kind), jstr(a, "kind"));
         if (st == STYLE_TEXT) {
-            sb_printf(b, "- %s %s (%s", kind, jstr(a, "status"), jstr(a, "severity"));
-            sb_puts(b, "): ");
+            sbuf_printf(b, "- %s %s (%s", kind, jstr(a, "status"), jstr(a, "severity"));
+            sbuf_puts(b, "): ");
             sb_line(b, name);
-            sb_puts(b, " [");
+            sbuf_puts(b, " [");
             sb_line(b, jstr(a, "probe"));
-            sb_puts(b, "]\n");
+            sbuf_puts(b, "]\n");
             if (*jstr(a, "summary")) {
-                sb_puts(b, "  ");
+                sbuf_puts(b, "  ");
                 sb_line(b, jstr(a, "summary"));
-                sb_puts(b, "\n");
+                sbuf_puts(b, "\n");
             }
             if (json_is_number(v))
-                sb_printf(b, "  value: %g\n", json_number_value(v));
-            sb_puts(b, "  since: ");
+                sbuf_printf(b, "  value: %g\n", json_number_value(v));
+            sbuf_puts(b, "  since: ");
             sb_line(b, jstr(a, "since"));
             if (*ends) {
-                sb_puts(b, ", ended: ");
+                sbuf_puts(b, ", ended: ");
                 sb_line(b, ends);
             }
-            sb_puts(b, "\n");
+            sbuf_puts(b, "\n");
             if (*url) {
-                sb_puts(b, "  ");
+                sbuf_puts(b, "  ");
                 sb_line(b, url);
-                sb_puts(b, "\n");
+                sbuf_puts(b, "\n");
             }
             continue;
         }
-        sb_printf(b, "• %s%s%s ", bold, kind, bold);
+        sbuf_printf(b, "• %s%s%s ", bold, kind, bold);
         if (strcmp(jstr(a, "status"), "resolved") == 0)
-            sb_puts(b, "(resolved) ");
+            sbuf_puts(b, "(resolved) ");
         if (*url && st == STYLE_SLACK) {
-            sb_puts(b, "<");
+            sbuf_puts(b, "<");
             sb_esc(b, st, url);
-            sb_puts(b, "|");
+            sbuf_puts(b, "|");
             sb_esc(b, st, name);
-            sb_puts(b, ">");
+            sbuf_puts(b, ">");
         } else if (*url) {
-            sb_puts(b, "[");
+            sbuf_puts(b, "[");
             sb_esc(b, st, name);
-            sb_puts(b, "](");
+            sbuf_puts(b, "](");
             sb_esc(b, st, url);
-            sb_puts(b, ")");
+            sbuf_puts(b, ")");
         } else {
             sb_esc(b, st, name);
         }
         if (*jstr(a, "summary")) {
-            sb_puts(b, " — ");
+            sbuf_puts(b, " — ");
             sb_esc(b, st, jstr(a, "summary"));
         }
-        sb_puts(b, "\n");
+        sbuf_puts(b, "\n");
     }
 }
 
 /* RFC 2047 encoded words for a header value that is not plain ASCII. */
-static void sb_header_value(struct sb *b, const char *s)
+static void sb_header_value(struct sbuf *b, const char *s)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     bool ascii = true;
@@ -883,8 +819,8 @@ static void sb_header_value(struct sb *b, const char *s)
         if (k == 0)
             k = len - i > 45 ? 45 : len - i;
         if (i > 0)
-            sb_puts(b, "\r\n ");
-        sb_puts(b, "=?UTF-8?B?");
+            sbuf_puts(b, "\r\n ");
+        sbuf_puts(b, "=?UTF-8?B?");
         for (size_t o = 0; o < k; o += 3) {
             unsigned char c0 = (unsigned char)s[i + o];
             unsigned char c1 = o + 1 < k ? (unsigned char)s[i + o + 1] : 0;
@@ -899,53 +835,53 @@ static void sb_header_value(struct sb *b, const char *s)
             q[1] = b64[((c0 & 3) << 4) | (c1 >> 4)];
             q[2] = o + 1 < k ? b64[((c1 & 15) << 2) | (c2 >> 6)] : '=';
             q[3] = o + 2 < k ? b64[c2 & 63] : '=';
-            sb_add(b, q, 4);
+            sbuf_put(b, q, 4);
         }
-        sb_puts(b, "?=");
+        sbuf_puts(b, "?=");
         i += k;
     }
 }
 
 /* The whole mail: headers, an empty line, the text with CRLF line ends. */
-static void render_mail(struct sb *b, const json_t *j, const struct receiver *rc)
+static void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc)
 {
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char status[16], subject[1024];
-    struct sb text = {0};
+    struct sbuf text = {0};
     time_t now = time(NULL);
     struct tm tm;
 
     gmtime_r(&now, &tm);
     upper(status, sizeof(status), jstr(j, "status"));
     snprintf(subject, sizeof(subject), "[vigie] %s: %s", status, jstr(j, "title"));
-    sb_printf(b, "From: <%s>\r\nTo: ", rc->from);
+    sbuf_printf(b, "From: <%s>\r\nTo: ", rc->from);
     for (size_t i = 0; i < rc->nto; i++)
-        sb_printf(b, "%s<%s>", i ? ",\r\n " : "", rc->to[i]);
-    sb_puts(b, "\r\nSubject: ");
+        sbuf_printf(b, "%s<%s>", i ? ",\r\n " : "", rc->to[i]);
+    sbuf_puts(b, "\r\nSubject: ");
     sb_header_value(b, subject);
-    sb_printf(b, "\r\nDate: %s, %02d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday], tm.tm_mday,
-              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    sb_printf(b, "Message-ID: <%s.%s@vigie>\r\n", jstr(j, "id"), rc->name);
-    sb_puts(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-               "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n");
-    sb_printf(b, "X-Vigie-Status: %s\r\n\r\n", jstr(j, "status"));
+    sbuf_printf(b, "\r\nDate: %s, %02d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
+                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    sbuf_printf(b, "Message-ID: <%s.%s@vigie>\r\n", jstr(j, "id"), rc->name);
+    sbuf_puts(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n");
+    sbuf_printf(b, "X-Vigie-Status: %s\r\n\r\n", jstr(j, "status"));
     render_text(&text, j, STYLE_TEXT);
     if (text.oom)
         b->oom = true;
     /* LF to CRLF, lines cut at 990 bytes (SMTP's limit is 998) */
     for (size_t i = 0, col = 0; text.p && i < text.len; i++) {
         if (text.p[i] == '\n') {
-            sb_puts(b, "\r\n");
+            sbuf_puts(b, "\r\n");
             col = 0;
             continue;
         }
         if (col >= 990 && ((unsigned char)text.p[i] & 0xC0) != 0x80) {
-            sb_puts(b, "\r\n");
+            sbuf_puts(b, "\r\n");
             col = 0;
         }
-        sb_add(b, &text.p[i], 1);
+        sbuf_put(b, &text.p[i], 1);
         col++;
     }
     free(text.p);
@@ -1129,7 +1065,7 @@ static int start_http(struct notify *n, struct attempt *a)
     size_t nh = 0;
     char *auth = NULL, *url = NULL;
     const char *target = rc->url;
-    struct sb b = {0};
+    struct sbuf b = {0};
     int err;
 
     if (rc->type == RECEIVER_ALERTMANAGER) {
@@ -1198,7 +1134,7 @@ static int start_smtp(struct notify *n, struct attempt *a)
     const struct receiver *rc = a->rs->rc;
     char **rcpt = calloc(rc->nto, sizeof(*rcpt));
     char from[512];
-    struct sb b = {0};
+    struct sbuf b = {0};
     int err = -ENOMEM;
 
     if (!rcpt)
@@ -1340,7 +1276,7 @@ static int start_exec(struct notify *n, struct attempt *a)
 {
     const struct receiver *rc = a->rs->rc;
     const json_t *j = a->it->j, *alerts = json_object_get(j, "alerts");
-    struct sb probes = {0}, kinds = {0};
+    struct sbuf probes = {0}, kinds = {0};
     const char *severity = "warning";
     char count[32], *env[16] = {NULL};
     uv_process_options_t opts;
@@ -1354,11 +1290,11 @@ static int start_exec(struct notify *n, struct attempt *a)
         const char *k = jstr(al, "kind");
 
         if (probes.len)
-            sb_puts(&probes, " ");
+            sbuf_puts(&probes, " ");
         sb_line(&probes, jstr(al, "probe"));
         if (*k && !(kinds.p && strstr(kinds.p, k))) {
             if (kinds.len)
-                sb_puts(&kinds, " ");
+                sbuf_puts(&kinds, " ");
             sb_line(&kinds, k);
         }
         if (strcmp(jstr(al, "severity"), "critical") == 0)

@@ -361,6 +361,39 @@ START_TEST(test_sd_notify)
 }
 END_TEST
 
+/* The daemon keeps the dashboard: after a short run, graphs/index.html lists every probe with its
+ * live state, the page of a failing probe shows its last errors (which the RRD files do not
+ * hold), and the criterion report it links to is there. */
+START_TEST(test_dashboard_live)
+{
+    char *dir = test_mkdtemp(), *cfg, path[1024], *page;
+
+    cfg = setup(dir, "  - {id: fine, url: \"http://127.0.0.1:PORT/?status=200\", interval: 1s, "
+                     "timeout: 900ms}\n"
+                     "  - {id: broken, url: \"http://127.0.0.1:PORT/?status=503\", interval: 1s, "
+                     "timeout: 900ms}\n");
+    json_decref(run_for_stats(dir, cfg, "9s"));
+    snprintf(path, sizeof(path), "%s/graphs/index.html", dir);
+    page = test_slurp(path, NULL);
+    ck_assert_ptr_nonnull(strstr(page, "probe/fine.html"));
+    ck_assert_ptr_nonnull(strstr(page, "probe/broken.html"));
+    free(page);
+    snprintf(path, sizeof(path), "%s/graphs/probe/broken.html", dir);
+    page = test_slurp(path, NULL);
+    ck_assert_msg(strstr(page, "http_status") && strstr(page, "503"),
+                  "no last error on the page of a failing probe");
+    free(page);
+    /* the criterion report the dashboard links to */
+    snprintf(path, sizeof(path), "%s/graphs/report.html", dir);
+    page = test_slurp(path, NULL);
+    ck_assert_ptr_nonnull(strstr(page, "broken"));
+    free(page);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -372,6 +405,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_missed_ticks);
     tcase_add_test(tc, test_sigterm_and_unusable_dir);
     tcase_add_test(tc, test_sd_notify);
+    tcase_add_test(tc, test_dashboard_live);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -620,6 +620,16 @@ START_TEST(test_dashboard_from_rrd)
         free(out);
         free(err);
         ck_assert_msg(test_vigie(argv, &out, &err, 120) == 0, "%s", err);
+        /* and the criterion report the index links to */
+        {
+            char *rp = path_in(dir, "graphs/report.html");
+            const char *rargv[] = {"report", "-c", cfg, "--format", "html", "-o", rp, NULL};
+
+            free(out);
+            free(err);
+            ck_assert_msg(test_vigie(rargv, &out, &err, 120) == 0, "%s", err);
+            free(rp);
+        }
         html = test_slurp(index, NULL);
         links = check_links(html, gdir, NULL);
         ck_assert_msg(links >= 1 + 10 + 2 * 10 + NFAKES, "%zu links", links);
