@@ -21,8 +21,19 @@
 
 /* Writes vigie.yaml (1 s RRD flush, short retention) and one probes file; returns the
  * configuration's path. `probes` is the YAML list of probes; PORT in it is the http port. */
+/* The graphs (a forked renderer, slow under the sanitizers) are off but where a test wants them:
+ * graphs != NULL is appended to vigie.yaml. */
+static char *setup_with(const char *dir, const char *probes, const char *graphs);
+
 static char *setup(const char *dir, const char *probes)
 {
+    return setup_with(dir, probes, "graphs: {enabled: false}\n");
+}
+
+static char *setup_with(const char *dir, const char *probes, const char *graphs)
+{
+    char conf[1024];
+
     char yaml[8192], port[16];
     size_t off, plen;
 
@@ -39,12 +50,15 @@ static char *setup(const char *dir, const char *probes)
     }
     yaml[off] = '\0';
     free(test_write(dir, "probes.d/local.yaml", yaml));
-    return test_write(dir, "vigie.yaml",
-                      "probes_dir: probes.d\n"
-                      "rrd_dir: rrd\n"
-                      "rrd_flush: 1s\n"
-                      "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
-                      "drain_timeout: 2s\n");
+    snprintf(conf, sizeof(conf),
+             "probes_dir: probes.d\n"
+             "rrd_dir: rrd\n"
+             "rrd_flush: 1s\n"
+             "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
+             "drain_timeout: 2s\n"
+             "%s",
+             graphs);
+    return test_write(dir, "vigie.yaml", conf);
 }
 
 static json_t *read_stats(const char *path)
@@ -368,10 +382,12 @@ START_TEST(test_dashboard_live)
 {
     char *dir = test_mkdtemp(), *cfg, path[1024], *page;
 
-    cfg = setup(dir, "  - {id: fine, url: \"http://127.0.0.1:PORT/?status=200\", interval: 1s, "
+    cfg = setup_with(dir,
+                     "  - {id: fine, url: \"http://127.0.0.1:PORT/?status=200\", interval: 1s, "
                      "timeout: 900ms}\n"
                      "  - {id: broken, url: \"http://127.0.0.1:PORT/?status=503\", interval: 1s, "
-                     "timeout: 900ms}\n");
+                     "timeout: 900ms}\n",
+                     ""); /* graphs on: the dashboard follows each graph pass */
     json_decref(run_for_stats(dir, cfg, "9s"));
     snprintf(path, sizeof(path), "%s/graphs/index.html", dir);
     page = test_slurp(path, NULL);
