@@ -16,17 +16,16 @@
  * into the stats and the log.
  *
  * The worker decides what to redraw (stat of the RRD files and of the graphs); when something
- * is, the drawing runs in a child process forked by the worker, which sends its counts back
- * through a pipe and _exits. librrd 1.7.2 leaks a few hundred bytes per rrd_graph_v call (the
- * strings of the legend it reports), and pango/fontconfig keep caches: in a daemon drawing
- * thousands of graphs an hour that would grow without bound; a child's memory goes away with it.
- * The fork happens with the render lock held (no render is half-way in any thread); the child
- * closes every descriptor it inherited but its two pipes, touches nothing but the files (no
- * logging, no loop, no curl) and ignores SIGINT and SIGTERM (systemd signals the whole cgroup;
- * the daemon stops it through the stop pipe). The daemon process itself never calls
- * rrd_graph_v. graph_close writes a byte into the stop pipe,
- * which the child checks between two renders (its end of file too: the daemon died), then waits
- * for the job. */
+ * is, it starts a renderer process, `vigie graph --render-plan` (posix_spawn: a fork of this
+ * multi-threaded process could inherit a lock another thread held and hang), writes it the list
+ * on its stdin and reads its counts on its stdout. librrd 1.7.2 leaks a few hundred bytes per
+ * rrd_graph_v call (the strings of the legend it reports), and pango/fontconfig keep caches: in
+ * a daemon drawing thousands of graphs an hour that would grow without bound; the renderer's
+ * memory goes away with it. The renderer closes every descriptor but 0-3, ignores SIGINT and
+ * SIGTERM (systemd signals the whole cgroup) and runs at SCHED_IDLE. The daemon process itself
+ * never calls rrd_graph_v. graph_close writes a byte into the stop pipe (the renderer's fd 3),
+ * which the renderer checks between two renders (its end of file too: the daemon died), then
+ * waits for the job. */
 #include "graph.h"
 
 #include <dirent.h>
@@ -37,6 +36,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -761,6 +761,8 @@ out:
 /* ---- rendering ---------------------------------------------------------------------------- */
 
 /* rrd_graph_v is not thread-safe: one render at a time in the whole process. */
+extern char **environ;
+
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int mkdir_p(const char *dir)
@@ -1107,6 +1109,30 @@ struct plan {
     size_t n, cap;
 };
 
+static int plan_add(struct plan *pl, const struct graph_req *rq)
+{
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? 2 * pl->cap : 256;
+        struct graph_req *v = realloc(pl->rq, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        pl->rq = v;
+        pl->cap = cap;
+    }
+    pl->rq[pl->n++] = *rq;
+    return 0;
+}
+
+/* The group named `name` as the configuration spells it (a string that lives as long as cfg). */
+static const char *group_in(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        if (strcmp(cfg->probes[i].group, name) == 0)
+            return cfg->probes[i].group;
+    return NULL;
+}
+
 /* One graph of a pass: to be redrawn when missing, or when its data changed after it was
  * written and it is older than one pixel column of its period. In the daemon, on the pool
  * thread. Returns -ENOMEM or 0. */
@@ -1127,17 +1153,7 @@ static int plan_one(struct graph *g, struct gjob *j, struct plan *pl, const stru
         j->skipped++;
         return 0;
     }
-    if (pl->n == pl->cap) {
-        size_t cap = pl->cap ? 2 * pl->cap : 256;
-        struct graph_req *v = realloc(pl->rq, cap * sizeof(*v));
-
-        if (!v)
-            return -ENOMEM;
-        pl->rq = v;
-        pl->cap = cap;
-    }
-    pl->rq[pl->n++] = *rq;
-    return 0;
+    return plan_add(pl, rq);
 }
 
 /* Draws the plan, in the child; stops early when asked to. */
@@ -1297,7 +1313,176 @@ static void job_fail(struct gjob *j, const char *fmt, ...)
     }
 }
 
-/* On a pool thread: plans the pass, forks its child to draw and waits for its counts. */
+/* One plan line per graph: "<kind> <period> <format> <end> <probe id or group>". */
+static int write_plan(int fd, const struct graph *g, const struct plan *pl)
+{
+    char line[8400];
+    int hl;
+
+    /* First the settings the daemon runs with, which the file may no longer say. */
+    hl = snprintf(line, sizeof(line), "#\t%s\t%s\t%u\t%u\t%d\n", g->cfg->rrd_dir,
+                  g->cfg->graphs_dir, g->style.width, g->style.height, (int)g->style.lang);
+    if (hl < 0 || hl >= (int)sizeof(line) || write_all(fd, line, (size_t)hl) != hl)
+        return -1;
+
+    for (size_t i = 0; i < pl->n; i++) {
+        const struct graph_req *rq = &pl->rq[i];
+        const char *name = rq->probe ? rq->probe->id : rq->group ? rq->group : "";
+        int len = snprintf(line, sizeof(line), "%d %d %d %lld %s\n", (int)rq->kind, (int)rq->period,
+                           (int)rq->format, (long long)rq->end, name);
+
+        if (len < 0 || len >= (int)sizeof(line))
+            continue;
+        if (write_all(fd, line, (size_t)len) != len)
+            return -1;
+    }
+    return 0;
+}
+
+/* Starts `<this binary> graph --render-plan [-c vigie.yaml]`: stdin the plan (*plan_w, the
+ * caller writes and closes it), stdout res[0] (the caller reads the counts), fd 3 the stop
+ * pipe. Returns its pid, or a negative errno. */
+static pid_t spawn_renderer(struct graph *g, int res[2], int *plan_w)
+{
+    static char a0[] = "vigie", a1[] = "graph", a2[] = "--render-plan", a3[] = "-c";
+    char *argv[6] = {a0, a1, a2, NULL, NULL, NULL};
+    posix_spawn_file_actions_t fa;
+    const char *exe;
+    int plan[2], rc;
+    pid_t pid;
+
+    if (g->cfg->path) {
+        argv[3] = a3;
+        argv[4] = g->cfg->path;
+    }
+    if (pipe(plan) != 0)
+        return -errno;
+    if (pipe(res) != 0) {
+        rc = -errno;
+        close(plan[0]);
+        close(plan[1]);
+        return rc;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, plan[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, res[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, g->stop_fd[0], 3);
+    /* This binary; VIGIE_RENDERER names another vigie (the tests, whose process is not vigie) */
+    exe = getenv("VIGIE_RENDERER");
+    rc = posix_spawn(&pid, exe && *exe ? exe : "/proc/self/exe", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(plan[0]);
+    close(res[1]);
+    if (rc != 0) {
+        close(plan[1]);
+        close(res[0]);
+        return -rc;
+    }
+    *plan_w = plan[1];
+    return pid;
+}
+
+int graph_render_plan(const struct config *cfg)
+{
+    struct config run;
+    char *rrd_dir = NULL, *graphs_dir = NULL;
+    struct graph g;
+    struct gjob j;
+    struct plan pl = {NULL, 0, 0};
+    struct sched_param sp = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    FILE *in;
+    int rc = 0;
+
+    /* Runs only when nothing else wants the CPU; nothing inherited but its 4 descriptors. */
+    sched_setscheduler(0, SCHED_IDLE, &sp);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    close_inherited(1, 3);
+    memset(&g, 0, sizeof(g));
+    memset(&j, 0, sizeof(j));
+    run = *cfg; /* shares everything; the directories may be replaced by the plan's header */
+    g.cfg = &run;
+    g.style.width = (unsigned)cfg->graphs.width;
+    g.style.height = (unsigned)cfg->graphs.height;
+    g.style.lang = (enum graph_lang)cfg->graphs.lang;
+    g.stop_fd[0] = 3;
+    g.stop_fd[1] = -1;
+    in = fdopen(0, "r");
+    while (in && (len = getline(&line, &cap, in)) > 0) {
+        struct graph_req rq = {0};
+        int kind, period, format, off = 0;
+        long long end;
+
+        if (line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        if (line[0] == '#' && line[1] == '\t') {
+            char *rrd = line + 2, *gd = strchr(rrd, '\t'), *rest;
+            unsigned w, h;
+            int lang;
+
+            if (!gd)
+                continue;
+            *gd++ = '\0';
+            rest = strchr(gd, '\t');
+            if (!rest || sscanf(rest + 1, "%u\t%u\t%d", &w, &h, &lang) != 3)
+                continue;
+            *rest = '\0';
+            free(rrd_dir);
+            free(graphs_dir);
+            rrd_dir = strdup(rrd);
+            graphs_dir = strdup(gd);
+            if (!rrd_dir || !graphs_dir) {
+                rc = -ENOMEM;
+                break;
+            }
+            run.rrd_dir = rrd_dir;
+            run.graphs_dir = graphs_dir;
+            g.style.width = w;
+            g.style.height = h;
+            g.style.lang = (enum graph_lang)lang;
+            continue;
+        }
+        if (sscanf(line, "%d %d %d %lld %n", &kind, &period, &format, &end, &off) != 4)
+            continue;
+        rq.kind = (enum graph_kind)kind;
+        rq.period = (enum graph_period)period;
+        rq.format = (enum graph_format)format;
+        rq.end = (time_t)end;
+        if (rq.kind == GRAPH_LATENCY || rq.kind == GRAPH_AVAIL) {
+            rq.probe = config_find(cfg, line + off);
+            if (!rq.probe) {
+                j.skipped++; /* gone from the configuration since */
+                continue;
+            }
+        } else if (rq.kind == GRAPH_GROUP) {
+            rq.group = group_in(cfg, line + off);
+            if (!rq.group) {
+                j.skipped++;
+                continue;
+            }
+        }
+        if (plan_add(&pl, &rq) < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+    }
+    free(line);
+    if (in)
+        fclose(in);
+    plan_draw(&g, &j, &pl);
+    free(pl.rq);
+    free(rrd_dir);
+    free(graphs_dir);
+    if (write_all(1, &j, sizeof(j)) != (ssize_t)sizeof(j))
+        rc = -EIO;
+    return rc;
+}
+
+/* On a pool thread: plans the pass, starts the renderer and waits for its counts. */
 static void pass_work(uv_work_t *req)
 {
     struct graph *g = container_of(req, struct graph, job.req);
@@ -1305,7 +1490,8 @@ static void pass_work(uv_work_t *req)
     static _Thread_local bool idle_set;
     struct sched_param sp = {0};
     struct plan pl = {NULL, 0, 0};
-    int res[2], status = 0;
+    struct gjob got;
+    int res[2], status = 0, plan_w = -1;
     double t0, tf, fork_s;
     pid_t pid;
     ssize_t n;
@@ -1323,43 +1509,38 @@ static void pass_work(uv_work_t *req)
     }
     if (pl.n == 0) /* everything is up to date: no child */
         goto out;
-    if (pipe(res) != 0) {
-        job_fail(j, "cannot create a pipe: %s", strerror(errno));
-        goto out;
-    }
-    /* fork() holds the process's memory map while it copies it: at SCHED_IDLE on a busy CPU
-     * that could last and stall the loop thread on its next page fault. Fork at normal
-     * priority; the child goes back to SCHED_IDLE at once. */
-    pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
-    pthread_mutex_lock(&render_lock);
+    /* The renderer is a fresh process (this binary, `graph --render-plan`), not a fork: a fork
+     * of this multi-threaded process could inherit a lock another thread held (the allocator's,
+     * librrd's rrdcached client's) and hang. The plan goes to its stdin, its counts come back on
+     * its stdout, the stop pipe is its fd 3. */
     tf = now_s();
-    pid = fork();
-    if (pid == 0) {
-        /* The child: this thread's copy of the lock is ours to release. */
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-        pthread_mutex_unlock(&render_lock);
-        signal(SIGINT, SIG_IGN);
-        signal(SIGTERM, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        close_inherited(res[1], g->stop_fd[0]);
-        plan_draw(g, j, &pl);
-        _exit(write_all(res[1], j, sizeof(*j)) == (ssize_t)sizeof(*j) ? 0 : 1);
-    }
+    pid = spawn_renderer(g, res, &plan_w);
     fork_s = now_s() - tf;
-    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-    pthread_mutex_unlock(&render_lock);
-    close(res[1]);
     if (pid < 0) {
-        close(res[0]);
-        job_fail(j, "cannot fork the renderer: %s", strerror(errno));
+        job_fail(j, "cannot start the renderer: %s", strerror(-pid));
         goto out;
     }
-    n = read_all(res[0], j, sizeof(*j));
+    if (write_plan(plan_w, g, &pl) < 0)
+        job_fail(j, "cannot hand the plan to the renderer: %s", strerror(errno));
+    close(plan_w);
+    n = read_all(res[0], &got, sizeof(got));
     close(res[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (n != (ssize_t)sizeof(*j)) {
-        memset(j, 0, sizeof(*j));
+    if (n == (ssize_t)sizeof(got)) {
+        /* the renderer's counts; its uv_work_t is meaningless here: keep ours */
+        j->rendered += got.rendered;
+        j->failed += got.failed;
+        j->skipped += got.skipped;
+        j->render_s = got.render_s;
+        j->render_max_s = got.render_max_s;
+        j->cancelled = got.cancelled;
+        for (int c = 0; c < FC__COUNT; c++) {
+            if (got.fail_n[c] && !j->fail_n[c])
+                memcpy(j->fail_msg[c], got.fail_msg[c], sizeof(j->fail_msg[c]));
+            j->fail_n[c] += got.fail_n[c];
+        }
+    } else {
         if (WIFSIGNALED(status))
             job_fail(j, "the renderer was killed by signal %d", WTERMSIG(status));
         else

@@ -139,4 +139,9 @@ void graph_stats(const struct graph *g, struct graph_stats *out);
  * frees everything and calls cb (may be NULL). `final`, if not NULL, receives the last stats. */
 void graph_close(struct graph *g, struct graph_stats *final, void (*cb)(void *arg), void *arg);
 
+/* The renderer process of the daemon's passes (`vigie graph --render-plan`): reads the plan
+ * from stdin, draws it, polls fd 3 (the daemon's stop pipe) between graphs, writes its counts
+ * to stdout. Not for people. Returns 0 or a negative errno. */
+int graph_render_plan(const struct config *cfg);
+
 #endif

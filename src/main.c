@@ -653,6 +653,18 @@ int main(int argc, char **argv)
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+    } else if (strcmp(cmd, "graph") == 0 && argc > 2 && strcmp(argv[2], "--render-plan") == 0) {
+        /* the daemon's renderer (src/graph.c): the configuration the daemon runs */
+        o.config = argc > 4 && strcmp(argv[3], "-c") == 0 ? argv[4] : NULL;
+        o.config_given = o.config != NULL;
+        {
+            struct config *cfg = load(&o);
+
+            if (cfg && cfg->rrdcached && !getenv("RRDCACHED_ADDRESS"))
+                setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
+            rc = cfg && graph_render_plan(cfg) == 0 ? 0 : 1;
+            config_free(cfg);
+        }
     } else if (strcmp(cmd, "graph") == 0) {
         rc = cmd_graph(argc - 2, argv + 2);
     } else if (strcmp(cmd, "report") == 0) {
