@@ -8,7 +8,7 @@ TEST_PKGS := check openssl
 DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
              libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck \
-             systemd make clang llvm libc6-dbg prometheus-alertmanager \
+             systemd make clang libclang-rt-14-dev llvm libc6-dbg prometheus-alertmanager \
              chromium fonts-dejavu-core
 
 BUILD    ?= build
