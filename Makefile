@@ -30,7 +30,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall fuzz
+.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall fuzz faults
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -147,6 +147,12 @@ test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
 	VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv VIGIE_SRCDIR=$(CURDIR) \
 	    $(BUILD)/tests/runner
 
+# The fault suites (tests/faults.h): the real daemon against misbehaving targets, disks,
+# clocks and receivers; docs/RELIABILITY.md has the table.
+faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
+	VIGIE_TESTS=faults VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv \
+	    VIGIE_SRCDIR=$(CURDIR) $(BUILD)/tests/runner
+
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
 	    VIGIE_TIMEOUT_SCALE=4 test
@@ -178,6 +184,7 @@ help:
 	@echo "make validate    validate the shipped configuration"
 	@echo "make test        build with -Werror and run the test suite"
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
+	@echo "make faults      the fault suites (daemon vs broken targets, disks, receivers)"
 	@echo "make lint        clang-format check, cppcheck, banned functions"
 	@echo "make install     binary, /etc/vigie, systemd unit (PREFIX, DESTDIR)"
 	@echo "make bench       the benchmark (docs/BENCH.md); SCENARIOS=\"1 2\" runs some"

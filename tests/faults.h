@@ -1,0 +1,2 @@
+/* The fault suites (`make faults`, VIGIE_TESTS=faults): SUITE(name) declares
+ * `Suite *name_suite(void)` in tests/test_<name>.c. Not part of `make test`. */
