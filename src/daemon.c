@@ -271,11 +271,13 @@ static void on_sample(void *arg, const struct sched_sample *s)
     /* Log transitions only: a probe that stays down is said once. */
     if (d->last_verdict[i] != (signed char)r->verdict) {
         if (r->verdict == VERDICT_DOWN)
-            log_notice("probe %s: down (%s: %s)", s->p->id, outcome_str(r->outcome), r->msg);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: down (%s: %s)", s->p->id,
+                      outcome_str(r->outcome), r->msg);
         else if (r->verdict == VERDICT_DEGRADED)
-            log_notice("probe %s: degraded (%s)", s->p->id, r->msg);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: degraded (%s)", s->p->id,
+                      r->msg);
         else if (d->last_verdict[i] >= 0)
-            log_notice("probe %s: ok again", s->p->id);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: ok again", s->p->id);
         d->last_verdict[i] = (signed char)r->verdict;
     }
 }

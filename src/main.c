@@ -640,6 +640,7 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : NULL;
     int rc;
 
+    log_open(); /* stderr may be the journal: see log.h */
     if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(cmd ? stdout : stderr);
         return cmd ? 0 : EXIT_UNKNOWN;

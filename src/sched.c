@@ -366,11 +366,13 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
          * is flagged and the log must stay readable. */
         if (now >= s->flag_log_next) {
             if (res->outcome == OUTCOME_INTERNAL)
-                log_warn("probe %s: sample flagged: %s", p->id, res->msg);
+                log_probe(LOG_WARNING, p->id, p->group, "probe %s: sample flagged: %s", p->id,
+                          res->msg);
             else
-                log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
-                         "lag %lld ms)",
-                         p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
+                log_probe(LOG_WARNING, p->id, p->group,
+                          "probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
+                          "lag %lld ms)",
+                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
