@@ -364,11 +364,15 @@ static void report_kick(struct daemon *d)
 
 /* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
 
-static void on_dash_done(void *arg, int rc, const char *err)
+static void on_dash_done(void *arg, int rc, const char *err, const struct dash_refreshed *r)
 {
     struct daemon *d = arg;
 
     d->dash_busy = false;
+    /* The summaries are kept for the next refresh, which reads only the windows that aged:
+     * unless a reload replaced the rows meanwhile. */
+    if (d->dash_gen == d->cur)
+        dash_keep_summaries(d->rows, d->cfg->nprobes, r);
     gen_put(d, d->dash_gen);
     d->dash_gen = NULL;
     if (rc < 0 && !d->dash_failing)
@@ -747,6 +751,9 @@ static int reload_apply(struct daemon *d, struct config *c)
             verdict[i] = -1;
         }
     }
+    for (size_t j = 0; j < oc->nprobes; j++)
+        if (!config_find(c, oc->probes[j].id))
+            dash_row_fini(&d->rows[j]); /* a removed probe's errors (kept ones moved) */
     free(d->rows);
     d->rows = rows;
     free(d->last_verdict);
@@ -1041,6 +1048,8 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         rc = 1;
 out_free:
     free(d->last_verdict);
+    for (size_t i = 0; d->rows && i < d->cfg->nprobes; i++)
+        dash_row_fini(&d->rows[i]);
     free(d->rows);
     free(d->cfg_path);
     while (d->gens) {
