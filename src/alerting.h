@@ -28,6 +28,11 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
  * itself is impaired. */
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged);
 
+/* How soon probe c->probes[i] should be checked again, in milliseconds, after the result just
+ * given to alerting_result: its `alert.recheck` while its DOWN alert is being confirmed (failing
+ * or recovering), else 0 (no recheck: the next tick will do). */
+uint64_t alerting_recheck_ms(const struct alerting *al, size_t i);
+
 void alerting_stats(const struct alerting *al, struct alert_stats *out);
 
 /* Sends what is pending now (shutdown does not wait for the grouping window), writes the state

@@ -119,6 +119,7 @@ struct probe {
     bool alert_enabled;       /* enabled, default true */
     long alert_confirm;       /* confirm: DOWN after this many failed checks in a row, default 3 */
     long alert_recover;       /* recover: OK after this many successes in a row, default 2 */
+    uint64_t recheck_ms;      /* recheck: checks this soon while confirming, default 0s (off) */
     long slow_window;         /* slow_window: SLOW judged on the last K checks, default 5 */
     double slow_percentile;   /* slow_percentile: of those, default 50% (the median), 0..1 */
     double slow_clear;        /* slow_clear: SLOW clears under this share of `slow`, default 90% */

@@ -96,7 +96,15 @@ static void on_sample(void *arg, const struct sched_sample *s)
     size_t i = probe_index(d, s->p);
     const struct result *r = s->res;
     bool impaired = r && alerting_result(d->alerting, i, r, s->flagged);
+    uint64_t recheck = r && !s->flagged && !impaired ? alerting_recheck_ms(d->alerting, i) : 0;
 
+    /* An alert being confirmed: check again sooner (alert.recheck, docs/ALERTING.md). A
+     * recheck's sample (extra) is for the alert engine only: not the RRD files, not the
+     * dashboard's history. */
+    if (recheck)
+        sched_recheck(d->sched, s->p, recheck);
+    if (s->extra)
+        return;
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
     if (!r || s->flagged || impaired)
         return;
