@@ -448,6 +448,8 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "completed", json_integer((json_int_t)st->completed));
     json_object_set_new(o, "missed", json_integer((json_int_t)st->missed));
     json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
+    json_object_set_new(o, "rechecks", json_integer((json_int_t)st->rechecks));
+    json_object_set_new(o, "rechecks_promoted", json_integer((json_int_t)st->promoted));
     json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
     json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
     json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
