@@ -2260,7 +2260,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     sc.rc_type = -1;
     sc.rc_timeout = 10 * SEC;
     sc.rc_backoff_min = SEC;
-    sc.rc_backoff_max = 300 * SEC;
+    sc.rc_backoff_max = 30 * SEC;
     sc.l.tls_verify = true;
     apply_map(ld, item, &receiver_tab, &sc);
     if (!sc.rc_name)

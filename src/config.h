@@ -149,7 +149,7 @@ struct receiver {
     uint64_t timeout_ms;     /* default 10s: an attempt taking longer failed (exec: killed) */
     long rate_limit;         /* notifications accepted per hour at most, 0: no limit */
     uint64_t backoff_min_ms; /* first retry after this (default 1s), doubling ... */
-    uint64_t backoff_max_ms; /* ... up to this (default 5m), with jitter */
+    uint64_t backoff_max_ms; /* ... up to this (default 30s), with jitter */
     char **command;          /* exec: argv, NULL-terminated, command[0] absolute */
     size_t ncommand;
     char *url; /* webhook: POST target; smtp: smtp(s)://host[:port]; alertmanager: base URL */
