@@ -400,11 +400,13 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
          * is flagged and the log must stay readable. */
         if (now >= s->flag_log_next) {
             if (res->outcome == OUTCOME_INTERNAL)
-                log_warn("probe %s: sample flagged: %s", p->id, res->msg);
+                log_probe(LOG_WARNING, p->id, p->group, "probe %s: sample flagged: %s", p->id,
+                          res->msg);
             else
-                log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
-                         "lag %lld ms)",
-                         p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
+                log_probe(LOG_WARNING, p->id, p->group,
+                          "probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
+                          "lag %lld ms)",
+                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
@@ -609,31 +611,106 @@ fail:
     return NULL;
 }
 
+/* The first due time of a slot: the next wall-clock instant ≡ its offset (mod its interval),
+ * strictly after `mono` (now), on the monotonic clock through the scheduler's anchor. */
+static uint64_t first_due(const struct sched *s, const struct slot *sl, uint64_t mono)
+{
+    uint64_t iv = sl->p->interval_ms;
+    uint64_t off = sched_offset_ms(sl->p->id, iv);
+    uint64_t wall_ms = (uint64_t)wall_ms_of(s, mono);
+    uint64_t base = wall_ms - wall_ms % iv + off;
+
+    if (base <= wall_ms)
+        base += iv;
+    return mono + (base - wall_ms) * 1000000;
+}
+
 int sched_start(struct sched *s)
 {
     struct timespec ts;
-    int64_t wall_ms;
-    uint64_t mono;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    mono = uv_hrtime();
-    wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    s->wall_anchor_ms = wall_ms;
-    s->mono_anchor = mono;
+    s->mono_anchor = uv_hrtime();
+    s->wall_anchor_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (size_t i = 0; i < s->nslots; i++) {
-        struct slot *sl = &s->slots[i];
-        uint64_t iv = sl->p->interval_ms;
-        uint64_t off = sched_offset_ms(sl->p->id, iv);
-        /* The next wall-clock instant ≡ off (mod iv), strictly after now. */
-        uint64_t base = (uint64_t)wall_ms - (uint64_t)wall_ms % iv + off;
-
-        if (base <= (uint64_t)wall_ms)
-            base += iv;
-        sl->due = mono + (base - (uint64_t)wall_ms) * 1000000;
-        heap_push(s, sl);
+        s->slots[i].due = first_due(s, &s->slots[i], s->mono_anchor);
+        heap_push(s, &s->slots[i]);
     }
     s->lag_expected = uv_hrtime() + LAG_PERIOD_MS * 1000000ULL;
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    rearm(s);
+    return 0;
+}
+
+/* Moves a check of `from` (of prev) that waits for a slot to `to` (of s): same due time, same
+ * queueing time, same held missed ticks. */
+static void wait_move(struct sched *prev, struct slot *from, struct sched *s, struct slot *to)
+{
+    struct slot **pp = &prev->wait_head, *before = NULL;
+
+    while (*pp != from) {
+        before = *pp;
+        pp = &(*pp)->next_wait;
+    }
+    *pp = from->next_wait;
+    if (prev->wait_tail == from)
+        prev->wait_tail = before;
+    from->waiting = false;
+    to->cur_due = from->cur_due;
+    to->extra = from->extra; /* a recheck waiting stays one */
+    from->extra = false;
+    to->miss_first = from->miss_first;
+    to->miss_n = from->miss_n;
+    from->miss_n = 0;
+    wait_push(s, to, from->queued_at);
+    to->host_bound = from->host_bound;
+}
+
+int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *final,
+                   void (*cb)(void *arg), void *arg)
+{
+    uint64_t now = uv_hrtime();
+
+    /* The same anchor: the wall-clock due times handed to the writer continue exactly. */
+    s->wall_anchor_ms = prev->wall_anchor_ms;
+    s->mono_anchor = prev->mono_anchor;
+    for (size_t i = 0; i < s->nslots; i++) {
+        struct slot *sl = &s->slots[i];
+        const struct probe *op = config_find(prev->cfg, sl->p->id);
+        struct slot *ol = op ? &prev->slots[op - prev->cfg->probes] : NULL;
+
+        if (ol && ol->p->interval_ms == sl->p->interval_ms) {
+            sl->due = ol->due;
+            sl->recheck = ol->recheck; /* a pending recheck too (still before the tick) */
+            if (ol->waiting)
+                wait_move(prev, ol, s, sl);
+        } else {
+            sl->due = first_due(s, sl, now);
+        }
+        heap_push(s, sl);
+    }
+    s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    /* prev stops ticking now; its waiting checks that s did not take (probes removed or with a
+     * new interval) are missed; its checks in flight end by their own timeout. */
+    prev->stopping = true;
+    prev->stop_stats = final;
+    prev->stop_cb = cb;
+    prev->stop_arg = arg;
+    uv_timer_stop(&prev->tick);
+    while (prev->wait_head) {
+        struct slot *sl = prev->wait_head;
+
+        prev->wait_head = sl->next_wait;
+        sl->waiting = false;
+        if (!sl->extra) /* a recheck is no tick */
+            emit_missed(prev, sl, sl->cur_due);
+        sl->extra = false;
+        release_missed(prev, sl);
+    }
+    prev->wait_tail = NULL;
+    maybe_stopped(prev);
+    wait_drain(s);
     rearm(s);
     return 0;
 }

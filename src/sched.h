@@ -74,6 +74,17 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
 /* Computes the first due times and starts ticking. */
 int sched_start(struct sched *s);
 
+/* A reload: `s` (new, not started) takes over from `prev` (running) and starts ticking. A probe
+ * of prev with the same id and interval keeps its next due time and the wall-clock anchor (its
+ * RRD samples continue without a gap or a repeat), and its check waiting for a slot moves to s;
+ * other probes start at their phase. prev stops ticking at once: its waiting checks that s did
+ * not take are reported missed, its checks in flight run to their end (their samples still come
+ * through prev's callback, with prev's probes); then prev frees itself, fills `final` (may be
+ * NULL) and calls cb. The concurrency bounds are per scheduler: while prev drains, its checks do
+ * not count against s's. */
+int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *final,
+                   void (*cb)(void *arg), void *arg);
+
 /* Stops ticking; waits for the checks in flight (at most drain_ms, then aborts them: their ticks
  * are reported missed), then frees the scheduler and calls cb. Samples of checks completed during
  * the drain are still delivered. When `final` is not NULL it receives the last statistics. */

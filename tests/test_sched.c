@@ -130,7 +130,8 @@ static void on_stopped(void *arg)
     r->s = NULL;
     httpc_close(r->h, on_httpc_closed, NULL);
     uv_close((uv_handle_t *)&r->stop_timer, NULL);
-    uv_close((uv_handle_t *)&r->watch_timer, NULL);
+    if (r->watch_timer.data) /* started by run_for only */
+        uv_close((uv_handle_t *)&r->watch_timer, NULL);
 }
 
 static void on_watch_timer(uv_timer_t *t)
@@ -493,6 +494,107 @@ START_TEST(test_recheck_refused)
 }
 END_TEST
 
+/* A reload: B takes over from A mid-run. The probe that stays keeps its due times exactly (every
+ * interval, none skipped, none twice, A's samples before B's); the removed one stops with A;
+ * the added one and the one whose interval changed start in B at their phase; A frees itself
+ * once its checks are in. */
+struct takeover {
+    struct rec r;
+    struct fixture *b;
+    struct sched *a_s;
+    bool a_stopped;
+    uv_timer_t swap_timer;
+    uv_loop_t *loop;
+};
+
+static void on_a_retired(void *arg)
+{
+    struct takeover *t = arg;
+
+    t->a_stopped = true;
+}
+
+static void on_swap_timer(uv_timer_t *tm)
+{
+    struct takeover *t = tm->data;
+    struct sched_opts o = {.drain_ms = 1000};
+    struct sched *b = sched_new(t->loop, t->r.h, &t->b->cfg, &o, on_sample, &t->r);
+
+    ck_assert_ptr_nonnull(b);
+    t->a_s = t->r.s;
+    ck_assert_int_eq(sched_takeover(b, t->a_s, NULL, on_a_retired, t), 0);
+    t->r.s = b;
+    uv_close((uv_handle_t *)tm, NULL);
+}
+
+START_TEST(test_takeover)
+{
+    static struct fixture a, b;
+    static struct takeover t;
+    struct sched_opts o = {.drain_ms = 1000};
+    uv_loop_t loop;
+    int64_t prev = -1, swap_wall = 0;
+    size_t n_a = 0, n_b = 0;
+    bool seen_b = false;
+
+    fixture_init(&a, 3, 200, 150, "/?t=takeover");
+    fixture_init(&b, 3, 200, 150, "/?t=takeover");
+    /* b: p00 stays, p01 stays with a new interval, p02 is gone and p03 comes */
+    b.probes[1].interval_ms = 300;
+    snprintf(b.ids[2], sizeof(b.ids[2]), "p03");
+    memset(&t, 0, sizeof(t));
+    t.b = &b;
+    t.loop = &loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    t.r.h = httpc_new(&loop);
+    t.r.s = sched_new(&loop, t.r.h, &a.cfg, &o, on_sample, &t.r);
+    ck_assert_ptr_nonnull(t.r.s);
+    uv_timer_init(&loop, &t.swap_timer);
+    t.swap_timer.data = &t;
+    uv_timer_start(&t.swap_timer, on_swap_timer, 1100, 0);
+    uv_timer_init(&loop, &t.r.stop_timer);
+    t.r.stop_timer.data = &t.r;
+    uv_timer_start(&t.r.stop_timer, on_stop_timer, 2300, 0);
+    ck_assert_int_eq(sched_start(t.r.s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert(t.r.stopped && t.a_stopped);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    for (size_t k = 0; k < t.r.n; k++) {
+        const struct sched_sample *sm = &t.r.smp[k];
+
+        ck_assert_msg(!sm->missed, "sample %zu missed", k);
+        if (sm->p == &a.probes[0] || sm->p == &b.probes[0]) {
+            bool in_b = sm->p == &b.probes[0];
+
+            if (prev >= 0)
+                ck_assert_msg(sm->due_ms == prev + 200, "p00: %lld after %lld",
+                              (long long)sm->due_ms, (long long)prev);
+            ck_assert_msg(!(seen_b && !in_b), "p00: a sample of A after one of B");
+            if (in_b && !seen_b)
+                swap_wall = sm->due_ms;
+            seen_b = seen_b || in_b;
+            n_a += !in_b;
+            n_b += in_b;
+            prev = sm->due_ms;
+        } else if (sm->p == &a.probes[2]) {
+            ck_assert(!seen_b || sm->due_ms < swap_wall);
+        } else {
+            ck_assert(sm->p == &b.probes[1] || sm->p == &b.probes[2] || sm->p == &a.probes[1]);
+        }
+    }
+    /* about 1.1 s under A and 1.2 s under B at 5 a second */
+    ck_assert_msg(n_a >= 4 && n_b >= 4, "p00: %zu samples under A, %zu under B", n_a, n_b);
+    for (size_t k = 0, got = 0; k <= t.r.n; k++) {
+        if (k == t.r.n) {
+            ck_assert_msg(got >= 2, "p03 and p01 (300 ms) ran %zu times under B", got);
+            break;
+        }
+        got += t.r.smp[k].p == &b.probes[1] || t.r.smp[k].p == &b.probes[2];
+    }
+}
+END_TEST
+
 Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -513,6 +615,7 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_recheck_timing);
     tcase_add_test(tc, test_recheck_not_stacked);
     tcase_add_test(tc, test_recheck_refused);
+    tcase_add_test(tc, test_takeover);
     suite_add_tcase(s, tc);
     return s;
 }
