@@ -595,6 +595,61 @@ START_TEST(test_takeover)
 }
 END_TEST
 
+/* Rechecks across a reload: the ticks of a probe that stays continue exactly, nothing is missed,
+ * and rechecks go on under the new scheduler (a pending one is carried over). */
+START_TEST(test_recheck_takeover)
+{
+    static struct fixture a, b;
+    static struct takeover t;
+    struct sched_opts o = {.drain_ms = 1000};
+    uv_loop_t loop;
+    int64_t prev = -1, last_a = -1;
+    size_t extra_b = 0, ticks = 0;
+
+    fixture_init(&a, 1, 1000, 500, "/?status=500&t=rt");
+    fixture_init(&b, 1, 1000, 500, "/?status=500&t=rt");
+    memset(&t, 0, sizeof(t));
+    t.b = &b;
+    t.loop = &loop;
+    t.r.recheck_ms = 300;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    t.r.h = httpc_new(&loop);
+    t.r.s = sched_new(&loop, t.r.h, &a.cfg, &o, on_sample, &t.r);
+    ck_assert_ptr_nonnull(t.r.s);
+    uv_timer_init(&loop, &t.swap_timer);
+    t.swap_timer.data = &t;
+    uv_timer_start(&t.swap_timer, on_swap_timer, 2100, 0);
+    uv_timer_init(&loop, &t.r.stop_timer);
+    t.r.stop_timer.data = &t.r;
+    uv_timer_start(&t.r.stop_timer, on_stop_timer, 4600, 0);
+    ck_assert_int_eq(sched_start(t.r.s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert(t.r.stopped && t.a_stopped);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    for (size_t k = 0; k < t.r.n; k++) {
+        const struct sched_sample *sm = &t.r.smp[k];
+
+        ck_assert_msg(!sm->missed, "sample %zu missed", k);
+        if (sm->p == &a.probes[0])
+            last_a = sm->due_ms;
+        else
+            extra_b += sm->extra;
+        if (sm->extra) {
+            ck_assert_int_gt(sm->due_ms, prev); /* after the tick before it */
+            continue;
+        }
+        if (prev >= 0)
+            ck_assert_int_eq(sm->due_ms - prev, 1000);
+        prev = sm->due_ms;
+        ticks++;
+    }
+    ck_assert_int_ge(last_a, 0);
+    ck_assert_uint_ge(ticks, 4);
+    ck_assert_uint_ge(extra_b, 3); /* rechecks go on under B */
+}
+END_TEST
+
 Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -616,6 +671,7 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_recheck_not_stacked);
     tcase_add_test(tc, test_recheck_refused);
     tcase_add_test(tc, test_takeover);
+    tcase_add_test(tc, test_recheck_takeover);
     suite_add_tcase(s, tc);
     return s;
 }
