@@ -678,7 +678,8 @@ END_TEST
 START_TEST(test_live_rows)
 {
     char *dir = test_mkdtemp(), *graphs = path_in(dir, "graphs"), *html, *p, err[256];
-    char id[] = "live", name[] = "Live", group[] = "G", url[] = "https://127.0.0.1:1/";
+    char id[] = "live", name[] = "Live <script>alert('name')</script>", group[] = "G",
+         url[] = "https://127.0.0.1:1/";
     struct probe pr = {0};
     struct dash_row r;
 
@@ -713,6 +714,8 @@ START_TEST(test_live_rows)
     check_markup(html, "probe/live.html");
     ck_assert(strstr(html, "&lt;script&gt;alert(12)&lt;/script&gt; &amp; more"));
     ck_assert(!strstr(html, "<script>alert"));
+    /* the probe's name and group are text too, on its page and on the index */
+    ck_assert(strstr(html, "Live &lt;script&gt;alert("));
     ck_assert(strstr(html, "2023-11-14 22:13:32 UTC")); /* 1700000012 */
     ck_assert(strstr(html, ">slow</span>"));
     ck_assert(!strstr(html, "alert(2)&lt;")); /* fell off */
