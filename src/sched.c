@@ -792,10 +792,12 @@ int64_t sched_behind_us(const struct sched *s)
 
 int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms)
 {
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->cfg->probes;
     struct slot *sl;
     uint64_t at;
 
-    if (p < s->cfg->probes || p >= s->cfg->probes + s->nslots)
+    /* compared as integers: p may point anywhere (a probe of a replaced configuration) */
+    if (a < lo || a >= lo + s->nslots * sizeof(*p))
         return -EINVAL;
     if (s->stopping)
         return -ECANCELED;
