@@ -283,6 +283,13 @@ bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool
     return alert_result(al->a, i, r, flagged, wall_ms());
 }
 
+uint64_t alerting_recheck_ms(const struct alerting *al, size_t i)
+{
+    uint64_t ms = al->c->probes[i].recheck_ms;
+
+    return ms && alert_confirming(al->a, i) ? ms : 0;
+}
+
 int alerting_reload(struct alerting *al, const struct config *c,
                     void (*released)(void *arg, const struct config *old), void *arg)
 {

@@ -200,6 +200,8 @@ static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st
     to->completed += st->completed;
     to->missed += st->missed;
     to->flagged += st->flagged;
+    to->rechecks += st->rechecks;
+    to->promoted += st->promoted;
     to->in_flight += st->in_flight;
     to->waiting += st->waiting;
     if (st->lag_max_us > to->lag_max_us)
@@ -240,7 +242,16 @@ static void on_sample(void *arg, const struct sched_sample *s)
     size_t i = probe_index(d, s->p);
     const struct result *r = s->res;
     bool impaired = r && i != SIZE_MAX && alerting_result(d->alerting, i, r, s->flagged);
+    uint64_t recheck =
+        r && i != SIZE_MAX && !s->flagged && !impaired ? alerting_recheck_ms(d->alerting, i) : 0;
 
+    /* An alert being confirmed: check again sooner (alert.recheck, docs/ALERTING.md), through
+     * the current scheduler. A recheck's sample (extra) is for the alert engine only: not the
+     * RRD files, not the dashboard's history. */
+    if (recheck)
+        sched_recheck(d->sched, &d->cfg->probes[i], recheck);
+    if (s->extra)
+        return;
     /* A probe removed by a reload: its last check is still written (its files stay). */
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
     if (!r || s->flagged || impaired || i == SIZE_MAX)
@@ -890,6 +901,8 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "completed", json_integer((json_int_t)st->completed));
     json_object_set_new(o, "missed", json_integer((json_int_t)st->missed));
     json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
+    json_object_set_new(o, "rechecks", json_integer((json_int_t)st->rechecks));
+    json_object_set_new(o, "rechecks_promoted", json_integer((json_int_t)st->promoted));
     json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
     json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
     json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
