@@ -64,9 +64,9 @@ static const char *fakedns_path(char *buf, size_t len)
     const char *srv = getenv("VIGIE_TESTSRV");
 
     if (p)
-        return p;
+        snprintf(buf, len, "%s", p);
     /* next to the test server: build-X/testsrv → build-X/tests/fakedns.so */
-    if (srv && strrchr(srv, '/'))
+    else if (srv && strrchr(srv, '/'))
         snprintf(buf, len, "%.*s/tests/fakedns.so", (int)(strrchr(srv, '/') - srv), srv);
     else
         snprintf(buf, len, "build/tests/fakedns.so");
@@ -100,6 +100,14 @@ static void run_setup(struct run *r, const char *extra, const char *probes)
     snprintf(r->stats, sizeof(r->stats), "%s/stats.json", r->dir);
 }
 
+/* The end of a log, short enough for a test failure message. */
+static const char *tail(const char *log)
+{
+    size_t len = strlen(log);
+
+    return len > 3000 ? log + len - 3000 : log;
+}
+
 /* `vigie run -v --duration` with the DNS shim preloaded; asserts a clean exit. */
 static void run_daemon(struct run *r, int seconds)
 {
@@ -128,9 +136,16 @@ static void run_daemon(struct run *r, int seconds)
     rc = test_wait_exit(pid, seconds + test_timeout(20));
     r->t1 = (int64_t)time(NULL);
     r->log = test_slurp(r->errlog, NULL);
-    ck_assert_msg(rc == 0, "vigie run exited %d:\n%s", rc, r->log);
-    ck_assert_msg(strstr(r->log, "stopped:"), "no clean stop:\n%s", r->log);
-    ck_assert_msg(!strstr(r->log, "did not close cleanly"), "%s", r->log);
+    /* VIGIE_FAULTS_LOGS=DIR keeps each run's log there, to read after a failure */
+    if (getenv("VIGIE_FAULTS_LOGS")) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "faults_net-%d.log", (int)getpid());
+        free(test_write(getenv("VIGIE_FAULTS_LOGS"), name, r->log));
+    }
+    ck_assert_msg(rc == 0, "vigie run exited %d:\n%s", rc, tail(r->log));
+    ck_assert_msg(strstr(r->log, "stopped:"), "no clean stop:\n%s", tail(r->log));
+    ck_assert_msg(!strstr(r->log, "did not close cleanly"), "%s", tail(r->log));
     r->st = json_load_file(r->stats, 0, &je);
     ck_assert_msg(r->st != NULL, "%s: %s", r->stats, je.text);
 }
@@ -156,8 +171,8 @@ static void assert_nothing_lost(const struct run *r)
 {
     ck_assert_msg(jint(r->st, "missed") == 0, "%lld ticks missed", jint(r->st, "missed"));
     ck_assert_int_eq(jint(r->st, "rrd_dropped"), 0);
-    ck_assert_msg(jint(r->st, "rrd_failures") == 0, "%lld RRD write failures:\n%s",
-                  jint(r->st, "rrd_failures"), r->log);
+    /* rrd_failures may be > 0: an update that meets a reader's lock (the graph renderer's) is
+     * retried at the next flush, written late but written */
     ck_assert_int_eq(jint(r->st, "rrd_written"), jint(r->st, "completed"));
 }
 
@@ -240,7 +255,7 @@ static long long assert_fault(const struct run *r, const struct expect *e, unsig
     ck_assert_msg(n + (size_t)jint(r->st, "flagged") >= seconds / e->interval_s - 1,
                   "probe %s: %zu samples in %u s", e->id, n, seconds);
     snprintf(line, sizeof(line), "probe %s: down (%s: ", e->id, e->outcome);
-    ck_assert_msg(strstr(r->log, line), "no \"%s\" in the log:\n%s", line, r->log);
+    ck_assert_msg(strstr(r->log, line), "no \"%s\" in the log:\n%s", line, tail(r->log));
     if (e->msg) {
         const char *at = strstr(r->log, line);
         const char *eol = strchr(at, '\n');
@@ -355,6 +370,9 @@ START_TEST(test_transport_faults)
              h, h, test_srv.refused, h, h, h, h, h, h, h, h, h, h, h, h, h, h, test_srv.https, h,
              ca, test_srv.expired, ca, test_srv.selfsigned, ca, test_srv.https, test_srv.wronghost,
              ca, test_srv.stall, ca, h, h, test_srv.https, ca, h, h);
+    /* Most probes fail at the network level at once: without a canary answering, vigie would
+     * take that for its own network being cut off and flag the samples (docs/ALERTING.md). The
+     * canary shares its host (127.0.0.1:PORT) with failing probes: judged on its own checks. */
     run_setup(&r,
               "graphs: {enabled: false}\n"
               "alerting: {canaries: [ctl-http]}\n"
@@ -362,6 +380,9 @@ START_TEST(test_transport_faults)
               probes);
     run_daemon(&r, (int)seconds);
     assert_nothing_lost(&r);
+    /* the canary answers, though it shares its host with failing probes */
+    ck_assert_msg(!strstr(r.log, "vigie cannot check"), "vigie thought itself impaired:\n%s",
+                  tail(r.log));
     for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
         worst[i] = assert_fault(&r, &faults[i], seconds);
     for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
@@ -576,9 +597,9 @@ START_TEST(test_secrets_and_tls_verify)
     /* TLS: the default verifies; turning it off is said at start, for that probe only */
     assert_fault(&r, &expired, seconds);
     ck_assert_msg(strstr(r.log, "probe tls-off: TLS certificate verification is off"),
-                  "no start-up warning for tls.verify: false:\n%s", r.log);
+                  "no start-up warning for tls.verify: false:\n%s", tail(r.log));
     ck_assert_msg(!strstr(r.log, "probe tls-default: TLS certificate verification is off"), "%s",
-                  r.log);
+                  tail(r.log));
     {
         const char *warn = strstr(r.log, "verification is off");
         const char *first = strstr(r.log, "vigie: probe tls-off: ok dns");
