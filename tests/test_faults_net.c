@@ -38,7 +38,7 @@ Suite *faults_net_suite(void);
 
 /* Extra time a check may take past its timeout before it counts as stuck: the loop wakes up a
  * little late, curl notices the timeout on its next timer. */
-#define LATE_MS 300
+#define LATE_MS 500
 
 /* One daemon run and what it left. */
 struct run {
@@ -92,6 +92,9 @@ static void run_setup(struct run *r, const char *extra, const char *probes)
              "rrd_flush: 1s\n"
              "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
              "drain_timeout: 3s\n"
+             /* the suite judges outcomes: a loaded machine must not turn samples into "vigie
+              * saturated" flags (saturation has tests of its own) */
+             "saturation_lag: 5s\n"
              "%s",
              extra ? extra : "graphs: {enabled: false}\n");
     free(test_write(r->dir, "vigie.yaml", conf));
@@ -274,7 +277,9 @@ static long long assert_fault(const struct run *r, const struct expect *e, unsig
 static size_t assert_control(const struct run *r, const struct expect *e, unsigned seconds)
 {
     long long worst;
-    size_t n = samples_logged(r, e->id, "ok", (e->timeout_ms + LATE_MS) * 1000LL, &worst), k;
+    size_t n = samples_logged(r, e->id, "ok", (e->timeout_ms + test_timeout(1) * LATE_MS) * 1000LL,
+                              &worst),
+           k;
     int contiguous = 0;
     double v[256];
 
@@ -295,7 +300,7 @@ static size_t assert_control(const struct run *r, const struct expect *e, unsign
 /* ---- transport, HTTP and TLS faults, one run ------------------------------------------------ */
 
 #define FAULT_INTERVAL 2
-#define FAULT_TIMEOUT_MS 1500
+#define FAULT_TIMEOUT_MS 1000
 
 START_TEST(test_transport_faults)
 {
@@ -305,7 +310,7 @@ START_TEST(test_transport_faults)
         {"refused", "connect", "Couldn't connect", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
         {"silence", "timeout", "0 bytes received", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
         {"stalled-body", "timeout", "100 out of 1000 bytes", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
-        {"drip", "timeout", "out of 100 bytes", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
+        {"drip", "timeout", "out of 100 bytes", 3500, 5}, /* a few bytes arrive */
         {"garbage", "protocol", NULL, FAULT_TIMEOUT_MS, FAULT_INTERVAL},
         {"reset", "protocol", NULL, FAULT_TIMEOUT_MS, FAULT_INTERVAL},
         {"huge-header", "protocol", "headers too large", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
@@ -323,9 +328,9 @@ START_TEST(test_transport_faults)
         {"tls-stall", "timeout", "timed out", FAULT_TIMEOUT_MS, FAULT_INTERVAL},
     };
     static const struct expect controls[] = {
-        {"ctl-http", "ok", NULL, 900, 1},  {"ctl-name", "ok", NULL, 900, 1},
-        {"ctl-https", "ok", NULL, 900, 1}, {"ctl-redirect", "ok", NULL, 900, 1},
-        {"ctl-body", "ok", NULL, 900, 1},
+        {"ctl-http", "ok", NULL, 500, 1},  {"ctl-name", "ok", NULL, 500, 1},
+        {"ctl-https", "ok", NULL, 500, 1}, {"ctl-redirect", "ok", NULL, 500, 1},
+        {"ctl-body", "ok", NULL, 500, 1},
     };
     const unsigned seconds = 10;
     struct run r = {0};
@@ -340,7 +345,8 @@ START_TEST(test_transport_faults)
              "  - {id: refused, url: \"http://127.0.0.1:%d/\"}\n"
              "  - {id: silence, url: \"http://127.0.0.1:%d/?mode=silence\"}\n"
              "  - {id: stalled-body, url: \"http://127.0.0.1:%d/?mode=stall\"}\n"
-             "  - {id: drip, url: \"http://127.0.0.1:%d/?drip=1000&size=100\"}\n"
+             "  - {id: drip, url: \"http://127.0.0.1:%d/?drip=1000&size=100\", interval: 5s,"
+             " timeout: 3500ms}\n"
              "  - {id: garbage, url: \"http://127.0.0.1:%d/?mode=garbage\"}\n"
              "  - {id: reset, url: \"http://127.0.0.1:%d/?mode=reset\"}\n"
              "  - {id: huge-header, url: \"http://127.0.0.1:%d/?mode=hugeheader\"}\n"
@@ -358,15 +364,15 @@ START_TEST(test_transport_faults)
              "  - {id: tls-untrusted-ca, url: \"https://127.0.0.1:%d/\"}\n"
              "  - {id: tls-wrong-host, url: \"https://127.0.0.1:%d/\", tls: {ca_file: \"%s\"}}\n"
              "  - {id: tls-stall, url: \"https://127.0.0.1:%d/\", tls: {ca_file: \"%s\"}}\n"
-             "  - {id: ctl-http, url: \"http://127.0.0.1:%d/?c=1\", interval: 1s, timeout: 900ms}\n"
+             "  - {id: ctl-http, url: \"http://127.0.0.1:%d/?c=1\", interval: 1s, timeout: 500ms}\n"
              "  - {id: ctl-name, url: \"http://loopback.vigie.test:%d/?c=2\", interval: 1s,"
-             " timeout: 900ms}\n"
-             "  - {id: ctl-https, url: \"https://127.0.0.1:%d/?c=3\", interval: 1s, timeout: 900ms,"
+             " timeout: 500ms}\n"
+             "  - {id: ctl-https, url: \"https://127.0.0.1:%d/?c=3\", interval: 1s, timeout: 500ms,"
              " tls: {ca_file: \"%s\"}}\n"
              "  - {id: ctl-redirect, url: \"http://127.0.0.1:%d/?redirect=2&c=4\", interval: 1s,"
-             " timeout: 900ms}\n"
+             " timeout: 500ms}\n"
              "  - {id: ctl-body, url: \"http://127.0.0.1:%d/?body=bienvenue&c=5\", interval: 1s,"
-             " timeout: 900ms, expect: {body: bienvenue}}\n",
+             " timeout: 500ms, expect: {body: bienvenue}}\n",
              h, h, test_srv.refused, h, h, h, h, h, h, h, h, h, h, h, h, h, h, test_srv.https, h,
              ca, test_srv.expired, ca, test_srv.selfsigned, ca, test_srv.https, test_srv.wronghost,
              ca, test_srv.stall, ca, h, h, test_srv.https, ca, h, h);
@@ -376,7 +382,7 @@ START_TEST(test_transport_faults)
     run_setup(&r,
               "graphs: {enabled: false}\n"
               "alerting: {canaries: [ctl-http]}\n"
-              "defaults: {interval: 2s, timeout: 1500ms}\n",
+              "defaults: {interval: 2s, timeout: 1s}\n",
               probes);
     run_daemon(&r, (int)seconds);
     assert_nothing_lost(&r);
@@ -393,8 +399,13 @@ START_TEST(test_transport_faults)
 
         ck_assert_uint_eq(rows_known(&r, &faults[0], ".phases.rrd", "dns", v, 64, NULL), 0);
         ck_assert_uint_eq(rows_known(&r, &faults[1], ".phases.rrd", "dns", v, 64, NULL), 0);
-        /* the stalled body: headers arrived, so the first byte is known */
-        ck_assert_uint_ge(rows_known(&r, &faults[4], ".phases.rrd", "ttfb", v, 64, NULL), 3);
+        /* the stalled body: headers arrived, so the first byte is known (every sample not
+         * flagged) */
+        long long w;
+        size_t n = samples_logged(&r, faults[4].id, "timeout", 1LL << 62, &w);
+
+        ck_assert_uint_ge(n, 1);
+        ck_assert_uint_ge(rows_known(&r, &faults[4], ".phases.rrd", "ttfb", v, 64, NULL), n);
     }
     /* the figures for docs/RELIABILITY.md */
     for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
@@ -411,14 +422,14 @@ END_TEST
 START_TEST(test_huge_body)
 {
     static const struct expect capped = {"body-capped", "too_large", "body larger than 1048576",
-                                         3000, 3};
-    static const struct expect kept = {"body-kept", "too_large", "body larger than 1048576", 3000,
+                                         2000, 3};
+    static const struct expect kept = {"body-kept", "too_large", "body larger than 1048576", 2000,
                                        3};
-    static const struct expect streamed = {"body-streamed", "ok", NULL, 3000, 3};
+    static const struct expect streamed = {"body-streamed", "ok", NULL, 2000, 3};
     static const struct expect controls[] = {
-        {"ctl-a", "ok", NULL, 900, 1},
-        {"ctl-b", "ok", NULL, 900, 1},
-        {"ctl-c", "ok", NULL, 900, 1},
+        {"ctl-a", "ok", NULL, 500, 1},
+        {"ctl-b", "ok", NULL, 500, 1},
+        {"ctl-c", "ok", NULL, 500, 1},
     };
     const unsigned seconds = 10;
     const long long size = 100LL * 1000 * 1000;
@@ -437,16 +448,17 @@ START_TEST(test_huge_body)
              /* a cap above the size: all 100 MB read, counted, and dropped as they come */
              "  - {id: body-streamed, url: \"http://127.0.0.1:%d/?size=%lld&b=3\","
              " expect: {max_bytes: 1GiB}}\n"
-             "  - {id: ctl-a, url: \"http://127.0.0.1:%d/?c=a\", interval: 1s, timeout: 900ms}\n"
-             "  - {id: ctl-b, url: \"http://127.0.0.1:%d/?c=b\", interval: 1s, timeout: 900ms}\n"
-             "  - {id: ctl-c, url: \"http://127.0.0.1:%d/?c=c\", interval: 1s, timeout: 900ms}\n",
+             "  - {id: ctl-a, url: \"http://127.0.0.1:%d/?c=a\", interval: 1s, timeout: 500ms}\n"
+             "  - {id: ctl-b, url: \"http://127.0.0.1:%d/?c=b\", interval: 1s, timeout: 500ms}\n"
+             "  - {id: ctl-c, url: \"http://127.0.0.1:%d/?c=c\", interval: 1s, timeout: 500ms}\n",
              h, size, h, size, h, size, h, h, h);
-    run_setup(&r, "graphs: {enabled: false}\ndefaults: {interval: 3s, timeout: 3s}\n", probes);
+    run_setup(&r, "graphs: {enabled: false}\ndefaults: {interval: 3s, timeout: 2s}\n", probes);
     run_daemon(&r, (int)seconds);
     assert_nothing_lost(&r);
     assert_fault(&r, &capped, seconds);
     assert_fault(&r, &kept, seconds);
-    n = samples_logged(&r, streamed.id, "ok", (streamed.timeout_ms + LATE_MS) * 1000LL, &worst);
+    n = samples_logged(&r, streamed.id, "ok",
+                       (streamed.timeout_ms + test_timeout(1) * LATE_MS) * 1000LL, &worst);
     ck_assert_uint_ge(n, seconds / streamed.interval_s - 1);
     for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
         assert_control(&r, &controls[i], seconds);
@@ -538,14 +550,14 @@ static char *file_in(const struct run *r, const char *name)
 
 START_TEST(test_secrets_and_tls_verify)
 {
-    static const struct expect creds = {"creds", "http_status", "status 503", 900, 1};
-    static const struct expect creds_redirect = {"creds-redirect", "http_status", "status 500", 900,
-                                                 1};
-    static const struct expect header = {"secret-header", "http_status", "status 500", 900, 1};
-    static const struct expect expired = {"tls-default", "tls", "certificate problem", 900, 1};
-    static const struct expect control = {"ctl", "ok", NULL, 900, 1};
+    static const struct expect creds = {"creds", "http_status", "status 503", 1500, 2};
+    static const struct expect creds_redirect = {"creds-redirect", "http_status", "status 500",
+                                                 1500, 2};
+    static const struct expect header = {"secret-header", "http_status", "status 500", 1500, 2};
+    static const struct expect expired = {"tls-default", "tls", "certificate problem", 1500, 2};
+    static const struct expect control = {"ctl", "ok", NULL, 1500, 2};
     const int h = test_srv.http;
-    const unsigned seconds = (unsigned)test_timeout(8); /* the renderer is slow under ASan */
+    const unsigned seconds = (unsigned)test_timeout(10); /* the renderer is slow under ASan */
     char probes[4096], extra[2048], out[700], today[16], want[128], *rx, *path, *o = NULL,
                                                                                 *e = NULL;
     struct run r = {0};
@@ -583,12 +595,12 @@ START_TEST(test_secrets_and_tls_verify)
     snprintf(extra, sizeof(extra),
              "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1s\n"
              "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
-             "drain_timeout: 3s\n"
+             "drain_timeout: 3s\nsaturation_lag: 5s\n"
              "graphs: {interval: 2s, formats: [svg, png], lang: en}\n"
              "receivers:\n  - {name: pager, type: exec, command: [\"%s\"], timeout: 10s}\n"
              "alerting:\n  group_wait: 1s\n"
              "  routes:\n    - {name: all, receivers: [pager], repeat: 0s}\n"
-             "defaults: {interval: 1s, timeout: 900ms, alert: {confirm: 2, recover: 1}}\n",
+             "defaults: {interval: 2s, timeout: 1500ms, alert: {confirm: 2, recover: 1}}\n",
              rx);
     free(test_write(r.dir, "vigie.yaml", extra));
     run_daemon(&r, (int)seconds);
