@@ -173,6 +173,8 @@ static long long jint(json_t *o, const char *key)
 static void assert_nothing_lost(const struct run *r)
 {
     ck_assert_msg(jint(r->st, "missed") == 0, "%lld ticks missed", jint(r->st, "missed"));
+    /* saturation_lag is 5 s: every sample is a measurement (none flagged as vigie's own lag) */
+    ck_assert_int_eq(jint(r->st, "flagged"), 0);
     ck_assert_int_eq(jint(r->st, "rrd_dropped"), 0);
     /* rrd_failures may be > 0: an update that meets a reader's lock (the graph renderer's) is
      * retried at the next flush, written late but written */
