@@ -52,7 +52,7 @@ TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
 ALL_CFLAGS := $(STD) $(WARN) $(WERROR) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LIB_SRC    := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC   := $(filter-out tests/testsrv.c,$(wildcard tests/*.c))
+TEST_SRC   := $(filter-out tests/testsrv.c tests/fakedns.c,$(wildcard tests/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/vigie
@@ -69,6 +69,12 @@ $(BUILD)/vigie: $(BUILD)/src/main.o $(BUILD)/libvigie.a
 
 $(BUILD)/testsrv: $(BUILD)/tests/testsrv.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) -pthread
+
+# The fault suites' getaddrinfo shim (LD_PRELOAD into vigie run): no sanitizer inside, it only
+# forwards to the C library or sleeps.
+$(BUILD)/tests/fakedns.so: tests/fakedns.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(WERROR) -O2 -g -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libvigie.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
@@ -149,9 +155,9 @@ test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
 
 # The fault suites (tests/faults.h): the real daemon against misbehaving targets, disks,
 # clocks and receivers; docs/RELIABILITY.md has the table.
-faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
+faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner $(BUILD)/tests/fakedns.so
 	VIGIE_TESTS=faults VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv \
-	    VIGIE_SRCDIR=$(CURDIR) $(BUILD)/tests/runner
+	    VIGIE_FAKEDNS=$(BUILD)/tests/fakedns.so VIGIE_SRCDIR=$(CURDIR) $(BUILD)/tests/runner
 
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \

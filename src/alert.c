@@ -31,6 +31,8 @@ struct pstate {
     const struct probe *p;
     size_t host;
     bool canary;
+    int64_t last;     /* a canary's last result, 0 none */
+    bool last_failed; /* that result was a network-level failure */
     long fails, oks;
     double *win; /* the last slow_window successful totals, ms */
     size_t win_n, win_i;
@@ -351,6 +353,10 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
         return false;
     h->last = now;
     h->failed = !ok && is_network(r->outcome);
+    /* A canary is judged on its own checks: another probe of its host failing (a service down
+     * behind the same name) says nothing about vigie's network. */
+    s->last = now;
+    s->last_failed = h->failed;
     if (flagged)
         return false;
     if (!ok && is_network(r->outcome) && a->impaired)
@@ -413,13 +419,13 @@ static void judge_impaired(struct alert *a, int64_t now)
     bool impaired, canary_up = false;
 
     for (size_t i = 0; i < a->n; i++) {
-        const struct host *h = &a->hosts[a->ps[i].host];
+        const struct pstate *s = &a->ps[i];
 
-        if (!a->ps[i].canary || h->last < since)
+        if (!s->canary || s->last < since)
             continue;
         can_total++;
-        can_failed += h->failed;
-        canary_up = canary_up || !h->failed;
+        can_failed += s->last_failed;
+        canary_up = canary_up || !s->last_failed;
     }
     for (size_t i = 0; i < a->nhosts; i++) {
         const struct host *h = &a->hosts[i];

@@ -935,6 +935,20 @@ static int write_stats(struct daemon *d, const char *path)
     return rc;
 }
 
+/* Turning TLS verification off is a per-probe (per-receiver) choice that must never be silent:
+ * each one is said at start, where an operator reading the journal sees it. */
+static void log_insecure(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        if (!cfg->probes[i].tls_verify)
+            log_warn("probe %s: TLS certificate verification is off (tls.verify: false)",
+                     cfg->probes[i].id);
+    for (size_t i = 0; i < cfg->nreceivers; i++)
+        if (!cfg->receivers[i].tls_verify)
+            log_warn("receiver %s: TLS certificate verification is off (tls.verify: false)",
+                     cfg->receivers[i].name);
+}
+
 int daemon_run(struct config *cfg, const struct daemon_opts *o)
 {
     struct daemon *d = calloc(1, sizeof(*d));
@@ -1048,6 +1062,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     }
     sd_notifyf(0, "READY=1\nSTATUS=%zu probes, started", cfg->nprobes);
     log_info("running %zu probes, RRD files in %s", cfg->nprobes, cfg->rrd_dir);
+    log_insecure(cfg);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->handles_open != 0 || uv_loop_close(&d->loop) != 0) {
         log_err("event loop did not close cleanly");

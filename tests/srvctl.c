@@ -43,10 +43,17 @@ static int parse_ports(struct srvctl *s, const char *line)
         const char *name;
         int *port;
     } tab[] = {
-        {"http", &s->http},           {"https", &s->https}, {"expired", &s->expired},
-        {"wronghost", &s->wronghost}, {"soon", &s->soon},   {"stall", &s->stall},
-        {"refused", &s->refused},     {"smtp", &s->smtp},   {"smtps", &s->smtps},
+        {"http", &s->http},
+        {"https", &s->https},
+        {"expired", &s->expired},
+        {"wronghost", &s->wronghost},
+        {"soon", &s->soon},
+        {"stall", &s->stall},
+        {"refused", &s->refused},
+        {"smtp", &s->smtp},
+        {"smtps", &s->smtps},
         {"smtpplain", &s->smtpplain},
+        {"selfsigned", &s->selfsigned},
     };
 
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {

@@ -15,8 +15,9 @@ struct srvctl {
     int in_fd; /* write end of the server's stdin: closing it stops the server */
     int http, https, expired, wronghost, soon, stall, refused; /* ports */
     int smtp, smtps, smtpplain;                                /* SMTP receivers */
-    char dir[256];                                             /* temp dir holding ca.pem */
-    char ca[300];                                              /* dir + "/ca.pem" */
+    int selfsigned; /* TLS with a self-signed certificate */
+    char dir[256];  /* temp dir holding ca.pem */
+    char ca[300];   /* dir + "/ca.pem" */
 };
 
 /* Starts $VIGIE_TESTSRV (path set by `make test`; falls back to "build/testsrv") with a fresh

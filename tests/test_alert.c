@@ -283,6 +283,59 @@ START_TEST(test_canaries_impaired)
 }
 END_TEST
 
+/* A canary is judged on its own checks: while it answers, probes of its own host and of every
+ * other host failing at the network level are real failures, not vigie's. */
+START_TEST(test_canary_shares_its_host)
+{
+    struct env e;
+    struct alert_stats st;
+    char yaml[2048], *path;
+    struct diag d;
+    int64_t t = T0;
+    size_t off;
+
+    memset(&e, 0, sizeof(e));
+    e.tmp = test_mkdtemp();
+    path = test_write(e.tmp, "vigie.yaml",
+                      "probes_dir: probes.d\n"
+                      "receivers:\n  - {name: pager, type: exec, command: [/bin/true]}\n"
+                      "alerting:\n  canaries: [canary]\n"
+                      "  routes:\n    - {name: oncall, receivers: [pager]}\n");
+    off = (size_t)snprintf(yaml, sizeof(yaml),
+                           "group: g\nprobes:\n"
+                           "  - {id: canary, url: \"http://shared.test/\"}\n");
+    for (int i = 0; i < 8; i++)
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                                "  - {id: s%d, url: \"http://shared.test/%d\"}\n"
+                                "  - {id: o%d, url: \"http://other%d.test/\"}\n",
+                                i, i, i, i);
+    free(test_write(e.tmp, "probes.d/g.yaml", yaml));
+    diag_init(&d);
+    ck_assert_int_eq(config_load(path, &e.c, &d), 0);
+    diag_fini(&d);
+    free(path);
+    e.sink.got = json_array();
+    e.a = alert_new(e.c, on_send, &e.sink);
+    ck_assert_ptr_nonnull(e.a);
+    for (int round = 0; round < 5; round++) {
+        feed(&e, "canary", OUTCOME_OK, t += SEC);
+        /* after the canary, every other probe fails: the last result on its host is a failure */
+        for (int i = 0; i < 8; i++) {
+            char id[16];
+
+            snprintf(id, sizeof(id), "s%d", i);
+            ck_assert_msg(!feed(&e, id, OUTCOME_TIMEOUT, t += 100), "%s flagged", id);
+            snprintf(id, sizeof(id), "o%d", i);
+            ck_assert_msg(!feed(&e, id, OUTCOME_CONNECT, t += 100), "%s flagged", id);
+        }
+        alert_tick(e.a, t);
+    }
+    alert_stats(e.a, &st);
+    ck_assert(!st.impaired);
+    env_fini(&e);
+}
+END_TEST
+
 /* No canary: most hosts failing at the network level at once is vigie's problem. */
 START_TEST(test_mass_network_failure_impaired)
 {
@@ -593,6 +646,7 @@ Suite *alert_suite(void)
     tcase_add_test(tc, test_group_gives_one_notification);
     tcase_add_test(tc, test_canaries_impaired);
     tcase_add_test(tc, test_mass_network_failure_impaired);
+    tcase_add_test(tc, test_canary_shares_its_host);
     tcase_add_test(tc, test_maintenance_holds);
     tcase_add_test(tc, test_slow_hysteresis);
     tcase_add_test(tc, test_state_survives_restart);

@@ -9,12 +9,14 @@
  * the tests stop and start again at the same address), and prints exactly one line on stdout:
  *
  *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P smtp=P smtps=P smtpplain=P
+ *     selfsigned=P
  *
  *   http       plain HTTP
  *   https      TLS, certificate valid for IP:127.0.0.1 and DNS:localhost, signed by the test CA
  *   expired    TLS, same names, expired (notBefore 30 days ago, notAfter 1 day ago)
  *   wronghost  TLS, valid dates, but subjectAltName DNS:wrong.example only
  *   soon       TLS, valid names, expires in 5 days
+ *   selfsigned TLS, valid names and dates, but a self-signed certificate (no CA signed it)
  *   stall      accepts TCP connections and never answers (a TLS handshake stalls there). The
  *              server drains and discards what the client sends, only so it notices when the
  *              client goes away.
@@ -61,6 +63,8 @@
  *   mode=silence     read the request, never answer; the connection stays open until the client
  *                    closes it
  *   mode=close       headers with Content-Length: 1000, then 100 bytes of body, then close
+ *   mode=stall       headers with Content-Length: 1000, then 100 bytes of body, then nothing:
+ *                    the connection stays open until the client closes it (a stalled body)
  *   mode=garbage     send "THIS IS NOT HTTP\r\n\r\n" and close
  *   mode=hugeheader  a valid status line, one 200 KiB header line, then the normal response
  *   mode=reset       close at once with SO_LINGER 0 (TCP RST), without answering
@@ -74,11 +78,11 @@
  *
  * Precedence: mode=silence|reset|garbage replace the response. Otherwise location, else loop,
  * else redirect>0 make it a 302 with an empty body (status= then applies to the final hop only);
- * else the body is echo, else size, else body, else "ok\n". mode=close and mode=hugeheader alter
- * whichever response results. 1xx, 204 and 304 responses have no body and no Content-Length.
- * delay applies to every mode; keepalive=1 only to normal and hugeheader responses. A repeated
- * parameter takes its last value (header= accumulates); unknown parameters and malformed values
- * are ignored. Every response but those of mode=garbage carries Content-Type: text/plain
+ * else the body is echo, else size, else body, else "ok\n". mode=close, mode=stall and
+ * mode=hugeheader alter whichever response results. 1xx, 204 and 304 responses have no body and no
+ * Content-Length. delay applies to every mode; keepalive=1 only to normal and hugeheader responses.
+ * A repeated parameter takes its last value (header= accumulates); unknown parameters and malformed
+ * values are ignored. Every response but those of mode=garbage carries Content-Type: text/plain
  * (unless header= gives one).
  *
  * Design: the main thread polls the listeners, stdin and a self-pipe for signals and accepts;
@@ -129,6 +133,7 @@ enum listener_kind {
     L_EXPIRED,
     L_WRONGHOST,
     L_SOON,
+    L_SELFSIGNED,
     L_STALL,
     L_SMTP,
     L_SMTPS,
@@ -173,7 +178,15 @@ struct conn {
     size_t len; /* bytes in buf */
 };
 
-enum mode { MODE_NORMAL, MODE_SILENCE, MODE_CLOSE, MODE_GARBAGE, MODE_HUGEHEADER, MODE_RESET };
+enum mode {
+    MODE_NORMAL,
+    MODE_SILENCE,
+    MODE_CLOSE,
+    MODE_STALL,
+    MODE_GARBAGE,
+    MODE_HUGEHEADER,
+    MODE_RESET
+};
 
 /* A parsed request. Strings are owned by the request (req_fini). */
 struct req {
@@ -677,6 +690,8 @@ static void req_param(struct req *rq, const char *key, const char *val)
             rq->mode = MODE_SILENCE;
         else if (!strcmp(val, "close"))
             rq->mode = MODE_CLOSE;
+        else if (!strcmp(val, "stall"))
+            rq->mode = MODE_STALL;
         else if (!strcmp(val, "garbage"))
             rq->mode = MODE_GARBAGE;
         else if (!strcmp(val, "hugeheader"))
@@ -880,7 +895,7 @@ static int respond(struct conn *c, struct req *rq, const char *head, size_t head
 
     if (location)
         status = 302;
-    if (rq->mode == MODE_CLOSE) {
+    if (rq->mode == MODE_CLOSE || rq->mode == MODE_STALL) {
         blen = 1000; /* only 100 bytes will follow */
     } else if (location) {
         body = "";
@@ -932,6 +947,13 @@ static int respond(struct conn *c, struct req *rq, const char *head, size_t head
     }
     if (rq->mode == MODE_CLOSE) {
         ret = conn_fill(c, 'x', 100) < 0 ? -1 : 0;
+        goto out;
+    }
+    if (rq->mode == MODE_STALL) {
+        /* the rest never comes: wait for the client to give up */
+        if (conn_fill(c, 'x', 100) == 0)
+            conn_drain(c);
+        ret = -1;
         goto out;
     }
     if (rq->drip > 0) {
@@ -1061,6 +1083,7 @@ static enum close_how serve_one(struct conn *c)
         break;
     case MODE_NORMAL:
     case MODE_CLOSE:
+    case MODE_STALL:
     case MODE_HUGEHEADER:
         r = respond(c, &rq, c->buf, (size_t)head_len);
         how = r > 0 ? CLOSE_NOT : r == 0 ? CLOSE_GRACEFUL : CLOSE_ABORT;
@@ -1391,7 +1414,8 @@ static EVP_PKEY *key_new(void)
     return k;
 }
 
-/* A server context presenting a fresh leaf certificate signed by the CA. */
+/* A server context presenting a fresh leaf certificate signed by the CA (self-signed when ca is
+ * NULL). */
 static SSL_CTX *tls_ctx_new(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char *san,
                             long nb_days, long na_days)
 {
@@ -1665,6 +1689,8 @@ int main(int argc, char **argv)
                    tls_ctx_new(ca, ca_key, "wrong.example", "DNS:wrong.example", -1, 365));
     listener_start(&srv, L_SOON,
                    tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 5));
+    listener_start(&srv, L_SELFSIGNED,
+                   tls_ctx_new(NULL, NULL, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
     listener_start(&srv, L_STALL, NULL);
     listener_start(&srv, L_SMTP, NULL);
     srv.l[L_SMTP].starttls = srv.l[L_HTTPS].ctx;
@@ -1679,10 +1705,10 @@ int main(int argc, char **argv)
     EVP_PKEY_free(ca_key);
 
     printf("http=%d https=%d expired=%d wronghost=%d soon=%d stall=%d refused=%d smtp=%d "
-           "smtps=%d smtpplain=%d\n",
+           "smtps=%d smtpplain=%d selfsigned=%d\n",
            srv.l[L_HTTP].port, srv.l[L_HTTPS].port, srv.l[L_EXPIRED].port, srv.l[L_WRONGHOST].port,
            srv.l[L_SOON].port, srv.l[L_STALL].port, srv.refused_port, srv.l[L_SMTP].port,
-           srv.l[L_SMTPS].port, srv.l[L_SMTPPLAIN].port);
+           srv.l[L_SMTPS].port, srv.l[L_SMTPPLAIN].port, srv.l[L_SELFSIGNED].port);
     if (fflush(stdout) != 0)
         die("cannot write the port line");
 
