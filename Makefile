@@ -134,30 +134,43 @@ fuzz:
 	        $(PKG_CFLAGS) tests/fuzz/fuzz_$$t.c build-fuzz/libvigie.a $(PKG_LIBS) \
 	        -o build-fuzz/fuzz_$$t; \
 	    mkdir -p build-fuzz/corpus-$$t; \
+	done
+	@# the targets run side by side (one core each), then each one's figures
+	set -e; pids=; for t in $(FUZZ_TARGETS); do \
 	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
-	    rc=0; (cd build-fuzz && TMPDIR=$${FUZZ_TMPDIR:-/dev/shm} ./fuzz_$$t \
+	    (cd build-fuzz && TMPDIR=$${FUZZ_TMPDIR:-/dev/shm} ./fuzz_$$t \
 	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	        corpus-$$t ../tests/fuzz/corpus/$$t >fuzz_$$t.log 2>&1) || rc=$$?; \
+	        corpus-$$t ../tests/fuzz/corpus/$$t >fuzz_$$t.log 2>&1; echo $$? >fuzz_$$t.rc) & \
+	    pids="$$pids $$!"; \
+	done; wait $$pids; \
+	rc=0; for t in $(FUZZ_TARGETS); do \
+	    echo "fuzz_$$t:"; \
 	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)' \
 	        build-fuzz/fuzz_$$t.log || true; \
-	    if [ $$rc -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; exit $$rc; fi; \
-	done
+	    r=$$(cat build-fuzz/fuzz_$$t.rc); \
+	    if [ "$$r" -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; rc=$$r; fi; \
+	done; exit $$rc
 
 # The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
 bench: $(BUILD)/vigie
 	VIGIE=$(BUILD)/vigie bash bench/run $(SCENARIOS)
 
-# Each test runs in its own process (Check's fork mode) with a timeout; the last line is Check's
-# summary.
+# Each test runs in its own process (Check's fork mode) with a timeout. tests/run-suites runs the
+# runner once per suite, TEST_JOBS suites at a time (they mostly wait on real daemons, servers and
+# timers), each into $(BUILD)/tests/logs/<suite>.log, and prints every suite's summary, the
+# failures and the total.
+TEST_JOBS ?= 2
 test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
 	VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv VIGIE_SRCDIR=$(CURDIR) \
-	    $(BUILD)/tests/runner
+	    tests/run-suites $(BUILD)/tests/runner $(BUILD)/tests/logs $(TEST_JOBS) tests/suites.h
 
 # The fault suites (tests/faults.h): the real daemon against misbehaving targets, disks,
-# clocks and receivers; docs/RELIABILITY.md has the table.
+# clocks and receivers; docs/RELIABILITY.md has the table. They mostly wait (a receiver down
+# for two minutes...): all at once.
 faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner $(BUILD)/tests/fakedns.so
 	VIGIE_TESTS=faults VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv \
-	    VIGIE_FAKEDNS=$(BUILD)/tests/fakedns.so VIGIE_SRCDIR=$(CURDIR) $(BUILD)/tests/runner
+	    VIGIE_FAKEDNS=$(BUILD)/tests/fakedns.so VIGIE_SRCDIR=$(CURDIR) \
+	    tests/run-suites $(BUILD)/tests/runner $(BUILD)/tests/faults-logs 3 tests/faults.h
 
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \

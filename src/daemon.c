@@ -720,6 +720,8 @@ static void keep_running_settings(const struct config *old, struct config *c)
 #undef KEEP_NUM
 }
 
+static void log_insecure(const struct config *cfg);
+
 /* Swaps in configuration c (valid, owned): see the comment at the top. Returns 0, or -ENOMEM
  * with the running configuration untouched (c freed). */
 static int reload_apply(struct daemon *d, struct config *c)
@@ -785,6 +787,7 @@ static int reload_apply(struct daemon *d, struct config *c)
     gen_put(d, og); /* the daemon's own reference */
     log_notice("configuration reloaded: %zu probes (%zu kept, %zu added, %zu removed)", c->nprobes,
                kept, c->nprobes - kept, oc->nprobes - kept);
+    log_insecure(c);
     return 0;
 fail:
     if (ns)
@@ -936,13 +939,14 @@ static int write_stats(struct daemon *d, const char *path)
 }
 
 /* Turning TLS verification off is a per-probe (per-receiver) choice that must never be silent:
- * each one is said at start, where an operator reading the journal sees it. */
+ * each one is said at start and at every reload, where an operator reading the journal sees it. */
 static void log_insecure(const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->nprobes; i++)
         if (!cfg->probes[i].tls_verify)
-            log_warn("probe %s: TLS certificate verification is off (tls.verify: false)",
-                     cfg->probes[i].id);
+            log_probe(LOG_WARNING, cfg->probes[i].id, cfg->probes[i].group,
+                      "probe %s: TLS certificate verification is off (tls.verify: false)",
+                      cfg->probes[i].id);
     for (size_t i = 0; i < cfg->nreceivers; i++)
         if (!cfg->receivers[i].tls_verify)
             log_warn("receiver %s: TLS certificate verification is off (tls.verify: false)",

@@ -475,15 +475,15 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    /* Configured headers may carry tokens: curl keeps them across redirects to the same host, so
-     * an https probe with headers never follows a redirect down to cleartext http. */
-    SET(CURLOPT_REDIR_PROTOCOLS_STR,
-        r->nheaders > 0 && strncasecmp(r->url, "https:", 6) == 0 ? "https" : "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     /* Measure the service, not a proxy named in the environment (http_proxy, ...). */
     SET(CURLOPT_PROXY, "");
     /* Never wait for the resolver thread of a timed-out lookup: that wait would block the loop. */
     SET(CURLOPT_QUICK_EXIT, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, r->follow_redirects ? 1L : 0L);
+    /* Configured headers may carry tokens, and libcurl sends custom headers (all but
+     * Authorization and Cookie) to whatever host a redirect names: a request with headers
+     * follows no redirect, its first answer is judged. */
+    SET(CURLOPT_FOLLOWLOCATION, r->follow_redirects && r->nheaders == 0 ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, r->max_redirects);
     SET(CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);

@@ -58,6 +58,9 @@ static size_t field(char *buf, size_t len, const char *fmt, ...)
 }
 
 static void log_emit(enum log_level level, const char *probe, const char *group, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void log_emit(enum log_level level, const char *probe, const char *group, const char *fmt,
                      va_list ap)
 {
     static char ident[] = "SYSLOG_IDENTIFIER=vigie";
