@@ -454,6 +454,7 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
     json_object_set_new(o, "rrd_stale", json_integer((json_int_t)d->final_rrdw.stale));
     json_object_set_new(o, "rrd_queued", json_integer((json_int_t)d->final_rrdw.queued));
+    json_object_set_new(o, "rrd_rolled_back", json_integer((json_int_t)d->final_rrdw.rolled_back));
     json_object_set_new(o, "rrd_files_moved", json_integer((json_int_t)d->final_rrdw.files_moved));
     json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->final_graph.passes));
     json_object_set_new(o, "graph_renders", json_integer((json_int_t)d->final_graph.renders));

@@ -161,6 +161,8 @@ struct jpart {
     char msg[MSG_LEN];
     char *moved_to;                 /* allocated by the worker when the file was moved aside */
     uint32_t moved_step, moved_for; /* its step, the new step */
+    int64_t back_from, back_to;     /* out: looked at again, its last update had gone back */
+    uint64_t back_n;                /* ... by this many steps: samples written, then lost */
 };
 
 /* One probe's part of a job. One allocation: the samples, then the strings. */
@@ -738,6 +740,14 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
     if (*dir_rc < 0)
         return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
     rc = file_inspect(e, k, lay, step, &last, &old_step, &found);
+    /* Ours, but older than what we wrote into it: the samples in between were accepted and are
+     * gone (rrdcached killed before it wrote them or flushed its journal, a file restored from
+     * a backup). They cannot be written again; say so rather than lose them silently. */
+    if (rc == 0 && found == FOUND_OURS && p->last > 0 && last < p->last) {
+        p->back_from = p->last;
+        p->back_to = last;
+        p->back_n = (uint64_t)(p->last - last) / step;
+    }
     if (rc == 0 && found == FOUND_OTHER)
         rc = file_move_aside(e, k, lay, old_step, step);
     if (rc == 0 && found != FOUND_OURS) {
@@ -1077,7 +1087,6 @@ void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct 
         f->stale_logged = true;
         return;
     }
-    f->stale_logged = false;
     if (w->queued >= w->max_queued)
         trim(w, w->max_queued - 1);
     if (f->q.n == 0) {
@@ -1204,6 +1213,14 @@ static void part_done(struct rrdw *w, struct jfile *e, int k)
 
     fp->ready_step = p->ready_step;
     fp->last = p->last;
+    if (p->back_n > 0) {
+        if (k == F_CRIT)
+            w->st.rolled_back += p->back_n;
+        log_err("rrd: probe %s: %s went back from %" PRId64 " to %" PRId64 ": %" PRIu64
+                " samples written into it are lost (rrdcached killed before "
+                "writing them out, or an older copy put back)",
+                e->id, p->path, p->back_from, p->back_to, p->back_n);
+    }
     if (!p->moved_to)
         return;
     w->st.files_moved++;
@@ -1280,10 +1297,16 @@ static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
     if (e->part[F_CRIT].last > f->last_t)
         f->last_t = e->part[F_CRIT].last;
     w->st.stale += e->stale;
-    if (e->stale)
+    /* One line per episode, from here or from rrdw_push (which skips the next samples of the
+     * same seconds itself); the episode ends when a sample goes in. */
+    if (e->stale && !f->stale_logged)
         log_notice("rrd: probe %s: %" PRIu64 " samples not newer than the last update of %s, "
                    "skipped",
                    e->id, e->stale, e->part[F_CRIT].path);
+    if (e->stale)
+        f->stale_logged = true;
+    if (e->part[F_CRIT].written > 0)
+        f->stale_logged = false;
 
     /* A sample in both files is done: written, unless the criterion file skipped it as stale.
      * Compact the others, in order, and put them back in front. */
