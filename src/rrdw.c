@@ -804,8 +804,26 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
     }
 }
 
+/* The update that closes a gap: every source unknown at `t`. */
+static void format_gap(char *p, size_t len, int k, int64_t t)
+{
+    const char *end = p + len;
+
+    p += snprintf(p, len, "%" PRId64, t);
+    for (size_t i = 0; i < file_nds[k]; i++)
+        put_bit(&p, end, -1);
+}
+
+#define GAP SIZE_MAX /* idx of a gap line: not a sample */
+
 /* Writes samples [from, to) (one step) into file k, skipping those it already has. 0 or a
- * negative errno (recorded in e). */
+ * negative errno (recorded in e).
+ *
+ * A sample after a gap in the file (vigie stopped or killed, samples lost with rrdcached) is
+ * preceded by an update with every source unknown one step before it. Without it, librrd would
+ * take the whole time since the file's last update as the sample's interval: longer than the
+ * heartbeat (2 steps), the sample would be stored as unknown, and lost; of 2 steps, it would be
+ * bridged over the missing step. */
 static int file_update(struct jfile *e, int k, const struct layout *lay, size_t from, size_t to,
                        char *lines, const char **argv)
 {
@@ -814,9 +832,10 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
 
     while (i < to) {
         size_t idx[UPDATE_CHUNK];
-        int argc = 0;
+        int argc = 0, nsamples = 0;
+        int64_t prev = p->last;
 
-        for (; i < to && argc < UPDATE_CHUNK; i++) {
+        for (; i < to && argc < UPDATE_CHUNK - 1; i++) {
             struct sample *s = &e->s[i];
 
             if (s->done & (1u << k))
@@ -830,9 +849,17 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
                 }
                 continue;
             }
+            if (prev > 0 && s->t - (int64_t)s->step > prev) {
+                format_gap(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k,
+                           s->t - (int64_t)s->step);
+                argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
+                idx[argc++] = GAP;
+            }
             format_line(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k, s);
             argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
             idx[argc++] = i;
+            nsamples++;
+            prev = s->t;
         }
         if (argc == 0)
             continue;
@@ -848,7 +875,11 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
             rrd_clear_error();
             last = lay->daemon ? rrdc_last(p->path) : rrd_last_r(p->path);
             rrd_clear_error();
-            for (int j = 0; j < argc && last > 0 && e->s[idx[j]].t <= (int64_t)last; j++) {
+            for (int j = 0; j < argc && last > 0; j++) {
+                if (idx[j] == GAP)
+                    continue;
+                if (e->s[idx[j]].t > (int64_t)last)
+                    break;
                 e->s[idx[j]].done |= (uint8_t)(1u << k);
                 p->written++;
                 p->last = e->s[idx[j]].t;
@@ -856,8 +887,9 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
             return rc;
         }
         for (int j = 0; j < argc; j++)
-            e->s[idx[j]].done |= (uint8_t)(1u << k);
-        p->written += (uint64_t)argc;
+            if (idx[j] != GAP)
+                e->s[idx[j]].done |= (uint8_t)(1u << k);
+        p->written += (uint64_t)nsamples;
         p->last = e->s[idx[argc - 1]].t;
     }
     return 0;
@@ -1366,6 +1398,12 @@ static void job_done(uv_work_t *req, int status)
         jfile_done(w, j->files[i], final);
         jfile_free(j->files[i]);
     }
+    /* rrdcached went away: once it is back every file is looked at again, to see what the new
+     * one holds (a killed rrdcached loses the updates it had not written out or journaled). */
+    if (j->daemon_down)
+        for (size_t i = 0; i < w->nfiles; i++)
+            for (int k = 0; k < NFILES; k++)
+                w->files[i]->part[k].ready_step = 0;
     free(j);
     w->busy = false;
     if (w->queued > w->max_queued)
