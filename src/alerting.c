@@ -35,6 +35,8 @@ struct alerting {
     bool closing;
     void (*close_cb)(void *arg);
     void *close_arg;
+    bool (*hold)(void *arg); /* alerting_hold_state */
+    void *hold_arg;
 };
 
 static int64_t wall_ms(void)
@@ -203,7 +205,8 @@ static void maybe_start_job(struct alerting *al)
 
     if (al->job != JOB_NONE)
         return;
-    if (alert_dirty(al->a) && (al->closing || now - al->last_state_ms >= STATE_PERIOD_MS)) {
+    if (alert_dirty(al->a) && (al->closing || (now - al->last_state_ms >= STATE_PERIOD_MS &&
+                                               !(al->hold && al->hold(al->hold_arg))))) {
         start_state_job(al);
     } else if (!al->closing && now >= al->next_criterion_ms) {
         al->next_criterion_ms = now + al->c->criterion_every_ms;
@@ -247,6 +250,12 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
     uv_timer_start(&al->tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&al->tick);
     return al;
+}
+
+void alerting_hold_state(struct alerting *al, bool (*hold)(void *arg), void *arg)
+{
+    al->hold = hold;
+    al->hold_arg = arg;
 }
 
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged)

@@ -136,6 +136,14 @@ static void on_sample(void *arg, const struct sched_sample *s)
 }
 
 /* A notification from the alert engine, for one receiver. */
+/* The alert state is not written while a notification it calls sent is not spooled yet. */
+static bool notify_spooling_cb(void *arg)
+{
+    struct daemon *d = arg;
+
+    return d->notify && notify_spooling(d->notify);
+}
+
 static void on_alert_send(void *arg, const char *receiver, json_t *n)
 {
     struct daemon *d = arg;
@@ -529,6 +537,8 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         d->notify = NULL;
     d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
+    if (d->alerting)
+        alerting_hold_state(d->alerting, notify_spooling_cb, d);
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */
