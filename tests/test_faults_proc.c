@@ -479,7 +479,7 @@ START_TEST(test_corrupt_and_foreign)
 {
     struct fx f;
     static const char *const ids[] = {"good", "corrupt", "foreign"};
-    char *p, *q, *log, aside[1300], garbage[8192];
+    char *p, *q, *log, aside[1600], garbage[8192];
     long long rows;
 
     fx_init(&f, "rrd_dir: rrd\n",
