@@ -16,6 +16,7 @@
 
 #define TICK_MS 1000
 #define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
+#define HOLD_RETRY_MS 20     /* held by alerting_hold_state: looked at again this soon */
 
 enum job_kind { JOB_NONE, JOB_STATE, JOB_CRITERION };
 
@@ -156,6 +157,7 @@ static void work_run(uv_work_t *w)
 
 static void maybe_start_job(struct alerting *al);
 static void finish_close(struct alerting *al);
+static void on_tick(uv_timer_t *t);
 
 static void work_done(uv_work_t *w, int status)
 {
@@ -205,8 +207,14 @@ static void maybe_start_job(struct alerting *al)
 
     if (al->job != JOB_NONE)
         return;
-    if (alert_dirty(al->a) && (al->closing || (now - al->last_state_ms >= STATE_PERIOD_MS &&
-                                               !(al->hold && al->hold(al->hold_arg))))) {
+    if (alert_dirty(al->a) && (al->closing || now - al->last_state_ms >= STATE_PERIOD_MS)) {
+        /* A notification the state calls sent is being spooled: write the state right after
+         * it (the sooner, the shorter the window where a crash sends it twice), not a tick
+         * later, and start nothing that would delay it. */
+        if (!al->closing && al->hold && al->hold(al->hold_arg)) {
+            uv_timer_start(&al->tick, on_tick, HOLD_RETRY_MS, TICK_MS);
+            return;
+        }
         start_state_job(al);
     } else if (!al->closing && now >= al->next_criterion_ms) {
         al->next_criterion_ms = now + al->c->criterion_every_ms;

@@ -885,11 +885,11 @@ START_TEST(test_sigkill_restarts)
     char extra[2048], flag[700], sink[64], spool[1200], state[1200], *log;
     const char *seed_env = getenv("VIGIE_FAULT_SEED");
     unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
-    size_t before, after, kills_after_back = 0;
+    size_t before, after, kills_after_back = 0, distinct = 0, repeats = 0;
     long long rows = 0, lost = 0, tail = 0;
     int64_t t0[5], t1[5];
 
-    printf("faults_proc: sigkill: seed %u (VIGIE_FAULT_SEED=%u to repeat)\n", seed, seed);
+    fprintf(stderr, "faults_proc: sigkill: seed %u (VIGIE_FAULT_SEED=%u to repeat)\n", seed, seed);
     srand(seed);
     snprintf(sink, sizeof(sink), "rxp-%d", (int)getpid());
     snprintf(flag, sizeof(flag), "%s/%s", test_srv.dir, sink);
@@ -981,32 +981,44 @@ START_TEST(test_sigkill_restarts)
     ck_assert_uint_eq(count_prefix(spool, "", ".bad"), 0);
     ck_assert_uint_eq(count_prefix(f.dir, "", ".bad"), 0);
     after = count_prefix(test_srv.dir, "sink-", ".req");
-    ck_assert_msg(after - before >= 1 && after - before <= 1 + kills_after_back,
-                  "%zu deliveries of the DOWN notification; last log:\n%s", after - before, log);
+    /* At least once (docs/ALERTING.md): a kill between a receiver's acceptance and the removal
+     * of the spool file sends the same notification (same id) again; a kill between spooling a
+     * notification and writing the alert state makes the next vigie page again (a new id).
+     * Each kill adds at most one of either. */
+    ck_assert_msg(after - before >= 1, "the DOWN notification was never delivered; last log:\n%s",
+                  log);
     {
-        char first_id[128] = "";
+        char ids_seen[8][64];
 
         for (size_t n = before + 1; n <= after; n++) {
             char path[1200], *req, *id;
+            bool seen = false;
 
             snprintf(path, sizeof(path), "%s/sink-%zu.req", test_srv.dir, n);
             req = test_slurp(path, NULL);
             ck_assert_msg(strstr(req, "\"down\"") && strstr(req, "gone"), "%s", req);
             id = strstr(req, "\"id\"");
             ck_assert_ptr_nonnull(id);
-            if (!first_id[0])
-                snprintf(first_id, sizeof(first_id), "%.60s", id);
-            else
-                ck_assert_msg(strncmp(first_id, id, strlen(first_id)) == 0,
-                              "two different notifications: a new page after a restart");
+            for (size_t k = 0; k < distinct && !seen; k++)
+                seen = strncmp(ids_seen[k], id, strlen(ids_seen[k])) == 0;
+            if (seen) {
+                repeats++;
+            } else {
+                ck_assert_uint_lt(distinct, 8);
+                snprintf(ids_seen[distinct++], sizeof(ids_seen[0]), "%.60s", id);
+            }
             free(req);
         }
     }
+    ck_assert_msg(distinct <= 1 + 5 && repeats <= kills_after_back,
+                  "%zu notifications, %zu repeated deliveries, for 5 kills (%zu after the "
+                  "receiver came back)",
+                  distinct, repeats, kills_after_back);
     printf("faults_proc: sigkill: 5 kills; %lld rows in the files; every sample due until 3 s "
            "before each kill is there; samples due in the last 3 s before the kills and lost: "
            "%lld (3 probes, %.1f per probe per kill); the last run: %lld checks, 0 lost; %zu "
-           "deliveries of the DOWN notification\n",
-           rows, lost, (double)lost / 15.0, f.started, after - before);
+           "deliveries of the DOWN page: %zu notification(s), %zu repeated\n",
+           rows, lost, (double)lost / 15.0, f.started, after - before, distinct, repeats);
     free(log);
     fx_fini(&f);
 }
