@@ -38,14 +38,18 @@ struct alerting {
     void *close_arg;
     bool (*hold)(void *arg); /* alerting_hold_state */
     void *hold_arg;
+    int64_t wall_anchor_ms;  /* the wall clock at start... */
+    uint64_t mono_anchor_ns; /* ... and the monotonic one */
 };
 
-static int64_t wall_ms(void)
+/* The engine's clock: the wall clock read once at start, then advanced by the monotonic clock,
+ * like the scheduler's. Its durations (group_wait, repeat, confirmation windows) must not
+ * stretch or shrink when the wall clock is stepped: a step back of an hour would hold a pending
+ * page an hour, a step forward would repeat pages at once. Timestamps in notifications and in
+ * the state file are on this clock (the wall clock as it was at start, plus elapsed time). */
+static int64_t wall_ms(const struct alerting *al)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return al->wall_anchor_ms + (int64_t)((uv_hrtime() - al->mono_anchor_ns) / 1000000);
 }
 
 /* ---- the state file ---- */
@@ -116,7 +120,7 @@ static void load_state(struct alerting *al)
     if (access(path, F_OK) != 0)
         return;
     st = json_load_file(path, 0, &je);
-    if (st && alert_state_load(al->a, st, wall_ms()) == 0) {
+    if (st && alert_state_load(al->a, st, wall_ms(al)) == 0) {
         log_info("alert state restored from %s", path);
         json_decref(st);
         return;
@@ -175,7 +179,7 @@ static void work_done(uv_work_t *w, int status)
             log_notice("alert state written to %s again", al->c->alert_state_file);
         al->state_failing = al->state_err < 0;
     } else if (job == JOB_CRITERION && status == 0) {
-        int64_t now = wall_ms();
+        int64_t now = wall_ms(al);
 
         for (size_t i = 0; i < al->c->nprobes; i++)
             alert_availability(al->a, i, al->avail[i], now);
@@ -227,7 +231,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct alerting *al = container_of(t, struct alerting, tick);
 
-    alert_tick(al->a, wall_ms());
+    alert_tick(al->a, wall_ms(al));
     maybe_start_job(al);
 }
 
@@ -242,6 +246,13 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
         return NULL;
     al->loop = loop;
     al->c = c;
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        al->mono_anchor_ns = uv_hrtime();
+        al->wall_anchor_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     al->a = alert_new(c, send, arg);
     al->avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*al->avail));
     if (!al->a || !al->avail) {
@@ -268,7 +279,7 @@ void alerting_hold_state(struct alerting *al, bool (*hold)(void *arg), void *arg
 
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged)
 {
-    return alert_result(al->a, i, r, flagged, wall_ms());
+    return alert_result(al->a, i, r, flagged, wall_ms(al));
 }
 
 void alerting_stats(const struct alerting *al, struct alert_stats *out)
@@ -307,7 +318,7 @@ void alerting_close(struct alerting *al, void (*cb)(void *arg), void *arg)
     al->close_cb = cb;
     al->close_arg = arg;
     uv_timer_stop(&al->tick);
-    alert_flush(al->a, wall_ms());
+    alert_flush(al->a, wall_ms(al));
     if (al->job == JOB_NONE)
         finish_close(al);
 }

@@ -227,8 +227,8 @@ static long long fx_balance(const struct fx *f)
 }
 
 /* Sums the rows of both files of each probe in ids and checks them against the samples
- * written: `valid` (known for every check, ok or not) in the criterion file, `total` (known for
- * every ok check) in the phases file. Every probe here answers 200. */
+ * written: `valid` (known for every check, ok or not) in the criterion file, `connect` (known
+ * for every check that reached the server) in the phases file. */
 static void fx_assert_rows(const struct fx *f, const char *const *ids, size_t n, long long want)
 {
     long long crit = 0, phases = 0;
@@ -239,7 +239,7 @@ static void fx_assert_rows(const struct fx *f, const char *const *ids, size_t n,
         crit += (long long)fx_rows(f, p, "valid");
         free(p);
         p = fx_rrd(f, ids[i], true);
-        phases += (long long)fx_rows(f, p, "total");
+        phases += (long long)fx_rows(f, p, "connect");
         free(p);
     }
     ck_assert_msg(crit == want, "%lld rows in the criterion files, want %lld", crit, want);
@@ -664,34 +664,62 @@ static void fx_start_faked(struct fx *f, const char *lib, const char *tsfile)
     free(saved);
 }
 
+static size_t count_prefix(const char *dir, const char *prefix, const char *suffix);
+
 START_TEST(test_clock_steps)
 {
     struct fx f;
     const char *lib = libfaketime();
-    char ts[1200], *log, *p;
+    char ts[1200], *log, *p, extra[1024], flag[700], down[64];
+    static const char *const three[] = {"alpha", "beta", "flap"};
     long long run1_started, last, drift;
+    size_t sink0, paged;
 
     if (!lib && unsupported("wall clock steps", "libfaketime not found (apt-get install faketime)"))
         return;
-    fx_init(&f, "rrd_dir: rrd\n", TWO_PROBES);
+    /* flap goes down while the clock is an hour behind: its page must wait group_wait (2 s),
+     * not an hour more */
+    snprintf(down, sizeof(down), "clk-%d", (int)getpid());
+    snprintf(flag, sizeof(flag), "%s/%s", test_srv.dir, down);
+    snprintf(extra, sizeof(extra),
+             "rrd_dir: rrd\n"
+             "receivers:\n  - {name: hook, type: webhook, url: \"http://127.0.0.1:%d/sink\"}\n"
+             "alerting:\n  group_wait: 2s\n  routes:\n    - {name: oncall, receivers: [hook]}\n",
+             test_srv.http);
+    fx_init(&f, extra, TWO_PROBES);
+    {
+        char y[512];
+
+        snprintf(y, sizeof(y),
+                 "group: Flap\nprobes:\n  - {id: flap, url: \"http://127.0.0.1:%d/?down=%s\", "
+                 "interval: 1s, timeout: 900ms, alert: {confirm: 1}}\n",
+                 test_srv.http, down);
+        free(test_write(f.dir, "probes.d/flap.yaml", y));
+    }
     snprintf(ts, sizeof(ts), "%s/faketime", f.dir);
     set_offset(ts, "+0");
+    sink0 = count_prefix(test_srv.dir, "sink-", ".req");
 
     /* run 1: the clock goes back an hour, then forward two, then back to the truth */
     fx_start_faked(&f, lib, ts);
     test_sleep_ms(3000);
     set_offset(ts, "-1h");
-    test_sleep_ms(3000);
+    test_sleep_ms(200);
+    free(test_write(test_srv.dir, down, "down\n"));
+    test_sleep_ms(4500 + 1000 * (test_timeout(1) - 1));
+    paged = count_prefix(test_srv.dir, "sink-", ".req") - sink0;
+    unlink(flag);
     set_offset(ts, "+1h");
     test_sleep_ms(3000);
     set_offset(ts, "+0");
     test_sleep_ms(1500);
     log = fx_stop(&f);
     ck_assert_int_eq(f.missed, 0); /* the schedule is monotonic: no tick lost or doubled */
-    ck_assert_int_ge(f.started, 2 * 9);
-    ck_assert_int_le(f.started, 2 * 13);
+    ck_assert_int_ge(f.started, 3 * 9);
+    ck_assert_int_le(f.started, 3 * 14);
     ck_assert_int_eq(fx_balance(&f), 0);
-    fx_assert_rows(&f, two, 2, f.started);
+    fx_assert_rows(&f, three, 3, f.started);
+    ck_assert_msg(paged == 1, "%zu pages while the clock was behind, want 1:\n%s", paged, log);
     /* the files' timestamps followed the monotonic clock: the last one is about now */
     p = fx_rrd(&f, "alpha", false);
     {
@@ -714,16 +742,16 @@ START_TEST(test_clock_steps)
     log = fx_stop(&f);
     ck_assert_int_eq(f.missed, 0);
     ck_assert_int_eq(fx_balance(&f), f.stale);
-    ck_assert_int_ge(f.stale, 2 * 2);
-    ck_assert_int_le(f.stale, 2 * 6);
-    fx_assert_rows(&f, two, 2, f.started - f.stale);
-    for (size_t i = 0; i < 2; i++)
-        ck_assert_msg(log_count(log, two[i], "not newer than") == 1,
-                      "want one 'not newer' line for %s:\n%s", two[i], log);
+    ck_assert_int_ge(f.stale, 3 * 2);
+    ck_assert_int_le(f.stale, 3 * 6);
+    fx_assert_rows(&f, three, 3, f.started - f.stale);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(log_count(log, three[i], "not newer than") == 1,
+                      "want one 'not newer' line for %s:\n%s", three[i], log);
     printf("faults_proc: clock: run 1 (-1 h, +1 h steps): %lld samples, 0 lost, last update "
            "%+lld s from now; run 2 (restart 5 s behind): %lld samples, %lld skipped as not "
-           "newer\n",
-           run1_started, drift, f.started - run1_started, f.stale);
+           "newer; the page of a probe down after the step back: %zu within group_wait\n",
+           run1_started, drift, f.started - run1_started, f.stale, paged);
     free(p);
     free(log);
     fx_fini(&f);
