@@ -679,8 +679,8 @@ START_TEST(test_clock_steps)
 
     if (!lib && unsupported("wall clock steps", "libfaketime not found (apt-get install faketime)"))
         return;
-    /* flap goes down while the clock is an hour behind: its page must wait group_wait (2 s),
-     * not an hour more */
+    /* flap goes down, and the clock steps back an hour while its page waits group_wait (2 s):
+     * the page must still go after group_wait, not an hour later */
     snprintf(down, sizeof(down), "clk-%d", (int)getpid());
     snprintf(flag, sizeof(flag), "%s/%s", test_srv.dir, down);
     snprintf(extra, sizeof(extra),
@@ -705,11 +705,13 @@ START_TEST(test_clock_steps)
     /* run 1: the clock goes back an hour, then forward two, then back to the truth */
     clock_gettime(CLOCK_MONOTONIC, &m0);
     fx_start_faked(&f, lib, ts);
-    test_sleep_ms(3000);
-    set_offset(ts, "-1h");
-    test_sleep_ms(200);
+    test_sleep_ms(2000);
+    /* flap fails within a second (confirm: 1), its page waits group_wait (2 s): the clock
+     * steps back in the middle of that wait */
     free(test_write(test_srv.dir, down, "down\n"));
-    test_sleep_ms(4500 + 1000 * (test_timeout(1) - 1));
+    test_sleep_ms(1300);
+    set_offset(ts, "-1h");
+    test_sleep_ms(4200 + 1000 * (test_timeout(1) - 1));
     paged = count_prefix(test_srv.dir, "sink-", ".req") - sink0;
     unlink(flag);
     set_offset(ts, "+1h");
@@ -756,7 +758,7 @@ START_TEST(test_clock_steps)
                       "want one 'not newer' line for %s:\n%s", three[i], log);
     printf("faults_proc: clock: run 1 (-1 h, +1 h steps): %lld samples, 0 lost, last update "
            "%+lld s from now; run 2 (restart 5 s behind): %lld samples, %lld skipped as not "
-           "newer; the page of a probe down after the step back: %zu within group_wait\n",
+           "newer; the page pending across the step back: %zu sent after group_wait\n",
            run1_started, drift, f.started - run1_started, f.stale, paged);
     free(p);
     free(log);
