@@ -16,6 +16,7 @@
 
 #define TICK_MS 1000
 #define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
+#define HOLD_RETRY_MS 20     /* held by alerting_hold_state: looked at again this soon */
 
 enum job_kind { JOB_NONE, JOB_STATE, JOB_CRITERION };
 
@@ -42,14 +43,20 @@ struct alerting {
     bool closing;
     void (*close_cb)(void *arg);
     void *close_arg;
+    bool (*hold)(void *arg); /* alerting_hold_state */
+    void *hold_arg;
+    int64_t wall_anchor_ms;  /* the wall clock at start... */
+    uint64_t mono_anchor_ns; /* ... and the monotonic one */
 };
 
-static int64_t wall_ms(void)
+/* The engine's clock: the wall clock read once at start, then advanced by the monotonic clock,
+ * like the scheduler's. Its durations (group_wait, repeat, confirmation windows) must not
+ * stretch or shrink when the wall clock is stepped: a step back of an hour would hold a pending
+ * page an hour, a step forward would repeat pages at once. Timestamps in notifications and in
+ * the state file are on this clock (the wall clock as it was at start, plus elapsed time). */
+static int64_t wall_ms(const struct alerting *al)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return al->wall_anchor_ms + (int64_t)((uv_hrtime() - al->mono_anchor_ns) / 1000000);
 }
 
 /* ---- the state file ---- */
@@ -120,7 +127,7 @@ static void load_state(struct alerting *al)
     if (access(path, F_OK) != 0)
         return;
     st = json_load_file(path, 0, &je);
-    if (st && alert_state_load(al->a, st, wall_ms()) == 0) {
+    if (st && alert_state_load(al->a, st, wall_ms(al)) == 0) {
         log_info("alert state restored from %s", path);
         json_decref(st);
         return;
@@ -163,6 +170,7 @@ static void work_run(uv_work_t *w)
 
 static void maybe_start_job(struct alerting *al);
 static void finish_close(struct alerting *al);
+static void on_tick(uv_timer_t *t);
 
 static void work_done(uv_work_t *w, int status)
 {
@@ -182,7 +190,7 @@ static void work_done(uv_work_t *w, int status)
             log_notice("alert state written to %s again", jc->alert_state_file);
         al->state_failing = al->state_err < 0;
     } else if (job == JOB_CRITERION && status == 0) {
-        int64_t now = wall_ms();
+        int64_t now = wall_ms(al);
 
         /* Probes by id: a reload may have replaced the configuration the job read. */
         for (size_t i = 0; i < jc->nprobes; i++) {
@@ -230,6 +238,13 @@ static void maybe_start_job(struct alerting *al)
     if (al->job != JOB_NONE)
         return;
     if (alert_dirty(al->a) && (al->closing || now - al->last_state_ms >= STATE_PERIOD_MS)) {
+        /* A notification the state calls sent is being spooled: write the state right after
+         * it (the sooner, the shorter the window where a crash sends it twice), not a tick
+         * later, and start nothing that would delay it. */
+        if (!al->closing && al->hold && al->hold(al->hold_arg)) {
+            uv_timer_start(&al->tick, on_tick, HOLD_RETRY_MS, TICK_MS);
+            return;
+        }
         start_state_job(al);
     } else if (!al->closing && now >= al->next_criterion_ms) {
         al->next_criterion_ms = now + al->c->criterion_every_ms;
@@ -243,7 +258,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct alerting *al = container_of(t, struct alerting, tick);
 
-    alert_tick(al->a, wall_ms());
+    alert_tick(al->a, wall_ms(al));
     maybe_start_job(al);
 }
 
@@ -260,6 +275,13 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
     al->c = c;
     al->send = send;
     al->send_arg = arg;
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        al->mono_anchor_ns = uv_hrtime();
+        al->wall_anchor_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     al->a = alert_new(c, send, arg);
     al->avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*al->avail));
     if (!al->a || !al->avail) {
@@ -278,9 +300,15 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
     return al;
 }
 
+void alerting_hold_state(struct alerting *al, bool (*hold)(void *arg), void *arg)
+{
+    al->hold = hold;
+    al->hold_arg = arg;
+}
+
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged)
 {
-    return alert_result(al->a, i, r, flagged, wall_ms());
+    return alert_result(al->a, i, r, flagged, wall_ms(al));
 }
 
 uint64_t alerting_recheck_ms(const struct alerting *al, size_t i)
@@ -294,7 +322,7 @@ int alerting_reload(struct alerting *al, const struct config *c,
                     void (*released)(void *arg, const struct config *old), void *arg)
 {
     const struct config *old = al->c;
-    int64_t now = wall_ms();
+    int64_t now = wall_ms(al);
     double *avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*avail));
     struct alert *a = alert_new(c, al->send, al->send_arg);
     json_t *st;
@@ -373,7 +401,7 @@ void alerting_close(struct alerting *al, void (*cb)(void *arg), void *arg)
     al->close_cb = cb;
     al->close_arg = arg;
     uv_timer_stop(&al->tick);
-    alert_flush(al->a, wall_ms());
+    alert_flush(al->a, wall_ms(al));
     if (al->job == JOB_NONE)
         finish_close(al);
 }

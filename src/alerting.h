@@ -24,6 +24,12 @@ struct alerting;
 struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_send_fn send,
                               void *arg);
 
+/* While hold(arg) is true the state file is not written (it is retried every second): the
+ * daemon holds it while a notification the state calls sent is not in the notify spool yet, so
+ * that a crash between the two writes sends it twice, never zero times (docs/ALERTING.md). Not
+ * at shutdown, where both writes complete. */
+void alerting_hold_state(struct alerting *al, bool (*hold)(void *arg), void *arg);
+
 /* A check of c->probes[i] completed. Returns true when the sample must be flagged because vigie
  * itself is impaired. */
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged);

@@ -294,6 +294,14 @@ static void on_sample(void *arg, const struct sched_sample *s)
 }
 
 /* A notification from the alert engine, for one receiver. */
+/* The alert state is not written while a notification it calls sent is not spooled yet. */
+static bool notify_spooling_cb(void *arg)
+{
+    struct daemon *d = arg;
+
+    return d->notify && notify_spooling(d->notify);
+}
+
 static void on_alert_send(void *arg, const char *receiver, json_t *n)
 {
     struct daemon *d = arg;
@@ -918,6 +926,10 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "rrd_written", json_integer((json_int_t)d->final_rrdw.written));
     json_object_set_new(o, "rrd_dropped", json_integer((json_int_t)d->final_rrdw.dropped));
     json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
+    json_object_set_new(o, "rrd_stale", json_integer((json_int_t)d->final_rrdw.stale));
+    json_object_set_new(o, "rrd_queued", json_integer((json_int_t)d->final_rrdw.queued));
+    json_object_set_new(o, "rrd_rolled_back", json_integer((json_int_t)d->final_rrdw.rolled_back));
+    json_object_set_new(o, "rrd_files_moved", json_integer((json_int_t)d->final_rrdw.files_moved));
     json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->graph_base.passes));
     json_object_set_new(o, "graph_renders", json_integer((json_int_t)d->graph_base.renders));
     json_object_set_new(o, "graph_failures", json_integer((json_int_t)d->graph_base.failures));
@@ -1014,6 +1026,8 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         d->notify = NULL;
     d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
+    if (d->alerting)
+        alerting_hold_state(d->alerting, notify_spooling_cb, d);
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */

@@ -1554,6 +1554,17 @@ int notify_submit(struct notify *n, json_t *notification)
     return 0;
 }
 
+bool notify_spooling(const struct notify *n)
+{
+    if (n->early)
+        return true;
+    for (const struct rstate *rs = n->rs; rs; rs = rs->next)
+        for (const struct item *p = rs->head; p; p = p->next)
+            if (p->writing)
+                return true;
+    return false;
+}
+
 void notify_reload(struct notify *n, const struct config *cfg)
 {
     n->cfg = cfg;

@@ -79,6 +79,11 @@ void notify_reload(struct notify *n, const struct config *cfg);
 /* Totals over all receivers. */
 void notify_stats(const struct notify *n, struct notify_stats *st);
 
+/* True while a submitted notification is not yet in the spool on disk (its file being written,
+ * or it was submitted before the spool was scanned): a crash now would lose it. The alert state
+ * saying it was sent must not be written before (alerting_hold_state). */
+bool notify_spooling(const struct notify *n);
+
 /* One receiver's counters. Returns 0, or -ENOENT if notify knows no receiver by that name. */
 int notify_receiver_stats(const struct notify *n, const char *name, struct notify_stats *st);
 

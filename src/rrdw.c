@@ -161,6 +161,8 @@ struct jpart {
     char msg[MSG_LEN];
     char *moved_to;                 /* allocated by the worker when the file was moved aside */
     uint32_t moved_step, moved_for; /* its step, the new step */
+    int64_t back_from, back_to;     /* out: looked at again, its last update had gone back */
+    uint64_t back_n;                /* ... by this many steps: samples written, then lost */
 };
 
 /* One probe's part of a job. One allocation: the samples, then the strings. */
@@ -738,6 +740,14 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
     if (*dir_rc < 0)
         return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
     rc = file_inspect(e, k, lay, step, &last, &old_step, &found);
+    /* Ours, but older than what we wrote into it: the samples in between were accepted and are
+     * gone (rrdcached killed before it wrote them or flushed its journal, a file restored from
+     * a backup). They cannot be written again; say so rather than lose them silently. */
+    if (rc == 0 && found == FOUND_OURS && p->last > 0 && last < p->last) {
+        p->back_from = p->last;
+        p->back_to = last;
+        p->back_n = (uint64_t)(p->last - last) / step;
+    }
     if (rc == 0 && found == FOUND_OTHER)
         rc = file_move_aside(e, k, lay, old_step, step);
     if (rc == 0 && found != FOUND_OURS) {
@@ -794,8 +804,26 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
     }
 }
 
+/* The update that closes a gap: every source unknown at `t`. */
+static void format_gap(char *p, size_t len, int k, int64_t t)
+{
+    const char *end = p + len;
+
+    p += snprintf(p, len, "%" PRId64, t);
+    for (size_t i = 0; i < file_nds[k]; i++)
+        put_bit(&p, end, -1);
+}
+
+#define GAP SIZE_MAX /* idx of a gap line: not a sample */
+
 /* Writes samples [from, to) (one step) into file k, skipping those it already has. 0 or a
- * negative errno (recorded in e). */
+ * negative errno (recorded in e).
+ *
+ * A sample after a gap in the file (vigie stopped or killed, samples lost with rrdcached) is
+ * preceded by an update with every source unknown one step before it. Without it, librrd would
+ * take the whole time since the file's last update as the sample's interval: longer than the
+ * heartbeat (2 steps), the sample would be stored as unknown, and lost; of 2 steps, it would be
+ * bridged over the missing step. */
 static int file_update(struct jfile *e, int k, const struct layout *lay, size_t from, size_t to,
                        char *lines, const char **argv)
 {
@@ -804,9 +832,10 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
 
     while (i < to) {
         size_t idx[UPDATE_CHUNK];
-        int argc = 0;
+        int argc = 0, nsamples = 0;
+        int64_t prev = p->last;
 
-        for (; i < to && argc < UPDATE_CHUNK; i++) {
+        for (; i < to && argc < UPDATE_CHUNK - 1; i++) {
             struct sample *s = &e->s[i];
 
             if (s->done & (1u << k))
@@ -820,9 +849,17 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
                 }
                 continue;
             }
+            if (prev > 0 && s->t - (int64_t)s->step > prev) {
+                format_gap(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k,
+                           s->t - (int64_t)s->step);
+                argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
+                idx[argc++] = GAP;
+            }
             format_line(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k, s);
             argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
             idx[argc++] = i;
+            nsamples++;
+            prev = s->t;
         }
         if (argc == 0)
             continue;
@@ -838,7 +875,11 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
             rrd_clear_error();
             last = lay->daemon ? rrdc_last(p->path) : rrd_last_r(p->path);
             rrd_clear_error();
-            for (int j = 0; j < argc && last > 0 && e->s[idx[j]].t <= (int64_t)last; j++) {
+            for (int j = 0; j < argc && last > 0; j++) {
+                if (idx[j] == GAP)
+                    continue;
+                if (e->s[idx[j]].t > (int64_t)last)
+                    break;
                 e->s[idx[j]].done |= (uint8_t)(1u << k);
                 p->written++;
                 p->last = e->s[idx[j]].t;
@@ -846,8 +887,9 @@ static int file_update(struct jfile *e, int k, const struct layout *lay, size_t 
             return rc;
         }
         for (int j = 0; j < argc; j++)
-            e->s[idx[j]].done |= (uint8_t)(1u << k);
-        p->written += (uint64_t)argc;
+            if (idx[j] != GAP)
+                e->s[idx[j]].done |= (uint8_t)(1u << k);
+        p->written += (uint64_t)nsamples;
         p->last = e->s[idx[argc - 1]].t;
     }
     return 0;
@@ -1077,7 +1119,6 @@ void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct 
         f->stale_logged = true;
         return;
     }
-    f->stale_logged = false;
     if (w->queued >= w->max_queued)
         trim(w, w->max_queued - 1);
     if (f->q.n == 0) {
@@ -1204,6 +1245,14 @@ static void part_done(struct rrdw *w, struct jfile *e, int k)
 
     fp->ready_step = p->ready_step;
     fp->last = p->last;
+    if (p->back_n > 0) {
+        if (k == F_CRIT)
+            w->st.rolled_back += p->back_n;
+        log_err("rrd: probe %s: %s went back from %" PRId64 " to %" PRId64 ": %" PRIu64
+                " samples written into it are lost (rrdcached killed before "
+                "writing them out, or an older copy put back)",
+                e->id, p->path, p->back_from, p->back_to, p->back_n);
+    }
     if (!p->moved_to)
         return;
     w->st.files_moved++;
@@ -1280,10 +1329,16 @@ static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
     if (e->part[F_CRIT].last > f->last_t)
         f->last_t = e->part[F_CRIT].last;
     w->st.stale += e->stale;
-    if (e->stale)
+    /* One line per episode, from here or from rrdw_push (which skips the next samples of the
+     * same seconds itself); the episode ends when a sample goes in. */
+    if (e->stale && !f->stale_logged)
         log_notice("rrd: probe %s: %" PRIu64 " samples not newer than the last update of %s, "
                    "skipped",
                    e->id, e->stale, e->part[F_CRIT].path);
+    if (e->stale)
+        f->stale_logged = true;
+    if (e->part[F_CRIT].written > 0)
+        f->stale_logged = false;
 
     /* A sample in both files is done: written, unless the criterion file skipped it as stale.
      * Compact the others, in order, and put them back in front. */
@@ -1343,6 +1398,12 @@ static void job_done(uv_work_t *req, int status)
         jfile_done(w, j->files[i], final);
         jfile_free(j->files[i]);
     }
+    /* rrdcached went away: once it is back every file is looked at again, to see what the new
+     * one holds (a killed rrdcached loses the updates it had not written out or journaled). */
+    if (j->daemon_down)
+        for (size_t i = 0; i < w->nfiles; i++)
+            for (int k = 0; k < NFILES; k++)
+                w->files[i]->part[k].ready_step = 0;
     free(j);
     w->busy = false;
     if (w->queued > w->max_queued)

@@ -55,6 +55,9 @@ struct rrdw_stats {
     uint64_t stale;       /* samples not newer than the file's last update, skipped */
     uint64_t failures;    /* failed write attempts */
     uint64_t files_moved; /* files moved aside (step or layout changed) */
+    uint64_t rolled_back; /* samples written, then lost by the storage: a criterion file found
+                             older than its last write (rrdcached killed before writing them
+                             out, an older copy put back); logged per file */
     bool daemon_down;     /* rrdcached could not be reached by the last write */
 };
 

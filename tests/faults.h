@@ -2,3 +2,4 @@
  * `Suite *name_suite(void)` in tests/test_<name>.c. Not part of `make test`. */
 SUITE(faults_alert)
 SUITE(faults_net)
+SUITE(faults_proc)

@@ -1058,6 +1058,54 @@ START_TEST(test_stale)
 }
 END_TEST
 
+/* A gap in the file (vigie stopped a while, samples lost with rrdcached): the first sample after
+ * it is kept, not turned unknown by the heartbeat, and the gap is not bridged. */
+START_TEST(test_gap_keeps_next_sample)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char path[600];
+    struct series *c;
+
+    env_init(&e, "rrd", "gap", 10);
+    o = env_opts(&e);
+    for (int k = 0; k < 2; k++) {
+        /* steps 0..4, then (a restart) 7..9, then one alone at 12: gaps of 2 steps, then 2 */
+        env_open(&e, &o);
+        if (k == 0) {
+            push_ok(&e, base, 0, 5, 200);
+        } else {
+            push_ok(&e, base, 7, 3, 300);
+            env_flush(&e);
+            push_ok(&e, base, 12, 1, 450);
+        }
+        env_flush(&e);
+        st = env_stats(&e);
+        ck_assert_uint_eq(st.written, k == 0 ? 5 : 4);
+        ck_assert_uint_eq(st.failures, 0);
+        env_close(&e);
+    }
+    for (int ph = 0; ph < 2; ph++) {
+        const char *ds = ph ? "total" : "le_400";
+
+        env_path(&e, path, sizeof(path), ph == 1);
+        c = test_fetch(path, "AVERAGE", 10, base, base + 150);
+        for (int i = 0; i < 14; i++) {
+            double v = series_at(c, base + (i + 1) * 10, ds);
+            bool there = i < 5 || (i >= 7 && i < 10) || i == 12;
+
+            ck_assert_msg(there ? !isnan(v) : isnan(v), "%s step %d: %g", ds, i, v);
+            if (there && ph == 1)
+                check_close(v, i < 5 ? 0.2 : i < 10 ? 0.3 : 0.45, 1e-9, "total");
+        }
+        series_free(c);
+    }
+    env_fini(&e);
+}
+END_TEST
+
 /* File sizes with the default retention, and the archives' rows. */
 struct size_case {
     unsigned step;
@@ -1430,6 +1478,7 @@ Suite *rrdw_suite(void)
     tcase_add_test(tc, test_close_loses_loudly);
     tcase_add_test(tc, test_close_while_writing);
     tcase_add_test(tc, test_path);
+    tcase_add_test(tc, test_gap_keeps_next_sample);
     suite_add_tcase(s, tc);
     return s;
 }
