@@ -293,6 +293,7 @@ START_TEST(test_reload_storm)
         l += ns.seq[i] == 'L';
         r += ns.seq[i] == 'R';
     }
+    fprintf(stderr, "reload storm: %zu reloads for 100 SIGHUPs\n", reloads);
     ck_assert_msg(reloads >= 2 && reloads <= 100, "%zu reloads", reloads);
     ck_assert_msg(l == reloads && r == reloads + 1, "sequence %s, %zu reloads", ns.seq, reloads);
     ck_assert_int_eq(ns.bad_reloading, 0);
