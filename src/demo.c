@@ -1,0 +1,427 @@
+/* demo — `vigie demo`: the lockdown spike, live on loopback (see demo.h, docs/SIMULATE.md).
+ *
+ * One loop, one thread: the simulated services, a SIGCHLD watcher for the daemon, SIGINT and
+ * SIGTERM, the end-of-demo timer and a progress line. The daemon is a child process running the
+ * same binary (`vigie run`), in its own process group so that a Ctrl-C reaches only the demo,
+ * which then stops it once: no process is left behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "container.h"
+#include "demo.h"
+#include "diag.h"
+#include "log.h"
+#include "report.h"
+#include "sim.h"
+#include "units.h"
+
+extern char **environ;
+
+#define DEFAULT_DURATION_MS 180000
+#define MAX_DURATION_MS 600000
+#define KILL_AFTER_MS 30000 /* SIGKILL when the daemon has not stopped this long after SIGTERM */
+
+struct demo {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm, sigchld;
+    uv_timer_t end, progress, kill;
+    struct sim *sim;
+    struct sim_stats st;
+    pid_t pid;
+    int status; /* the daemon's wait status, valid once reaped */
+    bool reaped;
+    bool stopping; /* SIGTERM sent */
+    bool interrupted;
+    uint64_t t0, t_end, duration_ms; /* loop times, ms */
+    const struct config *cfg;
+};
+
+static void demo_shutdown(struct demo *d)
+{
+    sim_stats(d->sim, &d->st);
+    d->t_end = uv_now(&d->loop);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigchld, NULL);
+    uv_close((uv_handle_t *)&d->end, NULL);
+    uv_close((uv_handle_t *)&d->progress, NULL);
+    uv_close((uv_handle_t *)&d->kill, NULL);
+    sim_close(d->sim, NULL, NULL);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    struct demo *d = container_of(t, struct demo, kill);
+
+    if (!d->reaped) {
+        fprintf(stderr, "vigie demo: the daemon did not stop within %d s: SIGKILL\n",
+                KILL_AFTER_MS / 1000);
+        kill(-d->pid, SIGKILL);
+    }
+}
+
+/* Asks the daemon to stop (once); the SIGCHLD watcher finishes the demo when it has. */
+static void demo_stop(struct demo *d)
+{
+    if (d->stopping || d->reaped)
+        return;
+    d->stopping = true;
+    uv_timer_stop(&d->end);
+    kill(d->pid, SIGTERM);
+    uv_timer_start(&d->kill, on_kill_timer, KILL_AFTER_MS, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct demo *d = h->data;
+
+    fprintf(stderr, "vigie demo: %s, stopping\n", signum == SIGINT ? "interrupted" : "SIGTERM");
+    d->interrupted = true;
+    demo_stop(d);
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    struct demo *d = h->data;
+    pid_t w;
+
+    (void)signum;
+    if (d->reaped)
+        return;
+    w = waitpid(d->pid, &d->status, WNOHANG);
+    if (w != d->pid)
+        return;
+    d->reaped = true;
+    /* The daemon's own children (its renderer) went with it; anything left in its group goes. */
+    kill(-d->pid, SIGKILL);
+    demo_shutdown(d);
+}
+
+static void on_end(uv_timer_t *t)
+{
+    demo_stop(container_of(t, struct demo, end));
+}
+
+static void on_progress(uv_timer_t *t)
+{
+    struct demo *d = container_of(t, struct demo, progress);
+    struct sim_stats st;
+    struct sim_state ss;
+    double el = (double)(uv_now(&d->loop) - d->t0) / 1000.0;
+
+    sim_stats(d->sim, &st);
+    sim_scenario_at(SIM_SCHOOL, el * 1000.0 / (double)d->duration_ms, &ss);
+    printf("vigie demo: %3.0f s / %.0f s  %-24s requests %llu (%llu 502/503, %llu reset), "
+           "notifications %llu\n",
+           el, d->duration_ms / 1000.0, ss.phase, (unsigned long long)st.requests,
+           (unsigned long long)st.errors, (unsigned long long)st.resets,
+           (unsigned long long)st.notifications);
+    fflush(stdout);
+}
+
+/* Starts `vigie run -c dir/vigie.yaml` in its own process group, output to dir/vigie.log. */
+static int spawn_daemon(struct demo *d, const char *dir, char *err, size_t errlen)
+{
+    char cfgp[4096], logp[4096], statsp[4096], dur[64];
+    char a0[] = "vigie", a1[] = "run", a2[] = "-c", a4[] = "--duration", a6[] = "--stats";
+    char *argv[] = {a0, a1, a2, cfgp, a4, dur, a6, statsp, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc;
+
+    snprintf(cfgp, sizeof(cfgp), "%s/vigie.yaml", dir);
+    snprintf(logp, sizeof(logp), "%s/vigie.log", dir);
+    snprintf(statsp, sizeof(statsp), "%s/stats.json", dir);
+    /* A backstop: the daemon stops by itself if the demo could not tell it to. */
+    snprintf(dur, sizeof(dur), "%llums", (unsigned long long)(d->duration_ms + 60000));
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawn(&d->pid, "/proc/self/exe", &fa, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot start the daemon: %s", strerror(rc));
+    return -rc;
+}
+
+/* Distinct probe ids on the log lines holding `marker` ("alert: ", "probe "), the id being the
+ * word after it, counted once each. */
+static size_t log_distinct(const char *path, const char *marker, const char *must)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048], **seen = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        char *m = strstr(line, marker), *id, *e;
+        bool dup = false;
+
+        if (!m || !strstr(m, must))
+            continue;
+        id = m + strlen(marker);
+        e = id + strcspn(id, " :");
+        *e = '\0';
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcmp(seen[i], id) == 0;
+        if (dup)
+            continue;
+        if (n == cap) {
+            char **ns = realloc(seen, (cap = cap ? cap * 2 : 64) * sizeof(*seen));
+
+            if (!ns)
+                break;
+            seen = ns;
+        }
+        seen[n] = strdup(id);
+        if (seen[n])
+            n++;
+    }
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        free(seen[i]);
+    free(seen);
+    return n;
+}
+
+/* The criterion report over today (UTC) into dir/graphs/report.html, where the dashboard links. */
+static int write_report(const char *dir)
+{
+    struct config *cfg = NULL;
+    struct report_opts o = {.format = REPORT_HTML};
+    struct diag dg;
+    char cfgp[4096], out[4096], tmp[4200];
+    time_t now = time(NULL);
+    FILE *f;
+    int rc;
+
+    snprintf(cfgp, sizeof(cfgp), "%s/vigie.yaml", dir);
+    snprintf(out, sizeof(out), "%s/graphs/report.html", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+    diag_init(&dg);
+    rc = config_load(cfgp, &cfg, &dg);
+    diag_fini(&dg);
+    if (rc != 0) {
+        fprintf(stderr, "vigie demo: report: %s: cannot load it again\n", cfgp);
+        return rc;
+    }
+    o.from = now - now % 86400;
+    o.to = o.from + 86400;
+    o.output = out;
+    f = fopen(tmp, "w");
+    if (!f) {
+        rc = -errno;
+        fprintf(stderr, "vigie demo: report: %s: %s\n", tmp, strerror(errno));
+    } else {
+        rc = report_write(cfg, &o, f, stderr);
+        if (fclose(f) != 0 && rc == 0)
+            rc = -errno;
+        if (rc == 0 && rename(tmp, out) != 0)
+            rc = -errno;
+        if (rc != 0)
+            fprintf(stderr, "vigie demo: report: %s: %s\n", out, strerror(-rc));
+    }
+    config_free(cfg);
+    return rc;
+}
+
+static void demo_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vigie demo [-c FILE] [--out DIR] [--duration D] [--interval D] [--seed N]\n"
+            "  -c FILE         the probes to simulate (default: ./vigie.yaml, the shipped ones)\n"
+            "  --out DIR       where everything goes (default: ./vigie-demo); must not hold\n"
+            "                  a previous demo's rrd/\n"
+            "  --duration D    how long (default 3m, at most 10m)\n"
+            "  --interval D    the checks' interval (default 5s)\n"
+            "(docs/SIMULATE.md)\n");
+}
+
+int demo_main(int argc, char **argv)
+{
+    struct demo d = {.duration_ms = DEFAULT_DURATION_MS};
+    struct sim_opts so = {0};
+    struct sim_write_opts wo = {.demo = true, .local_receiver = true};
+    struct config *cfg = NULL;
+    struct diag dg;
+    const char *out = "vigie-demo", *src = NULL;
+    uint64_t interval = 5000;
+    char err[1024], path[4096], nd[4096];
+    json_t *stats = NULL;
+    size_t njdma = 0, changed, down;
+    int rc = 1;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *why = NULL;
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            demo_usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            log_set_level(LOG_DEBUG);
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "vigie: demo: %s needs a value\n", a);
+            demo_usage(stderr);
+            return 1;
+        }
+        i++;
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            src = v;
+        } else if (strcmp(a, "--out") == 0) {
+            out = v;
+        } else if (strcmp(a, "--duration") == 0) {
+            if (units_duration(v, &d.duration_ms, &why) == 0 &&
+                (d.duration_ms < 20000 || d.duration_ms > MAX_DURATION_MS))
+                why = "between 20s and 10m";
+        } else if (strcmp(a, "--interval") == 0) {
+            if (units_duration(v, &interval, &why) == 0 && (interval < 1000 || interval > 60000))
+                why = "between 1s and 1m";
+        } else if (strcmp(a, "--seed") == 0) {
+            char *e;
+
+            so.seed = strtoull(v, &e, 10);
+            why = *e ? "expected a number" : NULL;
+        } else {
+            fprintf(stderr, "vigie: demo: unexpected argument \"%s\"\n", a);
+            demo_usage(stderr);
+            return 1;
+        }
+        if (why) {
+            fprintf(stderr, "vigie: demo: %s %s: %s\n", a, v, why);
+            return 1;
+        }
+    }
+    if (!src && access("vigie.yaml", F_OK) == 0)
+        src = "vigie.yaml";
+    snprintf(path, sizeof(path), "%s/rrd", out);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "vigie: demo: %s holds a previous demo: remove it first (rm -r %s)\n", out,
+                out);
+        return 1;
+    }
+    diag_init(&dg);
+    if (config_load(src, &cfg, &dg) != 0) {
+        diag_print(&dg, stderr);
+        fprintf(stderr, "vigie: %zu error%s, configuration not loaded\n", dg.n,
+                dg.n == 1 ? "" : "s");
+        diag_fini(&dg);
+        return 1;
+    }
+    diag_fini(&dg);
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        njdma += cfg->probes[i].njdma;
+    d.cfg = cfg;
+
+    snprintf(nd, sizeof(nd), "%s/notifications", out);
+    if ((mkdir(out, 0755) != 0 && errno != EEXIST) || (mkdir(nd, 0755) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "vigie: demo: %s: %s\n", nd, strerror(errno));
+        goto out;
+    }
+    so.notify_dir = nd;
+    so.scenario_ms = d.duration_ms;
+    if (uv_loop_init(&d.loop) != 0)
+        goto out;
+    if (sim_start(&d.loop, cfg, &so, &d.sim) != 0) {
+        fprintf(stderr, "vigie: demo: cannot start the simulated services\n");
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d.loop);
+        goto out;
+    }
+    wo.source = src;
+    wo.interval_ms = interval;
+    wo.group_wait_ms = interval < 5000 ? interval : 5000;
+    /* Graphs: often enough to follow the spike, not so often that drawing 177 probes' graphs
+     * keeps the machine busy. */
+    wo.graphs_ms = d.duration_ms / 12 < 5000 ? 5000 : d.duration_ms / 12;
+    if (sim_write_config(d.sim, out, &wo, err, sizeof(err)) != 0 ||
+        spawn_daemon(&d, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vigie: demo: %s\n", err);
+        sim_close(d.sim, NULL, NULL);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d.loop);
+        goto out;
+    }
+    printf("vigie demo: %zu procedures' services simulated on 127.0.0.1, probed by `vigie run` "
+           "(pid %ld) every %llu s for %llu s\n"
+           "  files in %s/ (daemon log: %s/vigie.log), Ctrl-C stops early\n",
+           cfg->nprobes, (long)d.pid, (unsigned long long)(interval / 1000),
+           (unsigned long long)(d.duration_ms / 1000), out, out);
+    fflush(stdout);
+
+    uv_signal_init(&d.loop, &d.sigint);
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigchld);
+    uv_timer_init(&d.loop, &d.end);
+    uv_timer_init(&d.loop, &d.progress);
+    uv_timer_init(&d.loop, &d.kill);
+    d.sigint.data = d.sigterm.data = d.sigchld.data = &d;
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
+    d.t0 = uv_now(&d.loop);
+    uv_timer_start(&d.end, on_end, d.duration_ms, 0);
+    uv_timer_start(&d.progress, on_progress, 15000, 15000);
+    on_sigchld(&d.sigchld, SIGCHLD); /* it may have failed already */
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&d.loop) != 0)
+        log_warn("demo: event loop closed with handles still open");
+
+    if (!WIFEXITED(d.status) || WEXITSTATUS(d.status) != 0) {
+        fprintf(stderr, "vigie demo: the daemon failed (%s %d): see %s/vigie.log\n",
+                WIFEXITED(d.status) ? "exit status" : "signal",
+                WIFEXITED(d.status) ? WEXITSTATUS(d.status) : WTERMSIG(d.status), out);
+        goto out;
+    }
+    write_report(out);
+
+    snprintf(path, sizeof(path), "%s/stats.json", out);
+    stats = json_load_file(path, 0, NULL);
+    snprintf(path, sizeof(path), "%s/vigie.log", out);
+    changed = log_distinct(path, "alert: ", " firing");
+    down = log_distinct(path, "probe ", ": down");
+    printf("\nvigie demo: %s after %.0f s\n"
+           "  procedures simulated: %zu services (%zu procedures by jdma id), %llu requests "
+           "answered (%llu 502/503, %llu reset)\n"
+           "  checks done:          %lld (%lld missed ticks)\n"
+           "  state changes:        %zu probes went down, %zu had an alert firing; %lld alert "
+           "transitions\n"
+           "  on-call received:     %llu notifications for those %lld transitions (%s/)\n"
+           "  report:               %s/graphs/report.html\n"
+           "  open:                 %s/graphs/index.html\n",
+           d.interrupted ? "interrupted" : "done", (double)(d.t_end - d.t0) / 1000.0, cfg->nprobes,
+           njdma, (unsigned long long)d.st.requests, (unsigned long long)d.st.errors,
+           (unsigned long long)d.st.resets,
+           (long long)json_integer_value(json_object_get(stats, "completed")),
+           (long long)json_integer_value(json_object_get(stats, "missed")), down, changed,
+           (long long)json_integer_value(json_object_get(stats, "alert_transitions")),
+           (unsigned long long)d.st.notifications,
+           (long long)json_integer_value(json_object_get(stats, "alert_transitions")), nd, out,
+           out);
+    rc = d.interrupted ? 130 : 0;
+out:
+    json_decref(stats);
+    config_free(cfg);
+    return rc;
+}
