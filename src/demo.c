@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +22,8 @@
 
 #include "config.h"
 #include "container.h"
+#include "dash.h"
+#include "graph.h"
 #include "demo.h"
 #include "diag.h"
 #include "log.h"
@@ -204,26 +207,16 @@ static size_t log_distinct(const char *path, const char *marker, const char *mus
 }
 
 /* The criterion report over today (UTC) into dir/graphs/report.html, where the dashboard links. */
-static int write_report(const char *dir)
+static int write_report(const struct config *cfg)
 {
-    struct config *cfg = NULL;
     struct report_opts o = {.format = REPORT_HTML};
-    struct diag dg;
-    char cfgp[4096], out[4096], tmp[4200];
+    char out[4096], tmp[4200];
     time_t now = time(NULL);
     FILE *f;
     int rc;
 
-    snprintf(cfgp, sizeof(cfgp), "%s/vigie.yaml", dir);
-    snprintf(out, sizeof(out), "%s/graphs/report.html", dir);
+    snprintf(out, sizeof(out), "%s/report.html", cfg->graphs_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", out);
-    diag_init(&dg);
-    rc = config_load(cfgp, &cfg, &dg);
-    diag_fini(&dg);
-    if (rc != 0) {
-        fprintf(stderr, "vigie demo: report: %s: cannot load it again\n", cfgp);
-        return rc;
-    }
     o.from = now - now % 86400;
     o.to = o.from + 86400;
     o.output = out;
@@ -231,17 +224,261 @@ static int write_report(const char *dir)
     if (!f) {
         rc = -errno;
         fprintf(stderr, "vigie demo: report: %s: %s\n", tmp, strerror(errno));
-    } else {
-        rc = report_write(cfg, &o, f, stderr);
-        if (fclose(f) != 0 && rc == 0)
-            rc = -errno;
-        if (rc == 0 && rename(tmp, out) != 0)
-            rc = -errno;
-        if (rc != 0)
-            fprintf(stderr, "vigie demo: report: %s: %s\n", out, strerror(-rc));
+        return rc;
     }
-    config_free(cfg);
+    rc = report_write(cfg, &o, f, stderr);
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, out) != 0)
+        rc = -errno;
+    if (rc != 0)
+        fprintf(stderr, "vigie demo: report: %s: %s\n", out, strerror(-rc));
     return rc;
+}
+
+/* Text for HTML. */
+static void html(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* The dashboard from the RRD files, when the daemon had not written it yet (its first graph pass
+ * over every probe and period can outlast a short demo). */
+static void write_dashboard(const struct config *cfg)
+{
+    struct dash_row *rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*rows));
+    struct dash_refresh_opts o;
+    char path[4096], err[512];
+    time_t now = time(NULL);
+
+    snprintf(path, sizeof(path), "%s/index.html", cfg->graphs_dir);
+    if (!rows || access(path, F_OK) == 0) {
+        free(rows);
+        return;
+    }
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        dash_row_init(&rows[i], &cfg->probes[i]);
+    dash_opts_from_config(cfg, &o);
+    dash_collect(o.rrd_dir, rows, cfg->nprobes, now, o.flush_s);
+    if (dash_write(o.graphs_dir, rows, cfg->nprobes, o.lang, o.formats, now, err, sizeof(err)) != 0)
+        fprintf(stderr, "vigie demo: dashboard: %s\n", err);
+    free(rows);
+}
+
+/* One graph of the demo's window into graphs_dir/demo/NAME.png, and its <img> on the page. */
+static void demo_graph(FILE *page, const struct config *cfg, struct graph_req *rq, const char *name,
+                       size_t *drawn)
+{
+    struct graph_style st = {
+        .width = 720, .height = 200, .lang = (enum graph_lang)cfg->graphs.lang};
+    char path[4096], err[1024];
+
+    rq->format = GRAPH_PNG;
+    rq->period = GRAPH_DAY;
+    snprintf(path, sizeof(path), "%s/demo/%s.png", cfg->graphs_dir, name);
+    if (graph_draw(cfg, rq, &st, path, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vigie demo: graph %s: %s\n", name, err);
+        return;
+    }
+    (*drawn)++;
+    fprintf(page, "<p><img src=\"demo/%s.png\" alt=\"", name);
+    html(page, name);
+    fputs("\"></p>\n", page);
+}
+
+static bool status_is(const json_t *n, const char *want)
+{
+    const char *s = json_string_value(json_object_get(n, "status"));
+
+    return s && strcmp(s, want) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* graphs_dir/demo.html: the spike over the demo's window (overview, the groups of the two waves,
+ * the school services), the scenario's timeline and every notification on-call received. */
+static int write_demo_page(const struct config *cfg, const char *dir, time_t t0, time_t t1,
+                           uint64_t duration_ms, const char *summary, size_t *drawn)
+{
+    char path[4096], nd[4096];
+    struct graph_req rq = {0};
+    const char *groups[SIM_NWAVES] = {0};
+    FILE *f;
+    char **names = NULL;
+    size_t nn = 0;
+    DIR *dp;
+
+    *drawn = 0;
+    snprintf(path, sizeof(path), "%s/demo", cfg->graphs_dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    snprintf(path, sizeof(path), "%s/demo.html", cfg->graphs_dir);
+    f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>vigie demo — the lockdown spike</title>\n<style>"
+          "body{font:14px/1.4 sans-serif;margin:1.5em;max-width:1100px;color:#222}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
+          "text-align:left;vertical-align:top}th{background:#f0f0f0}.firing{color:#c62828;"
+          "font-weight:bold}.resolved{color:#2e7d32;font-weight:bold}pre{background:#f6f6f6;"
+          "padding:.6em}</style></head><body>\n"
+          "<h1>vigie demo: a lockdown-like spike, live on loopback</h1>\n<p>"
+          "<a href=\"index.html\">the dashboard</a> · <a href=\"report.html\">the criterion "
+          "report</a> · the simulated services answer with the profiles of the observatory's "
+          "data, then replay, compressed, March 2020: the school services first, then the "
+          "employment and tax services (docs/SIMULATE.md).</p>\n<pre>",
+          f);
+    html(f, summary);
+    fputs("</pre>\n<h2>The spike</h2>\n", f);
+    rq.end = t1;
+    rq.span = t1 - t0 > 60 ? t1 - t0 : 60;
+    rq.kind = GRAPH_OVERVIEW;
+    demo_graph(f, cfg, &rq, "overview", drawn);
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        enum sim_wave w = sim_wave_of(&cfg->probes[i]);
+
+        if (w != SIM_CALM && !groups[w])
+            groups[w] = cfg->probes[i].group;
+    }
+    for (int w = SIM_SCHOOL; w < SIM_NWAVES; w++) {
+        char name[64];
+
+        if (!groups[w])
+            continue;
+        rq.kind = GRAPH_GROUP;
+        rq.group = groups[w];
+        snprintf(name, sizeof(name), "group-%d", w);
+        demo_graph(f, cfg, &rq, name, drawn);
+    }
+    rq.group = NULL;
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        char name[256];
+
+        if (sim_wave_of(&cfg->probes[i]) != SIM_SCHOOL)
+            continue;
+        rq.probe = &cfg->probes[i];
+        rq.kind = GRAPH_LATENCY;
+        snprintf(name, sizeof(name), "%s-latency", cfg->probes[i].id);
+        demo_graph(f, cfg, &rq, name, drawn);
+        rq.kind = GRAPH_AVAIL;
+        snprintf(name, sizeof(name), "%s-avail", cfg->probes[i].id);
+        demo_graph(f, cfg, &rq, name, drawn);
+    }
+
+    fputs("<h2>The scenario</h2>\n<table><tr><th>phase</th><th>from</th><th>to</th>"
+          "<th>latency ×</th><th>load / capacity</th></tr>\n",
+          f);
+    for (size_t k = 0; k < sim_nphases; k++) {
+        const struct sim_phase *ph = &sim_phases[k];
+        double a = ph->start * duration_ms / 1000.0,
+               b = (ph->start + ph->dur) * duration_ms / 1000.0;
+
+        fprintf(f, "<tr><td>");
+        html(f, ph->name);
+        fprintf(f,
+                "%s</td><td>+%.0f s</td><td>+%.0f s</td><td>%.0f → %.0f</td>"
+                "<td>%.1f → %.1f</td></tr>\n",
+                ph->closed ? " (connections refused)" : "", a, b, ph->lat_from, ph->lat_to,
+                ph->load_from, ph->load_to);
+    }
+    fputs("</table>\n<h2>What on-call received</h2>\n", f);
+
+    /* The notifications, in the order received (their files are numbered). */
+    snprintf(nd, sizeof(nd), "%s/notifications", dir);
+    dp = opendir(nd);
+    for (struct dirent *de; dp && (de = readdir(dp));) {
+        char **nn2;
+
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
+            continue;
+        nn2 = realloc(names, (nn + 1) * sizeof(*names));
+        if (!nn2)
+            break;
+        names = nn2;
+        names[nn] = strdup(de->d_name);
+        if (names[nn])
+            nn++;
+    }
+    if (dp)
+        closedir(dp);
+    if (nn)
+        qsort(names, nn, sizeof(*names), cmp_str);
+    fprintf(f,
+            "<p>%zu notifications (one per group and route, transitions gathered for "
+            "<code>group_wait</code>), as the webhook receiver got them: <code>",
+            nn);
+    html(f, nd);
+    fputs("/</code>.</p>\n<table><tr><th>created (UTC)</th><th>status</th><th>title</th>"
+          "<th>alerts</th></tr>\n",
+          f);
+    for (size_t i = 0; i < nn; i++) {
+        json_t *n, *alerts;
+        char p2[8192];
+        size_t k;
+        json_t *al;
+
+        snprintf(p2, sizeof(p2), "%s/%s", nd, names[i]);
+        n = json_load_file(p2, 0, NULL);
+        if (!n)
+            continue;
+        fputs("<tr><td>", f);
+        html(f, json_string_value(json_object_get(n, "created")));
+        fprintf(f, "</td><td class=\"%s\">", status_is(n, "resolved") ? "resolved" : "firing");
+        html(f, json_string_value(json_object_get(n, "status")));
+        fputs("</td><td>", f);
+        html(f, json_string_value(json_object_get(n, "title")));
+        fputs("</td><td>", f);
+        alerts = json_object_get(n, "alerts");
+        json_array_foreach(alerts, k, al)
+        {
+            fputs(k ? "<br>" : "", f);
+            html(f, json_string_value(json_object_get(al, "status")));
+            fputs(" ", f);
+            html(f, json_string_value(json_object_get(al, "kind")));
+            fputs(": ", f);
+            html(f, json_string_value(json_object_get(al, "name")));
+            if (json_string_value(json_object_get(al, "summary"))) {
+                fputs(" — ", f);
+                html(f, json_string_value(json_object_get(al, "summary")));
+            }
+        }
+        fputs("</td></tr>\n", f);
+        json_decref(n);
+    }
+    fputs("</table>\n</body></html>\n", f);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
+    if (ferror(f) | (fclose(f) != 0)) {
+        fprintf(stderr, "vigie demo: %s: write error\n", path);
+        return -EIO;
+    }
+    return 0;
 }
 
 static void demo_usage(FILE *f)
@@ -261,9 +498,13 @@ int demo_main(int argc, char **argv)
     struct demo d = {.duration_ms = DEFAULT_DURATION_MS};
     struct sim_opts so = {0};
     struct sim_write_opts wo = {.demo = true, .local_receiver = true};
-    struct config *cfg = NULL;
+    struct config *cfg = NULL, *gcfg = NULL;
     struct diag dg;
     const char *out = "vigie-demo", *src = NULL;
+    char *summary = NULL;
+    size_t summary_len = 0, drawn = 0;
+    FILE *sum;
+    time_t wall0 = 0;
     uint64_t interval = 5000;
     char err[1024], path[4096], nd[4096];
     json_t *stats = NULL;
@@ -381,6 +622,7 @@ int demo_main(int argc, char **argv)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
     d.t0 = uv_now(&d.loop);
+    wall0 = time(NULL);
     uv_timer_start(&d.end, on_end, d.duration_ms, 0);
     uv_timer_start(&d.progress, on_progress, 15000, 15000);
     on_sigchld(&d.sigchld, SIGCHLD); /* it may have failed already */
@@ -394,34 +636,56 @@ int demo_main(int argc, char **argv)
                 WIFEXITED(d.status) ? WEXITSTATUS(d.status) : WTERMSIG(d.status), out);
         goto out;
     }
-    write_report(out);
+    snprintf(path, sizeof(path), "%s/vigie.yaml", out);
+    diag_init(&dg);
+    if (config_load(path, &gcfg, &dg) != 0) {
+        diag_print(&dg, stderr);
+        diag_fini(&dg);
+        goto out;
+    }
+    diag_fini(&dg);
+    write_report(gcfg);
+    write_dashboard(gcfg);
 
     snprintf(path, sizeof(path), "%s/stats.json", out);
     stats = json_load_file(path, 0, NULL);
     snprintf(path, sizeof(path), "%s/vigie.log", out);
     changed = log_distinct(path, "alert: ", " firing");
     down = log_distinct(path, "probe ", ": down");
-    printf("\nvigie demo: %s after %.0f s\n"
-           "  procedures simulated: %zu services (%zu procedures by jdma id), %llu requests "
-           "answered (%llu 502/503, %llu reset)\n"
-           "  checks done:          %lld (%lld missed ticks)\n"
-           "  state changes:        %zu probes went down, %zu had an alert firing; %lld alert "
-           "transitions\n"
-           "  on-call received:     %llu notifications for those %lld transitions (%s/)\n"
-           "  report:               %s/graphs/report.html\n"
-           "  open:                 %s/graphs/index.html\n",
-           d.interrupted ? "interrupted" : "done", (double)(d.t_end - d.t0) / 1000.0, cfg->nprobes,
-           njdma, (unsigned long long)d.st.requests, (unsigned long long)d.st.errors,
-           (unsigned long long)d.st.resets,
-           (long long)json_integer_value(json_object_get(stats, "completed")),
-           (long long)json_integer_value(json_object_get(stats, "missed")), down, changed,
-           (long long)json_integer_value(json_object_get(stats, "alert_transitions")),
-           (unsigned long long)d.st.notifications,
-           (long long)json_integer_value(json_object_get(stats, "alert_transitions")), nd, out,
-           out);
+    sum = open_memstream(&summary, &summary_len);
+    if (!sum)
+        goto out;
+    fprintf(sum,
+            "vigie demo: %s after %.0f s\n"
+            "  procedures simulated: %zu services (%zu procedures by jdma id), %llu requests\n"
+            "                        answered (%llu 502/503, %llu connections reset)\n"
+            "  checks done:          %lld (%lld missed ticks)\n"
+            "  state changes:        %zu probes had failed checks, %zu changed alert state\n"
+            "                        (%lld alert transitions, firing and resolved)\n"
+            "  on-call received:     %llu notifications for those %lld transitions\n",
+            d.interrupted ? "interrupted" : "done", (double)(d.t_end - d.t0) / 1000.0, cfg->nprobes,
+            njdma, (unsigned long long)d.st.requests, (unsigned long long)d.st.errors,
+            (unsigned long long)d.st.resets,
+            (long long)json_integer_value(json_object_get(stats, "completed")),
+            (long long)json_integer_value(json_object_get(stats, "missed")), down, changed,
+            (long long)json_integer_value(json_object_get(stats, "alert_transitions")),
+            (unsigned long long)d.st.notifications,
+            (long long)json_integer_value(json_object_get(stats, "alert_transitions")));
+    if (fclose(sum) != 0)
+        goto out;
+    write_demo_page(gcfg, out, wall0, wall0 + (time_t)((d.t_end - d.t0) / 1000), d.duration_ms,
+                    summary, &drawn);
+    printf("\n%s"
+           "  notifications:        %s/\n"
+           "  report:               %s/report.html\n"
+           "  the spike and alerts: %s/demo.html (%zu graphs of the demo's window)\n"
+           "  open:                 %s/index.html\n",
+           summary, nd, gcfg->graphs_dir, gcfg->graphs_dir, drawn, gcfg->graphs_dir);
     rc = d.interrupted ? 130 : 0;
 out:
     json_decref(stats);
+    free(summary);
+    config_free(gcfg);
     config_free(cfg);
     return rc;
 }

@@ -1093,7 +1093,7 @@ int sim_write_config(const struct sim *s, const char *dir, const struct sim_writ
         fprintf(x,
                 "rrd_flush: 2s\n"
                 "rrd_retention: {full: 1d, medium: 2d, hourly: 3d, daily: 7d}\n"
-                "graphs: {enabled: true, interval: %llums, formats: [png, svg], lang: %s, "
+                "graphs: {enabled: true, interval: %llums, formats: [png], lang: %s, "
                 "width: %ld, height: %ld}\n",
                 (unsigned long long)(w->graphs_ms ? w->graphs_ms : 10000),
                 s->cfg->graphs.lang ? "en" : "fr", s->cfg->graphs.width, s->cfg->graphs.height);
