@@ -206,6 +206,48 @@ static size_t log_distinct(const char *path, const char *marker, const char *mus
     return n;
 }
 
+/* Lines of the log holding `needle`. */
+static size_t log_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    size_t n = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* The notifications stored in dir, by receiver: "oncall" (pages) and the others. */
+static void count_notifications(const char *dir, size_t *pages, size_t *others)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+
+    *pages = *others = 0;
+    while (dp && (de = readdir(dp))) {
+        char path[8192];
+        json_t *n;
+        const char *r;
+
+        if (!strstr(de->d_name, ".json"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        n = json_load_file(path, 0, NULL);
+        r = json_string_value(json_object_get(n, "receiver"));
+        if (r && strcmp(r, "oncall") == 0)
+            (*pages)++;
+        else if (n)
+            (*others)++;
+        json_decref(n);
+    }
+    if (dp)
+        closedir(dp);
+}
+
 /* The criterion report over today (UTC) into dir/graphs/report.html, where the dashboard links. */
 static int write_report(const struct config *cfg)
 {
@@ -433,7 +475,9 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
             "<code>group_wait</code>), as the webhook receiver got them: <code>",
             nn);
     html(f, nd);
-    fputs("/</code>.</p>\n<table><tr><th>created (UTC)</th><th>status</th><th>title</th>"
+    fputs("/</code>. Route <code>oncall</code> (severity critical: down) pages on-call, route "
+          "<code>team-chat</code> (warnings: slow) goes to the team's chat.</p>\n"
+          "<table><tr><th>created (UTC)</th><th>receiver</th><th>status</th><th>title</th>"
           "<th>alerts</th></tr>\n",
           f);
     for (size_t i = 0; i < nn; i++) {
@@ -448,6 +492,8 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
             continue;
         fputs("<tr><td>", f);
         html(f, json_string_value(json_object_get(n, "created")));
+        fputs("</td><td>", f);
+        html(f, json_string_value(json_object_get(n, "receiver")));
         fprintf(f, "</td><td class=\"%s\">", status_is(n, "resolved") ? "resolved" : "firing");
         html(f, json_string_value(json_object_get(n, "status")));
         fputs("</td><td>", f);
@@ -508,7 +554,7 @@ int demo_main(int argc, char **argv)
     uint64_t interval = 5000;
     char err[1024], path[4096], nd[4096];
     json_t *stats = NULL;
-    size_t njdma = 0, changed, down;
+    size_t njdma = 0, changed, down, down_tr, slow_tr, pages = 0, warnings = 0;
     int rc = 1;
 
     for (int i = 0; i < argc; i++) {
@@ -655,22 +701,25 @@ int demo_main(int argc, char **argv)
     sum = open_memstream(&summary, &summary_len);
     if (!sum)
         goto out;
+    down_tr = log_count(path, " down firing") + log_count(path, " down resolved");
+    slow_tr = log_count(path, " slow firing") + log_count(path, " slow resolved");
+    count_notifications(nd, &pages, &warnings);
     fprintf(sum,
             "vigie demo: %s after %.0f s\n"
             "  procedures simulated: %zu services (%zu procedures by jdma id), %llu requests\n"
             "                        answered (%llu 502/503, %llu connections reset)\n"
             "  checks done:          %lld (%lld missed ticks)\n"
-            "  state changes:        %zu probes had failed checks, %zu changed alert state\n"
-            "                        (%lld alert transitions, firing and resolved)\n"
-            "  on-call received:     %llu notifications for those %lld transitions\n",
+            "  state changes:        %zu probes had failed checks, %zu changed alert state:\n"
+            "                        %zu DOWN and %zu SLOW transitions (firing, resolved)\n"
+            "  on-call received:     %zu pages for those %zu DOWN transitions\n"
+            "                        (route oncall: severity critical)\n"
+            "  team chat received:   %zu notifications for the %zu SLOW transitions\n",
             d.interrupted ? "interrupted" : "done", (double)(d.t_end - d.t0) / 1000.0, cfg->nprobes,
             njdma, (unsigned long long)d.st.requests, (unsigned long long)d.st.errors,
             (unsigned long long)d.st.resets,
             (long long)json_integer_value(json_object_get(stats, "completed")),
-            (long long)json_integer_value(json_object_get(stats, "missed")), down, changed,
-            (long long)json_integer_value(json_object_get(stats, "alert_transitions")),
-            (unsigned long long)d.st.notifications,
-            (long long)json_integer_value(json_object_get(stats, "alert_transitions")));
+            (long long)json_integer_value(json_object_get(stats, "missed")), down, changed, down_tr,
+            slow_tr, pages, down_tr, warnings, slow_tr);
     if (fclose(sum) != 0)
         goto out;
     write_demo_page(gcfg, out, wall0, wall0 + (time_t)((d.t_end - d.t0) / 1000), d.duration_ms,

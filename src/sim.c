@@ -1101,16 +1101,22 @@ int sim_write_config(const struct sim *s, const char *dir, const struct sim_writ
     if (w->local_receiver) {
         drop[nd++] = "receivers";
         drop[nd++] = "alerting";
+        /* Pages (critical: down) and warnings (slow, criterion, TLS) apart, as most teams route
+         * them; both reach the simulator's sink, each notification naming its receiver. */
         fprintf(x,
                 "receivers:\n"
-                "  - {name: simulate-oncall, type: webhook, url: \"http://127.0.0.1:%u/notify\", "
+                "  - {name: oncall, type: webhook, url: \"http://127.0.0.1:%u/notify\", "
+                "timeout: 5s}\n"
+                "  - {name: team-chat, type: webhook, url: \"http://127.0.0.1:%u/notify\", "
                 "timeout: 5s}\n"
                 "alerting:\n"
                 "  group_wait: %llums\n"
                 "  routes:\n"
-                "    - {name: oncall, match: {kind: [down, slow]}, receivers: [simulate-oncall], "
+                "    - {name: oncall, match: {severity: critical}, receivers: [oncall], "
+                "repeat: 0s}\n"
+                "    - {name: team-chat, match: {severity: warning}, receivers: [team-chat], "
                 "repeat: 0s}\n",
-                sim_notify_port(s),
+                sim_notify_port(s), sim_notify_port(s),
                 (unsigned long long)(w->group_wait_ms ? w->group_wait_ms : 5000));
     }
     drop[nd] = NULL;

@@ -413,8 +413,12 @@ START_TEST(test_write_config)
     ck_assert_msg(sim_write_config(sim, path, &wo, err, sizeof(err)) == 0, "%s", err);
     snprintf(path, sizeof(path), "%s/gen2/vigie.yaml", dir);
     gen = load(path);
-    ck_assert_uint_eq(gen->nreceivers, 1);
-    ck_assert_str_eq(gen->receivers[0].name, "simulate-oncall");
+    ck_assert_uint_eq(gen->nreceivers, 2);
+    ck_assert_str_eq(gen->receivers[0].name, "oncall");
+    ck_assert_str_eq(gen->receivers[1].name, "team-chat");
+    snprintf(path, sizeof(path), "http://127.0.0.1:%u/notify", sim_notify_port(sim));
+    ck_assert_str_eq(gen->receivers[0].url, path);
+    ck_assert_uint_eq(gen->nroutes, 2);
     ck_assert_uint_eq(gen->group_wait_ms, 5000);
     config_free(gen);
 
