@@ -359,98 +359,14 @@ static int cmp_str(const void *a, const void *b)
 
 /* graphs_dir/demo.html: the spike over the demo's window (overview, the groups of the two waves,
  * the school services), the scenario's timeline and every notification on-call received. */
-static int write_demo_page(const struct config *cfg, const char *dir, time_t t0, time_t t1,
-                           uint64_t duration_ms, const char *summary, size_t *drawn)
+/* Every notification received, in the order received (their files are numbered). */
+static void write_notifications(FILE *f, const char *dir)
 {
-    char path[4096], nd[4096];
-    struct graph_req rq = {0};
-    const char *groups[SIM_NWAVES] = {0};
-    FILE *f;
+    char nd[4096];
     char **names = NULL;
     size_t nn = 0;
     DIR *dp;
 
-    *drawn = 0;
-    snprintf(path, sizeof(path), "%s/demo", cfg->graphs_dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
-        return -errno;
-    }
-    snprintf(path, sizeof(path), "%s/demo.html", cfg->graphs_dir);
-    f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
-        return -errno;
-    }
-    fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>vigie demo — the lockdown spike</title>\n<style>"
-          "body{font:14px/1.4 sans-serif;margin:1.5em;max-width:1100px;color:#222}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
-          "text-align:left;vertical-align:top}th{background:#f0f0f0}.firing{color:#c62828;"
-          "font-weight:bold}.resolved{color:#2e7d32;font-weight:bold}pre{background:#f6f6f6;"
-          "padding:.6em}</style></head><body>\n"
-          "<h1>vigie demo: a lockdown-like spike, live on loopback</h1>\n<p>"
-          "<a href=\"index.html\">the dashboard</a> · <a href=\"report.html\">the criterion "
-          "report</a> · the simulated services answer with the profiles of the observatory's "
-          "data, then replay, compressed, March 2020: the school services first, then the "
-          "employment and tax services (docs/SIMULATE.md).</p>\n<pre>",
-          f);
-    html(f, summary);
-    fputs("</pre>\n<h2>The spike</h2>\n", f);
-    rq.end = t1;
-    rq.span = t1 - t0 > 60 ? t1 - t0 : 60;
-    rq.kind = GRAPH_OVERVIEW;
-    demo_graph(f, cfg, &rq, "overview", drawn);
-    for (size_t i = 0; i < cfg->nprobes; i++) {
-        enum sim_wave w = sim_wave_of(&cfg->probes[i]);
-
-        if (w != SIM_CALM && !groups[w])
-            groups[w] = cfg->probes[i].group;
-    }
-    for (int w = SIM_SCHOOL; w < SIM_NWAVES; w++) {
-        char name[64];
-
-        if (!groups[w])
-            continue;
-        rq.kind = GRAPH_GROUP;
-        rq.group = groups[w];
-        snprintf(name, sizeof(name), "group-%d", w);
-        demo_graph(f, cfg, &rq, name, drawn);
-    }
-    rq.group = NULL;
-    for (size_t i = 0; i < cfg->nprobes; i++) {
-        char name[256];
-
-        if (sim_wave_of(&cfg->probes[i]) != SIM_SCHOOL)
-            continue;
-        rq.probe = &cfg->probes[i];
-        rq.kind = GRAPH_LATENCY;
-        snprintf(name, sizeof(name), "%s-latency", cfg->probes[i].id);
-        demo_graph(f, cfg, &rq, name, drawn);
-        rq.kind = GRAPH_AVAIL;
-        snprintf(name, sizeof(name), "%s-avail", cfg->probes[i].id);
-        demo_graph(f, cfg, &rq, name, drawn);
-    }
-
-    fputs("<h2>The scenario</h2>\n<table><tr><th>phase</th><th>from</th><th>to</th>"
-          "<th>latency ×</th><th>load / capacity</th></tr>\n",
-          f);
-    for (size_t k = 0; k < sim_nphases; k++) {
-        const struct sim_phase *ph = &sim_phases[k];
-        double a = ph->start * duration_ms / 1000.0,
-               b = (ph->start + ph->dur) * duration_ms / 1000.0;
-
-        fprintf(f, "<tr><td>");
-        html(f, ph->name);
-        fprintf(f,
-                "%s</td><td>+%.0f s</td><td>+%.0f s</td><td>%.0f → %.0f</td>"
-                "<td>%.1f → %.1f</td></tr>\n",
-                ph->closed ? " (connections refused)" : "", a, b, ph->lat_from, ph->lat_to,
-                ph->load_from, ph->load_to);
-    }
-    fputs("</table>\n<h2>What on-call received</h2>\n", f);
-
-    /* The notifications, in the order received (their files are numbered). */
     snprintf(nd, sizeof(nd), "%s/notifications", dir);
     dp = opendir(nd);
     for (struct dirent *de; dp && (de = readdir(dp));) {
@@ -516,10 +432,106 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
         fputs("</td></tr>\n", f);
         json_decref(n);
     }
-    fputs("</table>\n</body></html>\n", f);
+    fputs("</table>\n", f);
     for (size_t i = 0; i < nn; i++)
         free(names[i]);
     free(names);
+}
+
+static int write_demo_page(const struct config *cfg, const char *dir, time_t t0, time_t t1,
+                           uint64_t duration_ms, const char *summary, size_t *drawn)
+{
+    char path[4096];
+    struct graph_req rq = {0};
+    const char *groups[SIM_NWAVES] = {0};
+    FILE *f;
+
+    *drawn = 0;
+    snprintf(path, sizeof(path), "%s/demo", cfg->graphs_dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    snprintf(path, sizeof(path), "%s/demo.html", cfg->graphs_dir);
+    f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>vigie demo — the lockdown spike</title>\n<style>"
+          "body{font:14px/1.4 sans-serif;margin:1.5em;max-width:1100px;color:#222}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
+          "text-align:left;vertical-align:top}th{background:#f0f0f0}.firing{color:#c62828;"
+          "font-weight:bold}.resolved{color:#2e7d32;font-weight:bold}pre{background:#f6f6f6;"
+          "padding:.6em}</style></head><body>\n"
+          "<h1>vigie demo: a lockdown-like spike, live on loopback</h1>\n<p>"
+          "<a href=\"index.html\">the dashboard</a> · <a href=\"report.html\">the criterion "
+          "report</a> · the simulated services answer with the profiles of the observatory's "
+          "data, then replay, compressed, March 2020: the school services first, then the "
+          "employment and tax services (docs/SIMULATE.md).</p>\n<pre>",
+          f);
+    html(f, summary);
+    fputs("</pre>\n<h2>The spike</h2>\n", f);
+    rq.end = t1;
+    rq.span = t1 - t0 > 60 ? t1 - t0 : 60;
+    rq.kind = GRAPH_OVERVIEW;
+    demo_graph(f, cfg, &rq, "overview", drawn);
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        enum sim_wave w = sim_wave_of(&cfg->probes[i]);
+
+        if (w != SIM_CALM && !groups[w])
+            groups[w] = cfg->probes[i].group;
+    }
+    for (int w = SIM_SCHOOL; w < SIM_NWAVES; w++) {
+        char name[64];
+
+        if (!groups[w])
+            continue;
+        rq.kind = GRAPH_GROUP;
+        rq.group = groups[w];
+        snprintf(name, sizeof(name), "group-%d", w);
+        demo_graph(f, cfg, &rq, name, drawn);
+        if (w == SIM_SCHOOL) {
+            /* The alerts right under the first wave, then the rest of the graphs. */
+            fputs("<h2>What on-call received</h2>\n", f);
+            write_notifications(f, dir);
+            fputs("<h2>The waves</h2>\n", f);
+        }
+    }
+    rq.group = NULL;
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        char name[256];
+
+        if (sim_wave_of(&cfg->probes[i]) != SIM_SCHOOL)
+            continue;
+        rq.probe = &cfg->probes[i];
+        rq.kind = GRAPH_LATENCY;
+        snprintf(name, sizeof(name), "%s-latency", cfg->probes[i].id);
+        demo_graph(f, cfg, &rq, name, drawn);
+        rq.kind = GRAPH_AVAIL;
+        snprintf(name, sizeof(name), "%s-avail", cfg->probes[i].id);
+        demo_graph(f, cfg, &rq, name, drawn);
+    }
+
+    fputs("<h2>The scenario</h2>\n<table><tr><th>phase</th><th>from</th><th>to</th>"
+          "<th>latency ×</th><th>load / capacity</th></tr>\n",
+          f);
+    for (size_t k = 0; k < sim_nphases; k++) {
+        const struct sim_phase *ph = &sim_phases[k];
+        double a = ph->start * duration_ms / 1000.0,
+               b = (ph->start + ph->dur) * duration_ms / 1000.0;
+
+        fprintf(f, "<tr><td>");
+        html(f, ph->name);
+        fprintf(f,
+                "%s</td><td>+%.0f s</td><td>+%.0f s</td><td>%.0f → %.0f</td>"
+                "<td>%.1f → %.1f</td></tr>\n",
+                ph->closed ? " (connections refused)" : "", a, b, ph->lat_from, ph->lat_to,
+                ph->load_from, ph->load_to);
+    }
+
+    fputs("</table>\n</body></html>\n", f);
     if (ferror(f) | (fclose(f) != 0)) {
         fprintf(stderr, "vigie demo: %s: write error\n", path);
         return -EIO;
