@@ -432,6 +432,58 @@ START_TEST(test_write_config)
 }
 END_TEST
 
+/* `vigie simulate` as operators run it: the files written, the paths printed, the duration kept,
+ * the local receiver's directory; bad arguments refused with a reason. */
+START_TEST(test_simulate_cli)
+{
+    char *dir = test_mkdtemp(), *out = NULL, *err = NULL, *yaml;
+    char src[2048], outd[2048], path[4096];
+    time_t t0;
+    int rc;
+
+    free(test_write(dir, "src/vigie.yaml", "probes_dir: probes.d\n"));
+    free(test_write(dir, "src/probes.d/impots.yaml",
+                    "group: \"DGFiP (impots.gouv.fr)\"\nprobes:\n"
+                    "  - {id: impots, url: \"https://cfspart-idp.impots.gouv.fr/x\", "
+                    "jdma: [3060]}\n"));
+    snprintf(src, sizeof(src), "%s/src/vigie.yaml", dir);
+    snprintf(outd, sizeof(outd), "%s/sim", dir);
+    t0 = time(NULL);
+    rc = test_vigie((const char *const[]){"simulate", "-c", src, "--out", outd, "--duration", "2s",
+                                          "--speed", "100000", "--local-receiver", NULL},
+                    &out, &err, 30);
+    ck_assert_msg(rc == 0, "simulate: %d\n%s\n%s", rc, out, err);
+    ck_assert_int_ge(time(NULL) - t0, 1);
+    ck_assert_msg(strstr(out, "1 services on 127.0.0.1") && strstr(out, "vigie run -c ") &&
+                      strstr(out, "stopped (duration over)"),
+                  "%s", out);
+    snprintf(path, sizeof(path), "%s/probes.d/impots.yaml", outd);
+    yaml = test_slurp(path, NULL);
+    ck_assert_msg(strstr(yaml, "url: \"http://127.0.0.1:") && strstr(yaml, "/x\"") &&
+                      strstr(yaml, "jdma: [3060]"),
+                  "%s", yaml);
+    free(yaml);
+    snprintf(path, sizeof(path), "%s/notifications", outd);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    free(out);
+    free(err);
+
+    rc = test_vigie((const char *const[]){"simulate", "--out", outd, "--speed", "0", NULL}, &out,
+                    &err, 30);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "--speed 0: expected a factor"), "%s", err);
+    free(out);
+    free(err);
+    rc = test_vigie((const char *const[]){"simulate", "-c", src, NULL}, &out, &err, 30);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "--out DIR is required"), "%s", err);
+    free(out);
+    free(err);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* Processes whose command line mentions `needle` (the demo's directory). */
 static int procs_with(const char *needle)
 {
@@ -605,6 +657,7 @@ Suite *sim_suite(void)
     tcase_add_test(tc, test_capacity);
     tcase_add_test(tc, test_scenario_live);
     tcase_add_test(tc, test_write_config);
+    tcase_add_test(tc, test_simulate_cli);
     tcase_add_test(tc, test_demo_end_to_end);
     suite_add_tcase(s, tc);
     return s;
