@@ -378,6 +378,17 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
     return false;
 }
 
+bool alert_confirming(const struct alert *a, size_t i)
+{
+    const struct pstate *s = &a->ps[i];
+
+    if (a->impaired || !s->p->alert_enabled)
+        return false;
+    if (s->rec[AK_DOWN].firing)
+        return s->oks > 0 && s->oks < s->p->alert_recover;
+    return s->fails > 0 && s->fails < s->p->alert_confirm;
+}
+
 void alert_availability(struct alert *a, size_t i, double availability, int64_t now)
 {
     const struct probe *p = a->ps[i].p;

@@ -57,6 +57,12 @@ void alert_free(struct alert *a);
  * because vigie is impaired (a network-level failure while impaired). */
 bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagged, int64_t now);
 
+/* Whether probe i's DOWN alert is being confirmed: failed checks in a row short of `confirm`
+ * (not firing yet), or successes in a row short of `recover` (firing). The daemon then rechecks
+ * the probe sooner (`alert.recheck`). False while vigie is impaired (its failures do not count)
+ * and for probes that do not alert. */
+bool alert_confirming(const struct alert *a, size_t i);
+
 /* The availability of probe i over its availability_window (0..1; NAN: no data, ignored). */
 void alert_availability(struct alert *a, size_t i, double availability, int64_t now);
 

@@ -23,13 +23,20 @@ struct alerting {
     uv_loop_t *loop;
     const struct config *c;
     struct alert *a;
+    alert_send_fn send;
+    void *send_arg;
     uv_timer_t tick;
     uv_work_t work;
-    enum job_kind job;      /* the job in flight */
-    char *state_text;       /* JOB_STATE: the document to write (owned by the job) */
-    int state_err;          /* JOB_STATE: 0 or -errno */
-    bool state_failing;     /* the last write failed: logged once until it works again */
-    double *avail;          /* JOB_CRITERION: per probe, NAN unknown */
+    enum job_kind job;          /* the job in flight */
+    char *state_text;           /* JOB_STATE: the document to write (owned by the job) */
+    int state_err;              /* JOB_STATE: 0 or -errno */
+    bool state_failing;         /* the last write failed: logged once until it works again */
+    double *avail;              /* JOB_CRITERION: per probe of job_c, NAN unknown */
+    double *next_avail;         /* sized for c, while the job reads a replaced configuration */
+    const struct config *job_c; /* the configuration the job in flight reads (c, or the one
+                                   a reload replaced: released when the job ends) */
+    void (*released)(void *arg, const struct config *old);
+    void *released_arg;
     uint64_t last_state_ms; /* loop time of the last state write */
     uint64_t next_criterion_ms;
     bool closing;
@@ -134,19 +141,21 @@ static void work_run(uv_work_t *w)
 {
     struct alerting *al = container_of(w, struct alerting, work);
 
+    const struct config *c = al->job_c;
+
     if (al->job == JOB_STATE) {
-        al->state_err = write_atomic(al->c->alert_state_file, al->state_text);
+        al->state_err = write_atomic(c->alert_state_file, al->state_text);
         return;
     }
-    for (size_t i = 0; i < al->c->nprobes; i++) {
-        const struct probe *p = &al->c->probes[i];
+    for (size_t i = 0; i < c->nprobes; i++) {
+        const struct probe *p = &c->probes[i];
         struct rrdq_summary s;
 
         al->avail[i] = NAN;
         if (!p->alert_enabled)
             continue;
-        if (rrdq_summary(al->c->rrd_dir, p->id, 0, (time_t)(p->avail_window_ms / 1000), &s, NULL,
-                         0) == 0 &&
+        if (rrdq_summary(c->rrd_dir, p->id, 0, (time_t)(p->avail_window_ms / 1000), &s, NULL, 0) ==
+                0 &&
             s.samples > 0)
             al->avail[i] = s.availability;
     }
@@ -159,22 +168,38 @@ static void work_done(uv_work_t *w, int status)
 {
     struct alerting *al = container_of(w, struct alerting, work);
     enum job_kind job = al->job;
+    const struct config *jc = al->job_c;
 
     al->job = JOB_NONE;
+    al->job_c = NULL;
     if (job == JOB_STATE) {
         free(al->state_text);
         al->state_text = NULL;
         if (al->state_err < 0 && !al->state_failing)
             log_err("cannot write the alert state to %s: %s (kept in memory, retrying)",
-                    al->c->alert_state_file, strerror(-al->state_err));
+                    jc->alert_state_file, strerror(-al->state_err));
         else if (al->state_err == 0 && al->state_failing)
-            log_notice("alert state written to %s again", al->c->alert_state_file);
+            log_notice("alert state written to %s again", jc->alert_state_file);
         al->state_failing = al->state_err < 0;
     } else if (job == JOB_CRITERION && status == 0) {
         int64_t now = wall_ms();
 
-        for (size_t i = 0; i < al->c->nprobes; i++)
-            alert_availability(al->a, i, al->avail[i], now);
+        /* Probes by id: a reload may have replaced the configuration the job read. */
+        for (size_t i = 0; i < jc->nprobes; i++) {
+            const struct probe *p =
+                jc == al->c ? &jc->probes[i] : config_find(al->c, jc->probes[i].id);
+
+            if (p)
+                alert_availability(al->a, (size_t)(p - al->c->probes), al->avail[i], now);
+        }
+    }
+    if (jc != al->c) {
+        /* the job's configuration was replaced by a reload, and its per-probe array */
+        free(al->avail);
+        al->avail = al->next_avail;
+        al->next_avail = NULL;
+        if (al->released)
+            al->released(al->released_arg, jc);
     }
     if (al->closing)
         finish_close(al);
@@ -193,6 +218,7 @@ static void start_state_job(struct alerting *al)
         return;
     }
     al->job = JOB_STATE;
+    al->job_c = al->c;
     al->last_state_ms = uv_now(al->loop);
     uv_queue_work(al->loop, &al->work, work_run, work_done);
 }
@@ -208,6 +234,7 @@ static void maybe_start_job(struct alerting *al)
     } else if (!al->closing && now >= al->next_criterion_ms) {
         al->next_criterion_ms = now + al->c->criterion_every_ms;
         al->job = JOB_CRITERION;
+        al->job_c = al->c;
         uv_queue_work(al->loop, &al->work, work_run, work_done);
     }
 }
@@ -231,6 +258,8 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
         return NULL;
     al->loop = loop;
     al->c = c;
+    al->send = send;
+    al->send_arg = arg;
     al->a = alert_new(c, send, arg);
     al->avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*al->avail));
     if (!al->a || !al->avail) {
@@ -254,6 +283,59 @@ bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool
     return alert_result(al->a, i, r, flagged, wall_ms());
 }
 
+uint64_t alerting_recheck_ms(const struct alerting *al, size_t i)
+{
+    uint64_t ms = al->c->probes[i].recheck_ms;
+
+    return ms && alert_confirming(al->a, i) ? ms : 0;
+}
+
+int alerting_reload(struct alerting *al, const struct config *c,
+                    void (*released)(void *arg, const struct config *old), void *arg)
+{
+    const struct config *old = al->c;
+    int64_t now = wall_ms();
+    double *avail = calloc(c->nprobes ? c->nprobes : 1, sizeof(*avail));
+    struct alert *a = alert_new(c, al->send, al->send_arg);
+    json_t *st;
+
+    if (!avail || !a) {
+        free(avail);
+        alert_free(a);
+        return -ENOMEM;
+    }
+    /* What waits for the grouping window goes now: the state below does not carry it. */
+    alert_flush(al->a, now);
+    st = alert_state_save(al->a);
+    if (!st || alert_state_load(a, st, now) != 0) {
+        json_decref(st);
+        free(avail);
+        alert_free(a);
+        return -ENOMEM;
+    }
+    json_decref(st);
+    alert_free(al->a);
+    al->a = a;
+    al->c = c;
+    al->released = released;
+    al->released_arg = arg;
+    if (al->job == JOB_NONE) {
+        free(al->avail);
+        al->avail = avail;
+        if (released)
+            released(arg, old);
+    } else {
+        /* The job in flight reads job_c and fills al->avail: both stay until it ends
+         * (work_done). A configuration in between (two reloads during one job) is not used. */
+        free(al->next_avail);
+        al->next_avail = avail;
+        if (al->job_c != old && released)
+            released(arg, old);
+    }
+    maybe_start_job(al); /* the state of the new configuration is written */
+    return 0;
+}
+
 void alerting_stats(const struct alerting *al, struct alert_stats *out)
 {
     alert_stats(al->a, out);
@@ -267,6 +349,7 @@ static void on_tick_closed(uv_handle_t *h)
 
     alert_free(al->a);
     free(al->avail);
+    free(al->next_avail);
     free(al->state_text);
     free(al);
     if (cb)

@@ -28,6 +28,20 @@ struct alerting *alerting_new(uv_loop_t *loop, const struct config *c, alert_sen
  * itself is impaired. */
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged);
 
+/* How soon probe c->probes[i] should be checked again, in milliseconds, after the result just
+ * given to alerting_result: its `alert.recheck` while its DOWN alert is being confirmed (failing
+ * or recovering), else 0 (no recheck: the next tick will do). */
+uint64_t alerting_recheck_ms(const struct alerting *al, size_t i);
+
+/* Moves to configuration `c` (a reload; borrowed like in alerting_new). The transitions waiting
+ * for the grouping window are sent first; then the state carries over by probe id as across a
+ * restart: counters, firing alerts, what was sent on which route and when (the latency windows of
+ * SLOW start again). Alerts of removed probes are dropped. The previous configuration may still
+ * be read by the job in flight: `released` (may be NULL) is called with it once it is not used
+ * any more, maybe before this returns. Returns 0, or -ENOMEM (nothing changed). */
+int alerting_reload(struct alerting *al, const struct config *c,
+                    void (*released)(void *arg, const struct config *old), void *arg);
+
 void alerting_stats(const struct alerting *al, struct alert_stats *out);
 
 /* Sends what is pending now (shutdown does not wait for the grouping window), writes the state

@@ -31,7 +31,17 @@
 #define JDMA_MAX 999999999L
 
 /* Settings checked against each other: where each was last set (NULL for the built-in value). */
-enum { AT_INTERVAL, AT_TIMEOUT, AT_CONNECT, AT_SLOW, AT_METHOD, AT_BODY, AT_BODY_REGEX, AT_N };
+enum {
+    AT_INTERVAL,
+    AT_TIMEOUT,
+    AT_CONNECT,
+    AT_SLOW,
+    AT_METHOD,
+    AT_BODY,
+    AT_BODY_REGEX,
+    AT_RECHECK,
+    AT_N
+};
 
 struct hdr {
     const struct ydoc_node *name;
@@ -64,6 +74,7 @@ struct layer {
     long confirm, recover, slow_window;
     double slow_percentile, slow_clear, avail_target;
     uint64_t avail_window;
+    uint64_t recheck;
     const struct ydoc_node *at[AT_N];
 };
 
@@ -191,6 +202,12 @@ static const struct key alert_keys[] = {
     {.name = "enabled", .type = K_BOOL, .off = S(l.alert_enabled)},
     {.name = "confirm", .type = K_INT, .off = S(l.confirm), .min = 1, .max = 100},
     {.name = "recover", .type = K_INT, .off = S(l.recover), .min = 1, .max = 100},
+    {.name = "recheck",
+     .type = K_DURATION,
+     .off = S(l.recheck),
+     .min = 0,
+     .max = DAY,
+     .at = AT_RECHECK + 1},
     {.name = "slow_window", .type = K_INT, .off = S(l.slow_window), .min = 1, .max = 100},
     {.name = "slow_percentile",
      .type = K_PERCENT,
@@ -1254,6 +1271,21 @@ static void check_layer(struct loader *ld, const struct scope *sc)
             report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is shorter than \"slow\" (%s)",
                    fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->slow));
     }
+    /* A recheck is an extra check between two ticks: 0s (off), or at least 1s and shorter than
+     * the interval. */
+    if (SET_HERE(sc, AT_RECHECK) && l->recheck > 0 && l->recheck < 1000)
+        report(ld, l->at[AT_RECHECK], "\"recheck\": %s is too short (0s for off, or at least 1s)",
+               fmt_ms(a, sizeof(a), l->recheck));
+    else if ((SET_HERE(sc, AT_RECHECK) || SET_HERE(sc, AT_INTERVAL)) && l->recheck > 0 &&
+             l->recheck >= l->interval) {
+        if (SET_HERE(sc, AT_RECHECK))
+            report(ld, l->at[AT_RECHECK], "\"recheck\": %s is not shorter than \"interval\" (%s)",
+                   fmt_ms(a, sizeof(a), l->recheck), fmt_ms(b, sizeof(b), l->interval));
+        else
+            report(ld, l->at[AT_INTERVAL],
+                   "\"interval\": %s is not longer than \"alert.recheck\" (%s)",
+                   fmt_ms(a, sizeof(a), l->interval), fmt_ms(b, sizeof(b), l->recheck));
+    }
     if (l->method == METHOD_HEAD && (l->body || l->body_regex) &&
         (SET_HERE(sc, AT_METHOD) || SET_HERE(sc, AT_BODY) || SET_HERE(sc, AT_BODY_REGEX))) {
         if (SET_HERE(sc, AT_BODY))
@@ -1384,6 +1416,7 @@ static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc
     p->alert_enabled = l->alert_enabled;
     p->alert_confirm = l->confirm;
     p->alert_recover = l->recover;
+    p->recheck_ms = l->recheck;
     p->slow_window = l->slow_window;
     p->slow_percentile = l->slow_percentile;
     p->slow_clear = l->slow_clear;
@@ -2227,7 +2260,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     sc.rc_type = -1;
     sc.rc_timeout = 10 * SEC;
     sc.rc_backoff_min = SEC;
-    sc.rc_backoff_max = 300 * SEC;
+    sc.rc_backoff_max = 30 * SEC;
     sc.l.tls_verify = true;
     apply_map(ld, item, &receiver_tab, &sc);
     if (!sc.rc_name)

@@ -119,6 +119,7 @@ struct probe {
     bool alert_enabled;       /* enabled, default true */
     long alert_confirm;       /* confirm: DOWN after this many failed checks in a row, default 3 */
     long alert_recover;       /* recover: OK after this many successes in a row, default 2 */
+    uint64_t recheck_ms;      /* recheck: checks this soon while confirming, default 0s (off) */
     long slow_window;         /* slow_window: SLOW judged on the last K checks, default 5 */
     double slow_percentile;   /* slow_percentile: of those, default 50% (the median), 0..1 */
     double slow_clear;        /* slow_clear: SLOW clears under this share of `slow`, default 90% */
@@ -148,7 +149,7 @@ struct receiver {
     uint64_t timeout_ms;     /* default 10s: an attempt taking longer failed (exec: killed) */
     long rate_limit;         /* notifications accepted per hour at most, 0: no limit */
     uint64_t backoff_min_ms; /* first retry after this (default 1s), doubling ... */
-    uint64_t backoff_max_ms; /* ... up to this (default 5m), with jitter */
+    uint64_t backoff_max_ms; /* ... up to this (default 30s), with jitter */
     char **command;          /* exec: argv, NULL-terminated, command[0] absolute */
     size_t ncommand;
     char *url; /* webhook: POST target; smtp: smtp(s)://host[:port]; alertmanager: base URL */

@@ -10,6 +10,16 @@
  * render in flight, not for the rest of the pass) → rrdw_close (last flush) → httpc_close → our own
  * handles. The loop then has nothing left and uv_run returns. A second signal during the drain
  * aborts the checks still in flight.
+ *
+ * Reload (SIGHUP). The configuration is parsed again on the thread pool. An invalid one is
+ * logged (every error with file:line:col) and the running one stays. A valid one is swapped in
+ * on the loop thread in one go: a new scheduler takes over from the old one (same phase and due
+ * times for unchanged probes, see sched_takeover), alerting and notify move to it (state by
+ * probe id), the dashboard rows are carried over by id, the graph timer restarts on it. The old
+ * configuration stays alive (`struct gen`, reference counted) while anything still uses it: the
+ * old scheduler draining its checks (their samples are routed by probe id), a job on the thread
+ * pool, the graph timer closing. Settings bound to files already open (rrd_dir, retention,
+ * rrd_flush, rrd_queue_max, rrdcached, spool_dir) take effect at the next restart (logged).
  */
 #include "daemon.h"
 
@@ -30,6 +40,7 @@
 #include "alerting.h"
 #include "container.h"
 #include "dash.h"
+#include "diag.h"
 #include "graph.h"
 #include "httpc.h"
 #include "log.h"
@@ -43,10 +54,29 @@
 /* The watchdog is fed only while the scheduler is less than this far behind. */
 #define WATCHDOG_BEHIND_US 5000000
 
+/* A loaded configuration and how many still use it: the daemon while it is the current one,
+ * and after a reload a scheduler draining its checks, the graph timer closing, a job on the
+ * thread pool. Freed when the last one lets go. */
+struct gen {
+    struct config *cfg;
+    unsigned refs;
+    struct gen *next;
+};
+
+/* A scheduler replaced by a reload, draining its checks. */
+struct retired {
+    struct daemon *d;
+    struct gen *g;
+    struct sched_stats st;
+};
+
 struct daemon {
     uv_loop_t loop;
-    struct config *cfg;
+    struct config *cfg; /* cur->cfg */
+    struct gen *cur;
+    struct gen *gens; /* every generation still alive, the current one included */
     struct daemon_opts opts;
+    char *cfg_path; /* what a reload loads (NULL: the built-in settings) */
     struct httpc *httpc;
     struct sched *sched;
     struct rrdw *rrdw;
@@ -55,6 +85,7 @@ struct daemon {
     struct notify *notify;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
     uv_timer_t stats_timer;
     uv_timer_t stop_timer;
     uv_timer_t status_timer;   /* sd_notify STATUS= */
@@ -63,7 +94,23 @@ struct daemon {
     uint64_t last_status_ns;
     unsigned handles_open;
     bool stopping;
+    bool closing_parts; /* the shutdown chain went past the schedulers */
     uint64_t t0;
+    /* reload */
+    uv_work_t reload_work;
+    bool reload_busy;          /* a configuration is being parsed */
+    bool reload_again;         /* SIGHUP(s) came meanwhile: parse once more afterwards */
+    struct config *reload_cfg; /* the job's result */
+    struct diag reload_diag;
+    char reload_err[512];          /* why the last reload failed, "" after a good one (STATUS=) */
+    unsigned nretired;             /* schedulers still draining */
+    struct sched_stats sched_base; /* what the schedulers replaced so far counted */
+    struct graph_stats graph_base;
+    struct gen *graph_gen; /* the configuration the graph timer runs */
+    bool graph_closing;    /* the graph timer of a replaced configuration is closing */
+    struct graph_stats graph_last;
+    struct gen *dash_gen;   /* the refresh in flight's */
+    struct gen *report_gen; /* the report in flight's */
     /* live state */
     signed char *last_verdict; /* per probe, -1 unknown */
     struct dash_row *rows;     /* per probe: the dashboard's live state and last errors */
@@ -79,15 +126,114 @@ struct daemon {
     double total_sum_us;
     int64_t total_min_us;
     int64_t total_max_us;
-    struct sched_stats final_sched;
+    struct sched_stats final_sched; /* the last scheduler's, added to sched_base */
     struct rrdw_stats final_rrdw;
-    struct graph_stats final_graph;
     struct alert_stats final_alert;
 };
 
+/* ---- configuration generations ---- */
+
+static struct gen *gen_new(struct daemon *d, struct config *cfg)
+{
+    struct gen *g = calloc(1, sizeof(*g));
+
+    if (!g)
+        return NULL;
+    g->cfg = cfg;
+    g->refs = 1;
+    g->next = d->gens;
+    d->gens = g;
+    return g;
+}
+
+static struct gen *gen_get(struct gen *g)
+{
+    g->refs++;
+    return g;
+}
+
+static void gen_put(struct daemon *d, struct gen *g)
+{
+    if (!g || --g->refs > 0)
+        return;
+    for (struct gen **pp = &d->gens; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    config_free(g->cfg);
+    free(g);
+}
+
+/* alerting_reload's callback: the configuration it replaced is not read any more. */
+static void on_alerting_released(void *arg, const struct config *old)
+{
+    struct daemon *d = arg;
+
+    for (struct gen *g = d->gens; g; g = g->next) {
+        if (g->cfg == old) {
+            gen_put(d, g);
+            return;
+        }
+    }
+}
+
+/* The index of p's probe in the current configuration: p itself, or after a reload a probe of
+ * an older one (a sample of a scheduler that is draining), found by id. SIZE_MAX when the probe
+ * was removed. */
 static size_t probe_index(const struct daemon *d, const struct probe *p)
 {
-    return (size_t)(p - d->cfg->probes);
+    const struct config *c = d->cfg;
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)c->probes;
+
+    if (a >= lo && a < lo + c->nprobes * sizeof(*c->probes))
+        return (size_t)(p - c->probes);
+    p = config_find(c, p->id);
+    return p ? (size_t)(p - c->probes) : SIZE_MAX;
+}
+
+/* Statistics of every scheduler so far: the ones replaced by reloads, then `cur`. */
+static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st)
+{
+    to->started += st->started;
+    to->completed += st->completed;
+    to->missed += st->missed;
+    to->flagged += st->flagged;
+    to->rechecks += st->rechecks;
+    to->promoted += st->promoted;
+    to->in_flight += st->in_flight;
+    to->waiting += st->waiting;
+    if (st->lag_max_us > to->lag_max_us)
+        to->lag_max_us = st->lag_max_us;
+    if (st->loop_lag_max_us > to->loop_lag_max_us)
+        to->loop_lag_max_us = st->loop_lag_max_us;
+    for (size_t i = 0; i < SCHED_LAG_FINE; i++)
+        to->lag_fine[i] += st->lag_fine[i];
+    for (size_t i = 0; i < SCHED_LAG_COARSE; i++)
+        to->lag_coarse[i] += st->lag_coarse[i];
+}
+
+static void all_sched_stats(const struct daemon *d, struct sched_stats *out)
+{
+    struct sched_stats cur;
+
+    *out = d->sched_base;
+    if (d->sched) {
+        sched_stats(d->sched, &cur);
+        sched_stats_add(out, &cur);
+    }
+}
+
+static void graph_stats_add(struct graph_stats *to, const struct graph_stats *st)
+{
+    to->passes += st->passes;
+    to->renders += st->renders;
+    to->failures += st->failures;
+    to->skipped += st->skipped;
+    to->render_s += st->render_s;
+    if (st->render_max_s > to->render_max_s)
+        to->render_max_s = st->render_max_s;
 }
 
 static void on_sample(void *arg, const struct sched_sample *s)
@@ -95,10 +241,20 @@ static void on_sample(void *arg, const struct sched_sample *s)
     struct daemon *d = arg;
     size_t i = probe_index(d, s->p);
     const struct result *r = s->res;
-    bool impaired = r && alerting_result(d->alerting, i, r, s->flagged);
+    bool impaired = r && i != SIZE_MAX && alerting_result(d->alerting, i, r, s->flagged);
+    uint64_t recheck =
+        r && i != SIZE_MAX && !s->flagged && !impaired ? alerting_recheck_ms(d->alerting, i) : 0;
 
+    /* An alert being confirmed: check again sooner (alert.recheck, docs/ALERTING.md), through
+     * the current scheduler. A recheck's sample (extra) is for the alert engine only: not the
+     * RRD files, not the dashboard's history. */
+    if (recheck)
+        sched_recheck(d->sched, &d->cfg->probes[i], recheck);
+    if (s->extra)
+        return;
+    /* A probe removed by a reload: its last check is still written (its files stay). */
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
-    if (!r || s->flagged || impaired)
+    if (!r || s->flagged || impaired || i == SIZE_MAX)
         return;
     {
         struct dash_row *row = &d->rows[i];
@@ -126,11 +282,13 @@ static void on_sample(void *arg, const struct sched_sample *s)
     /* Log transitions only: a probe that stays down is said once. */
     if (d->last_verdict[i] != (signed char)r->verdict) {
         if (r->verdict == VERDICT_DOWN)
-            log_notice("probe %s: down (%s: %s)", s->p->id, outcome_str(r->outcome), r->msg);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: down (%s: %s)", s->p->id,
+                      outcome_str(r->outcome), r->msg);
         else if (r->verdict == VERDICT_DEGRADED)
-            log_notice("probe %s: degraded (%s)", s->p->id, r->msg);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: degraded (%s)", s->p->id,
+                      r->msg);
         else if (d->last_verdict[i] >= 0)
-            log_notice("probe %s: ok again", s->p->id);
+            log_probe(LOG_NOTICE, s->p->id, s->p->group, "probe %s: ok again", s->p->id);
         d->last_verdict[i] = (signed char)r->verdict;
     }
 }
@@ -152,14 +310,15 @@ static void on_alert_send(void *arg, const char *receiver, json_t *n)
 static void report_run(uv_work_t *w)
 {
     struct daemon *d = container_of(w, struct daemon, report_work);
+    const struct config *cfg = d->report_gen->cfg;
     struct report_opts o = {.format = REPORT_HTML};
     char path[4096], tmp[4200], *warn_text = NULL;
     size_t warn_len = 0;
     FILE *out, *warn;
 
     d->report_err[0] = '\0';
-    snprintf(path, sizeof(path), "%s/report.html", d->cfg->graphs_dir);
-    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", d->cfg->graphs_dir);
+    snprintf(path, sizeof(path), "%s/report.html", cfg->graphs_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", cfg->graphs_dir);
     report_default_window(time(NULL), &o.from, &o.to);
     o.output = path;
     warn = open_memstream(&warn_text, &warn_len);
@@ -168,7 +327,7 @@ static void report_run(uv_work_t *w)
         d->report_rc = -errno;
         snprintf(d->report_err, sizeof(d->report_err), "%s: %s", tmp, strerror(errno));
     } else {
-        d->report_rc = report_write(d->cfg, &o, out, warn);
+        d->report_rc = report_write(cfg, &o, out, warn);
         if (fclose(out) != 0 && d->report_rc == 0)
             d->report_rc = -errno;
         out = NULL;
@@ -191,6 +350,8 @@ static void report_done(uv_work_t *w, int status)
     struct daemon *d = container_of(w, struct daemon, report_work);
 
     d->report_busy = false;
+    gen_put(d, d->report_gen);
+    d->report_gen = NULL;
     if (status == 0 && d->report_rc < 0)
         log_err("criterion report not written: %s", d->report_err);
 }
@@ -203,17 +364,28 @@ static void report_kick(struct daemon *d)
     if (d->report_busy || d->stopping || now < d->report_next_ms)
         return;
     d->report_next_ms = now + REPORT_PERIOD_MS;
-    if (uv_queue_work(&d->loop, &d->report_work, report_run, report_done) == 0)
+    d->report_gen = gen_get(d->cur);
+    if (uv_queue_work(&d->loop, &d->report_work, report_run, report_done) == 0) {
         d->report_busy = true;
+    } else {
+        gen_put(d, d->report_gen);
+        d->report_gen = NULL;
+    }
 }
 
 /* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
 
-static void on_dash_done(void *arg, int rc, const char *err)
+static void on_dash_done(void *arg, int rc, const char *err, const struct dash_refreshed *r)
 {
     struct daemon *d = arg;
 
     d->dash_busy = false;
+    /* The summaries are kept for the next refresh, which reads only the windows that aged:
+     * unless a reload replaced the rows meanwhile. */
+    if (d->dash_gen == d->cur)
+        dash_keep_summaries(d->rows, d->cfg->nprobes, r);
+    gen_put(d, d->dash_gen);
+    d->dash_gen = NULL;
     if (rc < 0 && !d->dash_failing)
         log_err("dashboard not written: %s (retrying at the next refresh)", err ? err : "error");
     else if (rc == 0 && d->dash_failing)
@@ -231,11 +403,14 @@ static void dash_kick(struct daemon *d)
     if (d->dash_busy || d->stopping)
         return;
     dash_opts_from_config(d->cfg, &o);
+    /* The rows point into the current configuration: it stays until the refresh is done. */
     rc = dash_refresh(&d->loop, &o, d->rows, d->cfg->nprobes, on_dash_done, d);
-    if (rc == 0)
+    if (rc == 0) {
         d->dash_busy = true;
-    else
+        d->dash_gen = gen_get(d->cur);
+    } else {
         log_err("dashboard refresh not started: %s", strerror(-rc));
+    }
 }
 
 static void on_graph_pass(void *arg, const struct graph_pass *pass)
@@ -254,7 +429,7 @@ static void log_stats(struct daemon *d)
     struct sched_stats st;
     struct rrdw_stats rs;
 
-    sched_stats(d->sched, &st);
+    all_sched_stats(d, &st);
     rrdw_stats(d->rrdw, &rs);
     log_info("checks %llu done, %llu missed, %llu flagged, lag p50 %.1f ms p99 %.1f ms max "
              "%.1f ms; rrd %llu written, %llu queued, %llu dropped",
@@ -292,7 +467,7 @@ static void on_status_timer(uv_timer_t *t)
     size_t down = 0, degraded = 0;
     double rate;
 
-    sched_stats(d->sched, &st);
+    all_sched_stats(d, &st);
     rate = now > d->last_status_ns ? (double)(st.completed - d->last_completed) * 1e9 /
                                          (double)(now - d->last_status_ns)
                                    : 0;
@@ -307,10 +482,11 @@ static void on_status_timer(uv_timer_t *t)
     rrdw_stats(d->rrdw, &rs);
     sd_notifyf(0,
                "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks, "
-               "%u alerts firing%s, %llu notifications pending%s",
+               "%u alerts firing%s, %llu notifications pending%s%s%s",
                d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed, as.firing,
                as.impaired ? " (vigie impaired)" : "", (unsigned long long)ns.pending,
-               rs.daemon_down ? ", rrdcached unreachable" : "");
+               rs.daemon_down ? ", rrdcached unreachable" : "",
+               d->reload_err[0] ? "; last reload failed: " : "", d->reload_err);
 }
 
 /* WATCHDOG=1 from the loop itself, and only while the scheduler keeps up: a stalled loop or a
@@ -340,6 +516,7 @@ static void on_httpc_closed(void *arg)
     d->httpc = NULL;
     uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->status_timer, on_handle_closed);
@@ -372,14 +549,64 @@ static void on_alerting_closed(void *arg)
     rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
 }
 
+static void graph_begin(struct daemon *d);
+static void graph_end(struct daemon *d);
+
+/* The shutdown chain past the checks: once every scheduler (the current one and those a reload
+ * replaced) is drained and no graph timer is closing, the graph timer, then alerting, the RRD
+ * writer, notify, httpc and our handles, each from the previous one's callback. */
+static void stop_continue(struct daemon *d)
+{
+    if (d->sched || d->nretired > 0 || d->graph_closing || d->closing_parts)
+        return;
+    if (d->graph) {
+        graph_end(d); /* on_graph_closed comes back here */
+        return;
+    }
+    d->closing_parts = true;
+    log_info("sending pending alerts");
+    alerting_stats(d->alerting, &d->final_alert);
+    alerting_close(d->alerting, on_alerting_closed, d);
+}
+
 static void on_graph_closed(void *arg)
 {
     struct daemon *d = arg;
 
+    graph_stats_add(&d->graph_base, &d->graph_last);
+    gen_put(d, d->graph_gen);
+    d->graph_gen = NULL;
+    d->graph_closing = false;
+    if (d->stopping)
+        stop_continue(d);
+    else
+        graph_begin(d); /* a reload closed the previous configuration's timer */
+}
+
+/* Closes the graph timer (at a reload or at the end); on_graph_closed follows. */
+static void graph_end(struct daemon *d)
+{
+    d->graph_closing = true;
+    graph_close(d->graph, &d->graph_last, on_graph_closed, d);
     d->graph = NULL;
-    log_info("sending pending alerts");
-    alerting_stats(d->alerting, &d->final_alert);
-    alerting_close(d->alerting, on_alerting_closed, d);
+}
+
+/* Starts the graph timer of the current configuration, or without graphs the dashboard's own. */
+static void graph_begin(struct daemon *d)
+{
+    const struct config *cfg = d->cfg;
+
+    d->graph = graph_start(&d->loop, cfg, on_graph_pass, d);
+    if (d->graph) {
+        d->graph_gen = gen_get(d->cur);
+        uv_timer_stop(&d->dash_timer);
+        log_info("graphs every %llu ms in %s", (unsigned long long)cfg->graphs.interval_ms,
+                 cfg->graphs_dir);
+        return;
+    }
+    if (cfg->graphs.enabled)
+        log_err("cannot start the graph timer: out of memory");
+    uv_timer_start(&d->dash_timer, on_dash_timer, 1000, cfg->graphs.interval_ms);
 }
 
 static void on_sched_stopped(void *arg)
@@ -387,12 +614,26 @@ static void on_sched_stopped(void *arg)
     struct daemon *d = arg;
 
     d->sched = NULL;
+    sched_stats_add(&d->sched_base, &d->final_sched);
     log_info("checks drained");
-    if (d->graph)
-        graph_close(d->graph, &d->final_graph, on_graph_closed, d);
-    else
-        on_graph_closed(d);
+    stop_continue(d);
 }
+
+/* A scheduler replaced by a reload has drained its checks. */
+static void on_sched_retired(void *arg)
+{
+    struct retired *rt = arg;
+    struct daemon *d = rt->d;
+
+    sched_stats_add(&d->sched_base, &rt->st);
+    gen_put(d, rt->g);
+    d->nretired--;
+    free(rt);
+    if (d->stopping)
+        stop_continue(d);
+}
+
+static void on_stop_timer(uv_timer_t *t);
 
 static void stop(struct daemon *d, const char *why)
 {
@@ -410,6 +651,10 @@ static void stop(struct daemon *d, const char *why)
     uv_timer_stop(&d->status_timer);
     uv_timer_stop(&d->watchdog_timer);
     uv_timer_stop(&d->dash_timer);
+    /* Schedulers replaced by a reload are bounded like the current one: after drain_timeout
+     * their checks are aborted too (the current one does it for its own). */
+    if (d->nretired > 0)
+        uv_timer_start(&d->stop_timer, on_stop_timer, d->cfg->drain_ms, 0);
     sched_close(d->sched, &d->final_sched, on_sched_stopped, d);
 }
 
@@ -425,9 +670,225 @@ static void on_stop_timer(uv_timer_t *t)
     stop(container_of(t, struct daemon, stop_timer), "duration reached");
 }
 
+/* ---- reload (SIGHUP) ---- */
+
+static void reload_run(uv_work_t *w)
+{
+    struct daemon *d = container_of(w, struct daemon, reload_work);
+
+    if (config_load(d->cfg_path, &d->reload_cfg, &d->reload_diag) != 0)
+        return;
+    if (d->opts.shard_n && config_shard(d->reload_cfg, d->opts.shard_i, d->opts.shard_n) == 0) {
+        diag_add(&d->reload_diag, d->cfg_path ? d->cfg_path : "(built-in)", 0, 0,
+                 "shard %u/%u holds none of the probes", d->opts.shard_i, d->opts.shard_n);
+        config_free(d->reload_cfg);
+        d->reload_cfg = NULL;
+    }
+}
+
+/* The settings bound to what is already open keep their running value until a restart. */
+static void keep_running_settings(const struct config *old, struct config *c)
+{
+#define KEEP_STR(f, name)                                                                          \
+    do {                                                                                           \
+        if ((old->f == NULL) != (c->f == NULL) || (old->f && strcmp(old->f, c->f) != 0)) {         \
+            char *v = old->f ? strdup(old->f) : NULL;                                              \
+            if (old->f && !v)                                                                      \
+                break;                                                                             \
+            log_warn("reload: %s changed: takes effect at the next restart", name);                \
+            free(c->f);                                                                            \
+            c->f = v;                                                                              \
+        }                                                                                          \
+    } while (0)
+#define KEEP_NUM(f, name)                                                                          \
+    do {                                                                                           \
+        if (old->f != c->f) {                                                                      \
+            log_warn("reload: %s changed: takes effect at the next restart", name);                \
+            c->f = old->f;                                                                         \
+        }                                                                                          \
+    } while (0)
+    KEEP_STR(rrd_dir, "rrd_dir");
+    KEEP_STR(rrdcached, "rrdcached");
+    KEEP_STR(spool_dir, "alerting.spool_dir");
+    KEEP_NUM(rrd_flush_ms, "rrd_flush");
+    KEEP_NUM(rrd_queue_max, "rrd_queue_max");
+    KEEP_NUM(rrd_full_ms, "rrd_retention.full");
+    KEEP_NUM(rrd_medium_ms, "rrd_retention.medium");
+    KEEP_NUM(rrd_hourly_ms, "rrd_retention.hourly");
+    KEEP_NUM(rrd_daily_ms, "rrd_retention.daily");
+#undef KEEP_STR
+#undef KEEP_NUM
+}
+
+/* Swaps in configuration c (valid, owned): see the comment at the top. Returns 0, or -ENOMEM
+ * with the running configuration untouched (c freed). */
+static int reload_apply(struct daemon *d, struct config *c)
+{
+    struct sched_opts so = {.saturation_us = c->saturation_ms * 1000, .drain_ms = c->drain_ms};
+    struct gen *og = d->cur, *ng = NULL;
+    const struct config *oc = og->cfg;
+    struct sched *ns = NULL;
+    struct retired *rt = calloc(1, sizeof(*rt));
+    struct dash_row *rows = calloc(c->nprobes ? c->nprobes : 1, sizeof(*rows));
+    signed char *verdict = malloc(c->nprobes ? c->nprobes : 1);
+    size_t kept = 0;
+
+    keep_running_settings(oc, c);
+    ng = gen_new(d, c);
+    if (ng)
+        ns = sched_new(&d->loop, d->httpc, c, &so, on_sample, d);
+    if (!rt || !rows || !verdict || !ns)
+        goto fail;
+    gen_get(og); /* alerting reads it until on_alerting_released */
+    if (alerting_reload(d->alerting, c, on_alerting_released, d) < 0) {
+        gen_put(d, og);
+        goto fail;
+    }
+    /* The live state of the probes that stay, by id. */
+    for (size_t i = 0; i < c->nprobes; i++) {
+        const struct probe *op = config_find(oc, c->probes[i].id);
+
+        if (op) {
+            size_t j = (size_t)(op - oc->probes);
+
+            rows[i] = d->rows[j];
+            rows[i].probe = &c->probes[i];
+            verdict[i] = d->last_verdict[j];
+            kept++;
+        } else {
+            dash_row_init(&rows[i], &c->probes[i]);
+            rows[i].live = true;
+            rows[i].state = DASH_UNCHECKED;
+            verdict[i] = -1;
+        }
+    }
+    for (size_t j = 0; j < oc->nprobes; j++)
+        if (!config_find(c, oc->probes[j].id))
+            dash_row_fini(&d->rows[j]); /* a removed probe's errors (kept ones moved) */
+    free(d->rows);
+    d->rows = rows;
+    free(d->last_verdict);
+    d->last_verdict = verdict;
+    d->cur = ng;
+    d->cfg = c;
+    /* The old scheduler keeps its configuration until its last check is in. */
+    rt->d = d;
+    rt->g = gen_get(og);
+    d->nretired++;
+    sched_takeover(ns, d->sched, &rt->st, on_sched_retired, rt);
+    d->sched = ns;
+    notify_reload(d->notify, c);
+    if (d->graph)
+        graph_end(d); /* then graph_begin on the new configuration */
+    else if (!d->graph_closing)
+        graph_begin(d);
+    gen_put(d, og); /* the daemon's own reference */
+    log_notice("configuration reloaded: %zu probes (%zu kept, %zu added, %zu removed)", c->nprobes,
+               kept, c->nprobes - kept, oc->nprobes - kept);
+    return 0;
+fail:
+    if (ns)
+        sched_close(ns, NULL, NULL, NULL);
+    free(rt);
+    free(rows);
+    free(verdict);
+    if (ng)
+        gen_put(d, ng);
+    else
+        config_free(c);
+    return -ENOMEM;
+}
+
+static void reload_start(struct daemon *d);
+
+static void reload_done(uv_work_t *w, int status)
+{
+    struct daemon *d = container_of(w, struct daemon, reload_work);
+    struct config *c = d->reload_cfg;
+
+    d->reload_busy = false;
+    d->reload_cfg = NULL;
+    if (status != 0 || d->stopping) {
+        config_free(c);
+        diag_fini(&d->reload_diag);
+        return;
+    }
+    if (!c) {
+        const struct diag *dg = &d->reload_diag;
+
+        for (size_t i = 0; i < dg->n && i < DIAG_MAX; i++) {
+            const struct diag_entry *e = &dg->v[i];
+
+            if (e->line)
+                log_err("reload: %s:%u:%u: %s", e->file, e->line, e->col, e->msg);
+            else
+                log_err("reload: %s: %s", e->file, e->msg);
+        }
+        if (dg->n > 0 && dg->v[0].line)
+            snprintf(d->reload_err, sizeof(d->reload_err), "%zu error%s, first %s:%u:%u: %s", dg->n,
+                     dg->n == 1 ? "" : "s", dg->v[0].file, dg->v[0].line, dg->v[0].col,
+                     dg->v[0].msg);
+        else if (dg->n > 0)
+            snprintf(d->reload_err, sizeof(d->reload_err), "%zu error%s, first %s: %s", dg->n,
+                     dg->n == 1 ? "" : "s", dg->v[0].file, dg->v[0].msg);
+        else
+            snprintf(d->reload_err, sizeof(d->reload_err), "cannot load the configuration");
+        log_err("reload failed (%s): still running the previous configuration", d->reload_err);
+    } else if (reload_apply(d, c) < 0) {
+        snprintf(d->reload_err, sizeof(d->reload_err), "out of memory");
+        log_err("reload failed (out of memory): still running the previous configuration");
+    } else {
+        d->reload_err[0] = '\0';
+    }
+    diag_fini(&d->reload_diag);
+    if (d->reload_err[0])
+        sd_notifyf(0,
+                   "READY=1\nSTATUS=%zu probes; reload failed (%s), running the previous "
+                   "configuration",
+                   d->cfg->nprobes, d->reload_err);
+    else
+        sd_notifyf(0, "READY=1\nSTATUS=%zu probes, configuration reloaded", d->cfg->nprobes);
+    if (d->reload_again)
+        reload_start(d);
+}
+
+static void reload_start(struct daemon *d)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+               (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+    log_info("reloading the configuration (%s)", d->cfg_path ? d->cfg_path : "built-in");
+    d->reload_again = false;
+    d->reload_cfg = NULL;
+    diag_init(&d->reload_diag);
+    if (uv_queue_work(&d->loop, &d->reload_work, reload_run, reload_done) != 0) {
+        diag_fini(&d->reload_diag);
+        log_err("reload not started");
+        sd_notify(0, "READY=1");
+        return;
+    }
+    d->reload_busy = true;
+}
+
+/* SIGHUP: one reload at a time; signals during one make exactly one more afterwards. */
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    struct daemon *d = sig->data;
+
+    (void)signum;
+    if (d->stopping)
+        return;
+    if (d->reload_busy)
+        d->reload_again = true;
+    else
+        reload_start(d);
+}
+
 static int write_stats(struct daemon *d, const char *path)
 {
-    const struct sched_stats *st = &d->final_sched;
+    const struct sched_stats *st = &d->sched_base;
     struct rusage ru;
     json_t *o = json_object();
     double secs = (uv_hrtime() - d->t0) / 1e9;
@@ -440,6 +901,8 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "completed", json_integer((json_int_t)st->completed));
     json_object_set_new(o, "missed", json_integer((json_int_t)st->missed));
     json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
+    json_object_set_new(o, "rechecks", json_integer((json_int_t)st->rechecks));
+    json_object_set_new(o, "rechecks_promoted", json_integer((json_int_t)st->promoted));
     json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
     json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
     json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
@@ -452,12 +915,12 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "rrd_written", json_integer((json_int_t)d->final_rrdw.written));
     json_object_set_new(o, "rrd_dropped", json_integer((json_int_t)d->final_rrdw.dropped));
     json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
-    json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->final_graph.passes));
-    json_object_set_new(o, "graph_renders", json_integer((json_int_t)d->final_graph.renders));
-    json_object_set_new(o, "graph_failures", json_integer((json_int_t)d->final_graph.failures));
-    json_object_set_new(o, "graph_skipped", json_integer((json_int_t)d->final_graph.skipped));
-    json_object_set_new(o, "graph_render_s", json_real(d->final_graph.render_s));
-    json_object_set_new(o, "graph_render_max_s", json_real(d->final_graph.render_max_s));
+    json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->graph_base.passes));
+    json_object_set_new(o, "graph_renders", json_integer((json_int_t)d->graph_base.renders));
+    json_object_set_new(o, "graph_failures", json_integer((json_int_t)d->graph_base.failures));
+    json_object_set_new(o, "graph_skipped", json_integer((json_int_t)d->graph_base.skipped));
+    json_object_set_new(o, "graph_render_s", json_real(d->graph_base.render_s));
+    json_object_set_new(o, "graph_render_max_s", json_real(d->graph_base.render_max_s));
     json_object_set_new(o, "alert_transitions",
                         json_integer((json_int_t)d->final_alert.transitions));
     json_object_set_new(o, "alert_notifications",
@@ -484,8 +947,16 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         return 1;
     }
     d->cfg = cfg;
+    d->cur = gen_new(d, cfg);
+    if (!d->cur) {
+        config_free(cfg);
+        free(d);
+        return 1;
+    }
     if (o)
         d->opts = *o;
+    if (cfg->path && !(d->cfg_path = strdup(cfg->path)))
+        goto out_free;
     d->total_min_us = -1;
     /* A write past a file-size limit must fail (and be retried), not kill the process; a peer
      * closing a socket must not either. */
@@ -543,17 +1014,20 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     }
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sighup);
     uv_timer_init(&d->loop, &d->stats_timer);
     uv_timer_init(&d->loop, &d->stop_timer);
     uv_timer_init(&d->loop, &d->status_timer);
     uv_timer_init(&d->loop, &d->watchdog_timer);
-    d->sigint.data = d->sigterm.data = d->stats_timer.data = d->stop_timer.data = d;
+    d->sigint.data = d->sigterm.data = d->sighup.data = d->stats_timer.data = d;
+    d->stop_timer.data = d;
     d->status_timer.data = d->watchdog_timer.data = d;
     uv_timer_init(&d->loop, &d->dash_timer);
     d->dash_timer.data = d;
-    d->handles_open = 7;
+    d->handles_open = 8;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sighup, on_sighup, SIGHUP);
     uv_timer_start(&d->stats_timer, on_stats_timer, STATS_PERIOD_MS, STATS_PERIOD_MS);
     if (d->opts.duration_ms)
         uv_timer_start(&d->stop_timer, on_stop_timer, d->opts.duration_ms, 0);
@@ -561,14 +1035,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     d->t0 = d->last_status_ns = uv_hrtime();
     sched_start(d->sched);
     /* Graphs read the RRD files on the thread pool; a failure to start them is not fatal. */
-    d->graph = graph_start(&d->loop, cfg, on_graph_pass, d);
-    if (d->graph)
-        log_info("graphs every %llu ms in %s", (unsigned long long)cfg->graphs.interval_ms,
-                 cfg->graphs_dir);
-    else if (cfg->graphs.enabled)
-        log_err("cannot start the graph timer: out of memory");
-    if (!d->graph)
-        uv_timer_start(&d->dash_timer, on_dash_timer, 1000, cfg->graphs.interval_ms);
+    graph_begin(d);
     uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
     {
         uint64_t wd_us = 0;
@@ -587,15 +1054,24 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         goto out_free;
     }
     log_info("stopped: %llu checks, %llu missed, %llu RRD samples written",
-             (unsigned long long)d->final_sched.completed,
-             (unsigned long long)d->final_sched.missed, (unsigned long long)d->final_rrdw.written);
+             (unsigned long long)d->sched_base.completed, (unsigned long long)d->sched_base.missed,
+             (unsigned long long)d->final_rrdw.written);
     rc = 0;
     if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
         rc = 1;
 out_free:
     free(d->last_verdict);
+    for (size_t i = 0; d->rows && i < d->cfg->nprobes; i++)
+        dash_row_fini(&d->rows[i]);
     free(d->rows);
-    config_free(d->cfg);
+    free(d->cfg_path);
+    while (d->gens) {
+        struct gen *g = d->gens;
+
+        d->gens = g->next;
+        config_free(g->cfg);
+        free(g);
+    }
     free(d);
     return rc;
 }

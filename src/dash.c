@@ -23,6 +23,7 @@
 #include "sbuf.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
+const time_t dash_window_refresh[DASH_NWIN] = {0, 600, 3600};
 
 static const char *const state_names[DASH_STATE__COUNT] = {"down", "slow", "unchecked", "nodata",
                                                            "ok"};
@@ -64,11 +65,24 @@ void dash_row_add_error(struct dash_row *r, time_t t, const char *outcome, const
 {
     size_t keep = r->nerrors < DASH_ERRORS_MAX ? r->nerrors : DASH_ERRORS_MAX - 1;
 
+    if (!r->errors) {
+        r->errors = calloc(DASH_ERRORS_MAX, sizeof(*r->errors));
+        r->nerrors = keep = 0;
+        if (!r->errors)
+            return;
+    }
     memmove(&r->errors[1], &r->errors[0], keep * sizeof(r->errors[0]));
     r->errors[0].time = t;
     copy_str(r->errors[0].outcome, sizeof(r->errors[0].outcome), outcome);
     copy_str(r->errors[0].msg, sizeof(r->errors[0].msg), msg);
     r->nerrors = keep + 1;
+}
+
+void dash_row_fini(struct dash_row *r)
+{
+    free(r->errors);
+    r->errors = NULL;
+    r->nerrors = 0;
 }
 
 enum dash_state dash_state_of(const struct probe *p, bool up, double total_ms)
@@ -90,10 +104,17 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
         const struct rrdq_summary *day = &r->sum[DASH_DAY];
         bool any = false;
 
+        /* the message of the windows read now (a kept window's failure is said again when it
+         * is read again) */
         r->sum_msg[0] = '\0';
         for (int w = 0; w < DASH_NWIN; w++) {
             char msg[sizeof(r->sum_msg)];
 
+            if (r->sum_at[w] && now - r->sum_at[w] < dash_window_refresh[w]) {
+                any = any || (r->sum_err[w] == 0 && r->sum[w].samples > 0);
+                continue; /* read lately: kept */
+            }
+            r->sum_at[w] = now;
             r->sum_err[w] = rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w],
                                          &r->sum[w], msg, sizeof(msg));
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
@@ -1158,12 +1179,14 @@ struct dash_job {
     unsigned formats;
     int rc;
     char err[512];
-    void (*done)(void *arg, int rc, const char *err);
+    void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r);
     void *arg;
 };
 
 static void job_free(struct dash_job *j)
 {
+    for (size_t i = 0; j->rows && i < j->n; i++)
+        dash_row_fini(&j->rows[i]);
     free(j->rows);
     free(j->rrd_dir);
     free(j->graphs_dir);
@@ -1190,13 +1213,28 @@ static void job_done(uv_work_t *w, int status)
         j->rc = -ECANCELED;
         snprintf(j->err, sizeof(j->err), "dashboard refresh cancelled");
     }
-    if (j->done)
-        j->done(j->arg, j->rc, j->rc ? j->err : "");
+    if (j->done) {
+        struct dash_refreshed r = {j->rows, j->n};
+
+        j->done(j->arg, j->rc, j->rc ? j->err : "", &r);
+    }
     job_free(j);
 }
 
+void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refreshed *r)
+{
+    for (size_t i = 0; i < n && i < r->n; i++) {
+        memcpy(rows[i].sum, r->rows[i].sum, sizeof(rows[i].sum));
+        memcpy(rows[i].sum_err, r->rows[i].sum_err, sizeof(rows[i].sum_err));
+        memcpy(rows[i].sum_at, r->rows[i].sum_at, sizeof(rows[i].sum_at));
+        memcpy(rows[i].sum_msg, r->rows[i].sum_msg, sizeof(rows[i].sum_msg));
+    }
+}
+
 int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
-                 size_t n, void (*done)(void *arg, int rc, const char *err), void *arg)
+                 size_t n,
+                 void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r),
+                 void *arg)
 {
     struct dash_job *j = calloc(1, sizeof(*j));
     int rc;
@@ -1213,6 +1251,23 @@ int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struc
     if (n)
         memcpy(j->rows, rows, n * sizeof(*rows));
     j->n = n;
+    /* the errors are the rows' own: the job gets copies (of the few probes that have some) */
+    for (size_t i = 0; i < n; i++) {
+        const struct dash_error *e = rows[i].errors;
+
+        j->rows[i].errors = NULL;
+        j->rows[i].nerrors = 0;
+        if (!e || rows[i].nerrors == 0)
+            continue;
+        j->rows[i].errors = malloc(DASH_ERRORS_MAX * sizeof(*e));
+        if (!j->rows[i].errors) {
+            j->n = i; /* the rows after i still point to the caller's errors */
+            job_free(j);
+            return -ENOMEM;
+        }
+        memcpy(j->rows[i].errors, e, DASH_ERRORS_MAX * sizeof(*e));
+        j->rows[i].nerrors = rows[i].nerrors;
+    }
     j->flush_s = o->flush_s;
     j->lang = o->lang;
     j->formats = o->formats;

@@ -42,6 +42,9 @@ int dash_lang_parse(const char *s, enum dash_lang *out);
 /* The windows summarised per probe: 24 h, 7 d, 3 months (92 d). */
 enum dash_window { DASH_DAY, DASH_WEEK, DASH_QUARTER, DASH_NWIN };
 extern const time_t dash_window_span[DASH_NWIN];
+/* How old a window's summary may be before dash_collect reads it again (rows that keep their
+ * summaries from one refresh to the next, like the daemon's): 0, 10 min, 1 h. */
+extern const time_t dash_window_refresh[DASH_NWIN];
 
 #define DASH_ERRORS_MAX 10
 #define DASH_OUTCOME_MAX 32
@@ -54,7 +57,9 @@ struct dash_error {
     char msg[DASH_MSG_MAX];         /* result.msg: curl's message or the failed expectation */
 };
 
-/* One probe on the dashboard. A value type: the probe is borrowed (it must outlive the row). */
+/* One probe on the dashboard. The probe is borrowed (it must outlive the row); the list of last
+ * errors is the row's own (allocated at the first error: most probes never fail), freed by
+ * dash_row_fini. About 0.8 KB without errors. */
 struct dash_row {
     const struct probe *probe;
     /* Current state. When `live` is set, the daemon owns state, last_time and last_ms and
@@ -67,11 +72,12 @@ struct dash_row {
      * negative errno) and the summary itself (valid only when sum_err is 0). */
     int sum_err[DASH_NWIN];
     struct rrdq_summary sum[DASH_NWIN];
-    char sum_msg[256]; /* librrd's or the system's message for the first failure other than a
-                          missing file (the path relative to rrd_dir), "" when none */
+    time_t sum_at[DASH_NWIN]; /* when each was read (0: never): see dash_window_refresh */
+    char sum_msg[256];        /* librrd's or the system's message for the first failure other than a
+                                 missing file (the path relative to rrd_dir), "" when none */
     /* The last failed checks, newest first (dash_row_add_error keeps it so). Empty when the rows
      * come from the RRD files alone: the files keep no messages. */
-    struct dash_error errors[DASH_ERRORS_MAX];
+    struct dash_error *errors; /* DASH_ERRORS_MAX of them once allocated, else NULL */
     size_t nerrors;
 };
 
@@ -79,14 +85,18 @@ struct dash_row {
 void dash_row_init(struct dash_row *r, const struct probe *p);
 
 /* Records a failed check at the front of r->errors (the oldest falls off past DASH_ERRORS_MAX).
- * The strings are copied (truncated to their fields). */
+ * The strings are copied (truncated to their fields). Out of memory, the error is not kept. */
 void dash_row_add_error(struct dash_row *r, time_t t, const char *outcome, const char *msg);
+
+/* Frees what the row owns (its errors). */
+void dash_row_fini(struct dash_row *r);
 
 /* The state of a probe from its last check: `up` false → down; `total_ms` at or above the
  * probe's slow threshold → slow; else ok. For the daemon's live state and for dash_collect. */
 enum dash_state dash_state_of(const struct probe *p, bool up, double total_ms);
 
-/* Fills rows[0..n) from the RRD files under rrd_dir: the three summaries ending at `now`, and
+/* Fills rows[0..n) from the RRD files under rrd_dir: the three summaries ending at `now` (a
+ * summary read less than dash_window_refresh ago, per sum_at, is kept as it is), and
  * for rows that are not live, the state from the newest counted sample: none → nodata, older
  * than 3 intervals + `flush_s` (the writer's delay) → unchecked, else dash_state_of. Reads the
  * disk: never on the loop thread. A file that cannot be read is not fatal (its sum_err says
@@ -122,14 +132,29 @@ struct dash_refresh_opts {
  * The strings point into cfg. */
 void dash_opts_from_config(const struct config *cfg, struct dash_refresh_opts *o);
 
+/* What a refresh read: its rows (valid during the `done` call only), for a caller that keeps
+ * the summaries for the next refresh (dash_keep_summaries). */
+struct dash_refreshed {
+    const struct dash_row *rows;
+    size_t n;
+};
+
 /* Refreshes the pages in the background. On the calling (loop) thread: copies rows[0..n) (the
- * live state: a plain memcpy, the rows' probes are borrowed). On libuv's thread pool:
- * dash_collect at the time the job runs, then dash_write. `done` (may be NULL) runs on the loop
- * thread afterwards with 0 or a negative errno and, on error, the message (valid during the
- * call). The probes the rows point to must stay valid until `done` runs (keep a replaced
- * configuration alive until then). Running one refresh at a time is the caller's choice (wait
- * for `done`). Returns 0, -ENOMEM, or uv_queue_work's error (then `done` is not called). */
+ * live state and the summaries, with copies of their errors; the rows' probes are borrowed). On
+ * libuv's thread pool: dash_collect at the time the job runs, then dash_write. `done` (may be
+ * NULL) runs on the loop thread afterwards with 0 or a negative errno, on error the message, and
+ * the rows the job read (all valid during the call). The probes the rows point to must stay
+ * valid until `done` runs (keep a replaced configuration alive until then). Running one refresh
+ * at a time is the caller's choice (wait for `done`). Returns 0, -ENOMEM, or uv_queue_work's
+ * error (then `done` is not called). */
 int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
-                 size_t n, void (*done)(void *arg, int rc, const char *err), void *arg);
+                 size_t n,
+                 void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r),
+                 void *arg);
+
+/* Copies the summaries (sum, sum_err, sum_at, sum_msg) of the refreshed rows into rows[0..n),
+ * the same rows (same probes, same order) the refresh started from: the next refresh reads only
+ * the windows that have aged (dash_window_refresh). */
+void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refreshed *r);
 
 #endif

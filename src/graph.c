@@ -1317,7 +1317,45 @@ static void job_fail(struct gjob *j, const char *fmt, ...)
     }
 }
 
-/* One plan line per graph: "<kind> <period> <format> <end> <probe id or group>". */
+/* A plan field: tab, newline, carriage return and backslash as \t \n \r \\ (truncated to
+ * the buffer, never mid-escape). */
+static const char *plan_escape(char *buf, size_t len, const char *s)
+{
+    size_t o = 0;
+
+    for (; s && *s && o + 3 < len; s++) {
+        char e = *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s == '\\' ? '\\' : 0;
+
+        if (e) {
+            buf[o++] = '\\';
+            buf[o++] = e;
+        } else {
+            buf[o++] = *s;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Undoes plan_escape in place. */
+static char *plan_unescape(char *s)
+{
+    char *o = s;
+
+    for (const char *i = s; *i; i++) {
+        if (*i == '\\' && i[1]) {
+            i++;
+            *o++ = *i == 't' ? '\t' : *i == 'n' ? '\n' : *i == 'r' ? '\r' : *i;
+        } else {
+            *o++ = *i;
+        }
+    }
+    *o = '\0';
+    return s;
+}
+
+/* One plan line per graph: "<kind> <period> <format> <end> <probe id or group>", after the
+ * header ("#", the directories and the style) and one "P" line per probe (id, group, name). */
 static int write_plan(int fd, const struct graph *g, const struct plan *pl)
 {
     char line[8400];
@@ -1328,6 +1366,20 @@ static int write_plan(int fd, const struct graph *g, const struct plan *pl)
                   g->cfg->graphs_dir, g->style.width, g->style.height, (int)g->style.lang);
     if (hl < 0 || hl >= (int)sizeof(line) || write_all(fd, line, (size_t)hl) != hl)
         return -1;
+    /* Then what the graphs need of every probe, in the configuration's order (by id): the
+     * renderer never reads vigie.yaml, which may have changed since (or not load at all). */
+    for (size_t i = 0; i < g->cfg->nprobes; i++) {
+        const struct probe *p = &g->cfg->probes[i];
+        char id[512], group[1024], name[2048];
+        int len = snprintf(
+            line, sizeof(line), "P\t%s\t%s\t%s\n", plan_escape(id, sizeof(id), p->id),
+            plan_escape(group, sizeof(group), p->group), plan_escape(name, sizeof(name), p->name));
+
+        if (len < 0 || len >= (int)sizeof(line))
+            continue;
+        if (write_all(fd, line, (size_t)len) != len)
+            return -1;
+    }
 
     for (size_t i = 0; i < pl->n; i++) {
         const struct graph_req *rq = &pl->rq[i];
@@ -1343,22 +1395,18 @@ static int write_plan(int fd, const struct graph *g, const struct plan *pl)
     return 0;
 }
 
-/* Starts `<this binary> graph --render-plan [-c vigie.yaml]`: stdin the plan (*plan_w, the
+/* Starts `<this binary> graph --render-plan`: stdin the plan (*plan_w, the
  * caller writes and closes it), stdout res[0] (the caller reads the counts), fd 3 the stop
  * pipe. Returns its pid, or a negative errno. */
 static pid_t spawn_renderer(struct graph *g, int res[2], int *plan_w)
 {
-    static char a0[] = "vigie", a1[] = "graph", a2[] = "--render-plan", a3[] = "-c";
-    char *argv[6] = {a0, a1, a2, NULL, NULL, NULL};
+    static char a0[] = "vigie", a1[] = "graph", a2[] = "--render-plan";
+    char *argv[4] = {a0, a1, a2, NULL};
     posix_spawn_file_actions_t fa;
     const char *exe;
     int plan[2], rc;
     pid_t pid;
 
-    if (g->cfg->path) {
-        argv[3] = a3;
-        argv[4] = g->cfg->path;
-    }
     if (pipe(plan) != 0)
         return -errno;
     if (pipe(res) != 0) {
@@ -1386,9 +1434,48 @@ static pid_t spawn_renderer(struct graph *g, int res[2], int *plan_w)
     return pid;
 }
 
-int graph_render_plan(const struct config *cfg)
+/* The probes of the plan's "P" lines, in plan order (the daemon's, by id). */
+struct plan_probes {
+    struct probe *v;
+    size_t n, cap;
+};
+
+static int plan_probe_add(struct plan_probes *pp, char *fields)
+{
+    char *group = strchr(fields, '\t'), *name = group ? strchr(group + 1, '\t') : NULL;
+    struct probe *p;
+
+    if (!name)
+        return 0; /* not a probe line */
+    *group++ = '\0';
+    *name++ = '\0';
+    if (pp->n == pp->cap) {
+        size_t cap = pp->cap ? 2 * pp->cap : 256;
+        struct probe *v = realloc(pp->v, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        pp->v = v;
+        pp->cap = cap;
+    }
+    p = &pp->v[pp->n];
+    memset(p, 0, sizeof(*p));
+    p->id = strdup(plan_unescape(fields));
+    p->group = strdup(plan_unescape(group));
+    p->name = strdup(plan_unescape(name));
+    pp->n++;
+    return p->id && p->group && p->name ? 0 : -ENOMEM;
+}
+
+static int cmp_probe_id(const void *a, const void *b)
+{
+    return strcmp(((const struct probe *)a)->id, ((const struct probe *)b)->id);
+}
+
+int graph_render_plan(void)
 {
     struct config run;
+    struct plan_probes pp = {NULL, 0, 0};
     char *rrd_dir = NULL, *graphs_dir = NULL;
     struct graph g;
     struct gjob j;
@@ -1397,6 +1484,7 @@ int graph_render_plan(const struct config *cfg)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    bool sorted = false;
     FILE *in;
     int rc = 0;
 
@@ -1406,13 +1494,11 @@ int graph_render_plan(const struct config *cfg)
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     close_inherited(1, 3);
+    memset(&run, 0, sizeof(run));
     memset(&g, 0, sizeof(g));
     memset(&j, 0, sizeof(j));
-    run = *cfg; /* shares everything; the directories may be replaced by the plan's header */
+    /* Everything comes from the plan: the configuration the daemon runs, not vigie.yaml. */
     g.cfg = &run;
-    g.style.width = (unsigned)cfg->graphs.width;
-    g.style.height = (unsigned)cfg->graphs.height;
-    g.style.lang = (enum graph_lang)cfg->graphs.lang;
     g.stop_fd[0] = 3;
     g.stop_fd[1] = -1;
     in = fdopen(0, "r");
@@ -1450,6 +1536,22 @@ int graph_render_plan(const struct config *cfg)
             g.style.lang = (enum graph_lang)lang;
             continue;
         }
+        if (line[0] == 'P' && line[1] == '\t') {
+            if (plan_probe_add(&pp, line + 2) < 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            sorted = false;
+            continue;
+        }
+        if (!sorted) {
+            /* config_find needs them by id: the daemon sends them so, this makes sure */
+            if (pp.n > 1)
+                qsort(pp.v, pp.n, sizeof(*pp.v), cmp_probe_id);
+            run.probes = pp.v;
+            run.nprobes = pp.n;
+            sorted = true;
+        }
         if (sscanf(line, "%d %d %d %lld %n", &kind, &period, &format, &end, &off) != 4)
             continue;
         rq.kind = (enum graph_kind)kind;
@@ -1457,13 +1559,13 @@ int graph_render_plan(const struct config *cfg)
         rq.format = (enum graph_format)format;
         rq.end = (time_t)end;
         if (rq.kind == GRAPH_LATENCY || rq.kind == GRAPH_AVAIL) {
-            rq.probe = config_find(cfg, line + off);
+            rq.probe = config_find(&run, line + off);
             if (!rq.probe) {
-                j.skipped++; /* gone from the configuration since */
+                j.skipped++; /* not in the plan's probes */
                 continue;
             }
         } else if (rq.kind == GRAPH_GROUP) {
-            rq.group = group_in(cfg, line + off);
+            rq.group = group_in(&run, line + off);
             if (!rq.group) {
                 j.skipped++;
                 continue;
@@ -1477,10 +1579,17 @@ int graph_render_plan(const struct config *cfg)
     free(line);
     if (in)
         fclose(in);
-    plan_draw(&g, &j, &pl);
+    if (rc == 0 && run.rrd_dir)
+        plan_draw(&g, &j, &pl);
     free(pl.rq);
     free(rrd_dir);
     free(graphs_dir);
+    for (size_t i = 0; i < pp.n; i++) {
+        free(pp.v[i].id);
+        free(pp.v[i].group);
+        free(pp.v[i].name);
+    }
+    free(pp.v);
     if (write_all(1, &j, sizeof(j)) != (ssize_t)sizeof(j))
         rc = -EIO;
     return rc;

@@ -143,8 +143,9 @@ void graph_stats(const struct graph *g, struct graph_stats *out);
 void graph_close(struct graph *g, struct graph_stats *final, void (*cb)(void *arg), void *arg);
 
 /* The renderer process of the daemon's passes (`vigie graph --render-plan`): reads the plan
- * from stdin, draws it, polls fd 3 (the daemon's stop pipe) between graphs, writes its counts
- * to stdout. Not for people. Returns 0 or a negative errno. */
-int graph_render_plan(const struct config *cfg);
+ * from stdin (the directories, the style and the probes of the configuration the daemon runs,
+ * then the graphs: it never reads vigie.yaml), draws it, polls fd 3 (the daemon's stop pipe)
+ * between graphs, writes its counts to stdout. Not for people. Returns 0 or a negative errno. */
+int graph_render_plan(void);
 
 #endif

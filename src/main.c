@@ -573,7 +573,10 @@ static int cmd_graph(int argc, char **argv)
 
 static int cmd_run(const struct opts *o)
 {
-    struct daemon_opts d = {.duration_ms = o->duration_ms, .stats_path = o->stats};
+    struct daemon_opts d = {.duration_ms = o->duration_ms,
+                            .stats_path = o->stats,
+                            .shard_i = o->shard_i,
+                            .shard_n = o->shard_n};
     struct config *cfg = load(o);
 
     if (!cfg)
@@ -642,6 +645,7 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : NULL;
     int rc;
 
+    log_open(); /* stderr may be the journal: see log.h */
     if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(cmd ? stdout : stderr);
         return cmd ? 0 : EXIT_UNKNOWN;
@@ -659,17 +663,9 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
     } else if (strcmp(cmd, "graph") == 0 && argc > 2 && strcmp(argv[2], "--render-plan") == 0) {
-        /* the daemon's renderer (src/graph.c): the configuration the daemon runs */
-        o.config = argc > 4 && strcmp(argv[3], "-c") == 0 ? argv[4] : NULL;
-        o.config_given = o.config != NULL;
-        {
-            struct config *cfg = load(&o);
-
-            if (cfg && cfg->rrdcached && !getenv("RRDCACHED_ADDRESS"))
-                setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
-            rc = cfg && graph_render_plan(cfg) == 0 ? 0 : 1;
-            config_free(cfg);
-        }
+        /* the daemon's renderer (src/graph.c): everything comes from the plan on stdin, and
+         * rrdcached's address from the daemon's environment */
+        rc = graph_render_plan() == 0 ? 0 : 1;
     } else if (strcmp(cmd, "graph") == 0) {
         rc = cmd_graph(argc - 2, argv + 2);
     } else if (strcmp(cmd, "report") == 0) {

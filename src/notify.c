@@ -949,7 +949,7 @@ out:
 static uint64_t backoff_ms(struct notify *n, const struct rstate *rs)
 {
     const struct receiver *rc = rs->rc;
-    uint64_t d = rc ? rc->backoff_min_ms : 1000, cap = rc ? rc->backoff_max_ms : 300000;
+    uint64_t d = rc ? rc->backoff_min_ms : 1000, cap = rc ? rc->backoff_max_ms : 30000;
 
     for (unsigned i = 1; i < rs->failures && d < cap; i++)
         d *= 2;

@@ -20,6 +20,13 @@
  * reported apart (wait_us) and is not part of the measured latency: curl's clock starts when
  * the transfer does.
  *
+ * Rechecks. sched_recheck asks for one extra check of a probe before its next tick (the alert
+ * engine confirming a failure or a recovery). The slot then waits in the heap for the earlier of
+ * its recheck time and its due time; the extra check runs like any other (same bounds, same
+ * FIFO) but its sample is marked `extra` and the tick schedule is untouched: `due` still steps
+ * by exactly one interval. A recheck still in flight when the tick is due is promoted to be
+ * that tick's check (one check in flight per probe, one sample per tick, nothing missed).
+ *
  * Self-measurement. A 100 ms repeating timer measures how late the loop runs it (loop lag). A
  * check is flagged when its own start lag or the loop lag while it ran exceeds the saturation
  * bound: its timings may hold vigie's delay, not the service's.
@@ -42,6 +49,7 @@ struct slot {
     const struct probe *p;
     uint64_t due;     /* next due time, uv_hrtime() ns */
     uint64_t cur_due; /* due time of the check running or waiting */
+    uint64_t recheck; /* a pending recheck's time (< due), 0 none */
     uint64_t queued_at;
     uint64_t started_at;
     uint64_t stall_mark; /* s->stalls when the check started */
@@ -54,6 +62,7 @@ struct slot {
     bool running;
     bool waiting;
     bool host_bound; /* waiting only because its host had per_host checks in flight */
+    bool extra;      /* the check running or waiting is a recheck */
 };
 
 struct host {
@@ -112,6 +121,14 @@ uint64_t sched_offset_ms(const char *id, uint64_t interval_ms)
 
 /* ---- heap ---- */
 
+#define NOT_IN_HEAP SIZE_MAX
+
+/* When the slot next needs the timer: its recheck, which is always before its tick. */
+static uint64_t slot_at(const struct slot *sl)
+{
+    return sl->recheck ? sl->recheck : sl->due;
+}
+
 static void heap_swap(struct sched *s, size_t i, size_t j)
 {
     struct slot *t = s->heap[i];
@@ -124,7 +141,7 @@ static void heap_swap(struct sched *s, size_t i, size_t j)
 
 static void heap_up(struct sched *s, size_t i)
 {
-    while (i > 0 && s->heap[(i - 1) / 2]->due > s->heap[i]->due) {
+    while (i > 0 && slot_at(s->heap[(i - 1) / 2]) > slot_at(s->heap[i])) {
         heap_swap(s, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
@@ -135,9 +152,9 @@ static void heap_down(struct sched *s, size_t i)
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
 
-        if (l < s->nheap && s->heap[l]->due < s->heap[m]->due)
+        if (l < s->nheap && slot_at(s->heap[l]) < slot_at(s->heap[m]))
             m = l;
-        if (r < s->nheap && s->heap[r]->due < s->heap[m]->due)
+        if (r < s->nheap && slot_at(s->heap[r]) < slot_at(s->heap[m]))
             m = r;
         if (m == i)
             return;
@@ -161,6 +178,7 @@ static struct slot *heap_pop(struct sched *s)
     s->heap[0]->heap = 0;
     if (s->nheap > 0)
         heap_down(s, 0);
+    top->heap = NOT_IN_HEAP;
     return top;
 }
 
@@ -326,21 +344,26 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
     uint64_t now = uv_hrtime();
     int64_t loop_lag =
         s->loop_lag_us > sl->loop_lag_at_start ? s->loop_lag_us : sl->loop_lag_at_start;
-    int64_t lag = (int64_t)(sl->started_at - sl->cur_due) / 1000;
+    /* A promoted recheck started before its tick was due: no lag. */
+    int64_t lag = sl->started_at > sl->cur_due ? (int64_t)(sl->started_at - sl->cur_due) / 1000 : 0;
     int64_t wait = sl->queued_at ? (int64_t)(sl->started_at - sl->queued_at) / 1000 : 0;
     /* A stall of the loop that on_lag has not seen yet (it runs in the next iteration). */
     int64_t pending = now > s->lag_expected ? (int64_t)(now - s->lag_expected) / 1000 : 0;
     bool aborted = res->aborted;
+    bool extra = sl->extra;
+    int64_t judged;
     struct sched_sample smp = {
         .p = p,
         .due_ms = wall_ms_of(s, sl->cur_due),
         .lag_us = lag,
         .wait_us = wait,
         .loop_lag_us = loop_lag,
+        .extra = extra,
         .res = res,
     };
 
     sl->running = false;
+    sl->extra = false;
     sl->queued_at = 0;
     s->in_flight--;
     s->hosts[sl->host].in_flight--;
@@ -351,10 +374,21 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
      * ran, or vigie itself could not run it: its figures are vigie's, not the service's. Waiting
      * for the per-host bound is not saturation but politeness towards the host (a site down
      * with many probes must still count as down): that wait is not held against the sample. */
-    smp.flagged = (uint64_t)(sl->host_bound ? lag - wait : lag) > s->opts.saturation_us ||
+    judged = sl->host_bound ? lag - wait : lag;
+    if (judged < 0)
+        judged = 0; /* a promoted recheck waited before its tick was due */
+    smp.flagged = (uint64_t)judged > s->opts.saturation_us ||
                   (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
                   res->outcome == OUTCOME_INTERNAL;
     sl->host_bound = false;
+    if (aborted && extra) {
+        /* An aborted recheck is no tick of the probe: nothing to report. */
+        release_missed(s, sl);
+        wait_drain(s);
+        if (s->stopping)
+            maybe_stopped(s);
+        return;
+    }
     if (aborted) {
         smp.missed = true;
         smp.res = NULL;
@@ -366,11 +400,13 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
          * is flagged and the log must stay readable. */
         if (now >= s->flag_log_next) {
             if (res->outcome == OUTCOME_INTERNAL)
-                log_warn("probe %s: sample flagged: %s", p->id, res->msg);
+                log_probe(LOG_WARNING, p->id, p->group, "probe %s: sample flagged: %s", p->id,
+                          res->msg);
             else
-                log_warn("probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
-                         "lag %lld ms)",
-                         p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
+                log_probe(LOG_WARNING, p->id, p->group,
+                          "probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
+                          "lag %lld ms)",
+                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
@@ -399,7 +435,7 @@ static void rearm(struct sched *s)
         return;
     now = uv_hrtime();
     /* uv timers have millisecond resolution: round up so we never wake before the due time. */
-    ms = s->heap[0]->due > now ? (s->heap[0]->due - now + 999999) / 1000000 : 0;
+    ms = slot_at(s->heap[0]) > now ? (slot_at(s->heap[0]) - now + 999999) / 1000000 : 0;
     uv_timer_start(&s->tick, on_tick, ms, 0);
 }
 
@@ -410,11 +446,34 @@ static void on_tick(uv_timer_t *t)
 
     uv_update_time(s->loop);
     now = uv_hrtime();
-    while (s->nheap > 0 && s->heap[0]->due <= now) {
+    while (s->nheap > 0 && slot_at(s->heap[0]) <= now) {
         struct slot *sl = heap_pop(s);
         uint64_t interval = sl->p->interval_ms * 1000000;
 
-        if (sl->running || sl->waiting) {
+        if (sl->recheck) {
+            /* A recheck is due (always before the tick): an extra check, the tick untouched. */
+            uint64_t at = sl->recheck;
+
+            sl->recheck = 0;
+            if (!sl->running && !sl->waiting) {
+                sl->cur_due = at;
+                sl->extra = true;
+                s->st.rechecks++;
+                if (can_start(s, sl) && !s->wait_head)
+                    start_check(s, sl, now);
+                else
+                    wait_push(s, sl, now);
+            }
+            heap_push(s, sl);
+            continue;
+        }
+        if ((sl->running || sl->waiting) && sl->extra) {
+            /* The recheck is still at it when the tick is due: it is the tick's check. Not
+             * stacked, not missed, and the phase is kept (cur_due is the tick's due time). */
+            sl->extra = false;
+            sl->cur_due = sl->due;
+            s->st.promoted++;
+        } else if (sl->running || sl->waiting) {
             tick_missed(s, sl, sl->due);
         } else {
             sl->cur_due = sl->due;
@@ -533,6 +592,7 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
     for (size_t i = 0; i < s->nslots; i++) {
         s->slots[i].s = s;
         s->slots[i].p = &cfg->probes[i];
+        s->slots[i].heap = NOT_IN_HEAP;
     }
     if (hosts_build(s) != 0)
         goto fail;
@@ -551,31 +611,106 @@ fail:
     return NULL;
 }
 
+/* The first due time of a slot: the next wall-clock instant ≡ its offset (mod its interval),
+ * strictly after `mono` (now), on the monotonic clock through the scheduler's anchor. */
+static uint64_t first_due(const struct sched *s, const struct slot *sl, uint64_t mono)
+{
+    uint64_t iv = sl->p->interval_ms;
+    uint64_t off = sched_offset_ms(sl->p->id, iv);
+    uint64_t wall_ms = (uint64_t)wall_ms_of(s, mono);
+    uint64_t base = wall_ms - wall_ms % iv + off;
+
+    if (base <= wall_ms)
+        base += iv;
+    return mono + (base - wall_ms) * 1000000;
+}
+
 int sched_start(struct sched *s)
 {
     struct timespec ts;
-    int64_t wall_ms;
-    uint64_t mono;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    mono = uv_hrtime();
-    wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    s->wall_anchor_ms = wall_ms;
-    s->mono_anchor = mono;
+    s->mono_anchor = uv_hrtime();
+    s->wall_anchor_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (size_t i = 0; i < s->nslots; i++) {
-        struct slot *sl = &s->slots[i];
-        uint64_t iv = sl->p->interval_ms;
-        uint64_t off = sched_offset_ms(sl->p->id, iv);
-        /* The next wall-clock instant ≡ off (mod iv), strictly after now. */
-        uint64_t base = (uint64_t)wall_ms - (uint64_t)wall_ms % iv + off;
-
-        if (base <= (uint64_t)wall_ms)
-            base += iv;
-        sl->due = mono + (base - (uint64_t)wall_ms) * 1000000;
-        heap_push(s, sl);
+        s->slots[i].due = first_due(s, &s->slots[i], s->mono_anchor);
+        heap_push(s, &s->slots[i]);
     }
     s->lag_expected = uv_hrtime() + LAG_PERIOD_MS * 1000000ULL;
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    rearm(s);
+    return 0;
+}
+
+/* Moves a check of `from` (of prev) that waits for a slot to `to` (of s): same due time, same
+ * queueing time, same held missed ticks. */
+static void wait_move(struct sched *prev, struct slot *from, struct sched *s, struct slot *to)
+{
+    struct slot **pp = &prev->wait_head, *before = NULL;
+
+    while (*pp != from) {
+        before = *pp;
+        pp = &(*pp)->next_wait;
+    }
+    *pp = from->next_wait;
+    if (prev->wait_tail == from)
+        prev->wait_tail = before;
+    from->waiting = false;
+    to->cur_due = from->cur_due;
+    to->extra = from->extra; /* a recheck waiting stays one */
+    from->extra = false;
+    to->miss_first = from->miss_first;
+    to->miss_n = from->miss_n;
+    from->miss_n = 0;
+    wait_push(s, to, from->queued_at);
+    to->host_bound = from->host_bound;
+}
+
+int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *final,
+                   void (*cb)(void *arg), void *arg)
+{
+    uint64_t now = uv_hrtime();
+
+    /* The same anchor: the wall-clock due times handed to the writer continue exactly. */
+    s->wall_anchor_ms = prev->wall_anchor_ms;
+    s->mono_anchor = prev->mono_anchor;
+    for (size_t i = 0; i < s->nslots; i++) {
+        struct slot *sl = &s->slots[i];
+        const struct probe *op = config_find(prev->cfg, sl->p->id);
+        struct slot *ol = op ? &prev->slots[op - prev->cfg->probes] : NULL;
+
+        if (ol && ol->p->interval_ms == sl->p->interval_ms) {
+            sl->due = ol->due;
+            sl->recheck = ol->recheck; /* a pending recheck too (still before the tick) */
+            if (ol->waiting)
+                wait_move(prev, ol, s, sl);
+        } else {
+            sl->due = first_due(s, sl, now);
+        }
+        heap_push(s, sl);
+    }
+    s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    /* prev stops ticking now; its waiting checks that s did not take (probes removed or with a
+     * new interval) are missed; its checks in flight end by their own timeout. */
+    prev->stopping = true;
+    prev->stop_stats = final;
+    prev->stop_cb = cb;
+    prev->stop_arg = arg;
+    uv_timer_stop(&prev->tick);
+    while (prev->wait_head) {
+        struct slot *sl = prev->wait_head;
+
+        prev->wait_head = sl->next_wait;
+        sl->waiting = false;
+        if (!sl->extra) /* a recheck is no tick */
+            emit_missed(prev, sl, sl->cur_due);
+        sl->extra = false;
+        release_missed(prev, sl);
+    }
+    prev->wait_tail = NULL;
+    maybe_stopped(prev);
+    wait_drain(s);
     rearm(s);
     return 0;
 }
@@ -635,7 +770,9 @@ void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *ar
 
         s->wait_head = sl->next_wait;
         sl->waiting = false;
-        emit_missed(s, sl, sl->cur_due);
+        if (!sl->extra)
+            emit_missed(s, sl, sl->cur_due);
+        sl->extra = false;
         release_missed(s, sl);
     }
     s->wait_tail = NULL;
@@ -648,9 +785,38 @@ int64_t sched_behind_us(const struct sched *s)
 {
     uint64_t now = uv_hrtime();
 
-    if (s->nheap == 0 || s->heap[0]->due >= now)
+    if (s->nheap == 0 || slot_at(s->heap[0]) >= now)
         return 0;
-    return (int64_t)(now - s->heap[0]->due) / 1000;
+    return (int64_t)(now - slot_at(s->heap[0])) / 1000;
+}
+
+int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms)
+{
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->cfg->probes;
+    struct slot *sl;
+    uint64_t at;
+
+    /* compared as integers: p may point anywhere (a probe of a replaced configuration) */
+    if (a < lo || a >= lo + s->nslots * sizeof(*p))
+        return -EINVAL;
+    if (s->stopping)
+        return -ECANCELED;
+    sl = &s->slots[p - s->cfg->probes];
+    if (sl->running || sl->waiting)
+        return -EBUSY;
+    if (sl->recheck)
+        return -EALREADY;
+    at = uv_hrtime() + delay_ms * 1000000;
+    if (at >= sl->due)
+        return -ERANGE;
+    sl->recheck = at;
+    /* Out of the heap only while on_tick handles it; it is pushed back with its new key. */
+    if (sl->heap != NOT_IN_HEAP) {
+        heap_up(s, sl->heap);
+        if (sl->heap == 0)
+            rearm(s);
+    }
+    return 0;
 }
 
 void sched_stats(const struct sched *s, struct sched_stats *out)

@@ -1,2 +1,3 @@
 /* The fault suites (`make faults`, VIGIE_TESTS=faults): SUITE(name) declares
  * `Suite *name_suite(void)` in tests/test_<name>.c. Not part of `make test`. */
+SUITE(faults_alert)

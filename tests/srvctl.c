@@ -116,6 +116,13 @@ static int read_line(int fd, char *buf, size_t len, long deadline, const char **
 
 int srvctl_start(struct srvctl *s)
 {
+    return srvctl_start_at(s, 0);
+}
+
+int srvctl_start_at(struct srvctl *s, int http_port)
+{
+    char port_arg[16];
+
     const char *bin = getenv("VIGIE_TESTSRV");
     const char *tmp = getenv("TMPDIR");
     int in[2] = {-1, -1}, out[2] = {-1, -1};
@@ -165,7 +172,11 @@ int srvctl_start(struct srvctl *s)
             maxfd = 65536;
         for (int fd = 3; fd < maxfd; fd++)
             close(fd);
-        execl(bin, bin, "--dir", s->dir, (char *)NULL);
+        snprintf(port_arg, sizeof(port_arg), "%d", http_port);
+        if (http_port > 0)
+            execl(bin, bin, "--dir", s->dir, "--http-port", port_arg, (char *)NULL);
+        else
+            execl(bin, bin, "--dir", s->dir, (char *)NULL);
         fprintf(stderr, "srvctl: cannot run %s: %s\n", bin, strerror(errno));
         _exit(127);
     }

@@ -24,6 +24,10 @@ struct srvctl {
  * stderr and nothing left behind. Stop a started server with srvctl_stop. */
 int srvctl_start(struct srvctl *s);
 
+/* The same, with plain HTTP on 127.0.0.1:http_port (0: an ephemeral port, as srvctl_start): a
+ * receiver stopped and started again at the same address. */
+int srvctl_start_at(struct srvctl *s, int http_port);
+
 /* Stops the server (SIGTERM, wait, SIGKILL after 2 s) and removes its directory. Safe to call
  * twice, and on a struct whose srvctl_start failed. */
 void srvctl_stop(struct srvctl *s);

@@ -508,6 +508,13 @@ START_TEST(test_config_errors)
         {"alerting:\n  impaired_share: 150%\n",
          "vigie.yaml:2:19: \"impaired_share\": expected a percentage like 99.9%: above 100%"},
         {"defaults:\n  alert: {confirm: 0}\n", "vigie.yaml:2:20: \"confirm\": 0 out of range"},
+        {"defaults:\n  alert: {recheck: 500ms}\n",
+         "vigie.yaml:2:20: \"recheck\": 500ms is too short (0s for off, or at least 1s)"},
+        {"defaults:\n  interval: 10s\n  timeout: 5s\n  alert: {recheck: 10s}\n",
+         "vigie.yaml:4:20: \"recheck\": 10s is not shorter than \"interval\" (10s)"},
+        {"defaults:\n  alert: {recheck: 5s}\n  interval: 5s\n  timeout: 2s\n",
+         "vigie.yaml:2:20: \"recheck\": 5s is not shorter than \"interval\" (5s)"},
+        {"defaults:\n  alert: {recheck: 2h}\n", "vigie.yaml:2:20: \"recheck\": 2h is not shorter"},
         {"alerting:\n  group_wiat: 5s\n", "vigie.yaml:2:3: unknown key \"group_wiat\""},
         {"alerting:\n  routes:\n    - {receivers: [pagr]}\n",
          "vigie.yaml:3:20: unknown receiver \"pagr\" (not in \"receivers\")"},
@@ -543,6 +550,38 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* Confirming: failures short of `confirm` before DOWN, successes short of `recover` after; never
+ * while vigie is impaired. The daemon rechecks sooner meanwhile (alert.recheck). */
+START_TEST(test_confirming)
+{
+    struct env e;
+    size_t i;
+    int64_t t = T0;
+
+    env_init(&e, "  group_wait: 0s\n  routes: [{receivers: [pager]}]\n", 1, 1);
+    i = idx(&e, "p0-0");
+    ck_assert(!alert_confirming(e.a, i));
+    feed(&e, "p0-0", OUTCOME_CONNECT, t += SEC);
+    ck_assert(alert_confirming(e.a, i)); /* 1 of 3 */
+    feed(&e, "p0-0", OUTCOME_CONNECT, t += SEC);
+    ck_assert(alert_confirming(e.a, i)); /* 2 of 3 */
+    feed(&e, "p0-0", OUTCOME_CONNECT, t += SEC);
+    ck_assert(!alert_confirming(e.a, i)); /* DOWN: confirmed */
+    feed(&e, "p0-0", OUTCOME_CONNECT, t += SEC);
+    ck_assert(!alert_confirming(e.a, i));
+    feed(&e, "p0-0", OUTCOME_OK, t += SEC);
+    ck_assert(alert_confirming(e.a, i)); /* recovering: 1 of 2 */
+    feed(&e, "p0-0", OUTCOME_CONNECT, t += SEC);
+    ck_assert(!alert_confirming(e.a, i)); /* still down */
+    feed(&e, "p0-0", OUTCOME_OK, t += SEC);
+    feed(&e, "p0-0", OUTCOME_OK, t += SEC);
+    ck_assert(!alert_confirming(e.a, i)); /* recovered */
+    feed(&e, "p0-0", OUTCOME_OK, t += SEC);
+    ck_assert(!alert_confirming(e.a, i));
+    env_fini(&e);
+}
+END_TEST
+
 Suite *alert_suite(void)
 {
     Suite *s = suite_create("alert");
@@ -559,6 +598,7 @@ Suite *alert_suite(void)
     tcase_add_test(tc, test_state_survives_restart);
     tcase_add_test(tc, test_routes);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_confirming);
     suite_add_tcase(s, tc);
     return s;
 }

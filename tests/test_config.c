@@ -221,10 +221,14 @@ static const struct ecase ecases[] = {
       {"probes.d/a.yaml", G "  - id: \"A b\"\n    url: https://example.org/\n"
                             "  - id: -x\n    url: https://example.org/\n"
                             "  - id: a01234567890123456789012345678901234567890123456789012345678"
-                            "90123\n    url: https://example.org/\n"}},
+                            "90123\n    url: https://example.org/\n"
+                            "  - id: ../../etc/x\n    url: https://example.org/\n"
+                            "  - id: a/../../b\n    url: https://example.org/\n"}},
      {"a.yaml:3:9: =\"id\": invalid id \"A b\" (use [a-z0-9][a-z0-9._-]{0,63})",
       "a.yaml:5:9: =\"id\": invalid id \"-x\" (use [a-z0-9][a-z0-9._-]{0,63})",
-      "a.yaml:7:9: \"id\": invalid id \"a0123456789"}},
+      "a.yaml:7:9: \"id\": invalid id \"a0123456789",
+      "a.yaml:9:9: =\"id\": invalid id \"../../etc/x\" (use [a-z0-9][a-z0-9._-]{0,63})",
+      "a.yaml:11:9: =\"id\": invalid id \"a/../../b\" (use [a-z0-9][a-z0-9._-]{0,63})"}},
     {"enumerations",
      {{"vigie.yaml", V},
       {"probes.d/a.yaml", G P1 "    method: POST\n    ip: v5\n    http: 3\n    method: get\n"}},

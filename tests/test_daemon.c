@@ -375,6 +375,80 @@ START_TEST(test_sd_notify)
 }
 END_TEST
 
+/* Under systemd, stderr is the journal (JOURNAL_STREAM): messages go through journald's native
+ * protocol with PRIORITY= and, about a probe, VIGIE_PROBE= and VIGIE_GROUP=. The test plays
+ * journald: it binds /run/systemd/journal/socket (where libsystemd sends) when this machine has
+ * no journald (CI: a fresh container, as root), and reads the datagrams. */
+START_TEST(test_journal_fields)
+{
+    char *dir = test_mkdtemp(), *cfg, errlog[512], js[64], buf[8192];
+    const char *argv[] = {"run", "-c", NULL, "--duration", "3s", NULL};
+    const char *sock = "/run/systemd/journal/socket";
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, down = 0, plain = 0, created_dir = 0;
+    struct stat st;
+    pid_t pid;
+
+    if (access(sock, F_OK) == 0 || geteuid() != 0) {
+        fprintf(stderr, "test_journal_fields: skipped (needs root and no journald here)\n");
+        test_rmtree(dir);
+        free(dir);
+        return;
+    }
+    if (mkdir("/run/systemd", 0755) != 0 && errno != EEXIST)
+        ck_abort_msg("mkdir /run/systemd: %s", strerror(errno));
+    if (mkdir("/run/systemd/journal", 0755) == 0)
+        created_dir = 1;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+    cfg = setup(dir, "  - id: gone\n"
+                     "    url: \"http://127.0.0.1:1/\"\n"
+                     "    interval: 1s\n    timeout: 500ms\n");
+    argv[2] = cfg;
+    snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
+    free(test_write(dir, "stderr.log", ""));
+    ck_assert_int_eq(stat(errlog, &st), 0);
+    snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", js, 1);
+    pid = test_spawn_vigie(argv, errlog);
+    unsetenv("JOURNAL_STREAM");
+    ck_assert_int_eq(test_wait_exit(pid, test_timeout(30)), 0);
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        if (strstr(buf, "MESSAGE=probe gone: down") && strstr(buf, "\nPRIORITY=5\n") &&
+            strstr(buf, "\nVIGIE_PROBE=gone\n") && strstr(buf, "\nVIGIE_GROUP=Loopback\n") &&
+            strstr(buf, "\nSYSLOG_IDENTIFIER=vigie\n"))
+            down++;
+        if (strstr(buf, "MESSAGE=running 1 probes") && !strstr(buf, "VIGIE_PROBE="))
+            plain++;
+    }
+    close(fd);
+    unlink(sock);
+    if (created_dir)
+        rmdir("/run/systemd/journal");
+    ck_assert_int_eq(down, 1);
+    ck_assert_int_eq(plain, 1);
+    /* nothing went to stderr: the journal had it all */
+    {
+        char *text = test_slurp(errlog, NULL);
+
+        ck_assert_msg(strstr(text, "probe gone: down") == NULL, "%s", text);
+        free(text);
+    }
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The daemon keeps the dashboard: after a short run, graphs/index.html lists every probe with its
  * live state, the page of a failing probe shows its last errors (which the RRD files do not
  * hold), and the criterion report it links to is there. */
@@ -422,6 +496,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_missed_ticks);
     tcase_add_test(tc, test_sigterm_and_unusable_dir);
     tcase_add_test(tc, test_sd_notify);
+    tcase_add_test(tc, test_journal_fields);
     tcase_add_test(tc, test_dashboard_live);
     suite_add_tcase(s, tc);
     return s;

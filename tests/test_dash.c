@@ -678,7 +678,8 @@ END_TEST
 START_TEST(test_live_rows)
 {
     char *dir = test_mkdtemp(), *graphs = path_in(dir, "graphs"), *html, *p, err[256];
-    char id[] = "live", name[] = "Live", group[] = "G", url[] = "https://127.0.0.1:1/";
+    char id[] = "live", name[] = "Live <script>alert('name')</script>", group[] = "G",
+         url[] = "https://127.0.0.1:1/";
     struct probe pr = {0};
     struct dash_row r;
 
@@ -713,6 +714,8 @@ START_TEST(test_live_rows)
     check_markup(html, "probe/live.html");
     ck_assert(strstr(html, "&lt;script&gt;alert(12)&lt;/script&gt; &amp; more"));
     ck_assert(!strstr(html, "<script>alert"));
+    /* the probe's name and group are text too, on its page and on the index */
+    ck_assert(strstr(html, "Live &lt;script&gt;alert("));
     ck_assert(strstr(html, "2023-11-14 22:13:32 UTC")); /* 1700000012 */
     ck_assert(strstr(html, ">slow</span>"));
     ck_assert(!strstr(html, "alert(2)&lt;")); /* fell off */
@@ -770,16 +773,28 @@ START_TEST(test_live_rows)
         free(out);
     }
     ck_assert_int_eq(dash_lang_parse("de", &(enum dash_lang){DASH_FR}), -EINVAL);
+    dash_row_fini(&r);
+    ck_assert_ptr_null(r.errors);
     free(graphs);
     test_rmtree(dir);
     free(dir);
 }
 END_TEST
 
-static void on_refreshed(void *arg, int rc, const char *err)
+struct refreshed {
+    int done;
+    struct dash_row *rows; /* the summaries are kept in these */
+    size_t n;
+};
+
+static void on_refreshed(void *arg, int rc, const char *err, const struct dash_refreshed *r)
 {
+    struct refreshed *rf = arg;
+
     ck_assert_msg(rc == 0, "refresh: %s", err);
-    (*(int *)arg)++;
+    ck_assert_uint_eq(r->n, rf->n);
+    dash_keep_summaries(rf->rows, rf->n, r);
+    rf->done++;
 }
 
 /* The daemon's path: live rows (state, last errors) snapshot by dash_refresh, the summaries
@@ -793,7 +808,7 @@ START_TEST(test_refresh_live)
     struct diag d;
     uv_loop_t loop;
     int64_t L;
-    int done = 0;
+    struct refreshed rf = {0};
     struct row r;
     time_t now = time(NULL);
 
@@ -803,6 +818,8 @@ START_TEST(test_refresh_live)
     diag_fini(&d);
     rows = calloc(cfg->nprobes, sizeof(*rows));
     ck_assert_ptr_nonnull(rows);
+    rf.rows = rows;
+    rf.n = cfg->nprobes;
     for (size_t i = 0; i < cfg->nprobes; i++) {
         struct dash_row *row = &rows[i];
 
@@ -829,12 +846,12 @@ START_TEST(test_refresh_live)
                                                               .flush_s = 1,
                                                               .lang = DASH_FR,
                                                               .formats = DASH_PNG | DASH_SVG},
-                                  rows, cfg->nprobes, on_refreshed, &done),
+                                  rows, cfg->nprobes, on_refreshed, &rf),
                      0);
     for (size_t i = 0; i < cfg->nprobes; i++) /* after the snapshot: not seen by the job */
         rows[i].state = DASH_OK, rows[i].live = true;
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(rf.done, 1);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 
     p = path_in(graphs, "index.html");
@@ -868,6 +885,31 @@ START_TEST(test_refresh_live)
     free(html);
     free(p);
 
+    /* The summaries came back: the next collect reads the day again, keeps the week and the
+     * quarter until they age (10 min, 1 h). With the file gone, the day says so at once. */
+    {
+        size_t i = (size_t)(config_find(cfg, "fast") - cfg->probes);
+        char *f = path_in(dir, "rrd/fast.rrd"), *g = path_in(dir, "rrd/fast.rrd.away");
+        time_t t = time(NULL);
+
+        ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], 0);
+        ck_assert(rows[i].sum_at[DASH_WEEK] >= now && rows[i].sum_at[DASH_WEEK] <= t);
+        ck_assert_int_eq(rename(f, g), 0);
+        dash_collect(rrd, rows, cfg->nprobes, t, 1);
+        ck_assert_int_eq(rows[i].sum_err[DASH_DAY], -ENOENT);
+        ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], 0);
+        ck_assert(rows[i].sum[DASH_WEEK].samples > 0);
+        ck_assert_int_eq(rows[i].sum_err[DASH_QUARTER], 0);
+        dash_collect(rrd, rows, cfg->nprobes, t + 601, 1);
+        ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], -ENOENT);
+        ck_assert_int_eq(rows[i].sum_err[DASH_QUARTER], 0);
+        ck_assert_int_eq(rename(g, f), 0);
+        free(f);
+        free(g);
+    }
+
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        dash_row_fini(&rows[i]);
     free(rows);
     config_free(cfg);
     free(cfgpath);

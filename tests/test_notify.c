@@ -1250,7 +1250,7 @@ START_TEST(secrets_env_and_file)
     ck_assert_str_eq(config_receiver(cfg, "m")->secret, "pw-from-file");
     ck_assert(config_receiver(cfg, "m")->starttls_optional);
     ck_assert_uint_eq(config_receiver(cfg, "m")->timeout_ms, 10000);
-    ck_assert_uint_eq(config_receiver(cfg, "m")->backoff_max_ms, 300000);
+    ck_assert_uint_eq(config_receiver(cfg, "m")->backoff_max_ms, 30000);
     ck_assert_ptr_null(config_receiver(cfg, "nope"));
     {
         char spool[700];

@@ -1,6 +1,7 @@
 /* sched: phase, spread, no drift, missed ticks, concurrency bounds, drain — on a real loop with
  * real checks against the loopback test server. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,17 @@ struct rec {
     uint64_t max_in_flight;
     bool stopped;
     uv_timer_t stop_timer;
+    uv_timer_t watch_timer; /* samples in_flight every 10 ms */
     struct httpc *h;
+    uint64_t recheck_ms;    /* when set, every completed check asks for a recheck this soon */
+    int recheck_rc[8];      /* how many sched_recheck calls returned 0, -EALREADY, -ERANGE, ... */
+    struct sched_stats end; /* the statistics just before the stop */
 };
+
+static int rc_index(int rc)
+{
+    return rc == 0 ? 0 : rc == -EALREADY ? 1 : rc == -ERANGE ? 2 : rc == -EBUSY ? 3 : 4;
+}
 
 static void on_sample(void *arg, const struct sched_sample *s)
 {
@@ -93,6 +103,13 @@ static void on_sample(void *arg, const struct sched_sample *s)
         r->smp[r->n].res = &r->res[r->n];
     }
     r->n++;
+    if (r->s && r->recheck_ms && s->res) {
+        int rc = sched_recheck(r->s, s->p, r->recheck_ms);
+
+        r->recheck_rc[rc_index(rc)]++;
+        if (rc == 0) /* a second request while one is pending is refused */
+            r->recheck_rc[rc_index(sched_recheck(r->s, s->p, r->recheck_ms))]++;
+    }
     if (r->s) {
         sched_stats(r->s, &st);
         if (st.in_flight > r->max_in_flight)
@@ -113,6 +130,20 @@ static void on_stopped(void *arg)
     r->s = NULL;
     httpc_close(r->h, on_httpc_closed, NULL);
     uv_close((uv_handle_t *)&r->stop_timer, NULL);
+    if (r->watch_timer.data) /* started by run_for only */
+        uv_close((uv_handle_t *)&r->watch_timer, NULL);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    struct rec *r = t->data;
+    struct sched_stats st;
+
+    if (!r->s)
+        return;
+    sched_stats(r->s, &st);
+    if (st.in_flight > r->max_in_flight)
+        r->max_in_flight = st.in_flight;
 }
 
 static void on_stop_timer(uv_timer_t *t)
@@ -123,6 +154,7 @@ static void on_stop_timer(uv_timer_t *t)
     sched_stats(r->s, &st);
     if (st.in_flight > r->max_in_flight)
         r->max_in_flight = st.in_flight;
+    r->end = st;
     sched_close(r->s, NULL, on_stopped, r);
 }
 
@@ -140,6 +172,9 @@ static void run_for(struct fixture *f, struct rec *r, uint64_t run_ms, uint64_t 
     uv_timer_init(&loop, &r->stop_timer);
     r->stop_timer.data = r;
     uv_timer_start(&r->stop_timer, on_stop_timer, run_ms, 0);
+    uv_timer_init(&loop, &r->watch_timer);
+    r->watch_timer.data = r;
+    uv_timer_start(&r->watch_timer, on_watch_timer, 10, 10);
     ck_assert_int_eq(sched_start(r->s), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert(r->stopped);
@@ -154,7 +189,7 @@ static void assert_in_order(const struct fixture *f, const struct rec *r)
         int64_t prev = -1;
 
         for (size_t k = 0; k < r->n; k++) {
-            if (r->smp[k].p != &f->probes[i])
+            if (r->smp[k].p != &f->probes[i] || r->smp[k].extra)
                 continue;
             if (prev >= 0)
                 ck_assert_msg(r->smp[k].due_ms >= prev + (int64_t)f->probes[i].interval_ms - 1,
@@ -335,6 +370,286 @@ START_TEST(test_drain_completes)
 }
 END_TEST
 
+/* Regular samples of probe i: in phase, exactly one interval apart, none missed nor extra between
+ * first and last; returns how many. */
+static int assert_ticks_kept(const struct fixture *f, const struct rec *r, size_t i)
+{
+    uint64_t iv = f->probes[i].interval_ms, off = sched_offset_ms(f->probes[i].id, iv);
+    int64_t prev = -1;
+    int n = 0;
+
+    for (size_t k = 0; k < r->n; k++) {
+        int64_t phase;
+
+        if (r->smp[k].p != &f->probes[i] || r->smp[k].extra)
+            continue;
+        ck_assert_msg(!r->smp[k].missed, "tick %lld missed", (long long)r->smp[k].due_ms);
+        phase = r->smp[k].due_ms % (int64_t)iv;
+        ck_assert_msg(llabs(phase - (int64_t)off) <= 1 ||
+                          llabs(phase - (int64_t)off) >= (int64_t)iv - 1,
+                      "due %lld phase %lld, offset %llu", (long long)r->smp[k].due_ms,
+                      (long long)phase, (unsigned long long)off);
+        if (prev >= 0)
+            ck_assert_int_eq(r->smp[k].due_ms - prev, (int64_t)iv);
+        prev = r->smp[k].due_ms;
+        n++;
+    }
+    return n;
+}
+
+/* Rechecks run at the asked delay between the ticks; the ticks keep their phase, none is missed;
+ * a recheck that would not come before the next tick is refused (the tick will do). */
+START_TEST(test_recheck_timing)
+{
+    static struct fixture f;
+    static struct rec r;
+    int ticks, extra = 0;
+    int64_t prev_due = -1;
+
+    fixture_init(&f, 1, 2000, 1000, "/?status=500");
+    r.recheck_ms = 300;
+    run_for(&f, &r, 6500, 2000);
+    ticks = assert_ticks_kept(&f, &r, 0);
+    ck_assert_int_ge(ticks, 3);
+    for (size_t k = 0; k < r.n; k++) {
+        if (r.smp[k].extra) {
+            extra++;
+            ck_assert(!r.smp[k].missed);
+            ck_assert_ptr_nonnull(r.smp[k].res);
+            ck_assert_int_eq(r.res[k].outcome, OUTCOME_HTTP_STATUS);
+            /* asked at the previous check's end, 300 ms later: due 300 ms after it at least */
+            ck_assert_msg(r.smp[k].due_ms - prev_due >= 300 &&
+                              r.smp[k].due_ms - prev_due < 300 + 100 * test_timeout(1),
+                          "recheck due %lld ms after the previous check",
+                          (long long)(r.smp[k].due_ms - prev_due));
+        }
+        prev_due = r.smp[k].due_ms;
+    }
+    /* ~6 rechecks fit in each 2 s interval (300 ms apart plus the check's few ms) */
+    ck_assert_msg(extra >= 4 * (ticks - 1) && extra <= 7 * ticks, "%d rechecks for %d ticks", extra,
+                  ticks);
+    ck_assert_int_eq(r.end.rechecks, extra);
+    ck_assert_int_eq(r.end.missed, 0);
+    ck_assert_int_ge(r.recheck_rc[rc_index(-EALREADY)], extra);
+    ck_assert_int_ge(r.recheck_rc[rc_index(-ERANGE)], ticks - 1); /* the last before each tick */
+    ck_assert_int_eq(r.recheck_rc[rc_index(-EBUSY)] + r.recheck_rc[4], 0);
+    ck_assert_uint_eq(r.max_in_flight, 1);
+}
+END_TEST
+
+/* A recheck still running when the tick is due is taken as the tick's check: never two checks of
+ * a probe at once, no missed tick, one sample per tick, phase kept. */
+START_TEST(test_recheck_not_stacked)
+{
+    static struct fixture f;
+    static struct rec r;
+    int ticks, extra = 0;
+
+    /* Each check lasts 700 ms; a recheck asked 200 ms after a check ends (tick + 900 ms) is
+     * still running at the next tick (tick + 1000 ms). */
+    fixture_init(&f, 1, 1000, 900, "/?delay=700");
+    r.recheck_ms = 200;
+    run_for(&f, &r, 4600, 2000);
+    assert_in_order(&f, &r);
+    ticks = assert_ticks_kept(&f, &r, 0);
+    for (size_t k = 0; k < r.n; k++) {
+        extra += r.smp[k].extra;
+        ck_assert_msg(!r.smp[k].flagged, "sample %zu flagged (lag %lld us)", k,
+                      (long long)r.smp[k].lag_us);
+        ck_assert_int_ge(r.smp[k].lag_us, 0);
+    }
+    ck_assert_uint_eq(r.max_in_flight, 1);
+    ck_assert_int_ge(ticks, 4);
+    ck_assert_int_eq(r.end.missed, 0);
+    /* every recheck but perhaps one cut by the stop became its tick's check */
+    ck_assert_int_ge(r.end.promoted, ticks - 2);
+    ck_assert_int_le(extra, 1);
+}
+END_TEST
+
+/* Bad requests are refused. */
+START_TEST(test_recheck_refused)
+{
+    static struct fixture f;
+    uv_loop_t loop;
+    struct httpc *h;
+    struct sched *s;
+    struct probe other;
+
+    fixture_init(&f, 1, 1000, 900, "/");
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    h = httpc_new(&loop);
+    s = sched_new(&loop, h, &f.cfg, NULL, on_sample, &(struct rec){0});
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(sched_recheck(s, &other, 100), -EINVAL);
+    ck_assert_int_eq(sched_start(s), 0);
+    /* the first tick is at most one interval away: a recheck after it is refused */
+    ck_assert_int_eq(sched_recheck(s, &f.probes[0], 1000), -ERANGE);
+    sched_close(s, NULL, NULL, NULL);
+    ck_assert_int_eq(sched_recheck(s, &f.probes[0], 1), -ECANCELED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    httpc_close(h, on_httpc_closed, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* A reload: B takes over from A mid-run. The probe that stays keeps its due times exactly (every
+ * interval, none skipped, none twice, A's samples before B's); the removed one stops with A;
+ * the added one and the one whose interval changed start in B at their phase; A frees itself
+ * once its checks are in. */
+struct takeover {
+    struct rec r;
+    struct fixture *b;
+    struct sched *a_s;
+    bool a_stopped;
+    uv_timer_t swap_timer;
+    uv_loop_t *loop;
+};
+
+static void on_a_retired(void *arg)
+{
+    struct takeover *t = arg;
+
+    t->a_stopped = true;
+}
+
+static void on_swap_timer(uv_timer_t *tm)
+{
+    struct takeover *t = tm->data;
+    struct sched_opts o = {.drain_ms = 1000};
+    struct sched *b = sched_new(t->loop, t->r.h, &t->b->cfg, &o, on_sample, &t->r);
+
+    ck_assert_ptr_nonnull(b);
+    t->a_s = t->r.s;
+    ck_assert_int_eq(sched_takeover(b, t->a_s, NULL, on_a_retired, t), 0);
+    t->r.s = b;
+    uv_close((uv_handle_t *)tm, NULL);
+}
+
+START_TEST(test_takeover)
+{
+    static struct fixture a, b;
+    static struct takeover t;
+    struct sched_opts o = {.drain_ms = 1000};
+    uv_loop_t loop;
+    int64_t prev = -1, swap_wall = 0;
+    size_t n_a = 0, n_b = 0;
+    bool seen_b = false;
+
+    fixture_init(&a, 3, 200, 150, "/?t=takeover");
+    fixture_init(&b, 3, 200, 150, "/?t=takeover");
+    /* b: p00 stays, p01 stays with a new interval, p02 is gone and p03 comes */
+    b.probes[1].interval_ms = 300;
+    snprintf(b.ids[2], sizeof(b.ids[2]), "p03");
+    memset(&t, 0, sizeof(t));
+    t.b = &b;
+    t.loop = &loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    t.r.h = httpc_new(&loop);
+    t.r.s = sched_new(&loop, t.r.h, &a.cfg, &o, on_sample, &t.r);
+    ck_assert_ptr_nonnull(t.r.s);
+    uv_timer_init(&loop, &t.swap_timer);
+    t.swap_timer.data = &t;
+    uv_timer_start(&t.swap_timer, on_swap_timer, 1100, 0);
+    uv_timer_init(&loop, &t.r.stop_timer);
+    t.r.stop_timer.data = &t.r;
+    uv_timer_start(&t.r.stop_timer, on_stop_timer, 2300, 0);
+    ck_assert_int_eq(sched_start(t.r.s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert(t.r.stopped && t.a_stopped);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    for (size_t k = 0; k < t.r.n; k++) {
+        const struct sched_sample *sm = &t.r.smp[k];
+
+        ck_assert_msg(!sm->missed, "sample %zu missed", k);
+        if (sm->p == &a.probes[0] || sm->p == &b.probes[0]) {
+            bool in_b = sm->p == &b.probes[0];
+
+            if (prev >= 0)
+                ck_assert_msg(sm->due_ms == prev + 200, "p00: %lld after %lld",
+                              (long long)sm->due_ms, (long long)prev);
+            ck_assert_msg(!(seen_b && !in_b), "p00: a sample of A after one of B");
+            if (in_b && !seen_b)
+                swap_wall = sm->due_ms;
+            seen_b = seen_b || in_b;
+            n_a += !in_b;
+            n_b += in_b;
+            prev = sm->due_ms;
+        } else if (sm->p == &a.probes[2]) {
+            ck_assert(!seen_b || sm->due_ms < swap_wall);
+        } else {
+            ck_assert(sm->p == &b.probes[1] || sm->p == &b.probes[2] || sm->p == &a.probes[1]);
+        }
+    }
+    /* about 1.1 s under A and 1.2 s under B at 5 a second */
+    ck_assert_msg(n_a >= 4 && n_b >= 4, "p00: %zu samples under A, %zu under B", n_a, n_b);
+    for (size_t k = 0, got = 0; k <= t.r.n; k++) {
+        if (k == t.r.n) {
+            ck_assert_msg(got >= 2, "p03 and p01 (300 ms) ran %zu times under B", got);
+            break;
+        }
+        got += t.r.smp[k].p == &b.probes[1] || t.r.smp[k].p == &b.probes[2];
+    }
+}
+END_TEST
+
+/* Rechecks across a reload: the ticks of a probe that stays continue exactly, nothing is missed,
+ * and rechecks go on under the new scheduler (a pending one is carried over). */
+START_TEST(test_recheck_takeover)
+{
+    static struct fixture a, b;
+    static struct takeover t;
+    struct sched_opts o = {.drain_ms = 1000};
+    uv_loop_t loop;
+    int64_t prev = -1, last_a = -1;
+    size_t extra_b = 0, ticks = 0;
+
+    fixture_init(&a, 1, 1000, 500, "/?status=500&t=rt");
+    fixture_init(&b, 1, 1000, 500, "/?status=500&t=rt");
+    memset(&t, 0, sizeof(t));
+    t.b = &b;
+    t.loop = &loop;
+    t.r.recheck_ms = 300;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    t.r.h = httpc_new(&loop);
+    t.r.s = sched_new(&loop, t.r.h, &a.cfg, &o, on_sample, &t.r);
+    ck_assert_ptr_nonnull(t.r.s);
+    uv_timer_init(&loop, &t.swap_timer);
+    t.swap_timer.data = &t;
+    uv_timer_start(&t.swap_timer, on_swap_timer, 2100, 0);
+    uv_timer_init(&loop, &t.r.stop_timer);
+    t.r.stop_timer.data = &t.r;
+    uv_timer_start(&t.r.stop_timer, on_stop_timer, 4600, 0);
+    ck_assert_int_eq(sched_start(t.r.s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert(t.r.stopped && t.a_stopped);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    for (size_t k = 0; k < t.r.n; k++) {
+        const struct sched_sample *sm = &t.r.smp[k];
+
+        ck_assert_msg(!sm->missed, "sample %zu missed", k);
+        if (sm->p == &a.probes[0])
+            last_a = sm->due_ms;
+        else
+            extra_b += sm->extra;
+        if (sm->extra) {
+            ck_assert_int_gt(sm->due_ms, prev); /* after the tick before it */
+            continue;
+        }
+        if (prev >= 0)
+            ck_assert_int_eq(sm->due_ms - prev, 1000);
+        prev = sm->due_ms;
+        ticks++;
+    }
+    ck_assert_int_ge(last_a, 0);
+    ck_assert_uint_ge(ticks, 4);
+    ck_assert_uint_ge(extra_b, 3); /* rechecks go on under B */
+}
+END_TEST
+
 Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -352,6 +667,11 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_per_host_two_hosts);
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_drain_completes);
+    tcase_add_test(tc, test_recheck_timing);
+    tcase_add_test(tc, test_recheck_not_stacked);
+    tcase_add_test(tc, test_recheck_refused);
+    tcase_add_test(tc, test_takeover);
+    tcase_add_test(tc, test_recheck_takeover);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,12 @@
 /*
  * testsrv — a loopback HTTP/HTTPS server for the test suite (and the benches).
  *
- * Usage: testsrv --dir DIR
+ * Usage: testsrv --dir DIR [--http-port P]
  *
  * At start-up it generates a throw-away CA and the server certificates (EC P-256, OpenSSL 3 API),
  * writes the CA certificate to DIR/ca.pem (use it as the client's CAfile), binds these listeners
- * on 127.0.0.1, each on an ephemeral port, and prints exactly one line on stdout:
+ * on 127.0.0.1, each on an ephemeral port (plain HTTP on P when --http-port is given: a receiver
+ * the tests stop and start again at the same address), and prints exactly one line on stdout:
  *
  *     http=P https=P expired=P wronghost=P soon=P stall=P refused=P smtp=P smtps=P smtpplain=P
  *
@@ -1429,7 +1430,7 @@ static void write_ca(const char *dir, X509 *ca)
 
 /* ---- listeners and the main loop ------------------------------------------------------------ */
 
-/* A TCP socket bound to 127.0.0.1 on an ephemeral port; its port in *port. */
+/* A TCP socket bound to 127.0.0.1 on port *port (0: an ephemeral one); its port in *port. */
 static int bind_loopback(int *port)
 {
     struct sockaddr_in sa;
@@ -1444,7 +1445,7 @@ static int bind_loopback(int *port)
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
+    sa.sin_port = htons((uint16_t)*port);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
         die("cannot bind 127.0.0.1");
@@ -1460,7 +1461,7 @@ static void listener_start(struct server *srv, enum listener_kind k, SSL_CTX *ct
     l->stall = k == L_STALL;
     l->smtp = k == L_SMTP || k == L_SMTPS || k == L_SMTPPLAIN;
     l->srv = srv;
-    l->fd = bind_loopback(&l->port);
+    l->fd = bind_loopback(&l->port); /* l->port: 0, or the port asked for */
     if (listen(l->fd, BACKLOG) < 0)
         die("listen failed");
     fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
@@ -1636,12 +1637,22 @@ int main(int argc, char **argv)
     X509 *ca;
     EVP_PKEY *ca_key;
 
-    if (argc != 3 || strcmp(argv[1], "--dir") != 0) {
-        fprintf(stderr, "usage: testsrv --dir DIR\n");
+    if ((argc != 3 && argc != 5) || strcmp(argv[1], "--dir") != 0 ||
+        (argc == 5 && strcmp(argv[3], "--http-port") != 0)) {
+        fprintf(stderr, "usage: testsrv --dir DIR [--http-port P]\n");
         return 2;
     }
     setup_process();
     server_init(&srv);
+    if (argc == 5) {
+        long long p;
+
+        if (parse_num(argv[4], 1, 65535, &p) != 0) {
+            fprintf(stderr, "testsrv: bad --http-port %s\n", argv[4]);
+            return 2;
+        }
+        srv.l[L_HTTP].port = (int)p;
+    }
 
     ca_key = key_new();
     ca = cert_new("vigie test CA", NULL, -60, 3650, ca_key, NULL, NULL);
@@ -1661,6 +1672,7 @@ int main(int argc, char **argv)
     listener_start(&srv, L_SMTPS,
                    tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
     srv.dir = argv[2];
+    srv.refused_port = 0;
     srv.refused_fd = bind_loopback(&srv.refused_port);
     write_ca(argv[2], ca);
     X509_free(ca);
