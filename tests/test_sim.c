@@ -588,8 +588,10 @@ START_TEST(test_demo_end_to_end)
     ck_assert_int_le(t1 - t0, test_timeout(75));
     ck_assert_int_eq(procs_with(outd), 0);
 
-    /* The school services: up in the calm (0-12 %), down at the peak (22-36 %); their successful
-     * checks slower in the rush (14-22 %, latency x1.4 to x4.4) than in the calm. */
+    /* The school services: down at the peak (22-36 % of the run), up in the calm after the
+     * recovery (70-95 %); their successful checks slower in the slow recovery (37-60 %: latency
+     * x9.5 to x2.3) than in that calm. (The calm before the spike is short, and the daemon may take
+     * a few seconds to start under the sanitizers.) */
     {
         static const char *const ids[] = {
             "education-teleservices", "t1732", "t1733", "t1740", "t1741", "t1742"};
@@ -601,22 +603,22 @@ START_TEST(test_demo_end_to_end)
             ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
             sr = test_fetch(path, "AVERAGE", 1, t0, t1);
             if (i == 0) {
-                up_calm = mean_known(sr, "up", t0, t0 + 5, false, &n1);
+                up_calm = mean_known(sr, "up", t0 + 28, t0 + 38, false, &n1);
                 up_peak = mean_known(sr, "up", t0 + 9, t0 + 14, false, &n2);
                 ck_assert_msg(n1 >= 2 && n2 >= 3, "known rows: calm %zu peak %zu", n1, n2);
                 ck_assert_msg(up_calm > 0.7 && up_peak < 0.5, "up: calm %.2f, peak %.2f", up_calm,
                               up_peak);
             }
-            lat_calm = mean_known(sr, "total", t0, t0 + 5, true, &n1);
-            lat_rush = mean_known(sr, "total", t0 + 5, t0 + 9, true, &n2);
+            lat_calm = mean_known(sr, "total", t0 + 28, t0 + 38, true, &n1);
+            lat_rush = mean_known(sr, "total", t0 + 15, t0 + 24, true, &n2);
             sum_calm += n1 ? lat_calm * (double)n1 : 0;
             sum_rush += n2 ? lat_rush * (double)n2 : 0;
             nc += n1;
             nr += n2;
             series_free(sr);
         }
-        ck_assert_msg(nc >= 10 && nr >= 6 && sum_rush / (double)nr > 1.5 * sum_calm / (double)nc,
-                      "total: calm %.3f s (%zu checks), rush %.3f s (%zu checks)",
+        ck_assert_msg(nc >= 30 && nr >= 6 && sum_rush / (double)nr > 1.8 * sum_calm / (double)nc,
+                      "total: calm %.3f s (%zu checks), recovery %.3f s (%zu checks)",
                       nc ? sum_calm / (double)nc : NAN, nc, nr ? sum_rush / (double)nr : NAN, nr);
     }
 
