@@ -734,8 +734,16 @@ int demo_main(int argc, char **argv)
             slow_tr, pages, down_tr, warnings, slow_tr);
     if (fclose(sum) != 0)
         goto out;
-    write_demo_page(gcfg, out, wall0, wall0 + (time_t)((d.t_end - d.t0) / 1000), d.duration_ms,
-                    summary, &drawn);
+    {
+        /* The window of the checks: from the first interval (the daemon's first checks come
+         * within it) to the last full one before the stop (the drain leaves the rows after it
+         * half known). */
+        uint64_t ran = d.t_end - d.t0 < d.duration_ms ? d.t_end - d.t0 : d.duration_ms;
+        time_t step = (time_t)(interval / 1000);
+
+        write_demo_page(gcfg, out, wall0 + step, wall0 + (time_t)(ran / 1000) - step, d.duration_ms,
+                        summary, &drawn);
+    }
     printf("\n%s"
            "  notifications:        %s/\n"
            "  report:               %s/report.html\n"
