@@ -30,7 +30,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
                     command -v rrdtool >/dev/null && echo yes)
 
-.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall fuzz faults
+.PHONY: all run check-once test check-asan lint deps clean help validate bench install uninstall fuzz faults demo
 
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
@@ -91,6 +91,14 @@ check-once: $(BUILD)/vigie
 
 validate: $(BUILD)/vigie
 	$(BUILD)/vigie validate -c $(CONFIG)
+
+# The demo (docs/SIMULATE.md): the shipped procedures simulated on 127.0.0.1 with a lockdown-like
+# spike, the real daemon probing them for DEMO_DURATION, then the report, the dashboard and a
+# summary in $(BUILD)/demo/ (open $(BUILD)/demo/graphs/demo.html). No network beyond loopback.
+DEMO_DURATION ?= 3m
+demo: $(BUILD)/vigie
+	rm -rf $(BUILD)/demo
+	$(BUILD)/vigie demo -c $(CONFIG) --out $(BUILD)/demo --duration $(DEMO_DURATION)
 
 # Installs the binary, the configuration (paths pointed at the state directory) and the systemd
 # unit, sysusers and tmpfiles entries. Honours PREFIX and DESTDIR.
@@ -201,6 +209,8 @@ help:
 	@echo "make run         run the daemon on the shipped probes (vigie run -c $(CONFIG))"
 	@echo "make check-once  check every shipped probe once (vigie check -c $(CONFIG))"
 	@echo "make validate    validate the shipped configuration"
+	@echo "make demo        3 minutes offline: the procedures simulated on loopback with a"
+	@echo "                 lockdown-like spike, probed live; graphs, alerts, report"
 	@echo "make test        build with -Werror and run the test suite"
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
 	@echo "make faults      the fault suites (daemon vs broken targets, disks, receivers)"

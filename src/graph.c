@@ -450,8 +450,10 @@ static void add_common(struct args *a, const struct graph_req *rq, const struct 
     args_add(a, "%u", st->height);
     args_add(a, "--title");
     args_add(a, "%s", title);
-    args_add(a, "--x-grid");
-    args_add(a, "%s", x_grids[rq->period]);
+    if (!rq->span) {
+        args_add(a, "--x-grid");
+        args_add(a, "%s", x_grids[rq->period]);
+    }
     args_add(a, "--lower-limit");
     args_add(a, "0");
     args_add(a, "--units-exponent");
@@ -656,7 +658,8 @@ static int build_counts(struct args *a, const struct config *cfg, const struct g
     if (end == 0)
         end = newest > 0 ? newest : time(NULL);
     *endp = end;
-    add_common(a, rq, st, end - graph_period_span(rq->period), end, title);
+    add_common(a, rq, st, end - (rq->span > 0 ? rq->span : graph_period_span(rq->period)), end,
+               title);
     args_add(a, "--upper-limit");
     args_add(a, "%zu", total);
     args_add(a, "--rigid");
@@ -874,7 +877,8 @@ fail:
 static void title_of(char *buf, size_t len, const struct graph_req *rq, const struct labels *L)
 {
     char a[TEXT_MAX], b[TEXT_MAX];
-    const char *per = L->period[rq->period];
+    const char *per = rq->span > 0 ? "" : L->period[rq->period];
+    const char *sep = rq->span > 0 ? "" : ", ";
 
     switch (rq->kind) {
     case GRAPH_LATENCY:
@@ -882,15 +886,15 @@ static void title_of(char *buf, size_t len, const struct graph_req *rq, const st
         /* Titles are not parsed for ':', only truncated. */
         snprintf(a, sizeof(a), "%.*s", TITLE_MAX, rq->probe->name);
         snprintf(b, sizeof(b), "%.*s", TITLE_MAX, rq->probe->group);
-        snprintf(buf, len, "%s — %s · %s, %s", a, b,
-                 rq->kind == GRAPH_LATENCY ? L->latency : L->avail, per);
+        snprintf(buf, len, "%s — %s · %s%s%s", a, b,
+                 rq->kind == GRAPH_LATENCY ? L->latency : L->avail, sep, per);
         break;
     case GRAPH_GROUP:
         snprintf(b, sizeof(b), "%.*s", TITLE_MAX, rq->group);
-        snprintf(buf, len, "%s · %s, %s", b, L->group, per);
+        snprintf(buf, len, "%s · %s%s%s", b, L->group, sep, per);
         break;
     default:
-        snprintf(buf, len, "%s · %s", L->overview, per);
+        snprintf(buf, len, "%s%s%s", L->overview, rq->span > 0 ? "" : " · ", per);
         break;
     }
     /* A cut inside a UTF-8 sequence would be invalid text: drop the partial character. */
@@ -937,7 +941,7 @@ int graph_draw(const struct config *cfg, const struct graph_req *rq, const struc
         return -EINVAL;
     }
     L = &labels[style.lang];
-    span = period_spans[rq->period];
+    span = rq->span > 0 ? rq->span : period_spans[rq->period];
     title_of(title, sizeof(title), rq, L);
     args_add(&a, "graph");
     args_add(&a, "%s", path); /* replaced by the temporary file */

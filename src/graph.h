@@ -62,6 +62,9 @@ struct graph_req {
     const struct probe *probe; /* GRAPH_LATENCY, GRAPH_AVAIL */
     const char *group;         /* GRAPH_GROUP: the group's name (probe->group) */
     time_t end;                /* the window's end (UNIX time); 0: now */
+    time_t span; /* the window's length in seconds; 0: the period's. A custom span (`vigie demo`
+                  * draws its few minutes) lets rrdtool choose the time axis; the title still
+                  * names the period only when span is 0. */
 };
 
 /* How graphs look: the plot area in pixels (rrdtool adds axes, title and legend around it). */

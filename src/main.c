@@ -20,6 +20,8 @@
 #include "httpc.h"
 #include "log.h"
 #include "report.h"
+#include "sim.h"
+#include "demo.h"
 
 #define VIGIE_VERSION "0.1"
 
@@ -52,6 +54,9 @@ static void usage(FILE *out)
             "       vigie report [-c FILE] [--quarter YYYY-Qn | --from DATE --to DATE] ...\n"
             "                    (vigie report --help)\n"
             "       vigie dashboard [-c FILE] [--lang fr|en]\n"
+            "       vigie simulate [-c FILE] --out DIR [--duration D] [--speed X] ...\n"
+            "                      (vigie simulate --help)\n"
+            "       vigie demo [-c FILE] [--out DIR] [--duration D] (vigie demo --help)\n"
             "       vigie version\n"
             "\n"
             "  -c, --config FILE  vigie.yaml (default: ./vigie.yaml if present, else the\n"
@@ -667,6 +672,10 @@ int main(int argc, char **argv)
         rc = report_main(argc - 2, argv + 2);
     } else if (strcmp(cmd, "dashboard") == 0) {
         rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
+    } else if (strcmp(cmd, "simulate") == 0) {
+        rc = sim_main(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "demo") == 0) {
+        rc = demo_main(argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {
