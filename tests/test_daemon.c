@@ -34,22 +34,7 @@ static char *setup_with(const char *dir, const char *probes, const char *graphs)
 {
     char conf[1024];
 
-    char yaml[8192], port[16];
-    size_t off, plen;
-
-    off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
-    plen = (size_t)snprintf(port, sizeof(port), "%d", test_srv.http);
-    for (const char *p = probes; *p && off + plen + 1 < sizeof(yaml); p++) {
-        if (strncmp(p, "PORT", 4) == 0) {
-            memcpy(yaml + off, port, plen);
-            off += plen;
-            p += 3;
-        } else {
-            yaml[off++] = *p;
-        }
-    }
-    yaml[off] = '\0';
-    free(test_write(dir, "probes.d/local.yaml", yaml));
+    test_write_probes(dir, probes);
     snprintf(conf, sizeof(conf),
              "probes_dir: probes.d\n"
              "rrd_dir: rrd\n"

@@ -29,7 +29,7 @@
 
 Suite *faults_alert_suite(void);
 
-#define AM_BIN "/usr/bin/prometheus-alertmanager"
+#define AM_BIN TEST_ALERTMANAGER
 #define DOWN_MS 120000       /* how long the receivers are unreachable */
 #define BACKOFF_MAX_MS 30000 /* the default backoff_max (docs/CONFIG.md) */
 
@@ -39,105 +39,6 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* A blocking HTTP/1.0 GET on loopback; the body (caller frees) or NULL; the status in *status. */
-static char *http_get(int port, const char *path, int *status)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    char req[512], *buf = NULL, *body;
-    size_t len = 0, cap = 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ssize_t r;
-
-    *status = 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return NULL;
-    }
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *bigger = realloc(buf, cap ? cap * 2 : 65536);
-
-            ck_assert_ptr_nonnull(bigger);
-            buf = bigger;
-            cap = cap ? cap * 2 : 65536;
-        }
-        r = read(fd, buf + len, 4096);
-        if (r > 0)
-            len += (size_t)r;
-    } while (r > 0);
-    close(fd);
-    if (!buf)
-        return NULL;
-    buf[len] = '\0';
-    sscanf(buf, "HTTP/%*s %d", status);
-    body = strstr(buf, "\r\n\r\n");
-    body = strdup(body ? body + 4 : "");
-    free(buf);
-    return body;
-}
-
-/* A real Alertmanager on 127.0.0.1:port, its data in dir (kept across restarts). */
-static pid_t am_start(const char *dir, int port)
-{
-    char cfg[700], arg[720], listen[64], log[700];
-    pid_t pid;
-
-    snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
-    snprintf(log, sizeof(log), "%s/am.log", dir);
-    free(test_write(dir, "am.yml", "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"));
-    snprintf(cfg, sizeof(cfg), "--config.file=%s/am.yml", dir);
-    snprintf(arg, sizeof(arg), "--storage.path=%s/am-data", dir);
-    fflush(NULL);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        setpgid(0, 0);
-        execl(AM_BIN, AM_BIN, cfg, arg, listen, "--cluster.listen-address=", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400 * test_timeout(1); i++) {
-        int status;
-        char *body = http_get(port, "/-/ready", &status);
-
-        free(body);
-        if (status == 200)
-            return pid;
-        test_sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    ck_abort_msg("alertmanager did not become ready (see %s)", log);
-    return -1;
 }
 
 static void am_stop(pid_t pid)
@@ -150,7 +51,7 @@ static void am_stop(pid_t pid)
 static bool am_active(int port, const char *id)
 {
     int status;
-    char *body = http_get(port, "/api/v2/alerts?active=true", &status);
+    char *body = test_http_get(port, "/api/v2/alerts?active=true", &status);
     json_t *arr = body && status == 200 ? json_loads(body, 0, NULL) : NULL, *a;
     bool found = false;
     size_t i;
@@ -254,7 +155,7 @@ START_TEST(receivers_down_two_minutes)
     char dir1[300], *cfg;
     const char *argv[] = {"run", "-c", NULL, NULL};
     struct srvctl rx;
-    int hook_port = free_port(), am_port = 0;
+    int hook_port = test_free_port(), am_port = 0;
     bool with_am = access(AM_BIN, X_OK) == 0;
     int64_t t0, t_back, t_back_am = 0, t_first = -1, t_all = -1, t_am = -1;
     unsigned dups = 0;
@@ -268,7 +169,7 @@ START_TEST(receivers_down_two_minutes)
                 "installed (apt-get install prometheus-alertmanager)\n",
                 AM_BIN);
     else
-        am_port = free_port();
+        am_port = test_free_port();
     for (int i = 0; i < 5; i++)
         snprintf(flag[i], sizeof(flag[i]), "fa-%d-%s", (int)getpid(), ids[i]);
     off = (size_t)snprintf(yaml, sizeof(yaml),
@@ -302,7 +203,7 @@ START_TEST(receivers_down_two_minutes)
     /* The receivers are up; a1 is down from the start: its page is delivered. */
     ck_assert_int_eq(srvctl_start_at(&rx, hook_port), 0);
     if (with_am)
-        am = am_start(dir, am_port);
+        am = test_alertmanager_start(dir, am_port);
     flag_set(flag[0], true);
     argv[2] = cfg;
     snprintf(errlog, sizeof(errlog), "%s/vigie.log", dir);
@@ -355,7 +256,7 @@ START_TEST(receivers_down_two_minutes)
     ck_assert_int_eq(srvctl_start_at(&rx, hook_port), 0);
     t_back = now_ms();
     if (with_am) {
-        am = am_start(dir, am_port);
+        am = test_alertmanager_start(dir, am_port);
         t_back_am = now_ms();
     }
     while (now_ms() < t_back + BACKOFF_MAX_MS + 15000 * (int64_t)test_timeout(1)) {

@@ -25,7 +25,7 @@
 #include "notify.h"
 #include "testutil.h"
 
-#define AM_BIN "/usr/bin/prometheus-alertmanager"
+#define AM_BIN TEST_ALERTMANAGER
 
 struct env {
     char *dir;
@@ -976,110 +976,6 @@ END_TEST
 
 /* ---- alertmanager ---- */
 
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* A blocking HTTP/1.0 GET on loopback; the body (caller frees) or NULL; the status in *status. */
-static char *http_get(int port, const char *path, int *status)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    char req[512], *buf = NULL, *body;
-    size_t len = 0, cap = 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ssize_t r;
-
-    *status = 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return NULL;
-    }
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *bigger = realloc(buf, cap ? cap * 2 : 65536);
-
-            ck_assert_ptr_nonnull(bigger);
-            buf = bigger;
-            cap = cap ? cap * 2 : 65536;
-        }
-        r = read(fd, buf + len, 4096);
-        if (r > 0)
-            len += (size_t)r;
-    } while (r > 0);
-    close(fd);
-    if (!buf)
-        return NULL;
-    buf[len] = '\0';
-    sscanf(buf, "HTTP/%*s %d", status);
-    body = strstr(buf, "\r\n\r\n");
-    body = strdup(body ? body + 4 : "");
-    free(buf);
-    return body;
-}
-
-static pid_t am_start(const char *dir, int port)
-{
-    char cfg[700], storage[700], listen[64], log[700];
-    pid_t pid;
-
-    snprintf(storage, sizeof(storage), "%s/am-data", dir);
-    snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
-    snprintf(log, sizeof(log), "%s/am.log", dir);
-    free(test_write(dir, "am.yml", "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"));
-    snprintf(cfg, sizeof(cfg), "--config.file=%s/am.yml", dir);
-    mkdir(storage, 0700);
-    {
-        char arg[720];
-
-        snprintf(arg, sizeof(arg), "--storage.path=%s", storage);
-        fflush(NULL);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-            }
-            setpgid(0, 0);
-            execl(AM_BIN, AM_BIN, cfg, arg, listen, "--cluster.listen-address=", (char *)NULL);
-            _exit(127);
-        }
-    }
-    for (int i = 0; i < 200 * test_timeout(1); i++) {
-        int status;
-        char *body = http_get(port, "/-/ready", &status);
-
-        free(body);
-        if (status == 200)
-            return pid;
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    ck_abort_msg("alertmanager did not become ready (see %s)", log);
-    return -1;
-}
-
 START_TEST(alertmanager_v2)
 {
     struct env e;
@@ -1096,13 +992,13 @@ START_TEST(alertmanager_v2)
                 AM_BIN);
         return;
     }
-    port = free_port();
+    port = test_free_port();
     env_up(&e, "receivers:\n  - {name: am, type: alertmanager, url: 'http://127.0.0.1:%d/'}\n",
            port);
-    am = am_start(e.dir, port);
+    am = test_alertmanager_start(e.dir, port);
     submit(&e, "am-1", "am", "firing", 2, "2 procedures down");
     ck_assert(run_until(&e, sent_at_least, 1, 10000 * (uint64_t)test_timeout(1)));
-    body = http_get(port, "/api/v2/alerts", &status);
+    body = test_http_get(port, "/api/v2/alerts", &status);
     ck_assert_int_eq(status, 200);
     arr = json_loads(body, 0, NULL);
     ck_assert_msg(json_is_array(arr), "not a JSON array: %s", body);
@@ -1130,7 +1026,7 @@ START_TEST(alertmanager_v2)
     /* the resolution ends both: the active list no longer has them */
     submit(&e, "am-2", "am", "resolved", 2, "2 procedures back");
     ck_assert(run_until(&e, sent_at_least, 2, 10000 * (uint64_t)test_timeout(1)));
-    body = http_get(port, "/api/v2/alerts?active=true", &status);
+    body = test_http_get(port, "/api/v2/alerts?active=true", &status);
     ck_assert_int_eq(status, 200);
     ck_assert_msg(strstr(body, "\"probe\":\"p1\"") == NULL, "still active: %s", body);
     free(body);

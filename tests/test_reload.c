@@ -19,27 +19,6 @@
 #include "srvctl.h"
 #include "testutil.h"
 
-/* The probes file: `probes` with PORT replaced by the test server's http port. */
-static void write_probes(const char *dir, const char *probes)
-{
-    char yaml[8192], port[16];
-    size_t off, plen;
-
-    off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
-    plen = (size_t)snprintf(port, sizeof(port), "%d", test_srv.http);
-    for (const char *p = probes; *p && off + plen + 1 < sizeof(yaml); p++) {
-        if (strncmp(p, "PORT", 4) == 0) {
-            memcpy(yaml + off, port, plen);
-            off += plen;
-            p += 3;
-        } else {
-            yaml[off++] = *p;
-        }
-    }
-    yaml[off] = '\0';
-    free(test_write(dir, "probes.d/local.yaml", yaml));
-}
-
 static char *write_config(const char *dir)
 {
     return test_write(dir, "vigie.yaml",
@@ -194,7 +173,7 @@ START_TEST(test_reload_valid_then_invalid)
     json_t *st;
     pid_t pid;
 
-    write_probes(dir, PROBE("alpha", "t=reload-a") PROBE("beta", "t=reload-b"));
+    test_write_probes(dir, PROBE("alpha", "t=reload-a") PROBE("beta", "t=reload-b"));
     cfg = write_config(dir);
     snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
     snprintf(stats, sizeof(stats), "%s/stats.json", dir);
@@ -204,9 +183,9 @@ START_TEST(test_reload_valid_then_invalid)
     nsock_wait(&ns, 3500);
 
     /* alpha stays (renamed), beta goes, gamma comes */
-    write_probes(dir, "  - id: alpha\n    name: \"Alpha renamed\"\n"
-                      "    url: \"http://127.0.0.1:PORT/?t=reload-a\"\n    interval: 1s\n"
-                      "    timeout: 900ms\n" PROBE("gamma", "t=reload-g"));
+    test_write_probes(dir, "  - id: alpha\n    name: \"Alpha renamed\"\n"
+                           "    url: \"http://127.0.0.1:PORT/?t=reload-a\"\n    interval: 1s\n"
+                           "    timeout: 900ms\n" PROBE("gamma", "t=reload-g"));
     t1 = (int64_t)time(NULL);
     ck_assert_int_eq(kill(pid, SIGHUP), 0);
     nsock_wait(&ns, 3500);
@@ -269,8 +248,8 @@ START_TEST(test_reload_storm)
     json_t *st;
     pid_t pid;
 
-    write_probes(dir, PROBE("p1", "t=storm1") PROBE("p2", "t=storm2") PROBE("p3", "t=storm3")
-                          PROBE("p4", "delay=50") PROBE("p5", "t=storm5"));
+    test_write_probes(dir, PROBE("p1", "t=storm1") PROBE("p2", "t=storm2") PROBE("p3", "t=storm3")
+                               PROBE("p4", "delay=50") PROBE("p5", "t=storm5"));
     cfg = write_config(dir);
     snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
     snprintf(stats, sizeof(stats), "%s/stats.json", dir);

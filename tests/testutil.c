@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -382,4 +385,128 @@ int test_wait_exit(pid_t pid, int timeout_s)
 void test_sleep_ms(long ms)
 {
     nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
+/* ---- loopback HTTP and a real Alertmanager (test_notify, test_faults_alert) ---- */
+
+int test_free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* A blocking HTTP/1.0 GET on loopback; the body (caller frees) or NULL; the status in *status. */
+char *test_http_get(int port, const char *path, int *status)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    char req[512], *buf = NULL, *body;
+    size_t len = 0, cap = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ssize_t r;
+
+    *status = 0;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return NULL;
+    }
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *bigger = realloc(buf, cap ? cap * 2 : 65536);
+
+            ck_assert_ptr_nonnull(bigger);
+            buf = bigger;
+            cap = cap ? cap * 2 : 65536;
+        }
+        r = read(fd, buf + len, 4096);
+        if (r > 0)
+            len += (size_t)r;
+    } while (r > 0);
+    close(fd);
+    if (!buf)
+        return NULL;
+    buf[len] = '\0';
+    sscanf(buf, "HTTP/%*s %d", status);
+    body = strstr(buf, "\r\n\r\n");
+    body = strdup(body ? body + 4 : "");
+    free(buf);
+    return body;
+}
+
+pid_t test_alertmanager_start(const char *dir, int port)
+{
+    char cfg[700], arg[720], listen[64], log[700], storage[700];
+    pid_t pid;
+
+    snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
+    snprintf(log, sizeof(log), "%s/am.log", dir);
+    free(test_write(dir, "am.yml", "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"));
+    snprintf(cfg, sizeof(cfg), "--config.file=%s/am.yml", dir);
+    snprintf(arg, sizeof(arg), "--storage.path=%s/am-data", dir);
+    snprintf(storage, sizeof(storage), "%s/am-data", dir);
+    mkdir(storage, 0700);
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        setpgid(0, 0);
+        execl(TEST_ALERTMANAGER, TEST_ALERTMANAGER, cfg, arg, listen,
+              "--cluster.listen-address=", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 400 * test_timeout(1); i++) {
+        int status;
+        char *body = test_http_get(port, "/-/ready", &status);
+
+        free(body);
+        if (status == 200)
+            return pid;
+        test_sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_abort_msg("alertmanager did not become ready (see %s)", log);
+    return -1;
+}
+
+/* The probes file: `probes` with PORT replaced by the test server's http port. */
+void test_write_probes(const char *dir, const char *probes)
+{
+    char yaml[8192], port[16];
+    size_t off, plen;
+
+    off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
+    plen = (size_t)snprintf(port, sizeof(port), "%d", test_srv.http);
+    for (const char *p = probes; *p && off + plen + 1 < sizeof(yaml); p++) {
+        if (strncmp(p, "PORT", 4) == 0) {
+            memcpy(yaml + off, port, plen);
+            off += plen;
+            p += 3;
+        } else {
+            yaml[off++] = *p;
+        }
+    }
+    yaml[off] = '\0';
+    free(test_write(dir, "probes.d/local.yaml", yaml));
 }

@@ -86,4 +86,20 @@ size_t series_known(const struct series *sr, const char *name, int64_t from, int
 char *test_rrdinfo(const char *path);
 long test_info_long(const char *text, const char *key);
 
+/* dir/probes.d/local.yaml: group "Loopback" and the YAML list `probes`, where PORT stands for the
+ * test server's http port. */
+void test_write_probes(const char *dir, const char *probes);
+
+/* A loopback TCP port free now (bound, read, closed). */
+int test_free_port(void);
+/* A blocking HTTP/1.0 GET on 127.0.0.1:port; the body (caller frees) or NULL; the status in
+ * *status (0 when there was no answer). */
+char *test_http_get(int port, const char *path, int *status);
+
+#define TEST_ALERTMANAGER "/usr/bin/prometheus-alertmanager"
+/* A real Alertmanager (Debian's) on 127.0.0.1:port, its configuration, data and log (am.log,
+ * appended) in dir, kept across restarts; returns its pid once /-/ready answers 200 (aborts the
+ * test otherwise). Its own process group. */
+pid_t test_alertmanager_start(const char *dir, int port);
+
 #endif
