@@ -191,7 +191,7 @@ START_TEST(test_reload_valid_then_invalid)
     nsock_wait(&ns, 3500);
 
     /* line 13, column 15: a duration that is not one */
-    write_probes(
+    test_write_probes(
         dir, PROBE("alpha", "t=reload-a")
                  PROBE("gamma", "t=reload-g") "  - id: delta\n    url: "
                                               "\"http://127.0.0.1:PORT/\"\n    interval: soon\n");
