@@ -20,7 +20,7 @@
 # test's cleanup, a timeout): counted, not an error.
 #
 # Suites run one at a time (CK_RUN_SUITE). Everything is 20-50x slower: VIGIE_TIMEOUT_SCALE (the
-# tests' own waits and Check timeouts) defaults to 30; tests that assert timing may fail for
+# tests' own waits and Check timeouts) defaults to 20; tests that assert timing may fail for
 # slowness, which the per-suite summary shows as Check failures with no memcheck error.
 # tests/valgrind.supp suppresses only what is inside third-party libraries (each entry says why).
 set -u
@@ -36,7 +36,7 @@ if [ $# -eq 0 ]; then
 fi
 
 export VIGIE_BIN="$build/vigie" VIGIE_TESTSRV="$build/testsrv" VIGIE_SRCDIR="$src"
-export VIGIE_TIMEOUT_SCALE="${VIGIE_TIMEOUT_SCALE:-30}"
+export VIGIE_TIMEOUT_SCALE="${VIGIE_TIMEOUT_SCALE:-20}"
 # Test cases without tcase_set_timeout use Check's default (4 s).
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-120}"
 # glib's slice allocator keeps freed blocks: plain malloc lets memcheck see them.
@@ -74,6 +74,15 @@ for s in "$@"; do
         grep -E '^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|Source and|Use of|[0-9,]+ bytes in)' "$f" |
             head -5 | sed 's/^/        /' | tee -a "$out/summary.txt"
     done
+    # --track-fds: descriptors a vigie process opened and left open at exit (informational:
+    # libsystemd keeps its journal socket, for one).
+    for f in $(grep -l 'Command: [^ ]*/vigie ' "$d"/vg.*.log 2>/dev/null); do
+        awk '/FILE DESCRIPTORS:/ { on = 1 }
+             on && /Open (file descriptor|AF_[A-Z0-9]* socket) [0-9]+/ { h = $0; n = 0; next }
+             on && h != "" && /inherited from parent/ { h = "" }
+             on && h != "" && ++n == 2 { print h " |" $0; h = "" }' "$f"
+    done | sed -e 's/==[0-9]*== *//g' -e 's/ 0x[0-9A-F]*:/ /' | sort | uniq -c |
+        sed 's/^/    fd left open at exit: /' | tee -a "$out/summary.txt"
     [ "$nerr" -eq 0 ] || bad=1
 done
 echo "valgrind: logs in $out, summary in $out/summary.txt"
