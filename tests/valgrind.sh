@@ -15,7 +15,8 @@
 #     whose /bin/sh would otherwise run under memcheck, too slow for their 300 ms timeouts) run
 #     natively (--trace-children-skip).
 # Then every log is scanned: a log with "ERROR SUMMARY: [1-9]" (an error, or a definite or indirect
-# leak: --errors-for-leak-kinds) fails the run, whatever Check said. A log without a summary is a
+# leak: --errors-for-leak-kinds) or with an error report (a process killed before its summary)
+# fails the run, whatever Check said. A log without a summary is a
 # forked process that exec'd an untraced program (rrdtool, sh, …) or one killed by SIGKILL (a
 # test's cleanup, a timeout): counted, not an error.
 #
@@ -59,7 +60,9 @@ for s in "$@"; do
     rc=$?
     t1=$(date +%s)
     logs=$(ls "$d"/vg.*.log 2>/dev/null | wc -l)
-    errs=$(grep -l 'ERROR SUMMARY: [1-9]' "$d"/vg.*.log 2>/dev/null)
+    # An error is printed when it happens: also in the log of a process killed before its summary.
+    errs=$(grep -lE '^==[0-9]+== (ERROR SUMMARY: [1-9]|Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function .* has a fishy)' \
+        "$d"/vg.*.log 2>/dev/null)
     nerr=$(printf '%s' "$errs" | grep -c . || true)
     nosum=$(grep -L 'ERROR SUMMARY:' "$d"/vg.*.log 2>/dev/null | wc -l)
     checks=$(grep -E '^[0-9]+%: Checks:' "$d/runner.out" | tail -1)
