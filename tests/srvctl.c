@@ -1,5 +1,7 @@
 #include "srvctl.h"
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -218,7 +220,8 @@ fail:
 void srvctl_stop(struct srvctl *s)
 {
     if (s->pid > 0) {
-        long deadline = now_ms() + STOP_TIMEOUT_MS;
+        /* Scaled: under valgrind its exit (and leak check) takes seconds. */
+        long deadline = now_ms() + STOP_TIMEOUT_MS * (long)test_timeout(1);
         pid_t w;
         int status;
 
