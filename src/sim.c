@@ -834,7 +834,8 @@ static int emit_extra(yaml_emitter_t *em, const char *extra)
         case YAML_ALIAS_EVENT:
             if (depth > 0)
                 break;
-            /* fallthrough */
+            yaml_event_delete(&e);
+            continue;
         default:
             yaml_event_delete(&e);
             continue;
