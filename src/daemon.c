@@ -24,6 +24,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -988,6 +989,11 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (cfg->path && !(d->cfg_path = strdup(cfg->path)))
         goto out_free;
     d->total_min_us = -1;
+    /* glibc raises its mmap threshold each time a large block is freed; from then on the large,
+     * short-lived buffers (the dashboard's row snapshot, the RRD writer's jobs) come from the
+     * heap and stay there as fragmentation: RSS grew 120 MiB an hour in the soak (bench
+     * scenario 6). A fixed threshold keeps them mapped and unmapped at free: RSS flat. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     /* A write past a file-size limit must fail (and be retried), not kill the process; a peer
      * closing a socket must not either. */
     signal(SIGXFSZ, SIG_IGN);
