@@ -41,43 +41,6 @@ static size_t count_files(const char *dir, const char *prefix)
     return n;
 }
 
-/* The notifications the exec receiver wrote into out/ (each "n-<id>.json"), in an array. */
-static json_t *received(const char *out)
-{
-    json_t *all = json_array();
-    DIR *d = opendir(out);
-    struct dirent *e;
-
-    ck_assert_ptr_nonnull(d);
-    while ((e = readdir(d))) {
-        char path[1200];
-        json_t *n;
-
-        if (strncmp(e->d_name, "n-", 2) != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
-        n = json_load_file(path, 0, NULL);
-        ck_assert_msg(n != NULL, "%s is not JSON", path);
-        json_array_append_new(all, n);
-    }
-    closedir(d);
-    return all;
-}
-
-/* An exec receiver: a script that keeps its stdin as out/n-$VIGIE_ID.json. */
-static char *write_receiver(const char *dir, const char *out)
-{
-    char script[1200], *path;
-
-    snprintf(script, sizeof(script),
-             "#!/bin/sh\nset -e\ncat > \"%s/.tmp-$VIGIE_ID\"\nmv \"%s/.tmp-$VIGIE_ID\" "
-             "\"%s/n-$VIGIE_ID.json\"\n",
-             out, out, out);
-    path = test_write(dir, "receiver.sh", script);
-    ck_assert_int_eq(chmod(path, 0755), 0);
-    return path;
-}
-
 static size_t count_status(json_t *all, const char *status)
 {
     size_t n = 0, i;
@@ -101,7 +64,7 @@ START_TEST(test_group_outage_one_page_one_recovery)
     snprintf(out, sizeof(out), "%s/out", dir);
     mkdir(out, 0755);
     snprintf(flag, sizeof(flag), "%s/outage-%d", test_srv.dir, (int)getpid());
-    rx = write_receiver(dir, out);
+    rx = test_write_receiver(dir, out);
     snprintf(yaml, sizeof(yaml),
              "receivers:\n  - {name: pager, type: exec, command: [\"%s\"], timeout: 10s}\n"
              "alerting:\n  group_wait: 2s\n"
@@ -131,7 +94,7 @@ START_TEST(test_group_outage_one_page_one_recovery)
     unlink(flag); /* the outage ends */
     ck_assert_int_eq(test_wait_exit(pid, test_timeout(60)), 0);
 
-    all = received(out);
+    all = test_received(out);
     /* 40 procedures down, then back: one page, one recovery; the other group: nothing */
     ck_assert_msg(json_array_size(all) == 2, "%zu notifications, want 2; log:\n%s",
                   json_array_size(all), test_slurp(errlog, NULL));
@@ -159,7 +122,7 @@ START_TEST(test_canaries_down_impaired_not_down)
 
     snprintf(out, sizeof(out), "%s/out", dir);
     mkdir(out, 0755);
-    rx = write_receiver(dir, out);
+    rx = test_write_receiver(dir, out);
     snprintf(yaml, sizeof(yaml),
              "receivers:\n  - {name: pager, type: exec, command: [\"%s\"]}\n"
              "alerting:\n  group_wait: 1s\n  canaries: [canary1, canary2]\n"
@@ -181,7 +144,7 @@ START_TEST(test_canaries_down_impaired_not_down)
     ck_assert_int_eq(test_vigie((const char *const[]){"run", "-c", cfg, "--duration", "8s", NULL},
                                 NULL, NULL, test_timeout(60)),
                      0);
-    all = received(out);
+    all = test_received(out);
     ck_assert_uint_eq(json_array_size(all), 1);
     alerts = json_object_get(json_array_get(all, 0), "alerts");
     ck_assert_uint_eq(json_array_size(alerts), 1);

@@ -2,7 +2,6 @@
  * server, the notify protocol read from a test-owned NOTIFY_SOCKET, the RRD files read back with
  * the real rrdtool. */
 #include <check.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -298,32 +297,21 @@ START_TEST(test_reload_storm)
 }
 END_TEST
 
-/* The notifications an exec receiver kept in out/ (n-<id>.json): how many with this status, and
- * the alerts they carried. */
+/* Of the notifications kept in out/: how many with this status, and the alerts they carried. */
 static size_t count_received(const char *out, const char *status, size_t *alerts)
 {
-    DIR *d = opendir(out);
-    struct dirent *e;
-    size_t n = 0;
+    json_t *all = test_received(out), *j;
+    size_t n = 0, i;
 
-    ck_assert_ptr_nonnull(d);
     *alerts = 0;
-    while ((e = readdir(d))) {
-        char path[1200];
-        json_t *j;
-
-        if (strncmp(e->d_name, "n-", 2) != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
-        j = json_load_file(path, 0, NULL);
-        ck_assert_msg(j != NULL, "%s is not JSON", path);
+    json_array_foreach(all, i, j)
+    {
         if (strcmp(json_string_value(json_object_get(j, "status")), status) == 0) {
             n++;
             *alerts += json_array_size(json_object_get(j, "alerts"));
         }
-        json_decref(j);
     }
-    closedir(d);
+    json_decref(all);
     return n;
 }
 
@@ -339,12 +327,7 @@ START_TEST(test_reload_keeps_alerts)
 
     snprintf(out, sizeof(out), "%s/out", dir);
     mkdir(out, 0755);
-    snprintf(yaml, sizeof(yaml),
-             "#!/bin/sh\nset -e\ncat > \"%s/.tmp-$VIGIE_ID\"\nmv \"%s/.tmp-$VIGIE_ID\" "
-             "\"%s/n-$VIGIE_ID.json\"\n",
-             out, out, out);
-    rx = test_write(dir, "receiver.sh", yaml);
-    ck_assert_int_eq(chmod(rx, 0755), 0);
+    rx = test_write_receiver(dir, out);
     snprintf(yaml, sizeof(yaml),
              "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1s\n"
              "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"

@@ -6,6 +6,7 @@
 #include "httpc.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -509,4 +510,43 @@ void test_write_probes(const char *dir, const char *probes)
     }
     yaml[off] = '\0';
     free(test_write(dir, "probes.d/local.yaml", yaml));
+}
+
+/* ---- an exec notification receiver (test_alerting, test_reload) ---- */
+
+/* The notifications the exec receiver wrote into out/ (each "n-<id>.json"), in an array. */
+json_t *test_received(const char *out)
+{
+    json_t *all = json_array();
+    DIR *d = opendir(out);
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d))) {
+        char path[1200];
+        json_t *n;
+
+        if (strncmp(e->d_name, "n-", 2) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
+        n = json_load_file(path, 0, NULL);
+        ck_assert_msg(n != NULL, "%s is not JSON", path);
+        json_array_append_new(all, n);
+    }
+    closedir(d);
+    return all;
+}
+
+/* An exec receiver: a script that keeps its stdin as out/n-$VIGIE_ID.json. */
+char *test_write_receiver(const char *dir, const char *out)
+{
+    char script[1200], *path;
+
+    snprintf(script, sizeof(script),
+             "#!/bin/sh\nset -e\ncat > \"%s/.tmp-$VIGIE_ID\"\nmv \"%s/.tmp-$VIGIE_ID\" "
+             "\"%s/n-$VIGIE_ID.json\"\n",
+             out, out, out);
+    path = test_write(dir, "receiver.sh", script);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    return path;
 }

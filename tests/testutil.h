@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 /* Every suite constructor, declared once for the runner and the test files. */
 #define SUITE(name) Suite *name##_suite(void);
 #include "suites.h"
@@ -85,6 +87,12 @@ size_t series_known(const struct series *sr, const char *name, int64_t from, int
 /* `rrdtool info path` as text (owned by the caller). */
 char *test_rrdinfo(const char *path);
 long test_info_long(const char *text, const char *key);
+
+/* An exec receiver: dir/receiver.sh, a script that keeps its stdin as out/n-$VIGIE_ID.json.
+ * Returns its path (caller frees). */
+char *test_write_receiver(const char *dir, const char *out);
+/* The notifications it kept in out/, in a JSON array (json_decref it). */
+json_t *test_received(const char *out);
 
 /* dir/probes.d/local.yaml: group "Loopback" and the YAML list `probes`, where PORT stands for the
  * test server's http port. */
