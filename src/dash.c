@@ -23,7 +23,7 @@
 #include "sbuf.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
-const time_t dash_window_refresh[DASH_NWIN] = {0, 600, 3600};
+const time_t dash_window_refresh[DASH_NWIN] = {300, 600, 3600};
 
 static const char *const state_names[DASH_STATE__COUNT] = {"down", "slow", "unchecked", "nodata",
                                                            "ok"};
@@ -115,8 +115,12 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
                 continue; /* read lately: kept */
             }
             r->sum_at[w] = now;
-            r->sum_err[w] = rrdq_summary(rrd_dir, r->probe->id, now, dash_window_span[w],
-                                         &r->sum[w], msg, sizeof(msg));
+            /* the step is the probe's interval (rrdw moves a file with another one aside): kept
+             * only when it is, so that a file about to be moved is read as it is */
+            if (r->sum_step != r->probe->interval_ms / 1000)
+                r->sum_step = 0;
+            r->sum_err[w] = rrdq_summary_step(rrd_dir, r->probe->id, now, dash_window_span[w],
+                                              &r->sum_step, &r->sum[w], msg, sizeof(msg));
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
                 any = true;
             if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT && !r->sum_msg[0]) {
@@ -557,59 +561,97 @@ static int mkdir_p(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-/* Writes b into path atomically: dir/.name.XXXXXX, mode 0644 (a web server reads it), rename. */
-static int write_atomic(const char *path, const struct sbuf *b, char *err, size_t errlen)
-{
+/* A page written atomically: into dir/.name.XXXXXX (mode 0644: a web server reads it), renamed
+ * over path when complete, removed otherwise. A big page (the index at 10,000 probes is 9 MB)
+ * goes out in pieces as it is built, so that it is never whole in memory. */
+struct page_file {
     char tmp[4096];
+    int fd;
+};
+
+static int page_open(struct page_file *f, const char *path, char *err, size_t errlen)
+{
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) + 1 : 0;
-    int fd, rc = 0;
+
+    f->fd = -1;
+    if ((size_t)snprintf(f->tmp, sizeof(f->tmp), "%.*s.%s.XXXXXX", dirlen, path,
+                         slash ? slash + 1 : path) >= sizeof(f->tmp)) {
+        set_err(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int rc = -errno;
+
+        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* Writes what b holds and empties it (its memory is kept for what follows). */
+static int page_put(struct page_file *f, struct sbuf *b, const char *path, char *err, size_t errlen)
+{
     size_t off = 0;
 
     if (b->oom) {
         set_err(err, errlen, "%s: out of memory", path);
         return -ENOMEM;
     }
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s.%s.XXXXXX", dirlen, path,
-                         slash ? slash + 1 : path) >= sizeof(tmp)) {
-        set_err(err, errlen, "%s: path too long", path);
-        return -ENAMETOOLONG;
-    }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = -errno;
-        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(-rc));
-        return rc;
-    }
     while (off < b->len) {
-        ssize_t w = write(fd, b->p + off, b->len - off);
+        ssize_t w = write(f->fd, b->p + off, b->len - off);
 
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            rc = -errno;
-            set_err(err, errlen, "%s: write: %s", tmp, strerror(-rc));
-            goto out;
+            int rc = -errno;
+
+            set_err(err, errlen, "%s: write: %s", f->tmp, strerror(-rc));
+            return rc;
         }
         off += (size_t)w;
     }
-    if (fchmod(fd, 0644) != 0) {
+    b->len = 0;
+    return 0;
+}
+
+/* rc 0: the file becomes path; else (or when that fails) it is removed. Returns the outcome. */
+static int page_close(struct page_file *f, const char *path, int rc, char *err, size_t errlen)
+{
+    if (f->fd < 0)
+        return rc;
+    if (rc == 0 && fchmod(f->fd, 0644) != 0) {
         rc = -errno;
-        set_err(err, errlen, "%s: chmod: %s", tmp, strerror(-rc));
-        goto out;
+        set_err(err, errlen, "%s: chmod: %s", f->tmp, strerror(-rc));
     }
-out:
-    if (close(fd) != 0 && rc == 0) {
+    if (close(f->fd) != 0 && rc == 0) {
         rc = -errno;
-        set_err(err, errlen, "%s: close: %s", tmp, strerror(-rc));
+        set_err(err, errlen, "%s: close: %s", f->tmp, strerror(-rc));
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, path) != 0) {
         rc = -errno;
         set_err(err, errlen, "%s: rename: %s", path, strerror(-rc));
     }
     if (rc != 0)
-        unlink(tmp);
+        unlink(f->tmp);
     return rc;
+}
+
+static int write_atomic(const char *path, struct sbuf *b, char *err, size_t errlen)
+{
+    struct page_file f;
+    int rc;
+
+    if (b->oom) {
+        set_err(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    rc = page_open(&f, path, err, errlen);
+    if (rc == 0)
+        rc = page_put(&f, b, path, err, errlen);
+    return page_close(&f, path, rc, err, errlen);
 }
 
 /* ---- the page frame ---- */
@@ -862,7 +904,8 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     const char **groups = NULL;
     size_t ng = 0, count[DASH_STATE__COUNT] = {0};
     char path[4096];
-    int rc;
+    struct page_file f = {.fd = -1};
+    int rc = 0;
 
     if (!order) {
         set_err(err, errlen, "out of memory");
@@ -932,8 +975,13 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     for (int c = 0; c < 9; c++)
         sbuf_printf(&b, "<th scope=\"col\" data-key=\"%s\">%s</th>", col_keys[c], wd->col[c]);
     sbuf_puts(&b, "</tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i < n; i++)
+    snprintf(path, sizeof(path), "%s/index.html", dir);
+    rc = page_open(&f, path, err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
         index_row(&b, order[i], i, wd);
+        if (b.len >= 64 * 1024)
+            rc = page_put(&f, &b, path, err, errlen);
+    }
     sbuf_puts(&b, "</tbody></table></div>\n");
     sbuf_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
                 wd->legend_state, wd->legend_avail, wd->legend_time);
@@ -945,8 +993,9 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     sbuf_puts(&b, script);
     sbuf_puts(&b, "</script>\n</body>\n</html>\n");
 
-    snprintf(path, sizeof(path), "%s/index.html", dir);
-    rc = write_atomic(path, &b, err, errlen);
+    if (rc == 0)
+        rc = page_put(&f, &b, path, err, errlen);
+    rc = page_close(&f, path, rc, err, errlen);
     free(b.p);
     free(order);
     free(groups);
@@ -1133,7 +1182,39 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
     return rc;
 }
 
-int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
+/* FNV-1a over what a probe's page shows, but its "last check" line. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+
+    while (n--)
+        h = (h ^ *c++) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_lang lang,
+                         unsigned formats)
+{
+    uint64_t h = fnv(0xcbf29ce484222325ULL, dir, strlen(dir));
+    int st = (int)r->state;
+
+    h = fnv(h, &r->probe, sizeof(r->probe)); /* a reload: new settings, maybe a new name */
+    h = fnv(h, &st, sizeof(st));
+    h = fnv(h, &lang, sizeof(lang));
+    h = fnv(h, &formats, sizeof(formats));
+    h = fnv(h, r->sum_at, sizeof(r->sum_at));
+    h = fnv(h, r->sum_err, sizeof(r->sum_err));
+    h = fnv(h, r->sum_msg, strlen(r->sum_msg));
+    h = fnv(h, &r->nerrors, sizeof(r->nerrors));
+    if (r->errors && r->nerrors) {
+        h = fnv(h, &r->errors[0].time, sizeof(r->errors[0].time));
+        h = fnv(h, r->errors[0].outcome, strlen(r->errors[0].outcome));
+        h = fnv(h, r->errors[0].msg, strlen(r->errors[0].msg));
+    }
+    return h;
+}
+
+int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum dash_lang lang,
                unsigned formats, time_t now, char *err, size_t errlen)
 {
     const struct words *wd = lang == DASH_EN ? &en : &fr;
@@ -1150,9 +1231,17 @@ int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, en
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = write_probe(graphs_dir, &rows[i], wd, formats, now, err, errlen);
+        struct dash_row *r = &rows[i];
+        uint64_t sig = page_sig(graphs_dir, r, lang, formats);
+
+        if (r->page_at && r->page_sig == sig && now >= r->page_at &&
+            now - r->page_at < DASH_PAGE_KEEP)
+            continue;
+        rc = write_probe(graphs_dir, r, wd, formats, now, err, errlen);
         if (rc != 0)
             return rc;
+        r->page_sig = sig;
+        r->page_at = now;
     }
     return write_index(graphs_dir, rows, n, wd, formats, now, err, errlen);
 }
@@ -1228,6 +1317,9 @@ void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refr
         memcpy(rows[i].sum_err, r->rows[i].sum_err, sizeof(rows[i].sum_err));
         memcpy(rows[i].sum_at, r->rows[i].sum_at, sizeof(rows[i].sum_at));
         memcpy(rows[i].sum_msg, r->rows[i].sum_msg, sizeof(rows[i].sum_msg));
+        rows[i].sum_step = r->rows[i].sum_step;
+        rows[i].page_sig = r->rows[i].page_sig;
+        rows[i].page_at = r->rows[i].page_at;
     }
 }
 

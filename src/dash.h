@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <uv.h>
 
@@ -43,10 +44,14 @@ int dash_lang_parse(const char *s, enum dash_lang *out);
 enum dash_window { DASH_DAY, DASH_WEEK, DASH_QUARTER, DASH_NWIN };
 extern const time_t dash_window_span[DASH_NWIN];
 /* How old a window's summary may be before dash_collect reads it again (rows that keep their
- * summaries from one refresh to the next, like the daemon's): 0, 10 min, 1 h. */
+ * summaries from one refresh to the next, like the daemon's): 5 min, 10 min, 1 h. Re-reading
+ * every probe's day at every refresh was half the daemon's CPU at 10,000 probes (bench). */
 extern const time_t dash_window_refresh[DASH_NWIN];
 
 #define DASH_ERRORS_MAX 10
+/* A probe's page is rewritten when what it shows changes (state, errors, summaries, the probe's
+ * settings), and at least this often (its "last check" line). */
+#define DASH_PAGE_KEEP 300
 #define DASH_OUTCOME_MAX 32
 #define DASH_MSG_MAX 256
 
@@ -75,6 +80,11 @@ struct dash_row {
     time_t sum_at[DASH_NWIN]; /* when each was read (0: never): see dash_window_refresh */
     char sum_msg[256];        /* librrd's or the system's message for the first failure other than a
                                  missing file (the path relative to rrd_dir), "" when none */
+    unsigned long sum_step;   /* the criterion file's step, as last read (0: unknown) */
+    /* What probe/<id>.html showed when dash_write last wrote it (page_at 0: never): it is not
+     * written again while the same, for at most DASH_PAGE_KEEP seconds. */
+    uint64_t page_sig;
+    time_t page_at;
     /* The last failed checks, newest first (dash_row_add_error keeps it so). Empty when the rows
      * come from the RRD files alone: the files keep no messages. */
     struct dash_error *errors; /* DASH_ERRORS_MAX of them once allocated, else NULL */
@@ -111,11 +121,13 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
 #define DASH_SVG (1u << 1)
 
 /* Writes graphs_dir/index.html and graphs_dir/probe/<id>.html for every row, each atomically
- * (a temp file in the same directory, then rename), creating graphs_dir/probe if needed.
+ * (a temp file in the same directory, then rename), creating graphs_dir/probe if needed. A
+ * probe's page that would show the same as when this function last wrote it for that row (per
+ * page_sig; the "last check" line aside) less than DASH_PAGE_KEEP seconds ago is left as it is.
  * `formats` is a set of DASH_PNG / DASH_SVG; `now` is the generation time shown. Returns 0 or a
  * negative errno, with a message naming the file in err (NUL-terminated within errlen) when err
  * is not NULL. */
-int dash_write(const char *graphs_dir, const struct dash_row *rows, size_t n, enum dash_lang lang,
+int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum dash_lang lang,
                unsigned formats, time_t now, char *err, size_t errlen);
 
 /* ---- the daemon's refresh: live rows snapshot, collected and written off the loop ---- */
@@ -152,7 +164,8 @@ int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struc
                  void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r),
                  void *arg);
 
-/* Copies the summaries (sum, sum_err, sum_at, sum_msg) of the refreshed rows into rows[0..n),
+/* Copies the summaries (sum, sum_err, sum_at, sum_msg, sum_step) and what was written (page_sig,
+ * page_at) of the refreshed rows into rows[0..n),
  * the same rows (same probes, same order) the refresh started from: the next refresh reads only
  * the windows that have aged (dash_window_refresh). */
 void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refreshed *r);

@@ -147,9 +147,18 @@ static void find_last(const struct fetch *f, struct rrdq_summary *out)
 int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
                  struct rrdq_summary *out, char *err, size_t errlen)
 {
+    unsigned long step = 0;
+
+    return rrdq_summary_step(rrd_dir, id, end, span, &step, out, err, errlen);
+}
+
+int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t span,
+                      unsigned long *step, struct rrdq_summary *out, char *err, size_t errlen)
+{
     char path[4096];
     double w, sum_w = 0, sum_up = 0, sum_le[RRDQ_NBUCKETS] = {0};
     unsigned long base;
+    bool hinted;
     struct fetch f, last;
     int rc;
 
@@ -166,9 +175,13 @@ int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
     if (rrdc_flush_if_daemon(NULL, path) != 0)
         return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
                          rrd_get_error());
-    base = base_step(path);
+    /* rrd_info_r formats the whole header (hundreds of strings): a caller that reads the same
+     * file again says the step it found last time. */
+    hinted = *step != 0;
+    base = hinted ? *step : base_step(path);
     if (base == 0)
         return set_error(err, errlen, -EIO, "%s: cannot read its step", path);
+    *step = base;
     if (end == 0) {
         rrd_clear_error();
         end = rrd_last_r(path);
@@ -181,6 +194,13 @@ int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
     rc = fetch(path, end - span, end, base, &f, err, errlen);
     if (rc < 0)
         return rc;
+    if (hinted && f.step % base != 0) {
+        /* rows finer than the step said: the file is another one now (recreated with a shorter
+         * step); read its own */
+        fetch_free(&f);
+        *step = 0;
+        return rrdq_summary_step(rrd_dir, id, end, span, step, out, err, errlen);
+    }
     out->start = f.start;
     out->end = f.end;
     out->step = f.step;

@@ -45,6 +45,13 @@ struct rrdq_summary {
 int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
                  struct rrdq_summary *out, char *err, size_t errlen);
 
+/* rrdq_summary for a caller that reads the same file again and again (the dashboard): *step is
+ * the file's base step when known (0: read from the file's header, which costs more than the
+ * fetch itself), and is set to the step read. A step found wrong (the file's rows are finer) is
+ * read again. */
+int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t span,
+                      unsigned long *step, struct rrdq_summary *out, char *err, size_t errlen);
+
 /* What a window of one probe's criterion file holds, as sums that add up across probes (a group's
  * figures are the sum of its probes'): the reports read this. Counts are in checks, at the
  * file's own step; a consolidated row weighs AVERAGE(valid) × its steps, as in rrdq_summary. */

@@ -781,6 +781,88 @@ START_TEST(test_live_rows)
 }
 END_TEST
 
+/* A probe's page is written again when what it shows changes, and at least every
+ * DASH_PAGE_KEEP seconds; in between, the file is left as it is (a marker written into it stays).
+ */
+static bool page_kept(const char *page, const char *what)
+{
+    char *html = test_slurp(page, NULL);
+    bool kept = strcmp(html, "kept") == 0;
+
+    if (!kept)
+        check_markup(html, what);
+    free(html);
+    return kept;
+}
+
+START_TEST(test_page_kept)
+{
+    char *dir = test_mkdtemp(), *graphs = path_in(dir, "graphs"), *page, err[256];
+    char id[] = "p", name[] = "P", group[] = "G", url[] = "https://127.0.0.1:1/";
+    struct probe pr = {
+        .id = id, .name = name, .group = group, .url = url, .interval_ms = 60000, .slow_ms = 800};
+    struct dash_row r;
+    time_t t = 1700000000;
+
+    dash_row_init(&r, &pr);
+    r.live = true;
+    r.state = DASH_OK;
+    r.last_time = t;
+    r.last_ms = 12;
+    page = path_in(graphs, "probe/p.html");
+#define WRITE(at)                                                                                  \
+    ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_EN, DASH_SVG, (at), err, sizeof(err)), 0)
+#define MARK() free(test_write(graphs, "probe/p.html", "kept"))
+    WRITE(t);
+    ck_assert(!page_kept(page, "first"));
+    ck_assert_int_eq(r.page_at, t);
+    MARK();
+    r.last_time = t + 60; /* the last check only: kept */
+    r.last_ms = 14;
+    WRITE(t + 60);
+    ck_assert(page_kept(page, "same"));
+    r.state = DASH_DOWN; /* the state */
+    WRITE(t + 61);
+    ck_assert(!page_kept(page, "state"));
+    MARK();
+    dash_row_add_error(&r, t + 62, "connect", "refused"); /* a new error */
+    WRITE(t + 62);
+    ck_assert(!page_kept(page, "error"));
+    MARK();
+    dash_row_add_error(&r, t + 63, "connect", "refused"); /* another, alike */
+    WRITE(t + 63);
+    ck_assert(!page_kept(page, "error again"));
+    MARK();
+    r.sum_at[DASH_DAY] = t + 64; /* a summary read again */
+    WRITE(t + 64);
+    ck_assert(!page_kept(page, "summary"));
+    MARK();
+    WRITE(t + 64 + DASH_PAGE_KEEP - 1);
+    ck_assert(page_kept(page, "not yet old"));
+    WRITE(t + 64 + DASH_PAGE_KEEP); /* old enough: its last check line */
+    ck_assert(!page_kept(page, "old"));
+    MARK();
+    ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_FR, DASH_SVG, t + 400, err, sizeof(err)), 0);
+    ck_assert(!page_kept(page, "language"));
+    /* the index is always written */
+    {
+        char *index = test_write(graphs, "index.html", "kept");
+
+        ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_FR, DASH_SVG, t + 401, err, sizeof(err)),
+                         0);
+        ck_assert(!page_kept(index, "index"));
+        free(index);
+    }
+#undef WRITE
+#undef MARK
+    dash_row_fini(&r);
+    free(page);
+    free(graphs);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 struct refreshed {
     int done;
     struct dash_row *rows; /* the summaries are kept in these */
@@ -885,8 +967,8 @@ START_TEST(test_refresh_live)
     free(html);
     free(p);
 
-    /* The summaries came back: the next collect reads the day again, keeps the week and the
-     * quarter until they age (10 min, 1 h). With the file gone, the day says so at once. */
+    /* The summaries came back: the next collect keeps them until they age (5 min, 10 min,
+     * 1 h). With the file gone, the day says so when it is read again. */
     {
         size_t i = (size_t)(config_find(cfg, "fast") - cfg->probes);
         char *f = path_in(dir, "rrd/fast.rrd"), *g = path_in(dir, "rrd/fast.rrd.away");
@@ -896,6 +978,9 @@ START_TEST(test_refresh_live)
         ck_assert(rows[i].sum_at[DASH_WEEK] >= now && rows[i].sum_at[DASH_WEEK] <= t);
         ck_assert_int_eq(rename(f, g), 0);
         dash_collect(rrd, rows, cfg->nprobes, t, 1);
+        ck_assert_int_eq(rows[i].sum_err[DASH_DAY], 0);
+        ck_assert_uint_eq(rows[i].sum_step, (unsigned long)HOUR);
+        dash_collect(rrd, rows, cfg->nprobes, t + 301, 1);
         ck_assert_int_eq(rows[i].sum_err[DASH_DAY], -ENOENT);
         ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], 0);
         ck_assert(rows[i].sum[DASH_WEEK].samples > 0);
@@ -1256,6 +1341,7 @@ Suite *dash_suite(void)
     tcase_add_unchecked_fixture(tc, test_srv_up, test_srv_down);
     tcase_set_timeout(tc, test_timeout(120));
     tcase_add_test(tc, test_live_rows);
+    tcase_add_test(tc, test_page_kept);
     tcase_add_test(tc, test_dashboard_from_rrd);
     tcase_add_test(tc, test_refresh_live);
     tcase_add_test(tc, test_cli_errors);

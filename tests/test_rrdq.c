@@ -130,6 +130,39 @@ START_TEST(test_summary_full_resolution)
 }
 END_TEST
 
+/* The dashboard's reader says the step it found last time: the same figures without reading the
+ * header again; a step the file's rows contradict is read again from the file. */
+START_TEST(test_summary_known_step)
+{
+    struct rrdq_summary s;
+    int64_t base;
+    char *tmp = write_mix(&base), dir[600], err[256];
+    time_t end = (time_t)(base + (NOK + 20) * STEP);
+    unsigned long step = 0;
+
+    snprintf(dir, sizeof(dir), "%s/rrd", tmp);
+    ck_assert_int_eq(
+        rrdq_summary_step(dir, "p", end, (NOK + 20) * STEP, &step, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(step, STEP);
+    check_mix(&s, "step read");
+    ck_assert_int_eq(
+        rrdq_summary_step(dir, "p", end, (NOK + 20) * STEP, &step, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(step, STEP);
+    check_mix(&s, "step known");
+    ck_assert_int_eq(s.last_time, base + NOK * STEP);
+    step = 7 * STEP; /* a file recreated with a shorter step than the one remembered */
+    ck_assert_int_eq(
+        rrdq_summary_step(dir, "p", end, (NOK + 20) * STEP, &step, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(step, STEP);
+    check_mix(&s, "wrong step");
+    step = 0;
+    ck_assert_int_eq(rrdq_summary_step(tmp, "nope", 0, 3600, &step, &s, err, sizeof(err)), -ENOENT);
+    ck_assert_uint_eq(step, 0);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 /* Fourteen days: librrd answers from the 10-minute archive; every counted check keeps its weight
  * (rows of flagged samples are left out, missed ones are unknown). The last sample still comes
  * from the full-resolution archive. */
@@ -272,6 +305,7 @@ Suite *rrdq_suite(void)
 
     tcase_set_timeout(tc, test_timeout(60));
     tcase_add_test(tc, test_summary_full_resolution);
+    tcase_add_test(tc, test_summary_known_step);
     tcase_add_test(tc, test_summary_coarse_archive);
     tcase_add_test(tc, test_summary_errors);
     tcase_add_test(tc, test_percentile);
