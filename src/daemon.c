@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,6 +364,25 @@ static void report_done(uv_work_t *w, int status)
     d->report_gen = NULL;
     if (status == 0 && d->report_rc < 0)
         log_err("criterion report not written: %s", d->report_err);
+}
+
+/* At start: a report younger than its period (written before a restart) is due when it ages,
+ * not at once: it reads every probe's files over 3 months. */
+static void report_schedule(struct daemon *d)
+{
+    char path[4096];
+    struct stat st;
+    time_t now = time(NULL);
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/report.html", d->cfg->graphs_dir) >=
+            sizeof(path) ||
+        stat(path, &st) != 0 || st.st_mtime > now ||
+        (uint64_t)(now - st.st_mtime) * 1000 >= REPORT_PERIOD_MS)
+        return;
+    d->report_next_ms = uv_now(&d->loop) + REPORT_PERIOD_MS - (uint64_t)(now - st.st_mtime) * 1000;
+    log_info("criterion report: %s is %lld min old, the next in %llu min", path,
+             (long long)(now - st.st_mtime) / 60,
+             (unsigned long long)(d->report_next_ms - uv_now(&d->loop)) / 60000);
 }
 
 /* After a dashboard refresh: the report when it is due (first after the first refresh). */
@@ -1074,6 +1094,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     sched_start(d->sched);
     /* Graphs read the RRD files on the thread pool; a failure to start them is not fatal. */
     graph_begin(d);
+    report_schedule(d);
     uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
     {
         uint64_t wd_us = 0;

@@ -464,6 +464,22 @@ START_TEST(test_dashboard_live)
     page = test_slurp(path, NULL);
     ck_assert_ptr_nonnull(strstr(page, "broken"));
     free(page);
+    /* A restart does not read 3 months of every file again for a report younger than its period
+     * (6 h); an older one is written again at the first refresh. */
+    for (int old = 0; old <= 1; old++) {
+        char secs[32], *out;
+        struct timespec ts[2] = {{.tv_sec = time(NULL) - (old ? 7 * 3600 : 60)}};
+
+        free(test_write(dir, "graphs/report.html", "kept"));
+        ts[1] = ts[0];
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+        snprintf(secs, sizeof(secs), "%ds", test_timeout(4));
+        json_decref(run_for_stats(dir, cfg, secs));
+        out = test_slurp(path, NULL);
+        ck_assert_msg(old ? strstr(out, "broken") != NULL : strcmp(out, "kept") == 0,
+                      "%s report.html: %.40s", old ? "7 h old" : "1 min old", out);
+        free(out);
+    }
     free(cfg);
     test_rmtree(dir);
     free(dir);
