@@ -160,8 +160,12 @@ fuzz:
 	done; exit $$rc
 
 # The benchmark (docs/BENCH.md): a loopback nginx farm, vigie run against it, figures printed.
-bench: $(BUILD)/vigie
-	VIGIE=$(BUILD)/vigie bash bench/run $(SCENARIOS)
+bench: $(BUILD)/vigie $(BUILD)/bench-bare
+	VIGIE=$(BUILD)/vigie BENCH_BARE=$(BUILD)/bench-bare bash bench/run $(SCENARIOS)
+
+# The bench's calibration: a bare libcurl multi loop on the same farm (bench/bare.c).
+$(BUILD)/bench-bare: $(BUILD)/bench/bare.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Each test runs in its own process (Check's fork mode) with a timeout. tests/run-suites runs the
 # runner once per suite, TEST_JOBS suites at a time (they mostly wait on real daemons, servers and

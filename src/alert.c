@@ -314,23 +314,41 @@ static double window_percentile(const struct pstate *s)
     return sorted[k > 0 ? k - 1 : 0];
 }
 
+/* Checks of the window under `bound` ms. */
+static size_t window_below(const struct pstate *s, double bound)
+{
+    size_t n = 0;
+
+    for (size_t j = 0; j < s->win_n; j++)
+        n += s->win[j] < bound;
+    return n;
+}
+
+/* The k-th smallest of the window (k = the percentile's nearest rank) is at or above a bound
+ * when fewer than k checks are under it: a count decides, so the window is sorted (for the
+ * message) only when the rule fires. Every check of every probe comes through here. */
 static void rule_slow(struct alert *a, size_t i, double total_ms, int64_t now)
 {
     struct pstate *s = &a->ps[i];
     double pct, slow = (double)s->p->slow_ms;
+    size_t k;
 
     s->win[s->win_i] = total_ms;
     s->win_i = (s->win_i + 1) % (size_t)s->p->slow_window;
     if (s->win_n < (size_t)s->p->slow_window)
         s->win_n++;
-    pct = window_percentile(s);
-    if (isnan(pct))
+    if (s->win_n < (size_t)s->p->slow_window)
         return;
-    if (pct >= slow)
+    k = (size_t)ceil(s->p->slow_percentile * (double)s->win_n);
+    if (k == 0)
+        k = 1;
+    if (window_below(s, slow) < k) {
+        pct = window_percentile(s);
         fire(a, i, AK_SLOW, now, pct, "p%.0f of the last %ld checks is %.0f ms (threshold %.0f ms)",
              s->p->slow_percentile * 100, s->p->slow_window, pct, slow);
-    else if (pct < slow * s->p->slow_clear)
+    } else if (window_below(s, slow * s->p->slow_clear) >= k) {
         resolve(a, i, AK_SLOW, now);
+    }
 }
 
 static void rule_tls(struct alert *a, size_t i, const struct result *r, int64_t now)

@@ -83,6 +83,8 @@ void dash_row_fini(struct dash_row *r)
     free(r->errors);
     r->errors = NULL;
     r->nerrors = 0;
+    free(r->sum_msg);
+    r->sum_msg = NULL;
 }
 
 enum dash_state dash_state_of(const struct probe *p, bool up, double total_ms)
@@ -106,9 +108,10 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
 
         /* the message of the windows read now (a kept window's failure is said again when it
          * is read again) */
-        r->sum_msg[0] = '\0';
+        free(r->sum_msg);
+        r->sum_msg = NULL;
         for (int w = 0; w < DASH_NWIN; w++) {
-            char msg[sizeof(r->sum_msg)];
+            char msg[256];
 
             if (r->sum_at[w] && now - r->sum_at[w] < dash_window_refresh[w]) {
                 any = any || (r->sum_err[w] == 0 && r->sum[w].samples > 0);
@@ -123,12 +126,12 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
                                               &r->sum_step, &r->sum[w], msg, sizeof(msg));
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
                 any = true;
-            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT && !r->sum_msg[0]) {
+            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT && !r->sum_msg) {
                 /* without the directory: the pages may be public, the server's paths are not */
                 size_t dl = strlen(rrd_dir);
                 bool in_dir = strncmp(msg, rrd_dir, dl) == 0 && msg[dl] == '/';
 
-                copy_str(r->sum_msg, sizeof(r->sum_msg), in_dir ? msg + dl + 1 : msg);
+                r->sum_msg = strdup(in_dir ? msg + dl + 1 : msg); /* NULL: not said */
             }
         }
         have += any;
@@ -1163,7 +1166,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
     sbuf_printf(&b, "</dd><dt>%s</dt><dd>%llu\u00a0s</dd><dt>%s</dt><dd>%llu\u00a0ms</dd></dl>\n",
                 wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
                 (unsigned long long)p->slow_ms);
-    if (r->sum_msg[0]) {
+    if (r->sum_msg) {
         sbuf_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
         sb_esc(&b, r->sum_msg);
         sbuf_puts(&b, "</p>\n");
@@ -1204,7 +1207,8 @@ static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_la
     h = fnv(h, &formats, sizeof(formats));
     h = fnv(h, r->sum_at, sizeof(r->sum_at));
     h = fnv(h, r->sum_err, sizeof(r->sum_err));
-    h = fnv(h, r->sum_msg, strlen(r->sum_msg));
+    if (r->sum_msg)
+        h = fnv(h, r->sum_msg, strlen(r->sum_msg));
     h = fnv(h, &r->nerrors, sizeof(r->nerrors));
     if (r->errors && r->nerrors) {
         h = fnv(h, &r->errors[0].time, sizeof(r->errors[0].time));
@@ -1316,7 +1320,8 @@ void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refr
         memcpy(rows[i].sum, r->rows[i].sum, sizeof(rows[i].sum));
         memcpy(rows[i].sum_err, r->rows[i].sum_err, sizeof(rows[i].sum_err));
         memcpy(rows[i].sum_at, r->rows[i].sum_at, sizeof(rows[i].sum_at));
-        memcpy(rows[i].sum_msg, r->rows[i].sum_msg, sizeof(rows[i].sum_msg));
+        free(rows[i].sum_msg);
+        rows[i].sum_msg = r->rows[i].sum_msg ? strdup(r->rows[i].sum_msg) : NULL;
         rows[i].sum_step = r->rows[i].sum_step;
         rows[i].page_sig = r->rows[i].page_sig;
         rows[i].page_at = r->rows[i].page_at;
@@ -1349,6 +1354,7 @@ int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struc
 
         j->rows[i].errors = NULL;
         j->rows[i].nerrors = 0;
+        j->rows[i].sum_msg = NULL; /* the caller's; the job's collect sets its own */
         if (!e || rows[i].nerrors == 0)
             continue;
         j->rows[i].errors = malloc(DASH_ERRORS_MAX * sizeof(*e));

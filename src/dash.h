@@ -78,9 +78,9 @@ struct dash_row {
     int sum_err[DASH_NWIN];
     struct rrdq_summary sum[DASH_NWIN];
     time_t sum_at[DASH_NWIN]; /* when each was read (0: never): see dash_window_refresh */
-    char sum_msg[256];        /* librrd's or the system's message for the first failure other than a
-                                 missing file (the path relative to rrd_dir), "" when none */
-    unsigned long sum_step;   /* the criterion file's step, as last read (0: unknown) */
+    char *sum_msg; /* librrd's or the system's message for the first failure other than a missing
+                      file (the path relative to rrd_dir), NULL when none; the row owns it */
+    unsigned long sum_step; /* the criterion file's step, as last read (0: unknown) */
     /* What probe/<id>.html showed when dash_write last wrote it (page_at 0: never): it is not
      * written again while the same, for at most DASH_PAGE_KEEP seconds. */
     uint64_t page_sig;
@@ -98,7 +98,7 @@ void dash_row_init(struct dash_row *r, const struct probe *p);
  * The strings are copied (truncated to their fields). Out of memory, the error is not kept. */
 void dash_row_add_error(struct dash_row *r, time_t t, const char *outcome, const char *msg);
 
-/* Frees what the row owns (its errors). */
+/* Frees what the row owns (its errors, its summary message). */
 void dash_row_fini(struct dash_row *r);
 
 /* The state of a probe from its last check: `up` false → down; `total_ms` at or above the

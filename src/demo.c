@@ -321,6 +321,8 @@ static void write_dashboard(const struct config *cfg)
     dash_collect(o.rrd_dir, rows, cfg->nprobes, now, o.flush_s);
     if (dash_write(o.graphs_dir, rows, cfg->nprobes, o.lang, o.formats, now, err, sizeof(err)) != 0)
         fprintf(stderr, "vigie demo: dashboard: %s\n", err);
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        dash_row_fini(&rows[i]);
     free(rows);
 }
 

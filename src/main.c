@@ -623,7 +623,7 @@ static int cmd_dashboard(const struct opts *o)
         dopts.lang = o->lang;
     have = dash_collect(dopts.rrd_dir, rows, cfg->nprobes, now, dopts.flush_s);
     for (size_t i = 0; i < cfg->nprobes; i++)
-        if (rows[i].sum_msg[0])
+        if (rows[i].sum_msg)
             fprintf(stderr, "vigie: dashboard: probe %s: %s\n", rows[i].probe->id, rows[i].sum_msg);
     if (dash_write(dopts.graphs_dir, rows, cfg->nprobes, dopts.lang, dopts.formats, now, err,
                    sizeof(err)) != 0) {
@@ -634,6 +634,8 @@ static int cmd_dashboard(const struct opts *o)
            cfg->rrd_dir);
     rc = 0;
 out:
+    for (size_t i = 0; rows && i < cfg->nprobes; i++)
+        dash_row_fini(&rows[i]);
     free(rows);
     config_free(cfg);
     return rc;
