@@ -13,6 +13,7 @@
 #include "container.h"
 #include "log.h"
 #include "rrdq.h"
+#include "worker.h"
 
 #define TICK_MS 1000
 #define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
@@ -147,9 +148,9 @@ static void load_state(struct alerting *al)
 static void work_run(uv_work_t *w)
 {
     struct alerting *al = container_of(w, struct alerting, work);
-
     const struct config *c = al->job_c;
 
+    worker_idle();
     if (al->job == JOB_STATE) {
         al->state_err = write_atomic(c->alert_state_file, al->state_text);
         return;

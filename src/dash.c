@@ -21,6 +21,7 @@
 #include "graph.h"
 #include "httpc.h"
 #include "sbuf.h"
+#include "worker.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
 const time_t dash_window_refresh[DASH_NWIN] = {300, 600, 3600};
@@ -1292,6 +1293,7 @@ static void job_work(uv_work_t *w)
     struct dash_job *j = container_of(w, struct dash_job, work);
     time_t now = time(NULL);
 
+    worker_idle();
     dash_collect(j->rrd_dir, j->rows, j->n, now, j->flush_s);
     j->rc =
         dash_write(j->graphs_dir, j->rows, j->n, j->lang, j->formats, now, j->err, sizeof(j->err));

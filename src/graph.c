@@ -52,6 +52,7 @@
 #include "log.h"
 #include "rrdq.h"
 #include "rrdw.h"
+#include "worker.h"
 
 #define DEF_WIDTH 720
 #define DEF_HEIGHT 200
@@ -1600,8 +1601,6 @@ static void pass_work(uv_work_t *req)
 {
     struct graph *g = container_of(req, struct graph, job.req);
     struct gjob *j = &g->job;
-    static _Thread_local bool idle_set;
-    struct sched_param sp = {0};
     struct plan pl = {NULL, 0, 0};
     struct gjob got;
     int res[2], status = 0, plan_w = -1;
@@ -1611,10 +1610,7 @@ static void pass_work(uv_work_t *req)
 
     /* Rendering must never take the CPU from the loop thread, whose wake-ups time the checks:
      * this pool thread, and the child it forks, run only when nothing else wants the CPU. */
-    if (!idle_set) {
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-        idle_set = true;
-    }
+    worker_idle();
     t0 = now_s();
     if (pass_plan(g, j, &pl) < 0) {
         job_fail(j, "out of memory planning a pass");

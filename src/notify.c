@@ -32,6 +32,7 @@
 #include "container.h"
 #include "log.h"
 #include "sbuf.h"
+#include "worker.h"
 
 #define ID_MAX 128
 #define HOUR_MS 3600000ULL
@@ -510,6 +511,7 @@ static void on_work(uv_work_t *req)
 {
     struct work *w = container_of(req, struct work, req);
 
+    worker_idle();
     switch (w->op) {
     case W_SCAN:
         spool_scan(w);

@@ -45,8 +45,6 @@
 #include "rrdw.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,6 +60,7 @@
 
 #include "container.h"
 #include "log.h"
+#include "worker.h"
 
 #define NFILES 2 /* per probe: the criterion file, the phases file */
 #define F_CRIT 0
@@ -944,26 +943,12 @@ out:
     free(argv);
 }
 
-/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE): the thread runs only when no other
- * thread wants the CPU. */
-#ifndef SCHED_IDLE
-#define SCHED_IDLE 5
-#endif
-
 static void job_work(uv_work_t *req)
 {
     struct job *j = container_of(req, struct job, req);
-    static _Thread_local bool idle_set;
 
-    /* A burst of RRD updates must not preempt the loop thread, whose wake-ups time the checks:
-     * the writer's thread yields the CPU to it at once. Where the policy is refused, writes still
-     * happen at normal priority. */
-    if (!idle_set) {
-        struct sched_param sp = {0};
-
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-        idle_set = true;
-    }
+    /* A burst of RRD updates must not preempt the loop thread, whose wake-ups time the checks. */
+    worker_idle();
     /* Through rrdcached: one connection for the job (librrd reconnects it when the daemon came
      * back); when it cannot be had, nothing is tried and every sample stays queued. */
     if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {
