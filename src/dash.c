@@ -105,12 +105,10 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
     for (size_t i = 0; i < n; i++) {
         struct dash_row *r = &rows[i];
         const struct rrdq_summary *day = &r->sum[DASH_DAY];
-        bool any = false;
+        bool any = false, failing = false;
 
-        /* the message of the windows read now (a kept window's failure is said again when it
-         * is read again) */
-        free(r->sum_msg);
-        r->sum_msg = NULL;
+        /* the message of the latest failed read, kept while a window is in error (windows are
+         * read again minutes apart: the page must not lose it in between) */
         for (int w = 0; w < DASH_NWIN; w++) {
             char msg[256];
 
@@ -127,13 +125,20 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
                                               &r->sum_step, &r->sum[w], msg, sizeof(msg));
             if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
                 any = true;
-            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT && !r->sum_msg) {
+            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT) {
                 /* without the directory: the pages may be public, the server's paths are not */
                 size_t dl = strlen(rrd_dir);
                 bool in_dir = strncmp(msg, rrd_dir, dl) == 0 && msg[dl] == '/';
 
+                free(r->sum_msg);
                 r->sum_msg = strdup(in_dir ? msg + dl + 1 : msg); /* NULL: not said */
             }
+        }
+        for (int w = 0; w < DASH_NWIN; w++)
+            failing = failing || (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT);
+        if (!failing) {
+            free(r->sum_msg);
+            r->sum_msg = NULL;
         }
         have += any;
         if (r->live)
@@ -1356,12 +1361,13 @@ int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struc
 
         j->rows[i].errors = NULL;
         j->rows[i].nerrors = 0;
-        j->rows[i].sum_msg = NULL; /* the caller's; the job's collect sets its own */
+        /* a copy: the caller keeps its own (the job's may be replaced by its collect) */
+        j->rows[i].sum_msg = rows[i].sum_msg ? strdup(rows[i].sum_msg) : NULL;
         if (!e || rows[i].nerrors == 0)
             continue;
         j->rows[i].errors = malloc(DASH_ERRORS_MAX * sizeof(*e));
         if (!j->rows[i].errors) {
-            j->n = i; /* the rows after i still point to the caller's errors */
+            j->n = i + 1; /* row i owns only its message; the rows after it are the caller's */
             job_free(j);
             return -ENOMEM;
         }

@@ -78,8 +78,9 @@ struct dash_row {
     int sum_err[DASH_NWIN];
     struct rrdq_summary sum[DASH_NWIN];
     time_t sum_at[DASH_NWIN]; /* when each was read (0: never): see dash_window_refresh */
-    char *sum_msg; /* librrd's or the system's message for the first failure other than a missing
-                      file (the path relative to rrd_dir), NULL when none; the row owns it */
+    char *sum_msg; /* librrd's or the system's message for the latest failed read other than a
+                      missing file (the path relative to rrd_dir), kept while a window is in
+                      error, NULL when none; the row owns it */
     unsigned long sum_step; /* the criterion file's step, as last read (0: unknown) */
     /* What probe/<id>.html showed when dash_write last wrote it (page_at 0: never): it is not
      * written again while the same, for at most DASH_PAGE_KEEP seconds. */

@@ -988,7 +988,22 @@ START_TEST(test_refresh_live)
         dash_collect(rrd, rows, cfg->nprobes, t + 601, 1);
         ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], -ENOENT);
         ck_assert_int_eq(rows[i].sum_err[DASH_QUARTER], 0);
+        ck_assert_ptr_null(rows[i].sum_msg); /* a missing file is no failure to tell */
+        /* An unreadable file: its message stays on the row while a window is in error, also
+         * through collects that read nothing again, and goes once every window reads well. */
+        free(test_write(dir, "rrd/fast.rrd", "not an RRD file"));
+        dash_collect(rrd, rows, cfg->nprobes, t + 902, 1);
+        ck_assert_int_lt(rows[i].sum_err[DASH_DAY], 0);
+        ck_assert_int_ne(rows[i].sum_err[DASH_DAY], -ENOENT);
+        ck_assert_ptr_nonnull(rows[i].sum_msg);
+        ck_assert_msg(rows[i].sum_msg[0] && !strstr(rows[i].sum_msg, rrd), "%s", rows[i].sum_msg);
+        dash_collect(rrd, rows, cfg->nprobes, t + 903, 1);
+        ck_assert_ptr_nonnull(rows[i].sum_msg);
         ck_assert_int_eq(rename(g, f), 0);
+        dash_collect(rrd, rows, cfg->nprobes, t + 1203, 1);
+        ck_assert_int_eq(rows[i].sum_err[DASH_DAY], 0);
+        ck_assert_int_eq(rows[i].sum_err[DASH_WEEK], 0);
+        ck_assert_ptr_null(rows[i].sum_msg);
         free(f);
         free(g);
     }
