@@ -150,7 +150,7 @@ static void work_run(uv_work_t *w)
     struct alerting *al = container_of(w, struct alerting, work);
     const struct config *c = al->job_c;
 
-    worker_idle();
+    worker_nice();
     if (al->job == JOB_STATE) {
         al->state_err = write_atomic(c->alert_state_file, al->state_text);
         return;

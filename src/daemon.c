@@ -327,7 +327,7 @@ static void report_run(uv_work_t *w)
     size_t warn_len = 0;
     FILE *out, *warn;
 
-    worker_idle();
+    worker_nice();
     d->report_err[0] = '\0';
     snprintf(path, sizeof(path), "%s/report.html", cfg->graphs_dir);
     snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", cfg->graphs_dir);
@@ -707,7 +707,7 @@ static void reload_run(uv_work_t *w)
 {
     struct daemon *d = container_of(w, struct daemon, reload_work);
 
-    worker_idle();
+    worker_nice();
     if (config_load(d->cfg_path, &d->reload_cfg, &d->reload_diag) != 0)
         return;
     if (d->opts.shard_n && config_shard(d->reload_cfg, d->opts.shard_i, d->opts.shard_n) == 0) {

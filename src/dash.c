@@ -1298,7 +1298,7 @@ static void job_work(uv_work_t *w)
     struct dash_job *j = container_of(w, struct dash_job, work);
     time_t now = time(NULL);
 
-    worker_idle();
+    worker_nice();
     dash_collect(j->rrd_dir, j->rows, j->n, now, j->flush_s);
     j->rc =
         dash_write(j->graphs_dir, j->rows, j->n, j->lang, j->formats, now, j->err, sizeof(j->err));

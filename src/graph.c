@@ -1609,8 +1609,8 @@ static void pass_work(uv_work_t *req)
     ssize_t n;
 
     /* Rendering must never take the CPU from the loop thread, whose wake-ups time the checks:
-     * this pool thread, and the child it forks, run only when nothing else wants the CPU. */
-    worker_idle();
+     * this pool thread runs at the lowest priority, the renderer it starts at SCHED_IDLE. */
+    worker_nice();
     t0 = now_s();
     if (pass_plan(g, j, &pl) < 0) {
         job_fail(j, "out of memory planning a pass");

@@ -511,7 +511,7 @@ static void on_work(uv_work_t *req)
 {
     struct work *w = container_of(req, struct work, req);
 
-    worker_idle();
+    worker_nice();
     switch (w->op) {
     case W_SCAN:
         spool_scan(w);

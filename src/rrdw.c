@@ -947,8 +947,9 @@ static void job_work(uv_work_t *req)
 {
     struct job *j = container_of(req, struct job, req);
 
-    /* A burst of RRD updates must not preempt the loop thread, whose wake-ups time the checks. */
-    worker_idle();
+    /* A burst of RRD updates must not take the CPU from the loop thread, whose wake-ups time the
+     * checks. */
+    worker_nice();
     /* Through rrdcached: one connection for the job (librrd reconnects it when the daemon came
      * back); when it cannot be had, nothing is tried and every sample stays queued. */
     if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {

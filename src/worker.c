@@ -1,18 +1,18 @@
 /* worker — see worker.h. */
-#define _GNU_SOURCE /* SCHED_IDLE */
+#define _DEFAULT_SOURCE /* syscall() */
 #include "worker.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-void worker_idle(void)
+void worker_nice(void)
 {
     static _Thread_local bool done;
-    struct sched_param sp = {0};
 
     if (done)
         return;
     done = true;
-    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
 }
