@@ -55,25 +55,12 @@ struct fx {
  * list; every "PORT" in it is the test server's http port). */
 static void fx_init(struct fx *f, const char *extra, const char *probes)
 {
-    char yaml[8192], port[16];
-    size_t off, plen;
+    char yaml[8192];
     char *p;
 
     memset(f, 0, sizeof(*f));
     f->dir = test_mkdtemp();
-    off = (size_t)snprintf(yaml, sizeof(yaml), "group: \"Loopback\"\nprobes:\n");
-    plen = (size_t)snprintf(port, sizeof(port), "%d", test_srv.http);
-    for (const char *s = probes; *s && off + plen + 1 < sizeof(yaml); s++) {
-        if (strncmp(s, "PORT", 4) == 0) {
-            memcpy(yaml + off, port, plen);
-            off += plen;
-            s += 3;
-        } else {
-            yaml[off++] = *s;
-        }
-    }
-    yaml[off] = '\0';
-    free(test_write(f->dir, "probes.d/local.yaml", yaml));
+    test_write_probes(f->dir, probes);
     snprintf(yaml, sizeof(yaml),
              "probes_dir: probes.d\n"
              "rrd_flush: 1s\n"
