@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <strings.h>
 
+#include "fnv.h"
 #include "httpc.h"
 #include "ydoc.h"
 
@@ -2563,21 +2564,9 @@ void config_free(struct config *c)
     free(c);
 }
 
-/* FNV-1a, 64 bits: the shard of a probe must not change between versions or machines. */
-static uint64_t shard_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 unsigned config_shard_of(const char *id, unsigned n)
 {
-    return n ? (unsigned)(shard_hash(id) % n) + 1 : 1;
+    return n ? (unsigned)(fnv1a_str(FNV_OFFSET, id) % n) + 1 : 1;
 }
 
 size_t config_shard(struct config *c, unsigned i, unsigned n)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "fnv.h"
 #include "graph.h"
 #include "httpc.h"
 #include "sbuf.h"
@@ -1192,34 +1193,25 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
 }
 
 /* FNV-1a over what a probe's page shows, but its "last check" line. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-
-    while (n--)
-        h = (h ^ *c++) * 0x100000001b3ULL;
-    return h;
-}
-
 static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_lang lang,
                          unsigned formats)
 {
-    uint64_t h = fnv(0xcbf29ce484222325ULL, dir, strlen(dir));
+    uint64_t h = fnv1a_str(FNV_OFFSET, dir);
     int st = (int)r->state;
 
-    h = fnv(h, &r->probe, sizeof(r->probe)); /* a reload: new settings, maybe a new name */
-    h = fnv(h, &st, sizeof(st));
-    h = fnv(h, &lang, sizeof(lang));
-    h = fnv(h, &formats, sizeof(formats));
-    h = fnv(h, r->sum_at, sizeof(r->sum_at));
-    h = fnv(h, r->sum_err, sizeof(r->sum_err));
+    h = fnv1a(h, &r->probe, sizeof(r->probe)); /* a reload: new settings, maybe a new name */
+    h = fnv1a(h, &st, sizeof(st));
+    h = fnv1a(h, &lang, sizeof(lang));
+    h = fnv1a(h, &formats, sizeof(formats));
+    h = fnv1a(h, r->sum_at, sizeof(r->sum_at));
+    h = fnv1a(h, r->sum_err, sizeof(r->sum_err));
     if (r->sum_msg)
-        h = fnv(h, r->sum_msg, strlen(r->sum_msg));
-    h = fnv(h, &r->nerrors, sizeof(r->nerrors));
+        h = fnv1a(h, r->sum_msg, strlen(r->sum_msg));
+    h = fnv1a(h, &r->nerrors, sizeof(r->nerrors));
     if (r->errors && r->nerrors) {
-        h = fnv(h, &r->errors[0].time, sizeof(r->errors[0].time));
-        h = fnv(h, r->errors[0].outcome, strlen(r->errors[0].outcome));
-        h = fnv(h, r->errors[0].msg, strlen(r->errors[0].msg));
+        h = fnv1a(h, &r->errors[0].time, sizeof(r->errors[0].time));
+        h = fnv1a(h, r->errors[0].outcome, strlen(r->errors[0].outcome));
+        h = fnv1a(h, r->errors[0].msg, strlen(r->errors[0].msg));
     }
     return h;
 }

@@ -1194,7 +1194,8 @@ static void plan_draw(struct graph *g, struct gjob *j, const struct plan *pl)
     }
 }
 
-/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE), as in rrdw.c. */
+/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE): the renderer runs only when nothing
+ * else wants the CPU. */
 #ifndef SCHED_IDLE
 #define SCHED_IDLE 5
 #endif

@@ -59,6 +59,7 @@
 #include <rrd_client.h>
 
 #include "container.h"
+#include "fnv.h"
 #include "log.h"
 #include "worker.h"
 
@@ -373,18 +374,9 @@ char *rrdw_path(char *buf, size_t len, const char *dir, const char *id, bool pha
     return n >= 0 && (size_t)n < len ? buf : NULL;
 }
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 14695981039346656037u;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 static struct wfile **slot_of(struct wfile **slots, size_t nslots, const char *id)
 {
-    size_t i = (size_t)hash_id(id) & (nslots - 1);
+    size_t i = (size_t)fnv1a_str(FNV_OFFSET, id) & (nslots - 1);
 
     while (slots[i] && strcmp(slots[i]->id, id) != 0)
         i = (i + 1) & (nslots - 1);

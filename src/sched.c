@@ -40,6 +40,7 @@
 
 #include "check.h"
 #include "container.h"
+#include "fnv.h"
 #include "log.h"
 
 #define LAG_PERIOD_MS 100
@@ -107,12 +108,10 @@ struct sched {
 
 uint64_t sched_offset_ms(const char *id, uint64_t interval_ms)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix so close ids spread */
+    /* FNV-1a from its own seed (not FNV_OFFSET: phases must not move between versions), then a
+     * final mix so close ids spread */
+    uint64_t h = fnv1a_str(1469598103934665603ULL, id);
 
-    for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
-        h ^= *c;
-        h *= 1099511628211ULL;
-    }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
