@@ -206,6 +206,8 @@ static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st
     to->rechecks += st->rechecks;
     to->promoted += st->promoted;
     to->in_flight += st->in_flight;
+    if (st->in_flight_max > to->in_flight_max)
+        to->in_flight_max = st->in_flight_max;
     to->waiting += st->waiting;
     if (st->lag_max_us > to->lag_max_us)
         to->lag_max_us = st->lag_max_us;

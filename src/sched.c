@@ -284,6 +284,8 @@ static void start_check(struct sched *s, struct slot *sl, uint64_t now)
     sl->stall_mark = s->stalls;
     sl->loop_lag_at_start = s->loop_lag_us;
     s->in_flight++;
+    if (s->in_flight > s->st.in_flight_max)
+        s->st.in_flight_max = s->in_flight;
     s->hosts[sl->host].in_flight++;
     s->st.started++;
     lag_record(s, (int64_t)(now - sl->cur_due) / 1000);

@@ -59,7 +59,8 @@ struct sched_stats {
     uint64_t rechecks;  /* extra checks started by sched_recheck (also counted in started) */
     uint64_t promoted;  /* rechecks still running at their probe's tick, taken as its sample */
     uint64_t in_flight;
-    uint64_t waiting; /* checks waiting for a slot */
+    uint64_t in_flight_max; /* the most checks in flight at once */
+    uint64_t waiting;       /* checks waiting for a slot */
     int64_t lag_max_us;
     int64_t loop_lag_max_us;
     uint64_t lag_fine[SCHED_LAG_FINE];
