@@ -1,17 +1,21 @@
 /* httpc — libcurl's multi interface driven by the libuv loop.
  *
  * The shape is curl's "multi_socket" API: curl tells us which sockets it wants watched and for
- * what (on_socket), and when it next needs to be woken up (on_timer). We mirror that with one
- * uv_poll_t per socket and one uv_timer_t, and hand every event back to curl with
- * curl_multi_socket_action(). curl never blocks the loop: name resolution runs on curl's
- * threaded resolver, everything else is non-blocking I/O.
+ * what (on_socket), and when it next needs to be woken up (on_timer). curl's sockets go into an
+ * epoll set of our own, and that one descriptor is what the loop watches (one uv_poll_t); when
+ * it is readable, on_epoll collects the ready sockets and hands each to curl with
+ * curl_multi_socket_action(). The timer is a uv_timer_t. curl never blocks the loop: name
+ * resolution runs on curl's threaded resolver, everything else is non-blocking I/O.
  *
- * After every call into curl we drain curl_multi_info_read(): that is where finished transfers
- * come out, get measured into a struct result and handed to their callback.
+ * Why not one uv_poll_t per socket: every check opens a fresh connection, and libuv's poll
+ * handle costs, per socket, an ioctl (FIONBIO, which curl has already done), an epoll ADD and
+ * DEL to probe the descriptor, and a failed ADD each time curl changes direction (uv_poll_start
+ * stops the watcher first), on top of the ADD, MOD and DEL the socket needs: 7 to 8 system calls
+ * where the set below makes 3 (bench: docs/BENCH.md). The nested set is plain Linux epoll
+ * (vigie runs on Linux: systemd, journald), level-triggered like libuv's own.
  *
- * Poll handles are freed in their close callback only (libuv's rule), and curl may reuse a file
- * descriptor number for a new socket while the old handle is still closing: that is fine because
- * uv_close() stops the watcher synchronously; only the memory outlives it.
+ * After every batch of calls into curl we drain curl_multi_info_read(): that is where finished
+ * transfers come out, get measured into a struct result and handed to their callback.
  */
 #include "httpc.h"
 
@@ -20,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -47,12 +53,6 @@ struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-struct sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct httpc *h;
-};
-
 /* Easy handles kept for reuse: curl_easy_reset() keeps a handle's buffers, so a check does not
  * pay for allocating (and the kernel for mapping) them again. */
 #define IDLE_MAX 1024
@@ -63,9 +63,12 @@ struct httpc {
     CURL *idle[IDLE_MAX];
     size_t nidle;
     uv_timer_t timer;
+    int epfd;       /* curl's sockets (see the top of this file) */
+    uv_poll_t poll; /* watches epfd while it holds sockets (nsock) */
+    size_t nsock;
     struct xfer *xfers;
     size_t active;
-    unsigned handles_open; /* timer + poll handles not yet closed */
+    unsigned handles_open; /* timer + poll handle not yet closed */
     bool closing;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -82,12 +85,11 @@ static void maybe_closed(struct httpc *h)
         cb(arg);
 }
 
-static void on_sock_closed(uv_handle_t *handle)
+static void on_poll_closed(uv_handle_t *handle)
 {
-    struct sock *sk = container_of((uv_poll_t *)handle, struct sock, poll);
-    struct httpc *h = sk->h;
+    struct httpc *h = container_of((uv_poll_t *)handle, struct httpc, poll);
 
-    free(sk);
+    close(h->epfd);
     h->handles_open--;
     maybe_closed(h);
 }
@@ -331,19 +333,32 @@ static void drain(struct httpc *h)
     }
 }
 
-static void on_poll(uv_poll_t *handle, int status, int events)
+/* The epoll set is readable: hand its ready sockets to curl, at most a batch per loop turn
+ * (level-triggered: the rest wake us on the next). A socket curl stopped watching while this
+ * batch ran (an expired timer closed its transfer) gets a stale event: curl does not know the
+ * descriptor any more and ignores it; one reused for a new socket in the meantime gets a
+ * spurious one, which a non-blocking read or write absorbs (EAGAIN). */
+static void on_epoll(uv_poll_t *handle, int status, int events)
 {
-    struct sock *sk = container_of(handle, struct sock, poll);
-    struct httpc *h = sk->h;
-    int flags = 0, running;
+    struct httpc *h = container_of(handle, struct httpc, poll);
+    struct epoll_event ev[256];
+    int n, running;
 
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(h->multi, sk->fd, flags, &running);
+    (void)status;
+    (void)events;
+    n = epoll_wait(h->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
+    for (int i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        int flags = 0;
+
+        if (e & (EPOLLIN | EPOLLHUP))
+            flags |= CURL_CSELECT_IN;
+        if (e & EPOLLOUT)
+            flags |= CURL_CSELECT_OUT;
+        if (e & EPOLLERR)
+            flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(h->multi, ev[i].data.fd, flags, &running);
+    }
     drain(h);
 }
 
@@ -370,39 +385,37 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. curl's per-socket
+ * pointer (socketp) is only a mark: non-NULL once the socket is in the epoll set. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
+    static char in_set;
     struct httpc *h = userp;
-    struct sock *sk = socketp;
-    int events = 0;
+    struct epoll_event ev = {.data.fd = fd};
 
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
-        if (sk) {
+        if (socketp) {
             curl_multi_assign(h->multi, fd, NULL);
-            uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
+            epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, &ev);
+            if (--h->nsock == 0)
+                uv_poll_stop(&h->poll); /* nothing to wait for: let the loop end */
         }
         return 0;
     }
-    if (!sk) {
-        sk = calloc(1, sizeof(*sk));
-        if (!sk)
-            return -1;
-        sk->fd = fd;
-        sk->h = h;
-        if (uv_poll_init_socket(h->loop, &sk->poll, fd) != 0) {
-            free(sk);
-            return -1;
-        }
-        h->handles_open++;
-        curl_multi_assign(h->multi, fd, sk);
-    }
     if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
+        ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&sk->poll, events, on_poll);
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(h->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_err("cannot watch socket %d: %s", (int)fd, strerror(errno));
+        return -1;
+    }
+    if (!socketp) {
+        curl_multi_assign(h->multi, fd, &in_set);
+        if (h->nsock++ == 0)
+            uv_poll_start(&h->poll, UV_READABLE, on_epoll);
+    }
     return 0;
 }
 
@@ -722,6 +735,7 @@ size_t httpc_active(const struct httpc *h)
 struct httpc *httpc_new(uv_loop_t *loop)
 {
     struct httpc *h = calloc(1, sizeof(*h));
+    int err;
 
     if (!h)
         return NULL;
@@ -732,6 +746,18 @@ struct httpc *httpc_new(uv_loop_t *loop)
     if (uv_timer_init(loop, &h->timer) != 0)
         goto fail_timer;
     h->handles_open = 1;
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    err = h->epfd < 0 ? -errno : uv_poll_init(loop, &h->poll, h->epfd);
+    if (err != 0) {
+        log_err("cannot create the socket set: %s", uv_strerror(err));
+        if (h->epfd >= 0)
+            close(h->epfd);
+        curl_multi_cleanup(h->multi);
+        h->closing = true; /* freed once the timer has closed */
+        uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+        return NULL;
+    }
+    h->handles_open++;
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -759,9 +785,10 @@ void httpc_close(struct httpc *h, void (*cb)(void *arg), void *arg)
     while (h->nidle > 0)
         curl_easy_cleanup(h->idle[--h->nidle]);
     /* Closing the multi handle closes cached connections, which calls on_socket(REMOVE) for
-     * their sockets: poll handles are closed there. */
+     * their sockets: they leave the epoll set there, which closes after the poll handle. */
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
+    uv_close((uv_handle_t *)&h->poll, on_poll_closed);
     uv_close((uv_handle_t *)&h->timer, on_timer_closed);
 }
 
