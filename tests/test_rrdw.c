@@ -1310,6 +1310,100 @@ START_TEST(test_overflow_oldest_first)
 }
 END_TEST
 
+/* Overflow against a model: 40 probes pushed in a random interleaving (each in its own order),
+ * a queue of 100, and in the middle a flush that fails while samples keep coming (its job holds
+ * what was queued, which cannot be dropped; it gives it all back when it returns). What is
+ * dropped is always the oldest sample outside the job: the number of probes that have a value at
+ * each step must be the model's (which probe loses a tie is not specified, how many is). */
+static void model_drop(int *model, int n, int *queued, int *dropped)
+{
+    for (int i = 0; i < n; i++)
+        if (model[i] > 0) {
+            model[i]--;
+            (*queued)--;
+            (*dropped)++;
+            return;
+        }
+}
+
+START_TEST(test_overflow_model)
+{
+    enum { P = 40, N = 12, MAX = 100 };
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char ids[P][16];
+    struct probe p[P];
+    struct result r = res_ok(100);
+    int next[P] = {0}, model[N] = {0}, job[N] = {0}, queued = 0, dropped = 0, left = P * N;
+    uint32_t seed = 12345;
+
+    env_init(&e, "blocker/rrd", "m", 10);
+    block_dir(&e);
+    o = env_opts(&e);
+    o.max_queued = MAX;
+    env_open(&e, &o);
+    for (int k = 0; k < P; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "m%02d", k);
+        p[k] = e.p;
+        p[k].id = ids[k];
+    }
+    while (left > 0) {
+        int k;
+
+        seed = seed * 1103515245u + 12345u;
+        k = (int)((seed >> 16) % P);
+        if (next[k] == N)
+            continue;
+        if (queued >= MAX)
+            model_drop(model, N, &queued, &dropped);
+        rrdw_push(e.w, &p[k], base + (int64_t)next[k] * 10 + 1, &r, false);
+        model[next[k]++]++;
+        queued++;
+        left--;
+        if (left == P * N / 2) { /* the job takes everything queued */
+            rrdw_flush(e.w);
+            memcpy(job, model, sizeof(job));
+            memset(model, 0, sizeof(model));
+        } else if (left == P * N / 2 - 150) { /* ... fails, and gives it back */
+            uv_run(&e.loop, UV_RUN_DEFAULT);
+            for (int i = 0; i < N; i++)
+                model[i] += job[i];
+            while (queued > MAX)
+                model_drop(model, N, &queued, &dropped);
+        }
+    }
+    st = env_stats(&e);
+    ck_assert_uint_ge(st.failures, 1);
+    ck_assert_uint_eq(st.queued, MAX);
+    ck_assert_uint_eq(st.dropped, (uint64_t)dropped);
+    unblock_dir(&e);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, MAX);
+    env_close(&e);
+    for (int i = 0; i < N; i++) {
+        int have = 0;
+
+        for (int k = 0; k < P; k++) {
+            char path[600];
+            struct series *c;
+
+            ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], false));
+            if (access(path, F_OK) != 0)
+                continue;
+            c = test_fetch(path, "AVERAGE", 10, base, base + N * 10 + 10);
+            have += series_at(c, base + (i + 1) * 10, "up") == 1;
+            series_free(c);
+        }
+        ck_assert_msg(have == model[i], "step %d: %d probes have a value, the model says %d", i,
+                      have, model[i]);
+    }
+    env_fini(&e);
+}
+END_TEST
+
 static void on_poll(uv_timer_t *t)
 {
     struct env *e = t->data;
@@ -1473,6 +1567,7 @@ Suite *rrdw_suite(void)
     tcase_add_test(tc, test_rrdtool_reads);
     tcase_add_test(tc, test_overflow);
     tcase_add_test(tc, test_overflow_oldest_first);
+    tcase_add_test(tc, test_overflow_model);
     tcase_add_test(tc, test_timer_flush);
     tcase_add_test(tc, test_push_during_write);
     tcase_add_test(tc, test_close_loses_loudly);
