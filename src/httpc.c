@@ -66,6 +66,8 @@ struct httpc {
     int epfd;       /* curl's sockets (see the top of this file) */
     uv_poll_t poll; /* watches epfd while it holds sockets (nsock) */
     size_t nsock;
+    struct epoll_event *batch; /* on_epoll's ready events not handed to curl yet */
+    int nbatch;
     struct xfer *xfers;
     size_t active;
     unsigned handles_open; /* timer + poll handle not yet closed */
@@ -334,31 +336,39 @@ static void drain(struct httpc *h)
 }
 
 /* The epoll set is readable: hand its ready sockets to curl, at most a batch per loop turn
- * (level-triggered: the rest wake us on the next). A socket curl stopped watching while this
- * batch ran (an expired timer closed its transfer) gets a stale event: curl does not know the
- * descriptor any more and ignores it; one reused for a new socket in the meantime gets a
- * spurious one, which a non-blocking read or write absorbs (EAGAIN). */
+ * (level-triggered: the rest wake us on the next). A socket curl stops watching while the batch
+ * runs (an expired timer ended its transfer) has its pending event voided by on_socket, so a
+ * descriptor number reused meanwhile by a new socket never gets the old one's event. */
 static void on_epoll(uv_poll_t *handle, int status, int events)
 {
     struct httpc *h = container_of(handle, struct httpc, poll);
     struct epoll_event ev[256];
     int n, running;
 
-    (void)status;
     (void)events;
+    if (status < 0) { /* not seen with an epoll descriptor; libuv has stopped the handle */
+        log_err("http: the socket set failed: %s", uv_strerror(status));
+        return;
+    }
     n = epoll_wait(h->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
     for (int i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         int flags = 0;
 
+        if (ev[i].data.fd < 0)
+            continue;
         if (e & (EPOLLIN | EPOLLHUP))
             flags |= CURL_CSELECT_IN;
         if (e & EPOLLOUT)
             flags |= CURL_CSELECT_OUT;
         if (e & EPOLLERR)
             flags |= CURL_CSELECT_ERR;
+        h->batch = ev + i + 1;
+        h->nbatch = n - i - 1;
         curl_multi_socket_action(h->multi, ev[i].data.fd, flags, &running);
     }
+    h->batch = NULL;
+    h->nbatch = 0;
     drain(h);
 }
 
@@ -386,15 +396,22 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 }
 
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. curl's per-socket
- * pointer (socketp) is only a mark: non-NULL once the socket is in the epoll set. */
+ * pointer (socketp) is only a mark: non-NULL once the socket is in the epoll set. Should the
+ * mark and the kernel disagree (curl closing a socket without telling us, the number reused),
+ * ADD and MOD fall back on each other: a failure here would end every transfer of the multi
+ * handle for good. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     static char in_set;
     struct httpc *h = userp;
     struct epoll_event ev = {.data.fd = fd};
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
+        for (int i = 0; i < h->nbatch; i++)
+            if (h->batch[i].data.fd == fd)
+                h->batch[i].data.fd = -1;
         if (socketp) {
             curl_multi_assign(h->multi, fd, NULL);
             epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, &ev);
@@ -407,8 +424,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev.events |= EPOLLOUT;
-    if (epoll_ctl(h->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
-        log_err("cannot watch socket %d: %s", (int)fd, strerror(errno));
+    if (epoll_ctl(h->epfd, op, fd, &ev) != 0 &&
+        ((op == EPOLL_CTL_ADD && errno != EEXIST) || (op == EPOLL_CTL_MOD && errno != ENOENT) ||
+         epoll_ctl(h->epfd, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)) {
+        log_err("http: cannot watch socket %d: %s", (int)fd, strerror(errno));
         return -1;
     }
     if (!socketp) {
@@ -743,27 +762,28 @@ struct httpc *httpc_new(uv_loop_t *loop)
     h->multi = curl_multi_init();
     if (!h->multi)
         goto fail_multi;
-    if (uv_timer_init(loop, &h->timer) != 0)
-        goto fail_timer;
-    h->handles_open = 1;
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
     err = h->epfd < 0 ? -errno : uv_poll_init(loop, &h->poll, h->epfd);
-    if (err != 0) {
-        log_err("cannot create the socket set: %s", uv_strerror(err));
-        if (h->epfd >= 0)
-            close(h->epfd);
+    if (err != 0) { /* (a failed uv_poll_init leaves nothing registered on the loop) */
+        log_err("http: cannot create the socket set: %s", uv_strerror(err));
+        goto fail_poll;
+    }
+    if (uv_timer_init(loop, &h->timer) != 0) { /* (libuv's never fails) */
+        h->closing = true;
+        h->handles_open = 1;
         curl_multi_cleanup(h->multi);
-        h->closing = true; /* freed once the timer has closed */
-        uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+        uv_close((uv_handle_t *)&h->poll, on_poll_closed);
         return NULL;
     }
-    h->handles_open++;
+    h->handles_open = 2;
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return h;
-fail_timer:
+fail_poll:
+    if (h->epfd >= 0)
+        close(h->epfd);
     curl_multi_cleanup(h->multi);
 fail_multi:
     free(h);

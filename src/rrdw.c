@@ -137,6 +137,7 @@ struct wfile {
     int64_t last_t; /* the newest timestamp queued, to keep them increasing */
     struct wpart part[NFILES];
     bool in_flight; /* its samples are in the job */
+    bool in_fronts; /* has an entry in the overflow heap (rrdw.fronts), while that is valid */
     bool stale_logged;
     uint64_t retry_at;   /* loop time (ms) before which the timer leaves it alone */
     uint64_t backoff_ms; /* 0 while healthy */
@@ -1037,6 +1038,7 @@ static int fronts_push(struct rrdw *w, struct wfile *f, int64_t t)
         i = (i - 1) / 2;
     }
     w->fronts[i] = (struct front){f, t};
+    f->in_fronts = true;
     return 0;
 }
 
@@ -1046,6 +1048,7 @@ static struct front fronts_pop(struct rrdw *w)
 
     w->fronts[0] = w->fronts[--w->nfronts];
     fronts_down(w->fronts, w->nfronts, 0);
+    top.f->in_fronts = false;
     return top;
 }
 
@@ -1064,12 +1067,13 @@ static bool fronts_build(struct rrdw *w)
 /* Drops the oldest samples until the total fits `limit`, when they are not in the job.
  *
  * A full queue drops one sample per sample pushed, so finding the oldest must not cost a scan of
- * every file (10,000 probes at 8,000 checks/s made that 80 million steps a second and stalled
- * the loop). The heap of fronts is right as long as every file with pending samples has an entry
- * whose key is not newer than its front: a front only gets newer (a drop, a job taking the ring),
- * a file that had none gets an entry when a sample arrives (rrdw_push), and the one event that
- * makes a front older, a job giving samples back, drops the heap (rebuilt at the next overflow).
- * A popped entry whose file emptied is skipped; one whose front moved on is entered again. */
+ * every file (10,000 probes at 5,000 checks/s made that 50 million steps a second and stalled
+ * the loop for seconds). The heap holds at most one entry per file, and it is right as long as
+ * every file with pending samples has one whose key is not newer than its front: a front only
+ * gets newer (a drop, a job taking the ring, new samples after that: all newer than the key), a
+ * file without an entry gets one when a sample arrives (rrdw_push), and the one event that makes
+ * a front older, a job giving samples back, drops the heap (rebuilt at the next overflow). A
+ * popped entry whose file emptied is skipped; one whose front moved on is entered again. */
 static void trim(struct rrdw *w, uint64_t limit)
 {
     while (w->queued > limit) {
