@@ -131,6 +131,7 @@ struct daemon {
     int64_t total_max_us;
     struct sched_stats final_sched; /* the last scheduler's, added to sched_base */
     struct rrdw_stats final_rrdw;
+    uint64_t rrd_queued_at_stop; /* samples waiting for the writer when the stop began */
     struct alert_stats final_alert;
 };
 
@@ -676,6 +677,12 @@ static void stop(struct daemon *d, const char *why)
         return;
     }
     d->stopping = true;
+    if (d->rrdw) {
+        struct rrdw_stats rs;
+
+        rrdw_stats(d->rrdw, &rs);
+        d->rrd_queued_at_stop = rs.queued;
+    }
     sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s): draining checks, flushing RRD writes", why);
     log_info("stopping (%s)", why);
     log_stats(d);
@@ -954,6 +961,7 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "rrd_failures", json_integer((json_int_t)d->final_rrdw.failures));
     json_object_set_new(o, "rrd_stale", json_integer((json_int_t)d->final_rrdw.stale));
     json_object_set_new(o, "rrd_queued", json_integer((json_int_t)d->final_rrdw.queued));
+    json_object_set_new(o, "rrd_queued_at_stop", json_integer((json_int_t)d->rrd_queued_at_stop));
     json_object_set_new(o, "rrd_rolled_back", json_integer((json_int_t)d->final_rrdw.rolled_back));
     json_object_set_new(o, "rrd_files_moved", json_integer((json_int_t)d->final_rrdw.files_moved));
     json_object_set_new(o, "graph_passes", json_integer((json_int_t)d->graph_base.passes));
