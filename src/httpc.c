@@ -42,7 +42,9 @@ struct xfer {
     size_t up_len, up_off;
     httpc_done_cb cb;
     void *arg;
-    struct xfer *prev, *next; /* in h->xfers, for aborting on close */
+    struct xfer *prev, *next; /* in h->xfers, or once done in h->ready (see drain) */
+    bool done;                /* out of curl, waiting for its callback in h->ready */
+    CURLcode rc;              /* ... with this result */
     uint64_t max_bytes;
     int64_t seen; /* body bytes received, all of them */
     bool keep_body;
@@ -68,7 +70,8 @@ struct httpc {
     size_t nsock;
     struct epoll_event *batch; /* on_epoll's ready events not handed to curl yet */
     int nbatch;
-    struct xfer *xfers;
+    struct xfer *xfers;              /* in flight */
+    struct xfer *ready, *ready_tail; /* done, callbacks not yet called, in order (drain) */
     size_t active;
     unsigned handles_open; /* timer + poll handle not yet closed */
     bool closing;
@@ -295,14 +298,20 @@ static void xfer_unlink(struct xfer *x)
 
     if (x->prev)
         x->prev->next = x->next;
+    else if (x->done)
+        h->ready = x->next;
     else
         h->xfers = x->next;
     if (x->next)
         x->next->prev = x->prev;
-    h->active--;
+    else if (x->done)
+        h->ready_tail = x->prev;
+    if (!x->done)
+        h->active--;
+    x->prev = x->next = NULL;
 }
 
-/* Ends one transfer: measure, detach from curl, call back, free. */
+/* Ends one transfer: measure, detach from curl (a no-op if drain did), call back, free. */
 static void xfer_finish(struct xfer *x, CURLcode rc, const char *why)
 {
     struct result res;
@@ -322,17 +331,39 @@ static void xfer_finish(struct xfer *x, CURLcode rc, const char *why)
 
 static void drain(struct httpc *h)
 {
+    struct xfer *first = NULL;
     CURLMsg *msg;
     int pending;
 
+    /* Every message first, then the handles out of curl: curl_multi_remove_handle (7.88)
+     * searches the messages not read yet for the handle's, so removing each transfer as its
+     * message is read costs the square of their number, and a loop that falls behind gets
+     * thousands at once (the timeouts of one late timer: 3,500 unread on average at 8,000
+     * checks/s, which kept the loop saturated). */
     while (h->multi && (msg = curl_multi_info_read(h->multi, &pending))) {
         struct xfer *x = NULL;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        xfer_finish(x, msg->data.result, NULL);
+        x->rc = msg->data.result;
+        xfer_unlink(x);
+        x->done = true;
+        x->prev = h->ready_tail;
+        if (h->ready_tail)
+            h->ready_tail->next = x;
+        else
+            h->ready = x;
+        h->ready_tail = x;
+        if (!first)
+            first = x;
     }
+    for (struct xfer *x = first; x; x = x->next)
+        curl_multi_remove_handle(h->multi, x->easy);
+    /* Then the callbacks, in order. They may start, cancel or abort transfers, these included
+     * (httpc_cancel and httpc_abort_all finish done ones with their own result). */
+    while (h->ready)
+        xfer_finish(h->ready, h->ready->rc, NULL);
 }
 
 /* The epoll set is readable: hand its ready sockets to curl, at most a batch per loop turn
@@ -734,12 +765,18 @@ int httpc_send(struct httpc *h, const struct httpc_send *req, httpc_done_cb cb, 
 
 void httpc_cancel(struct httpc *h, void *arg)
 {
-    struct xfer *x = h->xfers;
-
-    while (x) {
+    for (struct xfer *x = h->ready; x;) {
+        if (x->arg == arg) {
+            xfer_finish(x, x->rc, NULL); /* done already: its own result */
+            x = h->ready;                /* the list changed under us: start over */
+        } else {
+            x = x->next;
+        }
+    }
+    for (struct xfer *x = h->xfers; x;) {
         if (x->arg == arg) {
             xfer_finish(x, CURLE_OK, "aborted");
-            x = h->xfers; /* the list changed under us: start over */
+            x = h->xfers;
         } else {
             x = x->next;
         }
@@ -792,6 +829,8 @@ fail_multi:
 
 void httpc_abort_all(struct httpc *h)
 {
+    while (h->ready)
+        xfer_finish(h->ready, h->ready->rc, NULL);
     while (h->xfers)
         xfer_finish(h->xfers, CURLE_OK, "aborted");
 }
