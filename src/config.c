@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -941,6 +942,92 @@ static void store_node(void *field, const struct ydoc_node *v)
     memcpy(field, &v, sizeof(v));
 }
 
+/* glibc's regcomp expands repetitions by copying their subtree: a{1000} holds 1,000 copies,
+ * a quantified group inside a quantified group multiplies, and every stacked operator doubles
+ * (a+++...: 2^n, out of memory at 75 of them, found by the fuzzer). An upper bound of that size:
+ * each atom costs 1, a quantifier multiplies what it applies to (an atom, a group, or the
+ * previous quantified piece) by its count + 1. Past REGEX_COST_MAX the pattern is refused before
+ * regcomp sees it. */
+#define REGEX_COST_MAX 100000.0
+
+static bool regex_too_costly(const char *re)
+{
+    double level[64], last[64]; /* per open group: its cost so far, the cost of its last piece */
+    int d = 0;
+
+    level[0] = last[0] = 0;
+    for (const char *p = re; *p; p++) {
+        double f = 0;
+
+        switch (*p) {
+        case '(':
+            if (++d >= 64)
+                return true;
+            level[d] = last[d] = 0;
+            continue;
+        case ')':
+            if (d == 0) {
+                last[d] = 1; /* a literal ')' */
+                break;
+            }
+            last[d - 1] = level[d] > 1 ? level[d] : 1;
+            d--;
+            break;
+        case '*':
+        case '+':
+        case '?':
+            f = 2;
+            break;
+        case '{': {
+            char *end;
+            const char *q;
+            unsigned long a = strtoul(p + 1, &end, 10), b = a;
+
+            if (end == p + 1) {
+                last[d] = 1; /* not a bound: a literal '{' */
+                break;
+            }
+            if (*end == ',' && isdigit((unsigned char)end[1]))
+                b = strtoul(end + 1, &end, 10);
+            f = (double)(a > b ? a : b) + 1;
+            if (!(q = strchr(p, '}')))
+                return false; /* regcomp reports it */
+            p = q;
+            break;
+        }
+        case '[': /* a bracket expression is one atom */
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']')
+                p++;
+            if (!*p)
+                return false; /* unterminated: regcomp reports it */
+            last[d] = 1;
+            break;
+        case '\\':
+            if (p[1])
+                p++;
+            last[d] = 1;
+            break;
+        default:
+            last[d] = 1;
+            break;
+        }
+        if (f > 0) { /* the piece was counted once already */
+            level[d] += last[d] * (f - 1);
+            last[d] *= f;
+        } else {
+            level[d] += last[d];
+        }
+        if (level[d] > REGEX_COST_MAX || last[d] > REGEX_COST_MAX)
+            return true;
+    }
+    return false;
+}
+
 static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_node *v,
                     struct scope *sc)
 {
@@ -1004,6 +1091,13 @@ static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_n
         store_node(field, v);
         break;
     case K_REGEX:
+        if (regex_too_costly(s)) {
+            report(ld, v,
+                   "\"%s\": regular expression too costly to compile (its repetitions multiply "
+                   "past %.0f copies: stacked or nested quantifiers, large {n,m} bounds)",
+                   kd->name, REGEX_COST_MAX);
+            return;
+        }
         err = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
         if (err != 0) {
             char eb[256];

@@ -110,6 +110,11 @@ static const struct ecase ecases[] = {
       "a.yaml:7:15: =\"status\": expected a status set like 200-399, 2xx or 200,301-308: range "
       "must be ascending, like 200-399",
       "a.yaml:8:19: \"body_regex\": invalid regular expression: "}},
+    {"a regex whose repetitions would exhaust memory in regcomp (found by the fuzzer)",
+     {{"vigie.yaml", V},
+      {"probes.d/a.yaml",
+       G P1 "    expect:\n      body_regex: \"ok++++++++++++++++++++++++|fine\"\n"}},
+     {"a.yaml:6:19: \"body_regex\": regular expression too costly to compile"}},
     {"timeouts against each other",
      {{"vigie.yaml", V},
       {"probes.d/a.yaml", G P1 "    interval: 5s\n    timeout: 10s\n"
