@@ -1064,6 +1064,16 @@ static bool fronts_build(struct rrdw *w)
     return true;
 }
 
+/* Drops f's oldest pending sample, counted as an overflow drop. */
+static void drop_front(struct rrdw *w, struct wfile *f)
+{
+    drop_oldest_log(w);
+    ring_pop(&f->q);
+    w->queued--;
+    w->st.dropped++;
+    w->overflow_dropped++;
+}
+
 /* Drops the oldest samples until the total fits `limit`, when they are not in the job.
  *
  * A full queue drops one sample per sample pushed, so finding the oldest must not cost a scan of
@@ -1093,11 +1103,7 @@ static void trim(struct rrdw *w, uint64_t limit)
                 goto scan;
             continue;
         }
-        drop_oldest_log(w);
-        ring_pop(&e.f->q);
-        w->queued--;
-        w->st.dropped++;
-        w->overflow_dropped++;
+        drop_front(w, e.f);
         if (e.f->q.n > 0 && fronts_push(w, e.f, ring_at(&e.f->q, 0)->t) != 0)
             goto scan;
     }
@@ -1114,11 +1120,7 @@ scan:
                 v = w->files[i];
         if (!v)
             return;
-        drop_oldest_log(w);
-        ring_pop(&v->q);
-        w->queued--;
-        w->st.dropped++;
-        w->overflow_dropped++;
+        drop_front(w, v);
     }
 }
 
