@@ -50,7 +50,7 @@ TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS))
 TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
 
 ALL_CFLAGS := $(STD) $(WARN) $(WERROR) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LIB_SRC    := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRC    := $(filter-out src/app/main.c,$(wildcard src/*/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(filter-out tests/testsrv.c tests/fakedns.c,$(wildcard tests/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -64,7 +64,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libvigie.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/vigie: $(BUILD)/src/main.o $(BUILD)/libvigie.a
+$(BUILD)/vigie: $(BUILD)/src/app/main.o $(BUILD)/libvigie.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/testsrv: $(BUILD)/tests/testsrv.o
@@ -197,13 +197,14 @@ valgrind:
 	tests/valgrind.sh build-vg $(VG_SUITES)
 
 lint:
-	clang-format --dry-run --Werror src/*.[ch] tests/*.[ch]
+	clang-format --dry-run --Werror src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --std=c11 -Isrc src tests
 	@! grep -nE '\<(sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime) *\(' \
-	    src/*.[ch] tests/*.[ch] || { echo "lint: banned function" >&2; exit 1; }
+	    src/*/*.[ch] tests/*.[ch] || { echo "lint: banned function" >&2; exit 1; }
+	tests/lint/layers.sh
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tests/testsrv.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/app/main.d $(BUILD)/tests/testsrv.d
 
 endif
 
@@ -227,6 +228,6 @@ help:
 	@echo "make check-asan  the test suite under AddressSanitizer + UBSan"
 	@echo "make valgrind    the test suite under valgrind memcheck (slow); VG_SUITES=\"units\" runs some"
 	@echo "make faults      the fault suites (daemon vs broken targets, disks, receivers)"
-	@echo "make lint        clang-format check, cppcheck, banned functions"
+	@echo "make lint        clang-format check, cppcheck, banned functions, layers"
 	@echo "make install     binary, /etc/vigie, systemd unit (PREFIX, DESTDIR)"
 	@echo "make bench       the benchmark (docs/BENCH.md); SCENARIOS=\"1 2\" runs some"

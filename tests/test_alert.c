@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "alert.h"
-#include "config.h"
-#include "diag.h"
+#include "alert/alert.h"
+#include "config/config.h"
+#include "base/diag.h"
 #include "testutil.h"
 
 #define SEC 1000LL

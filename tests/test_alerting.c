@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "sched.h"
+#include "probe/sched.h"
 #include "testutil.h"
 
 /* Files in dir whose name starts with prefix. */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
+#include "probe/check.h"
 #include "srvctl.h"
 #include "testutil.h"
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
+#include "config/config.h"
+#include "base/diag.h"
 #include "testutil.h"
-#include "ydoc.h"
+#include "config/ydoc.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

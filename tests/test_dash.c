@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "dash.h"
-#include "diag.h"
-#include "rrdq.h"
-#include "rrdw.h"
+#include "config/config.h"
+#include "view/dash.h"
+#include "base/diag.h"
+#include "store/rrdq.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 #define HOUR 3600

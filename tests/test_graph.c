@@ -27,11 +27,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "config.h"
-#include "diag.h"
-#include "graph.h"
-#include "rrdq.h"
-#include "rrdw.h"
+#include "config/config.h"
+#include "base/diag.h"
+#include "view/graph.h"
+#include "store/rrdq.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 #define STEP 60

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "httpc.h"
+#include "net/httpc.h"
 #include "srvctl.h"
 #include "testutil.h"
 

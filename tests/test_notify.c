@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
-#include "httpc.h"
-#include "notify.h"
+#include "config/config.h"
+#include "base/diag.h"
+#include "net/httpc.h"
+#include "notify/notify.h"
 #include "testutil.h"
 
 #define AM_BIN TEST_ALERTMANAGER

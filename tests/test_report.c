@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "diag.h"
-#include "report.h"
-#include "rrdw.h"
+#include "config/config.h"
+#include "base/diag.h"
+#include "view/report.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 #define DAY 86400

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "rrdw.h"
+#include "config/config.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 struct cached {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "rrdq.h"
-#include "rrdw.h"
+#include "store/rrdq.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 #define STEP 60

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rrdw.h"
+#include "store/rrdw.h"
 #include "testutil.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "probe/sched.h"
 #include "srvctl.h"
 #include "testutil.h"
 

@@ -16,12 +16,12 @@
 #include <check.h>
 #include <uv.h>
 
-#include "check.h"
-#include "config.h"
-#include "diag.h"
-#include "httpc.h"
-#include "result.h"
-#include "sim.h"
+#include "probe/check.h"
+#include "config/config.h"
+#include "base/diag.h"
+#include "net/httpc.h"
+#include "net/result.h"
+#include "sim/sim.h"
 #include "testutil.h"
 
 static struct config *load(const char *path)

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "units.h"
+#include "base/units.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

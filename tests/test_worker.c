@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "testutil.h"
-#include "worker.h"
+#include "base/worker.h"
 
 struct nice_job {
     uv_work_t req;

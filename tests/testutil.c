@@ -3,7 +3,7 @@
 
 #include "testutil.h"
 
-#include "httpc.h"
+#include "net/httpc.h"
 
 #include <check.h>
 #include <dirent.h>

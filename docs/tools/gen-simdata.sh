@@ -1,8 +1,8 @@
 #!/bin/sh
-# Generates src/simdata.c, the profiles `vigie simulate` gives its services, from the
+# Generates src/sim/simdata.c, the profiles `vigie simulate` gives its services, from the
 # observatoire's updown export (observatoire_vde_dashlord_updown_latest.csv, see docs/SIMULATE.md):
 #
-#   sh docs/tools/gen-simdata.sh path/to/observatoire_vde_dashlord_updown_latest.csv > src/simdata.c
+#   sh docs/tools/gen-simdata.sh path/to/observatoire_vde_dashlord_updown_latest.csv > src/sim/simdata.c
 #
 # Needs only sh and awk (POSIX). Rows without updown metrics (empty uptime_pct) are left out: the
 # simulator gives those procedures its default profile.

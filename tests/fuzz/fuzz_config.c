@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
+#include "config/config.h"
+#include "base/diag.h"
 
 static char dir[256], yaml[300], probes[300];
 
@@ -38,7 +38,8 @@ static void setup(void)
 
     if (dir[0])
         return;
-    snprintf(dir, sizeof(dir), "%s/vigie-fuzz-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof(dir), "%s/vigie-fuzz-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir))
         abort();
     snprintf(pd, sizeof(pd), "%s/probes.d", dir);

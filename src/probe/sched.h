@@ -1,0 +1,122 @@
+/* sched — when each probe is checked.
+ *
+ * Every probe runs at its interval, at a stable offset inside the interval derived from its id
+ * (so checks spread evenly and keep their phase across restarts: the phase is anchored to the
+ * wall clock's multiples of the interval). Due times are absolute on the monotonic clock
+ * (next += interval, never drift). A probe whose previous check is still running or still
+ * waiting for a slot when its next tick is due does not stack a second check: the tick is
+ * reported as missed. Checks in flight are bounded globally and per host; the time spent
+ * waiting for a slot is measured apart from the target's latency (curl's clock starts when the
+ * transfer starts).
+ *
+ * The probe measures itself: scheduling lag (start − due) per check, and loop lag (how late a
+ * 100 ms timer fires). A sample taken while vigie was saturated — scheduling lag or loop lag over
+ * the saturation bound — is flagged, so that it is not counted against the service. */
+#ifndef VIGIE_SCHED_H
+#define VIGIE_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "net/httpc.h"
+#include "net/result.h"
+
+struct sched;
+
+/* What one tick of one probe produced. */
+struct sched_sample {
+    const struct probe *p;
+    int64_t due_ms;           /* wall-clock due time, UNIX milliseconds */
+    int64_t lag_us;           /* start − due, slot wait included; -1 for a missed tick */
+    int64_t wait_us;          /* time spent waiting for a concurrency slot */
+    int64_t loop_lag_us;      /* the worst loop lag seen while the check ran */
+    bool missed;              /* no check for this tick (previous one still running) */
+    bool flagged;             /* vigie was saturated: do not count against the service */
+    bool extra;               /* a recheck (sched_recheck), not a tick: for the alert engine
+                                 only, never written to the RRD files */
+    const struct result *res; /* NULL when missed */
+};
+
+typedef void (*sched_sample_cb)(void *arg, const struct sched_sample *s);
+
+struct sched_opts {
+    uint64_t saturation_us; /* lag bound for flagging, default 250 ms */
+    uint64_t drain_ms;      /* how long sched_close waits for checks in flight, default 10 s */
+};
+
+/* Lag histogram: bucket i counts lags in [i*100 µs, (i+1)*100 µs) up to 100 ms, then a
+ * coarse tail. Used for percentiles in stats and benches. */
+#define SCHED_LAG_FINE 1000
+#define SCHED_LAG_COARSE 600 /* 100 ms steps up to 60 s */
+
+struct sched_stats {
+    uint64_t started;   /* checks started */
+    uint64_t completed; /* checks completed */
+    uint64_t missed;    /* ticks missed */
+    uint64_t flagged;   /* samples flagged */
+    uint64_t rechecks;  /* extra checks started by sched_recheck (also counted in started) */
+    uint64_t promoted;  /* rechecks still running at their probe's tick, taken as its sample */
+    uint64_t in_flight;
+    uint64_t in_flight_max; /* the most checks in flight at once */
+    uint64_t waiting;       /* checks waiting for a slot */
+    int64_t lag_max_us;
+    int64_t loop_lag_max_us;
+    uint64_t lag_fine[SCHED_LAG_FINE];
+    uint64_t lag_coarse[SCHED_LAG_COARSE];
+};
+
+/* Creates the scheduler for every probe of cfg. cfg, h must outlive it. `cb` receives every
+ * sample (completed or missed) on the loop thread. NULL on failure. */
+struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg,
+                        const struct sched_opts *o, sched_sample_cb cb, void *arg);
+
+/* Computes the first due times and starts ticking. */
+int sched_start(struct sched *s);
+
+/* A reload: `s` (new, not started) takes over from `prev` (running) and starts ticking. A probe
+ * of prev with the same id and interval keeps its next due time and the wall-clock anchor (its
+ * RRD samples continue without a gap or a repeat), and its check waiting for a slot moves to s;
+ * other probes start at their phase. prev stops ticking at once: its waiting checks that s did
+ * not take are reported missed, its checks in flight run to their end (their samples still come
+ * through prev's callback, with prev's probes); then prev frees itself, fills `final` (may be
+ * NULL) and calls cb. The concurrency bounds are per scheduler: while prev drains, its checks do
+ * not count against s's. */
+int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *final,
+                   void (*cb)(void *arg), void *arg);
+
+/* Stops ticking; waits for the checks in flight (at most drain_ms, then aborts them: their ticks
+ * are reported missed), then frees the scheduler and calls cb. Samples of checks completed during
+ * the drain are still delivered. When `final` is not NULL it receives the last statistics. */
+void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *arg), void *arg);
+
+void sched_stats(const struct sched *s, struct sched_stats *out);
+
+/* Asks for one extra check of probe `p` (one of the config's probes) in `delay_ms`: a recheck
+ * while an alert is being confirmed (docs/ALERTING.md, `alert.recheck`). Its sample comes with
+ * `extra` set: it is for the alert engine, not a tick's sample (not for the RRD files).
+ *
+ * The regular ticks keep their phase and are never missed because of a recheck: a recheck is
+ * only scheduled when it is due before the probe's next tick, and a recheck still running (or
+ * waiting for a slot) when that tick is due is taken as the tick's sample (`extra` clear, the
+ * tick's due time, lag 0) instead of stacking a second check. So a probe never has more than
+ * one check in flight, and each tick yields exactly one sample.
+ *
+ * Returns 0 when scheduled; -EBUSY when a check of p is running or waiting; -EALREADY when a
+ * recheck of p is already pending; -ERANGE when the next tick is due no later than the recheck
+ * would be (the tick will do); -ECANCELED while stopping; -EINVAL for a probe not of the
+ * config. */
+int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms);
+
+/* How far behind the schedule is now: the age of the oldest due tick not yet handled, in
+ * microseconds (0 when on time). The watchdog stops while this grows. */
+int64_t sched_behind_us(const struct sched *s);
+
+/* The lag at quantile q (0..1) from a stats histogram, in microseconds. */
+int64_t sched_lag_quantile(const struct sched_stats *st, double q);
+
+/* The stable offset of a probe inside its interval, in milliseconds (exported for tests). */
+uint64_t sched_offset_ms(const char *id, uint64_t interval_ms);
+
+#endif

@@ -1,0 +1,1587 @@
+/* rrdw — the RRD writer.
+ *
+ * Two threads touch this module, and they share nothing but the job they hand to each other.
+ *
+ * The loop thread owns every `struct wfile` (one per probe id): its pending samples in a ring
+ * that grows geometrically and is reused (rrdw_push copies a result into a 64-byte slot, with no
+ * allocation in the steady state), the last timestamp queued, and for each of its two files the
+ * step it was last verified for, its last update and its failure bookkeeping. rrdw_push only
+ * appends to a ring; it never does I/O.
+ *
+ * Once a second a timer picks the files whose oldest pending sample has waited flush_ms (all of
+ * them on rrdw_flush and rrdw_close, whatever their backoff), and *moves* their samples into one
+ * `struct job`: one `struct jfile` per probe, holding copies of everything the worker needs (id,
+ * directory, paths, the samples, and per file the step it was verified for and its last update).
+ * The job goes to libuv's thread pool with uv_queue_work. From then on the job belongs to the
+ * worker, and the loop does not look at it; the worker does not look at anything else (the job
+ * keeps a pointer to each wfile, but only job_done, back on the loop thread, follows it).
+ *
+ * One job at most is in flight: there is one disk, and a second job would only compete with
+ * the first for it (and take thread-pool slots other modules need). While a job runs, new
+ * samples keep arriving in the (now empty) rings; a flush asked meanwhile starts the next job as
+ * soon as this one is back.
+ *
+ * The worker treats the two files of a probe independently: one that cannot be used (corrupt,
+ * unwritable, of another layout that cannot be moved aside) does not keep samples from the
+ * other. Per file: it verifies the file once (rrd_info_r: a readable RRD with our step and DS
+ * names; a file of another layout is moved aside, an unreadable one is left alone), creates it
+ * when missing (rrd_create_r2, no overwrite), skips samples not newer than its last update, and
+ * writes the rest with rrd_update_r in order, stopping at its first failure. Each sample carries
+ * a bit per file (criterion, phases) set when that file has it, so a sample is never written
+ * twice and never dropped because only one of the two files failed.
+ *
+ * job_done (uv_after_work_cb, loop thread) takes the job back: samples that are not in both
+ * files go back at the FRONT of their ring, in order (everything queued meanwhile is newer); a
+ * sample counts as written once both files have it. Stats, the first failure of each cause for
+ * each file and each file's recovery are logged; a probe with a failed file is retried after a
+ * backoff (1 s doubling to 30 s). Then the next job may start.
+ *
+ * rrdw_close stops the timer, waits for the job in flight, sends one final job with everything
+ * pending, waits for it, reports what is left as lost, closes the timer and frees everything in
+ * the close callback.
+ *
+ * The timer is unreferenced: the writer alone does not keep the loop alive (a job in flight
+ * does), so a program whose other handles are gone can still run the loop to completion. */
+#include "store/rrdw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <rrd.h>
+#include <rrd_client.h>
+
+#include "base/container.h"
+#include "base/fnv.h"
+#include "base/log.h"
+#include "base/worker.h"
+
+#define NFILES 2 /* per probe: the criterion file, the phases file */
+#define F_CRIT 0
+#define F_PHASES 1
+#define DONE_ALL ((1u << NFILES) - 1)
+#define S_STALE (1u << NFILES) /* sample flag: skipped as stale by the criterion file */
+
+#define DAY_S 86400u
+#define TICK_MS 1000u
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 30000u
+#define UPDATE_CHUNK 256 /* samples per rrd_update_r call */
+#define LINE_MAX_LEN 320 /* one update argument: "time:v:v:...", 11 values */
+#define MSG_LEN 512
+
+/* What a sample says. Durations are microseconds, -1 when unknown (written as U). */
+enum kind { K_OK, K_FAILED, K_FLAGGED, K_MISSED };
+
+struct sample {
+    int64_t t; /* the step boundary it is written at */
+    int64_t total_us, response_us, dns_us, connect_us, tls_us, ttfb_us;
+    uint32_t step;
+    uint8_t kind; /* enum kind */
+    uint8_t done; /* bit F_CRIT, bit F_PHASES: already in that file; S_STALE */
+};
+
+/* A FIFO of samples: a circular buffer that doubles when full. */
+struct ring {
+    struct sample *buf;
+    size_t cap, head, n;
+};
+
+/* Why a write failed. Each is logged once per file until the file works again. */
+enum cause {
+    C_NONE,
+    C_DIR,     /* the directory cannot be created or is not one */
+    C_ACCESS,  /* permission denied, read-only file system */
+    C_NOSPACE, /* disk full, quota */
+    C_IO,      /* the file exists but cannot be looked at */
+    C_CORRUPT, /* the file is not a readable RRD */
+    C_MOVE,    /* a file of another layout could not be moved aside */
+    C_CREATE,  /* rrd_create_r2 failed */
+    C_UPDATE,  /* rrd_update_r failed */
+    C__COUNT
+};
+
+static const char *const cause_str[C__COUNT] = {
+    [C_NONE] = "ok",
+    [C_DIR] = "directory unusable",
+    [C_ACCESS] = "permission denied or read-only",
+    [C_NOSPACE] = "disk full",
+    [C_IO] = "cannot open",
+    [C_CORRUPT] = "not a readable RRD file, left untouched",
+    [C_MOVE] = "cannot move the old file aside",
+    [C_CREATE] = "cannot create",
+    [C_UPDATE] = "update failed",
+};
+
+/* Loop-side state of one of a probe's two files. */
+struct wpart {
+    int64_t last;        /* its last update, as the worker last saw it */
+    uint32_t ready_step; /* step it was verified for, 0 = verify on next write */
+    unsigned logged;     /* bit per enum cause: already reported */
+    uint64_t late;       /* samples written into it while it was failing */
+};
+
+/* Loop-side state of one probe id. */
+struct wfile {
+    char *id;
+    char *path[NFILES];
+    struct ring q;  /* pending samples, oldest first */
+    uint64_t since; /* loop time (ms) the oldest pending sample was queued */
+    int64_t last_t; /* the newest timestamp queued, to keep them increasing */
+    struct wpart part[NFILES];
+    bool in_flight; /* its samples are in the job */
+    bool in_fronts; /* has an entry in the overflow heap (rrdw.fronts), while that is valid */
+    bool stale_logged;
+    uint64_t retry_at;   /* loop time (ms) before which the timer leaves it alone */
+    uint64_t backoff_ms; /* 0 while healthy */
+};
+
+/* What the worker needs to create files. */
+struct layout {
+    uint64_t full_s, medium_s, hourly_s, phases_hourly_s, daily_s;
+    const char *daemon; /* rrdcached's address, NULL: librrd writes the files itself */
+    bool local;         /* the files are on this machine (no daemon, or a unix socket) */
+};
+
+/* One file's part of a job: in, what the worker needs; out, what happened. */
+struct jpart {
+    const char *path;
+    int64_t last;        /* in/out: its last update, 0 unknown */
+    uint32_t ready_step; /* in/out: step it was verified for, 0 none */
+    bool tried;          /* out: it was missing samples of the job */
+    uint64_t written;    /* out: samples written into it */
+    enum cause cause;    /* out: its first failure, C_NONE if none */
+    const char *where;   /* out: what failed: its path, or the directory */
+    char msg[MSG_LEN];
+    char *moved_to;                 /* allocated by the worker when the file was moved aside */
+    uint32_t moved_step, moved_for; /* its step, the new step */
+    int64_t back_from, back_to;     /* out: looked at again, its last update had gone back */
+    uint64_t back_n;                /* ... by this many steps: samples written, then lost */
+};
+
+/* One probe's part of a job. One allocation: the samples, then the strings. */
+struct jfile {
+    struct wfile *f; /* for job_done only: the worker never follows it */
+    const char *id, *dir;
+    uint64_t since;
+    uint64_t stale; /* out: samples skipped as not newer than the criterion file */
+    struct jpart part[NFILES];
+    size_t n;
+    struct sample s[];
+};
+
+struct job {
+    uv_work_t req;
+    struct rrdw *w; /* for job_done only */
+    struct layout lay;
+    bool final;
+    bool daemon_down; /* out: rrdcached could not be reached, nothing was tried */
+    char daemon_msg[MSG_LEN];
+    size_t n;
+    struct jfile *files[];
+};
+
+struct rrdw {
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    char *dir;
+    char *daemon;     /* rrdcached's address or NULL */
+    bool daemon_down; /* the last job could not reach it (logged once) */
+    uint64_t flush_ms;
+    size_t max_queued;
+    struct layout lay;
+
+    struct wfile **files; /* in creation order */
+    size_t nfiles, capfiles;
+    struct wfile **slots; /* open addressing on the id, power of two */
+    size_t nslots;
+
+    /* Files by the time of their oldest pending sample, for dropping the oldest on overflow
+     * (see trim): built at the first overflow, kept while valid. */
+    struct front {
+        struct wfile *f;
+        int64_t t; /* f's front when entered; fronts only get newer (see trim) */
+    } * fronts;
+    size_t nfronts, capfronts;
+    bool fronts_valid;
+
+    uint64_t queued; /* samples in memory, in rings or in the job */
+    struct rrdw_stats st;
+    bool overflowing;
+    uint64_t overflow_dropped;
+
+    bool busy;      /* a job is in flight */
+    bool flush_req; /* rrdw_flush: take everything in the next job */
+    bool closing;
+    void (*close_cb)(void *arg);
+    struct rrdw_stats *close_stats; /* filled just before the writer is freed */
+    void *close_arg;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Data sources and archives: the layout of the two files. */
+
+struct dsdef {
+    const char *name;
+    const char *max; /* "1" for the 0/1 sources, "U" for durations */
+};
+
+static const struct dsdef crit_ds[] = {
+    {"up", "1"},     {"valid", "1"},   {"total", "U"},   {"response", "U"},
+    {"le_200", "1"}, {"le_400", "1"},  {"le_500", "1"},  {"le_600", "1"},
+    {"le_800", "1"}, {"le_1000", "1"}, {"le_2000", "1"},
+};
+static const int64_t le_ms[] = {200, 400, 500, 600, 800, 1000, 2000};
+
+static const struct dsdef phases_ds[] = {
+    {"total", "U"}, {"dns", "U"}, {"connect", "U"}, {"tls", "U"}, {"ttfb", "U"},
+};
+
+#define NCRIT (sizeof(crit_ds) / sizeof(crit_ds[0]))
+#define NPHASES (sizeof(phases_ds) / sizeof(phases_ds[0]))
+#define NLE (sizeof(le_ms) / sizeof(le_ms[0]))
+
+static const struct dsdef *const file_ds[NFILES] = {crit_ds, phases_ds};
+static const size_t file_nds[NFILES] = {NCRIT, NPHASES};
+static const char *const file_suffix[NFILES] = {".rrd", ".phases.rrd"};
+
+struct rradef {
+    const char *cf;
+    unsigned long pdp, rows;
+};
+
+#define MAX_RRA 12
+
+/* Adds an archive of `span_s` seconds per row (the step itself when 0) holding `keep_s`
+ * seconds; one already there with the same function and resolution keeps the longer. */
+static void rra_add(struct rradef *r, size_t *n, const char *cf, unsigned long step,
+                    uint64_t span_s, uint64_t keep_s)
+{
+    unsigned long pdp = span_s / step > 1 ? (unsigned long)(span_s / step) : 1;
+    uint64_t per_row = (uint64_t)pdp * step;
+    unsigned long rows = (unsigned long)((keep_s + per_row - 1) / per_row);
+
+    if (rows < 1)
+        rows = 1;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(r[i].cf, cf) == 0 && r[i].pdp == pdp) {
+            if (r[i].rows < rows)
+                r[i].rows = rows;
+            return;
+        }
+    }
+    if (*n < MAX_RRA)
+        r[(*n)++] = (struct rradef){cf, pdp, rows};
+}
+
+static size_t rra_plan(struct rradef *r, int which, unsigned long step, const struct layout *l)
+{
+    static const char *const mmm[] = {"AVERAGE", "MIN", "MAX"};
+    size_t n = 0;
+
+    rra_add(r, &n, "AVERAGE", step, 0, l->full_s);
+    if (which == F_CRIT) {
+        rra_add(r, &n, "AVERAGE", step, 600, l->medium_s);
+        rra_add(r, &n, "AVERAGE", step, 3600, l->hourly_s);
+        rra_add(r, &n, "AVERAGE", step, DAY_S, l->daily_s);
+    } else {
+        for (size_t i = 0; i < 3; i++)
+            rra_add(r, &n, mmm[i], step, 600, l->medium_s);
+        for (size_t i = 0; i < 3; i++)
+            rra_add(r, &n, mmm[i], step, 3600, l->phases_hourly_s);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The ring. */
+
+static struct sample *ring_at(const struct ring *r, size_t i)
+{
+    return &r->buf[(r->head + i) % r->cap];
+}
+
+/* Makes room for `more` samples, unwrapping into a larger buffer. */
+static int ring_reserve(struct ring *r, size_t more)
+{
+    size_t cap = r->cap ? r->cap : 8;
+    struct sample *buf;
+
+    if (r->n + more <= r->cap)
+        return 0;
+    while (cap < r->n + more)
+        cap *= 2;
+    buf = malloc(cap * sizeof(*buf));
+    if (!buf)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->n; i++)
+        buf[i] = *ring_at(r, i);
+    free(r->buf);
+    r->buf = buf;
+    r->cap = cap;
+    r->head = 0;
+    return 0;
+}
+
+static int ring_push(struct ring *r, const struct sample *s)
+{
+    if (ring_reserve(r, 1) != 0)
+        return -ENOMEM;
+    *ring_at(r, r->n) = *s;
+    r->n++;
+    return 0;
+}
+
+static void ring_pop(struct ring *r)
+{
+    r->head = (r->head + 1) % r->cap;
+    r->n--;
+}
+
+/* Puts `n` samples back in front, in order. */
+static int ring_unshift(struct ring *r, const struct sample *s, size_t n)
+{
+    if (ring_reserve(r, n) != 0)
+        return -ENOMEM;
+    r->head = (r->head + r->cap - n % r->cap) % r->cap;
+    r->n += n;
+    for (size_t i = 0; i < n; i++)
+        *ring_at(r, i) = s[i];
+    return 0;
+}
+
+/* Moves everything into `out`. A buffer grown large by an outage is given back. */
+static void ring_take(struct ring *r, struct sample *out)
+{
+    for (size_t i = 0; i < r->n; i++)
+        out[i] = *ring_at(r, i);
+    r->n = 0;
+    r->head = 0;
+    if (r->cap > 1024) {
+        free(r->buf);
+        r->buf = NULL;
+        r->cap = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Paths and the table of files. */
+
+char *rrdw_path(char *buf, size_t len, const char *dir, const char *id, bool phases)
+{
+    int n = snprintf(buf, len, "%s/%s%s", dir, id, file_suffix[phases ? F_PHASES : F_CRIT]);
+
+    return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+static struct wfile **slot_of(struct wfile **slots, size_t nslots, const char *id)
+{
+    size_t i = (size_t)fnv1a_str(FNV_OFFSET, id) & (nslots - 1);
+
+    while (slots[i] && strcmp(slots[i]->id, id) != 0)
+        i = (i + 1) & (nslots - 1);
+    return &slots[i];
+}
+
+static void wfile_free(struct wfile *f)
+{
+    if (!f)
+        return;
+    free(f->id);
+    for (int k = 0; k < NFILES; k++)
+        free(f->path[k]);
+    free(f->q.buf);
+    free(f);
+}
+
+static struct wfile *wfile_new(const char *dir, const char *id)
+{
+    struct wfile *f = calloc(1, sizeof(*f));
+    size_t len = strlen(dir) + strlen(id) + 16;
+
+    if (!f)
+        return NULL;
+    f->id = strdup(id);
+    if (!f->id)
+        goto fail;
+    for (int k = 0; k < NFILES; k++) {
+        f->path[k] = malloc(len);
+        if (!f->path[k] || !rrdw_path(f->path[k], len, dir, id, k == F_PHASES))
+            goto fail;
+    }
+    return f;
+fail:
+    wfile_free(f);
+    return NULL;
+}
+
+/* The state of probe `id`, created on first use. NULL when out of memory. */
+static struct wfile *file_get(struct rrdw *w, const char *id)
+{
+    struct wfile *f = w->nslots ? *slot_of(w->slots, w->nslots, id) : NULL;
+
+    if (f)
+        return f;
+    if ((w->nfiles + 1) * 2 > w->nslots) {
+        size_t n = w->nslots ? w->nslots * 2 : 64;
+        struct wfile **slots = calloc(n, sizeof(*slots));
+
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < w->nfiles; i++)
+            *slot_of(slots, n, w->files[i]->id) = w->files[i];
+        free(w->slots);
+        w->slots = slots;
+        w->nslots = n;
+    }
+    if (w->nfiles == w->capfiles) {
+        size_t n = w->capfiles ? w->capfiles * 2 : 64;
+        struct wfile **files = realloc(w->files, n * sizeof(*files));
+
+        if (!files)
+            return NULL;
+        w->files = files;
+        w->capfiles = n;
+    }
+    f = wfile_new(w->dir, id);
+    if (!f)
+        return NULL;
+    w->files[w->nfiles++] = f;
+    *slot_of(w->slots, w->nslots, id) = f;
+    return f;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Worker side. Everything here runs on a thread-pool thread and reads only its jfile. */
+
+static enum cause errno_cause(int err, enum cause otherwise)
+{
+    switch (err) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return C_ACCESS;
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return C_NOSPACE;
+    default:
+        return otherwise;
+    }
+}
+
+/* The system's message for err, on the worker thread: strerror is not thread-safe, this is
+ * POSIX's strerror_r (the XSI one, returning an int, under _POSIX_C_SOURCE 200809L). */
+static void errno_str(char *buf, size_t len, int err)
+{
+    int rc = strerror_r(err, buf, len); /* an int: the GNU variant would not compile here */
+
+    if (rc != 0)
+        snprintf(buf, len, "error %d", err);
+}
+
+/* Records the failure of file p: `where` is its path or the directory, `err` an errno value or
+ * 0, `what` librrd's message or NULL for err's. Returns -err (-EIO when err is 0). */
+static int part_fail(struct jpart *p, const char *where, enum cause c, int err, const char *what)
+{
+    p->cause = errno_cause(err, c);
+    p->where = where;
+    if (what && *what)
+        snprintf(p->msg, sizeof(p->msg), "%s", what);
+    else if (err)
+        errno_str(p->msg, sizeof(p->msg), err);
+    else
+        snprintf(p->msg, sizeof(p->msg), "unknown error");
+    return err > 0 ? -err : -EIO;
+}
+
+/* mkdir -p, then checks that dir is a directory. 0 or a negative errno. */
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    struct stat st;
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, len + 1);
+    for (char *s = buf + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    if (stat(dir, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
+
+/* Looks at file k: absent, ours (step and DS names match; *last = its last update), or a valid
+ * RRD of another layout (*old_step). 0, or a negative errno (recorded in e) when it cannot be
+ * read as an RRD. */
+static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                        int64_t *last, unsigned long *old_step, enum found *found)
+{
+    struct jpart *p = &e->part[k];
+    struct stat st;
+    rrd_info_t *info, *i;
+    size_t nds = 0;
+    bool same = true;
+    int fd;
+
+    if (lay->local) {
+        if (stat(p->path, &st) != 0) {
+            if (errno == ENOENT) {
+                *found = FOUND_NONE;
+                return 0;
+            }
+            return part_fail(p, p->path, C_IO, errno, NULL);
+        }
+        /* librrd's errors say less than errno: try opening it ourselves first (for reading
+         * only through rrdcached, which writes it: it may belong to rrdcached's user). */
+        fd = open(p->path, (lay->daemon ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (fd < 0)
+            return part_fail(p, p->path, C_IO, errno, NULL);
+        close(fd);
+    }
+    rrd_clear_error();
+    /* Through rrdcached, its view of the file: the header on disk lags behind its cache. */
+    info = lay->daemon ? rrdc_info(p->path) : rrd_info_r(p->path);
+    if (!info && !lay->local && strstr(rrd_get_error(), "No such file")) {
+        *found = FOUND_NONE;
+        return 0;
+    }
+    if (!info)
+        return part_fail(p, p->path, C_CORRUPT, 0, rrd_get_error());
+    *old_step = 0;
+    *last = 0;
+    for (i = info; i; i = i->next) {
+        const char *key = i->key;
+        size_t len = strlen(key);
+
+        if (strcmp(key, "step") == 0 && i->type == RD_I_CNT) {
+            *old_step = i->value.u_cnt;
+        } else if (strcmp(key, "last_update") == 0 && i->type == RD_I_CNT) {
+            *last = (int64_t)i->value.u_cnt;
+        } else if (strncmp(key, "ds[", 3) == 0 && len > 10 &&
+                   strcmp(key + len - 7, "].index") == 0 && i->type == RD_I_CNT) {
+            unsigned long idx = i->value.u_cnt;
+            size_t nlen = len - 10;
+
+            nds++;
+            if (idx >= file_nds[k] || strlen(file_ds[k][idx].name) != nlen ||
+                strncmp(file_ds[k][idx].name, key + 3, nlen) != 0)
+                same = false;
+        }
+    }
+    rrd_info_free(info);
+    if (*old_step == 0)
+        return part_fail(p, p->path, C_CORRUPT, 0, "no step in rrd_info");
+    if (lay->daemon) {
+        rrd_clear_error();
+        *last = (int64_t)rrdc_last(p->path);
+        if (*last <= 0)
+            return part_fail(p, p->path, C_UPDATE, 0, rrd_get_error());
+    }
+    *found = same && nds == file_nds[k] && *old_step == step ? FOUND_OURS : FOUND_OTHER;
+    return 0;
+}
+
+/* Renames file k to "<path>.<old-step>s-<unix time>.bak" (".<n>.bak" if that exists). 0 or a
+ * negative errno (recorded in e). */
+static int file_move_aside(struct jfile *e, int k, const struct layout *lay, unsigned long old_step,
+                           uint32_t step)
+{
+    struct jpart *p = &e->part[k];
+    size_t len = strlen(p->path) + 64;
+    char *to;
+    long long now = (long long)time(NULL);
+    struct stat st;
+
+    if (!lay->local)
+        return part_fail(p, p->path, C_MOVE, 0,
+                         "a file of another layout is in the way on the rrdcached host; move it "
+                         "aside there by hand");
+    /* rrdcached must not write its cached values into the renamed file, nor keep them. */
+    if (lay->daemon) {
+        rrd_clear_error();
+        rrdc_forget(p->path);
+    }
+    to = malloc(len);
+    if (!to)
+        return part_fail(p, p->path, C_MOVE, ENOMEM, NULL);
+    snprintf(to, len, "%s.%lus-%lld.bak", p->path, old_step, now);
+    for (int n = 1; lstat(to, &st) == 0 && n < 100; n++)
+        snprintf(to, len, "%s.%lus-%lld.%d.bak", p->path, old_step, now, n);
+    if (rename(p->path, to) != 0) {
+        int err = errno;
+
+        free(to);
+        return part_fail(p, p->path, C_MOVE, err, NULL);
+    }
+    free(p->moved_to);
+    p->moved_to = to;
+    p->moved_step = (uint32_t)old_step;
+    p->moved_for = step;
+    return 0;
+}
+
+/* The size of the file rrd_create_r2 writes, fully allocated: the header (the structures of
+ * librrd 1.x's rrd_format.h on LP64: stat_head 128 bytes, live_head 16, per DS ds_def 120 and
+ * pdp_prep 112, per RRA rra_def 120 and rra_ptr 8, per DS and RRA cdp_prep 80), then 8 bytes
+ * per DS per row. Only for messages; test_create_failures compares it with real files. */
+static uint64_t file_bytes(size_t nds, const struct rradef *rra, size_t nrra)
+{
+    uint64_t rows = 0;
+
+    for (size_t i = 0; i < nrra; i++)
+        rows += rra[i].rows;
+    return 128 + 16 + nds * (120 + 112) + nrra * (120 + 8) + nds * nrra * 80 + nds * rows * 8;
+}
+
+/* rrd_create_r2 failed, and errno was `err` just after. librrd 1.7.2 says nothing (an empty
+ * message, errno ENOENT) when the file does not fit on the disk or under RLIMIT_FSIZE: those two
+ * are checked here. Otherwise librrd's message, or errno's when librrd
+ * gave none, saying so. Returns a negative errno (recorded in e). */
+static int create_failed(struct jfile *e, int k, uint64_t need, int err)
+{
+    struct jpart *p = &e->part[k];
+    const char *what = rrd_get_error();
+    char buf[MSG_LEN], es[128];
+    struct statvfs vfs;
+    struct rlimit rl;
+
+    if (statvfs(e->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < need) {
+        snprintf(buf, sizeof(buf),
+                 "no space left: %" PRIu64 " bytes available, the file needs %" PRIu64 " bytes",
+                 (uint64_t)vfs.f_bavail * vfs.f_frsize, need);
+        return part_fail(p, p->path, C_NOSPACE, ENOSPC, buf);
+    }
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        snprintf(buf, sizeof(buf),
+                 "the file needs %" PRIu64
+                 " bytes, over the file size limit (RLIMIT_FSIZE) of %" PRIu64 " bytes",
+                 need, (uint64_t)rl.rlim_cur);
+        return part_fail(p, p->path, C_CREATE, EFBIG, buf);
+    }
+    if (what && *what)
+        return part_fail(p, p->path, C_CREATE, err, what);
+    if (err == 0)
+        return part_fail(p, p->path, C_CREATE, 0, "librrd gave no reason");
+    errno_str(es, sizeof(es), err);
+    snprintf(buf, sizeof(buf), "librrd gave no reason; errno: %s", es);
+    return part_fail(p, p->path, C_CREATE, err, buf);
+}
+
+/* Creates file k for `step`, its last update at last_up. 0 or a negative errno (recorded). */
+static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                       int64_t last_up)
+{
+    struct rradef rra[MAX_RRA];
+    size_t nrra = rra_plan(rra, k, step, lay);
+    size_t nds = file_nds[k];
+    char defs[NCRIT + MAX_RRA][64];
+    const char *argv[NCRIT + MAX_RRA];
+    int argc = 0;
+
+    /* DS:<name>:GAUGE:<heartbeat>:<min>:<max> */
+    for (size_t i = 0; i < nds; i++) {
+        snprintf(defs[argc], sizeof(defs[argc]), "DS:%s:GAUGE:%lu:0:%s", file_ds[k][i].name,
+                 2ul * step, file_ds[k][i].max);
+        argv[argc] = defs[argc];
+        argc++;
+    }
+    for (size_t i = 0; i < nrra; i++) {
+        snprintf(defs[argc], sizeof(defs[argc]), "RRA:%s:0.5:%lu:%lu", rra[i].cf, rra[i].pdp,
+                 rra[i].rows);
+        argv[argc] = defs[argc];
+        argc++;
+    }
+    rrd_clear_error();
+    errno = 0;
+    if ((lay->daemon
+             ? rrdc_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)
+             : rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)) !=
+        0)
+        return create_failed(e, k, file_bytes(nds, rra, nrra), errno);
+    return 0;
+}
+
+/* Makes file k ready for samples of `step` starting at t_first. *dir_rc caches mkdir_p's answer
+ * for the job (1 until asked). 0 or a negative errno (recorded in e). */
+static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t step,
+                      int64_t t_first, int *dir_rc)
+{
+    struct jpart *p = &e->part[k];
+    enum found found = FOUND_NONE;
+    unsigned long old_step = 0;
+    int64_t last = 0;
+    int rc;
+
+    if (*dir_rc > 0)
+        *dir_rc = lay->local ? mkdir_p(e->dir) : 0;
+    if (*dir_rc < 0)
+        return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
+    rc = file_inspect(e, k, lay, step, &last, &old_step, &found);
+    /* Ours, but older than what we wrote into it: the samples in between were accepted and are
+     * gone (rrdcached killed before it wrote them or flushed its journal, a file restored from
+     * a backup). They cannot be written again; say so rather than lose them silently. */
+    if (rc == 0 && found == FOUND_OURS && p->last > 0 && last < p->last) {
+        p->back_from = p->last;
+        p->back_to = last;
+        p->back_n = (uint64_t)(p->last - last) / step;
+    }
+    if (rc == 0 && found == FOUND_OTHER)
+        rc = file_move_aside(e, k, lay, old_step, step);
+    if (rc == 0 && found != FOUND_OURS) {
+        last = t_first - step;
+        rc = file_create(e, k, lay, step, last);
+    }
+    if (rc != 0)
+        return rc;
+    p->last = last;
+    p->ready_step = step;
+    return 0;
+}
+
+/* Appends ":<seconds>" with the microseconds exact (no floating point), or ":U". */
+static void put_us(char **p, const char *end, int64_t us)
+{
+    int n = us < 0 ? snprintf(*p, (size_t)(end - *p), ":U")
+                   : snprintf(*p, (size_t)(end - *p), ":%" PRId64 ".%06" PRId64, us / 1000000,
+                              us % 1000000);
+
+    if (n > 0 && n < end - *p)
+        *p += n;
+}
+
+/* Appends ":1", ":0", or ":U" when v < 0. */
+static void put_bit(char **p, const char *end, int v)
+{
+    int n = snprintf(*p, (size_t)(end - *p), v < 0 ? ":U" : v ? ":1" : ":0");
+
+    if (n > 0 && n < end - *p)
+        *p += n;
+}
+
+/* One rrd_update_r argument. */
+static void format_line(char *p, size_t len, int k, const struct sample *s)
+{
+    const char *end = p + len;
+    bool counted = s->kind == K_OK || s->kind == K_FAILED;
+
+    p += snprintf(p, len, "%" PRId64, s->t);
+    if (k == F_CRIT) {
+        put_bit(&p, end, counted ? s->kind == K_OK : -1);
+        put_bit(&p, end, s->kind == K_MISSED ? -1 : counted);
+        put_us(&p, end, s->total_us);
+        put_us(&p, end, s->response_us);
+        for (size_t i = 0; i < NLE; i++)
+            put_bit(&p, end, counted ? s->total_us >= 0 && s->total_us < le_ms[i] * 1000 : -1);
+    } else {
+        put_us(&p, end, s->total_us);
+        put_us(&p, end, s->dns_us);
+        put_us(&p, end, s->connect_us);
+        put_us(&p, end, s->tls_us);
+        put_us(&p, end, s->ttfb_us);
+    }
+}
+
+/* The update that closes a gap: every source unknown at `t`. */
+static void format_gap(char *p, size_t len, int k, int64_t t)
+{
+    const char *end = p + len;
+
+    p += snprintf(p, len, "%" PRId64, t);
+    for (size_t i = 0; i < file_nds[k]; i++)
+        put_bit(&p, end, -1);
+}
+
+#define GAP SIZE_MAX /* idx of a gap line: not a sample */
+
+/* Writes samples [from, to) (one step) into file k, skipping those it already has. 0 or a
+ * negative errno (recorded in e).
+ *
+ * A sample after a gap in the file (vigie stopped or killed, samples lost with rrdcached) is
+ * preceded by an update with every source unknown one step before it. Without it, librrd would
+ * take the whole time since the file's last update as the sample's interval: longer than the
+ * heartbeat (2 steps), the sample would be stored as unknown, and lost; of 2 steps, it would be
+ * bridged over the missing step. */
+static int file_update(struct jfile *e, int k, const struct layout *lay, size_t from, size_t to,
+                       char *lines, const char **argv)
+{
+    struct jpart *p = &e->part[k];
+    size_t i = from;
+
+    while (i < to) {
+        size_t idx[UPDATE_CHUNK];
+        int argc = 0, nsamples = 0;
+        int64_t prev = p->last;
+
+        for (; i < to && argc < UPDATE_CHUNK - 1; i++) {
+            struct sample *s = &e->s[i];
+
+            if (s->done & (1u << k))
+                continue;
+            if (s->t <= p->last) {
+                /* Not newer than the file: after a clock step, or written by someone else. */
+                s->done |= (uint8_t)(1u << k);
+                if (k == F_CRIT) {
+                    s->done |= S_STALE;
+                    e->stale++;
+                }
+                continue;
+            }
+            if (prev > 0 && s->t - (int64_t)s->step > prev) {
+                format_gap(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k,
+                           s->t - (int64_t)s->step);
+                argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
+                idx[argc++] = GAP;
+            }
+            format_line(lines + (size_t)argc * LINE_MAX_LEN, LINE_MAX_LEN, k, s);
+            argv[argc] = lines + (size_t)argc * LINE_MAX_LEN;
+            idx[argc++] = i;
+            nsamples++;
+            prev = s->t;
+        }
+        if (argc == 0)
+            continue;
+        rrd_clear_error();
+        errno = 0;
+        if ((lay->daemon ? rrdc_update(p->path, argc, argv)
+                         : rrd_update_r(p->path, NULL, argc, argv)) != 0) {
+            int err = errno, rc;
+            time_t last;
+
+            rc = part_fail(p, p->path, C_UPDATE, err, rrd_get_error());
+            /* A failed call may have written its first arguments: the file knows. */
+            rrd_clear_error();
+            last = lay->daemon ? rrdc_last(p->path) : rrd_last_r(p->path);
+            rrd_clear_error();
+            for (int j = 0; j < argc && last > 0; j++) {
+                if (idx[j] == GAP)
+                    continue;
+                if (e->s[idx[j]].t > (int64_t)last)
+                    break;
+                e->s[idx[j]].done |= (uint8_t)(1u << k);
+                p->written++;
+                p->last = e->s[idx[j]].t;
+            }
+            return rc;
+        }
+        for (int j = 0; j < argc; j++)
+            if (idx[j] != GAP)
+                e->s[idx[j]].done |= (uint8_t)(1u << k);
+        p->written += (uint64_t)nsamples;
+        p->last = e->s[idx[argc - 1]].t;
+    }
+    return 0;
+}
+
+/* Writes into file k the samples of e it does not have yet, one run of samples of the same step
+ * after the other. Stops at its first failure (its later samples must not go in before those);
+ * the other file does not depend on it. Runs it already has are not looked at: it may have
+ * moved on to a newer step since. */
+static void part_write(struct jfile *e, int k, const struct layout *lay, int *dir_rc, char *lines,
+                       const char **argv)
+{
+    struct jpart *p = &e->part[k];
+    size_t i = 0;
+
+    while (i < e->n) {
+        uint32_t step = e->s[i].step;
+        size_t first = SIZE_MAX, end = i;
+
+        for (; end < e->n && e->s[end].step == step; end++)
+            if (first == SIZE_MAX && !(e->s[end].done & (1u << k)))
+                first = end;
+        if (first != SIZE_MAX) {
+            p->tried = true;
+            if (p->ready_step != step && file_ready(e, k, lay, step, e->s[first].t, dir_rc) != 0)
+                break;
+            if (file_update(e, k, lay, first, end, lines, argv) != 0)
+                break;
+        }
+        i = end;
+    }
+    /* After a failure, look at the file again next time (it may have been removed). */
+    if (p->cause != C_NONE)
+        p->ready_step = 0;
+}
+
+static void jfile_write(struct jfile *e, const struct layout *lay)
+{
+    char *lines = malloc((size_t)UPDATE_CHUNK * LINE_MAX_LEN);
+    const char **argv = malloc(UPDATE_CHUNK * sizeof(*argv));
+    int dir_rc = 1;
+
+    if (!lines || !argv) {
+        for (int k = 0; k < NFILES; k++)
+            part_fail(&e->part[k], e->part[k].path, C_UPDATE, ENOMEM, NULL);
+        goto out;
+    }
+    for (int k = 0; k < NFILES; k++)
+        part_write(e, k, lay, &dir_rc, lines, argv);
+out:
+    free(lines);
+    free(argv);
+}
+
+static void job_work(uv_work_t *req)
+{
+    struct job *j = container_of(req, struct job, req);
+
+    /* A burst of RRD updates must not take the CPU from the loop thread, whose wake-ups time the
+     * checks. */
+    worker_nice();
+    /* Through rrdcached: one connection for the job (librrd reconnects it when the daemon came
+     * back); when it cannot be had, nothing is tried and every sample stays queued. */
+    if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {
+        rrd_clear_error();
+        if (rrdc_connect(j->lay.daemon) != 0 || !rrdc_is_connected(j->lay.daemon)) {
+            const char *why = rrd_get_error();
+
+            j->daemon_down = true;
+            snprintf(j->daemon_msg, sizeof(j->daemon_msg), "%s",
+                     why && *why ? why : "cannot connect");
+            return;
+        }
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        struct jfile *e = j->files[i];
+
+        jfile_write(e, &j->lay);
+        /* librrd drops the connection on a socket error: rrdcached went away. That is one
+         * failure for the job, not one per file: what this file did not get stays queued. */
+        if (j->lay.daemon && !rrdc_is_connected(j->lay.daemon)) {
+            j->daemon_down = true;
+            for (int k = 0; k < NFILES; k++) {
+                if (e->part[k].cause != C_NONE && !j->daemon_msg[0])
+                    snprintf(j->daemon_msg, sizeof(j->daemon_msg), "%s", e->part[k].msg);
+                e->part[k].cause = C_NONE;
+                e->part[k].tried = false;
+                e->part[k].ready_step = 0;
+            }
+            if (!j->daemon_msg[0])
+                snprintf(j->daemon_msg, sizeof(j->daemon_msg), "connection lost");
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loop side. */
+
+static void start_job(struct rrdw *w);
+
+static void drop_oldest_log(struct rrdw *w)
+{
+    if (!w->overflowing) {
+        log_warn("rrd: more than %zu samples waiting to be written: dropping the oldest",
+                 w->max_queued);
+        w->overflowing = true;
+        w->overflow_dropped = 0;
+    }
+}
+
+/* A binary min-heap on front.t. */
+static void fronts_down(struct front *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        struct front tmp;
+
+        if (l < n && h[l].t < h[m].t)
+            m = l;
+        if (l + 1 < n && h[l + 1].t < h[m].t)
+            m = l + 1;
+        if (m == i)
+            return;
+        tmp = h[i];
+        h[i] = h[m];
+        h[m] = tmp;
+        i = m;
+    }
+}
+
+static int fronts_push(struct rrdw *w, struct wfile *f, int64_t t)
+{
+    size_t i;
+
+    if (w->nfronts == w->capfronts) {
+        size_t cap = w->capfronts ? w->capfronts * 2 : 256;
+        struct front *v = realloc(w->fronts, cap * sizeof(*v));
+
+        if (!v)
+            return -1;
+        w->fronts = v;
+        w->capfronts = cap;
+    }
+    i = w->nfronts++;
+    while (i > 0 && w->fronts[(i - 1) / 2].t > t) {
+        w->fronts[i] = w->fronts[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->fronts[i] = (struct front){f, t};
+    f->in_fronts = true;
+    return 0;
+}
+
+static struct front fronts_pop(struct rrdw *w)
+{
+    struct front top = w->fronts[0];
+
+    w->fronts[0] = w->fronts[--w->nfronts];
+    fronts_down(w->fronts, w->nfronts, 0);
+    top.f->in_fronts = false;
+    return top;
+}
+
+/* Every file with pending samples, keyed by its front: O(files), once per overflow episode. */
+static bool fronts_build(struct rrdw *w)
+{
+    w->nfronts = 0;
+    for (size_t i = 0; i < w->nfiles; i++)
+        if (w->files[i]->q.n > 0 &&
+            fronts_push(w, w->files[i], ring_at(&w->files[i]->q, 0)->t) != 0)
+            return false;
+    w->fronts_valid = true;
+    return true;
+}
+
+/* Drops f's oldest pending sample, counted as an overflow drop. */
+static void drop_front(struct rrdw *w, struct wfile *f)
+{
+    drop_oldest_log(w);
+    ring_pop(&f->q);
+    w->queued--;
+    w->st.dropped++;
+    w->overflow_dropped++;
+}
+
+/* Drops the oldest samples until the total fits `limit`, when they are not in the job.
+ *
+ * A full queue drops one sample per sample pushed, so finding the oldest must not cost a scan of
+ * every file (10,000 probes at 5,000 checks/s made that 50 million steps a second and stalled
+ * the loop for seconds). The heap holds at most one entry per file, and it is right as long as
+ * every file with pending samples has one whose key is not newer than its front: a front only
+ * gets newer (a drop, a job taking the ring, new samples after that: all newer than the key), a
+ * file without an entry gets one when a sample arrives (rrdw_push), and the one event that makes
+ * a front older, a job giving samples back, drops the heap (rebuilt at the next overflow). A
+ * popped entry whose file emptied is skipped; one whose front moved on is entered again. */
+static void trim(struct rrdw *w, uint64_t limit)
+{
+    while (w->queued > limit) {
+        struct front e;
+        int64_t t;
+
+        if (!w->fronts_valid && !fronts_build(w))
+            goto scan;
+        if (w->nfronts == 0)
+            return; /* everything left is in the job */
+        e = fronts_pop(w);
+        if (e.f->q.n == 0)
+            continue;
+        t = ring_at(&e.f->q, 0)->t;
+        if (t != e.t) {
+            if (fronts_push(w, e.f, t) != 0)
+                goto scan;
+            continue;
+        }
+        drop_front(w, e.f);
+        if (e.f->q.n > 0 && fronts_push(w, e.f, ring_at(&e.f->q, 0)->t) != 0)
+            goto scan;
+    }
+    return;
+scan:
+    /* Out of memory for the heap: the slow way, a scan per sample. */
+    w->fronts_valid = false;
+    while (w->queued > limit) {
+        struct wfile *v = NULL;
+
+        for (size_t i = 0; i < w->nfiles; i++)
+            if (w->files[i]->q.n > 0 &&
+                (!v || ring_at(&w->files[i]->q, 0)->t < ring_at(&v->q, 0)->t))
+                v = w->files[i];
+        if (!v)
+            return;
+        drop_front(w, v);
+    }
+}
+
+/* The boundary ending the step that holds `due`. */
+static int64_t step_end(int64_t due, uint32_t step)
+{
+    int64_t q = due / step;
+
+    if (due % step != 0 && due < 0)
+        q--;
+    return (q + 1) * step;
+}
+
+void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct result *res,
+               bool flagged)
+{
+    uint64_t step_s = p->interval_ms / 1000;
+    struct sample s = {.total_us = -1,
+                       .response_us = -1,
+                       .dns_us = -1,
+                       .connect_us = -1,
+                       .tls_us = -1,
+                       .ttfb_us = -1};
+    struct wfile *f;
+
+    if (w->closing) {
+        w->st.dropped++;
+        return;
+    }
+    s.step = (uint32_t)(step_s < 1 ? 1 : step_s > UINT32_MAX ? UINT32_MAX : step_s);
+    s.t = step_end(due, s.step);
+    if (!res) {
+        s.kind = K_MISSED;
+    } else if (flagged) {
+        s.kind = K_FLAGGED;
+    } else {
+        s.kind = res->outcome == OUTCOME_OK ? K_OK : K_FAILED;
+        if (s.kind == K_OK) {
+            s.total_us = res->total_us;
+            s.response_us = res->response_us;
+        }
+        s.dns_us = res->dns_us;
+        s.connect_us = res->connect_us;
+        s.tls_us = res->tls_us;
+        s.ttfb_us = res->ttfb_us;
+    }
+    f = file_get(w, p->id);
+    if (!f) {
+        w->st.dropped++;
+        return;
+    }
+    if (s.t <= f->last_t) {
+        w->st.stale++;
+        if (!f->stale_logged)
+            log_notice("rrd: probe %s: sample at %" PRId64 " not newer than %" PRId64
+                       " (clock stepped back?), skipped",
+                       f->id, s.t, f->last_t);
+        f->stale_logged = true;
+        return;
+    }
+    if (w->queued >= w->max_queued)
+        trim(w, w->max_queued - 1);
+    if (f->q.n == 0) {
+        f->since = uv_now(w->loop);
+        /* (duplicates, when a job emptied a file that had an entry, are skipped by trim;
+         * past twice the files, the heap is dropped and rebuilt when needed) */
+        if (w->fronts_valid && (w->nfronts > 2 * w->nfiles + 256 || fronts_push(w, f, s.t) != 0))
+            w->fronts_valid = false;
+    }
+    if (ring_push(&f->q, &s) != 0) {
+        w->st.dropped++;
+        return;
+    }
+    f->last_t = s.t;
+    w->queued++;
+}
+
+static void jfile_free(struct jfile *e)
+{
+    if (!e)
+        return;
+    for (int k = 0; k < NFILES; k++)
+        free(e->part[k].moved_to);
+    free(e);
+}
+
+/* Copies what the worker needs of f, and moves its samples. */
+static struct jfile *jfile_new(struct rrdw *w, struct wfile *f)
+{
+    size_t n = f->q.n;
+    size_t lid = strlen(f->id) + 1, ldir = strlen(w->dir) + 1;
+    size_t lp[NFILES], size = sizeof(struct jfile) + n * sizeof(struct sample) + lid + ldir;
+    struct jfile *e;
+    char *p;
+
+    for (int k = 0; k < NFILES; k++)
+        size += lp[k] = strlen(f->path[k]) + 1;
+    e = calloc(1, size);
+    if (!e)
+        return NULL;
+    p = (char *)&e->s[n];
+    e->id = memcpy(p, f->id, lid);
+    p += lid;
+    e->dir = memcpy(p, w->dir, ldir);
+    p += ldir;
+    for (int k = 0; k < NFILES; k++) {
+        e->part[k].path = memcpy(p, f->path[k], lp[k]);
+        p += lp[k];
+        e->part[k].last = f->part[k].last;
+        e->part[k].ready_step = f->part[k].ready_step;
+    }
+    e->f = f;
+    e->since = f->since;
+    e->n = n;
+    ring_take(&f->q, e->s);
+    f->in_flight = true;
+    return e;
+}
+
+static bool due_now(const struct rrdw *w, const struct wfile *f, bool all, uint64_t now)
+{
+    if (f->q.n == 0 || f->in_flight)
+        return false;
+    return all || (now >= f->retry_at && now - f->since >= w->flush_ms);
+}
+
+static void finish_close(struct rrdw *w);
+static void job_done(uv_work_t *req, int status);
+
+/* Sends the files that are due (all of them on flush or close) to the worker, unless a job is
+ * already in flight. */
+static void start_job(struct rrdw *w)
+{
+    bool all = w->flush_req || w->closing;
+    uint64_t now = uv_now(w->loop);
+    size_t n = 0;
+    struct job *j;
+
+    if (w->busy)
+        return;
+    for (size_t i = 0; i < w->nfiles; i++)
+        n += due_now(w, w->files[i], all, now);
+    if (n == 0) {
+        w->flush_req = false;
+        if (w->closing)
+            finish_close(w);
+        return;
+    }
+    j = calloc(1, sizeof(*j) + n * sizeof(j->files[0]));
+    if (!j)
+        goto nomem;
+    j->w = w;
+    j->lay = w->lay;
+    j->final = w->closing;
+    for (size_t i = 0; i < w->nfiles && j->n < n; i++) {
+        struct wfile *f = w->files[i];
+
+        if (!due_now(w, f, all, now))
+            continue;
+        j->files[j->n] = jfile_new(w, f);
+        if (!j->files[j->n])
+            break; /* this one and the rest wait for the next job */
+        j->n++;
+    }
+    if (j->n == 0) {
+        free(j);
+        goto nomem;
+    }
+    w->flush_req = false;
+    w->busy = true;
+    /* uv_queue_work fails only on invalid arguments. */
+    if (uv_queue_work(w->loop, &j->req, job_work, job_done) != 0)
+        job_done(&j->req, UV_ECANCELED);
+    return;
+nomem:
+    log_err("rrd: out of memory preparing a write, retrying");
+    if (w->closing)
+        finish_close(w);
+}
+
+/* Back on the loop thread, what happened to file k of e. */
+static void part_done(struct rrdw *w, struct jfile *e, int k)
+{
+    struct jpart *p = &e->part[k];
+    struct wpart *fp = &e->f->part[k];
+
+    fp->ready_step = p->ready_step;
+    fp->last = p->last;
+    if (p->back_n > 0) {
+        if (k == F_CRIT)
+            w->st.rolled_back += p->back_n;
+        log_err("rrd: probe %s: %s went back from %" PRId64 " to %" PRId64 ": %" PRIu64
+                " samples written into it are lost (rrdcached killed before "
+                "writing them out, or an older copy put back)",
+                e->id, p->path, p->back_from, p->back_to, p->back_n);
+    }
+    if (!p->moved_to)
+        return;
+    w->st.files_moved++;
+    if (p->moved_step != p->moved_for)
+        log_notice("rrd: probe %s: %s has step %" PRIu32 " s, the probe now runs every %" PRIu32
+                   " s: moved aside to %s, new file created",
+                   e->id, p->path, p->moved_step, p->moved_for, p->moved_to);
+    else
+        log_notice("rrd: probe %s: %s has other data sources: moved aside to %s, new file created",
+                   e->id, p->path, p->moved_to);
+}
+
+/* Logs the first failure of each cause of each file (a directory both files failed on once),
+ * and the files that work again (both in one line when they recover together). `missing[k]`:
+ * samples that file k still lacks. Returns whether a file failed. */
+static bool parts_report(struct jfile *e, const size_t *missing, bool final)
+{
+    struct wfile *f = e->f;
+    enum cause dir_logged = C_NONE;
+    bool failed = false, back[NFILES];
+    uint64_t late[NFILES];
+
+    for (int k = 0; k < NFILES; k++) {
+        struct jpart *p = &e->part[k];
+        struct wpart *fp = &f->part[k];
+
+        back[k] = false;
+        if (p->cause == C_NONE) {
+            /* It took everything it was given: if it had failed, it works again. */
+            back[k] = p->tried && fp->logged;
+            late[k] = fp->late + p->written;
+            continue;
+        }
+        failed = true;
+        fp->late += p->written;
+        if (!(fp->logged & (1u << p->cause)) && !(p->where == e->dir && p->cause == dir_logged)) {
+            log_err("rrd: probe %s: %s: %s (%s); %zu samples %s", e->id, p->where,
+                    cause_str[p->cause], p->msg, missing[k],
+                    final ? "not written" : "kept in memory, retrying");
+            if (p->where == e->dir)
+                dir_logged = p->cause;
+        }
+        fp->logged |= 1u << p->cause;
+    }
+    if (back[F_CRIT] && back[F_PHASES] && late[F_CRIT] == late[F_PHASES]) {
+        log_notice("rrd: probe %s: writing %s and %s works again, %" PRIu64 " samples written late",
+                   e->id, e->part[F_CRIT].path, e->part[F_PHASES].path, late[F_CRIT]);
+    } else {
+        for (int k = 0; k < NFILES; k++)
+            if (back[k])
+                log_notice("rrd: probe %s: writing %s works again, %" PRIu64
+                           " samples written late",
+                           e->id, e->part[k].path, late[k]);
+    }
+    for (int k = 0; k < NFILES; k++) {
+        if (back[k]) {
+            f->part[k].logged = 0;
+            f->part[k].late = 0;
+        }
+    }
+    return failed;
+}
+
+/* Back on the loop thread: f takes back the samples that are not in both files yet. */
+static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
+{
+    struct wfile *f = e->f;
+    uint64_t now = uv_now(w->loop);
+    size_t left = 0, missing[NFILES] = {0};
+
+    f->in_flight = false;
+    for (int k = 0; k < NFILES; k++)
+        part_done(w, e, k);
+    if (e->part[F_CRIT].last > f->last_t)
+        f->last_t = e->part[F_CRIT].last;
+    w->st.stale += e->stale;
+    /* One line per episode, from here or from rrdw_push (which skips the next samples of the
+     * same seconds itself); the episode ends when a sample goes in. */
+    if (e->stale && !f->stale_logged)
+        log_notice("rrd: probe %s: %" PRIu64 " samples not newer than the last update of %s, "
+                   "skipped",
+                   e->id, e->stale, e->part[F_CRIT].path);
+    if (e->stale)
+        f->stale_logged = true;
+    if (e->part[F_CRIT].written > 0)
+        f->stale_logged = false;
+
+    /* A sample in both files is done: written, unless the criterion file skipped it as stale.
+     * Compact the others, in order, and put them back in front. */
+    for (size_t i = 0; i < e->n; i++) {
+        const struct sample *s = &e->s[i];
+
+        if ((s->done & DONE_ALL) == DONE_ALL) {
+            w->st.written += !(s->done & S_STALE);
+            continue;
+        }
+        for (int k = 0; k < NFILES; k++)
+            missing[k] += !(s->done & (1u << k));
+        e->s[left++] = *s;
+    }
+    w->queued -= e->n - left;
+    if (left > 0) {
+        if (f->q.n == 0)
+            f->since = e->since;
+        else if (e->since < f->since)
+            f->since = e->since;
+        if (ring_unshift(&f->q, e->s, left) == 0) {
+            w->fronts_valid = false; /* an older front: see trim */
+        } else {
+            w->queued -= left;
+            w->st.dropped += left;
+            log_err("rrd: probe %s: out of memory, %zu samples lost", e->id, left);
+            memset(missing, 0, sizeof(missing));
+        }
+    }
+
+    if (parts_report(e, missing, final)) {
+        w->st.failures++;
+        f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (f->backoff_ms > BACKOFF_MAX_MS)
+            f->backoff_ms = BACKOFF_MAX_MS;
+        f->retry_at = now + f->backoff_ms;
+    } else {
+        f->backoff_ms = 0;
+        f->retry_at = 0;
+    }
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+    struct job *j = container_of(req, struct job, req);
+    struct rrdw *w = j->w;
+    bool final = j->final;
+
+    (void)status; /* never cancelled; if it were, nothing is marked done and all goes back */
+    if (j->daemon_down && !w->daemon_down)
+        log_err("rrd: rrdcached at %s unreachable (%s); samples kept in memory, retrying",
+                w->daemon, j->daemon_msg);
+    else if (!j->daemon_down && w->daemon_down)
+        log_notice("rrd: rrdcached at %s reachable again", w->daemon);
+    w->daemon_down = j->daemon_down;
+    for (size_t i = 0; i < j->n; i++) {
+        jfile_done(w, j->files[i], final);
+        jfile_free(j->files[i]);
+    }
+    /* rrdcached went away: once it is back every file is looked at again, to see what the new
+     * one holds (a killed rrdcached loses the updates it had not written out or journaled). */
+    if (j->daemon_down)
+        for (size_t i = 0; i < w->nfiles; i++)
+            for (int k = 0; k < NFILES; k++)
+                w->files[i]->part[k].ready_step = 0;
+    free(j);
+    w->busy = false;
+    if (w->queued > w->max_queued)
+        trim(w, w->max_queued);
+    if (w->overflowing && w->queued <= w->max_queued / 2) {
+        log_notice("rrd: queue back under half its limit, %" PRIu64 " samples were dropped",
+                   w->overflow_dropped);
+        w->overflowing = false;
+        w->fronts_valid = false; /* not kept up outside an overflow */
+    }
+    if (final)
+        finish_close(w);
+    else if (w->closing || w->flush_req)
+        start_job(w);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    start_job(container_of(t, struct rrdw, timer));
+}
+
+void rrdw_flush(struct rrdw *w)
+{
+    if (w->closing)
+        return;
+    w->flush_req = true;
+    start_job(w);
+}
+
+void rrdw_stats(const struct rrdw *w, struct rrdw_stats *out)
+{
+    *out = w->st;
+    out->queued = w->queued;
+    out->daemon_down = w->daemon_down;
+}
+
+static void rrdw_free(struct rrdw *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        wfile_free(w->files[i]);
+    free(w->files);
+    free(w->slots);
+    free(w->fronts);
+    free(w->dir);
+    free(w->daemon);
+    free(w);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct rrdw *w = container_of((uv_timer_t *)h, struct rrdw, timer);
+    void (*cb)(void *) = w->close_cb;
+    void *arg = w->close_arg;
+
+    if (w->close_stats)
+        rrdw_stats(w, w->close_stats);
+    rrdw_free(w);
+    if (cb)
+        cb(arg);
+}
+
+static void finish_close(struct rrdw *w)
+{
+    if (w->queued > 0)
+        log_err("rrd: %" PRIu64 " samples could not be written and are lost", w->queued);
+    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+}
+
+void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg), void *arg)
+{
+    if (w->closing)
+        return;
+    w->closing = true;
+    w->close_stats = final;
+    w->close_cb = cb;
+    w->close_arg = arg;
+    uv_timer_stop(&w->timer);
+    start_job(w); /* or, if one is in flight, job_done starts the final one */
+}
+
+struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
+{
+    struct rrdw *w = calloc(1, sizeof(*w));
+    uint64_t tick;
+
+    if (!w)
+        return NULL;
+    w->loop = loop;
+    w->dir = strdup(o && o->dir ? o->dir : "rrd");
+    if (!w->dir)
+        goto fail;
+    if (o && o->daemon) {
+        w->daemon = strdup(o->daemon);
+        if (!w->daemon)
+            goto fail;
+    }
+    w->lay.daemon = w->daemon;
+    w->lay.local = !w->daemon || strncmp(w->daemon, "unix:", 5) == 0 || w->daemon[0] == '/';
+    w->flush_ms = o && o->flush_ms ? o->flush_ms : 30000;
+    w->max_queued = o && o->max_queued ? o->max_queued : 1000000;
+    w->lay.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
+    w->lay.medium_s = o && o->medium_s ? o->medium_s : 14 * DAY_S;
+    w->lay.hourly_s = o && o->hourly_s ? o->hourly_s : 400 * DAY_S;
+    w->lay.phases_hourly_s = w->lay.hourly_s < 92 * DAY_S ? w->lay.hourly_s : 92 * DAY_S;
+    w->lay.daily_s = o && o->daily_s ? o->daily_s : 1830 * DAY_S;
+    if (uv_timer_init(loop, &w->timer) != 0)
+        goto fail;
+    tick = w->flush_ms < TICK_MS ? w->flush_ms : TICK_MS;
+    uv_timer_start(&w->timer, on_tick, tick, tick);
+    uv_unref((uv_handle_t *)&w->timer);
+    return w;
+fail:
+    free(w->dir);
+    free(w->daemon);
+    free(w);
+    return NULL;
+}

@@ -1,0 +1,1378 @@
+/* dash — the static dashboard pages (see dash.h and docs/DASHBOARD.md).
+ *
+ * A page is built in memory (struct sbuf), then written to a temp file in its directory and
+ * renamed over the old one, so that a browser or a web server never reads half a page. Every
+ * string that comes from the configuration or from a check (names, groups, URLs, messages) goes
+ * through sb_esc. The table is complete in the HTML; the script only adds sorting and filtering
+ * (and the #group=…&state=…&sort=… fragment), so the page reads the same with JS off. */
+#include "view/dash.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/container.h"
+#include "base/fnv.h"
+#include "view/graph.h"
+#include "net/httpc.h"
+#include "base/sbuf.h"
+#include "base/worker.h"
+
+const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
+const time_t dash_window_refresh[DASH_NWIN] = {300, 600, 3600};
+
+static const char *const state_names[DASH_STATE__COUNT] = {"down", "slow", "unchecked", "nodata",
+                                                           "ok"};
+
+const char *dash_state_name(enum dash_state s)
+{
+    return (unsigned)s < DASH_STATE__COUNT ? state_names[s] : "?";
+}
+
+int dash_lang_parse(const char *s, enum dash_lang *out)
+{
+    if (strcmp(s, "fr") == 0)
+        *out = DASH_FR;
+    else if (strcmp(s, "en") == 0)
+        *out = DASH_EN;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* ---- rows ---- */
+
+void dash_row_init(struct dash_row *r, const struct probe *p)
+{
+    memset(r, 0, sizeof(*r));
+    r->probe = p;
+    r->state = DASH_NODATA;
+    r->last_ms = NAN;
+    for (int w = 0; w < DASH_NWIN; w++)
+        r->sum_err[w] = -ENOENT;
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+}
+
+void dash_row_add_error(struct dash_row *r, time_t t, const char *outcome, const char *msg)
+{
+    size_t keep = r->nerrors < DASH_ERRORS_MAX ? r->nerrors : DASH_ERRORS_MAX - 1;
+
+    if (!r->errors) {
+        r->errors = calloc(DASH_ERRORS_MAX, sizeof(*r->errors));
+        r->nerrors = keep = 0;
+        if (!r->errors)
+            return;
+    }
+    memmove(&r->errors[1], &r->errors[0], keep * sizeof(r->errors[0]));
+    r->errors[0].time = t;
+    copy_str(r->errors[0].outcome, sizeof(r->errors[0].outcome), outcome);
+    copy_str(r->errors[0].msg, sizeof(r->errors[0].msg), msg);
+    r->nerrors = keep + 1;
+}
+
+void dash_row_fini(struct dash_row *r)
+{
+    free(r->errors);
+    r->errors = NULL;
+    r->nerrors = 0;
+    free(r->sum_msg);
+    r->sum_msg = NULL;
+}
+
+enum dash_state dash_state_of(const struct probe *p, bool up, double total_ms)
+{
+    if (!up)
+        return DASH_DOWN;
+    if (!isnan(total_ms) && total_ms >= (double)p->slow_ms)
+        return DASH_SLOW;
+    return DASH_OK;
+}
+
+size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t now,
+                    time_t flush_s)
+{
+    size_t have = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct dash_row *r = &rows[i];
+        const struct rrdq_summary *day = &r->sum[DASH_DAY];
+        bool any = false, failing = false;
+
+        /* the message of the latest failed read, kept while a window is in error (windows are
+         * read again minutes apart: the page must not lose it in between) */
+        for (int w = 0; w < DASH_NWIN; w++) {
+            char msg[256];
+
+            if (r->sum_at[w] && now - r->sum_at[w] < dash_window_refresh[w]) {
+                any = any || (r->sum_err[w] == 0 && r->sum[w].samples > 0);
+                continue; /* read lately: kept */
+            }
+            r->sum_at[w] = now;
+            /* the step is the probe's interval (rrdw moves a file with another one aside): kept
+             * only when it is, so that a file about to be moved is read as it is */
+            if (r->sum_step != r->probe->interval_ms / 1000)
+                r->sum_step = 0;
+            r->sum_err[w] = rrdq_summary_step(rrd_dir, r->probe->id, now, dash_window_span[w],
+                                              &r->sum_step, &r->sum[w], msg, sizeof(msg));
+            if (r->sum_err[w] == 0 && r->sum[w].samples > 0)
+                any = true;
+            if (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT) {
+                /* without the directory: the pages may be public, the server's paths are not */
+                size_t dl = strlen(rrd_dir);
+                bool in_dir = strncmp(msg, rrd_dir, dl) == 0 && msg[dl] == '/';
+
+                free(r->sum_msg);
+                r->sum_msg = strdup(in_dir ? msg + dl + 1 : msg); /* NULL: not said */
+            }
+        }
+        for (int w = 0; w < DASH_NWIN; w++)
+            failing = failing || (r->sum_err[w] != 0 && r->sum_err[w] != -ENOENT);
+        if (!failing) {
+            free(r->sum_msg);
+            r->sum_msg = NULL;
+        }
+        have += any;
+        if (r->live)
+            continue;
+        /* From the files alone: the newest counted sample of the last 24 hours. */
+        if (!any) {
+            r->state = DASH_NODATA;
+            r->last_time = 0;
+            r->last_ms = NAN;
+            continue;
+        }
+        if (r->sum_err[DASH_DAY] != 0 || day->last_time == 0) {
+            r->state = DASH_UNCHECKED;
+            r->last_time = 0;
+            r->last_ms = NAN;
+            continue;
+        }
+        r->last_time = day->last_time;
+        r->last_ms = day->last_up ? day->last_total_ms : NAN;
+        if (now - day->last_time > 3 * (time_t)(r->probe->interval_ms / 1000) + flush_s)
+            r->state = DASH_UNCHECKED;
+        else
+            r->state = dash_state_of(r->probe, day->last_up, day->last_total_ms);
+    }
+    return have;
+}
+
+/* ---- a growing string ---- */
+
+/* Text or attribute value, HTML-escaped. */
+static void sb_esc(struct sbuf *b, const char *s)
+{
+    const char *run = s;
+
+    for (; *s; s++) {
+        const char *e;
+
+        switch (*s) {
+        case '&':
+            e = "&amp;";
+            break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '"':
+            e = "&quot;";
+            break;
+        case '\'':
+            e = "&#39;";
+            break;
+        default:
+            continue;
+        }
+        sbuf_put(b, run, (size_t)(s - run));
+        sbuf_puts(b, e);
+        run = s + 1;
+    }
+    sbuf_put(b, run, (size_t)(s - run));
+}
+
+/* A fragment parameter value (for href="#group=…"): percent-encoded UTF-8, safe in an attribute. */
+static void sb_pct(struct sbuf *b, const char *s)
+{
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        if ((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') || (*u >= '0' && *u <= '9') ||
+            *u == '-' || *u == '.' || *u == '_')
+            sbuf_put(b, (const char *)u, 1);
+        else
+            sbuf_printf(b, "%%%02X", *u);
+    }
+}
+
+/* ---- words (HTML: written as they are, so a literal "<" is "&lt;") ---- */
+
+static const char *const period_ids[] = {"day", "week", "month", "quarter", "year"};
+#define NPERIODS (sizeof(period_ids) / sizeof(period_ids[0]))
+
+struct words {
+    const char *lang;
+    const char *title, *intro, *heading, *caption, *generated, *js_off, *skip;
+    const char *col[9];
+    const char *state[DASH_STATE__COUNT];
+    const char *cls[4]; /* none green yellow red */
+    const char *period[NPERIODS];
+    const char *win[DASH_NWIN];
+    const char *overview, *overview_alt, *groups, *group, *probes, *graphs, *other_periods;
+    const char *report;
+    const char *filter_group, *filter_state, *all, *worst_first, *shown, *sorted_by;
+    const char *legend, *legend_avail, *legend_time, *legend_state, *no_value;
+    const char *back, *url, *id, *jdma, *interval, *slow, *last_check, *never;
+    const char *summary, *window, *availability, *median, *p95, *checks, *under;
+    const char *latency, *avail_graph, *alt_latency, *alt_avail, *errors, *no_errors, *errors_rrd,
+        *when, *outcome, *message, *svg, *unreadable;
+};
+
+static const struct words fr = {
+    .lang = "fr",
+    .title = "vigie — disponibilité et rapidité des démarches en ligne",
+    .intro = "Chaque démarche vérifiée par vigie : son état au dernier contrôle, sa disponibilité "
+             "et son temps de réponse, notés selon le critère de l’Observatoire.",
+    .heading = "Démarches",
+    .caption = "État, disponibilité et temps de réponse de chaque démarche (par défaut, les plus "
+               "mauvaises en premier)",
+    .skip = "Aller au tableau des démarches",
+    .generated = "Page générée le",
+    .js_off = "Sans JavaScript, le tableau est complet, trié du plus mauvais au meilleur.",
+    .col = {"Démarche", "Groupe", "État", "Dispo. 24 h", "Dispo. 7 j", "Dispo. 3 mois",
+            "Médiane 24 h", "p95 24 h", "Médiane 3 mois"},
+    .state = {"en panne", "lent", "non vérifié", "pas de données", "en service"},
+    .cls = {"sans donnée", "bon", "moyen", "mauvais"},
+    .period = {"jour", "semaine", "mois", "trimestre", "année"},
+    .win = {"24 heures", "7 jours", "3 mois (92 jours)"},
+    .overview = "Vue d’ensemble",
+    .overview_alt = "Nombre de démarches en service, lentes et en panne au cours de la journée",
+    .groups = "Groupes",
+    .group = "Groupe",
+    .probes = "Démarches",
+    .graphs = "Graphiques",
+    .other_periods = "Autres périodes :",
+    .report = "Rapport du critère de l’Observatoire (3 derniers mois)",
+    .filter_group = "Groupe",
+    .filter_state = "État",
+    .all = "Tous",
+    .worst_first = "Plus mauvais en premier",
+    .shown = "démarches affichées sur",
+    .sorted_by = "Trier par",
+    .legend = "Lecture",
+    .legend_avail = "Disponibilité : bon ≥ 99,9 %, moyen de 98,5 % à 99,9 %, mauvais &lt; 98,5 %.",
+    .legend_time =
+        "Temps de réponse (médiane des contrôles réussis) : bon &lt; 400 ms, moyen de 400 "
+        "à 800 ms, mauvais ≥ 800 ms.",
+    .legend_state = "État : résultat du dernier contrôle ; « non vérifié » quand aucun contrôle "
+                    "récent n’est enregistré.",
+    .no_value = "pas de donnée",
+    .back = "Retour au tableau de bord",
+    .url = "Adresse",
+    .id = "Identifiant",
+    .jdma = "Démarches de l’Observatoire (JDMA)",
+    .interval = "Intervalle entre deux contrôles",
+    .slow = "Seuil de lenteur",
+    .last_check = "Dernier contrôle :",
+    .never = "aucun",
+    .summary = "Résumé",
+    .window = "Période",
+    .availability = "Disponibilité",
+    .median = "Médiane",
+    .p95 = "95ᵉ centile",
+    .checks = "Contrôles comptés",
+    .under = "Réussis en moins de",
+    .latency = "Temps de réponse",
+    .avail_graph = "Disponibilité",
+    .alt_latency = "Temps de réponse par phase, médiane et dispersion, période :",
+    .alt_avail = "Disponibilité par pas et disponibilité glissante, période :",
+    .errors = "Dernières erreurs",
+    .no_errors = "Aucune erreur enregistrée depuis le démarrage de vigie.",
+    .errors_rrd = "Les fichiers RRD ne gardent pas les messages d’erreur : ils s’affichent ici "
+                  "quand la page est produite par le démon (vigie run).",
+    .when = "Date",
+    .outcome = "Type",
+    .message = "Message",
+    .svg = "SVG",
+    .unreadable = "Les fichiers RRD de cette démarche n’ont pas pu être lus :",
+};
+
+static const struct words en = {
+    .lang = "en",
+    .title = "vigie — availability and speed of online procedures",
+    .intro = "Every procedure vigie checks: its state at the last check, its availability and "
+             "response time, rated by the Observatory’s criterion.",
+    .heading = "Procedures",
+    .caption = "State, availability and response time of every procedure (by default, worst "
+               "first)",
+    .skip = "Skip to the table of procedures",
+    .generated = "Generated on",
+    .js_off = "Without JavaScript the table is complete, sorted worst first.",
+    .col = {"Procedure", "Group", "State", "Avail. 24 h", "Avail. 7 d", "Avail. 3 months",
+            "Median 24 h", "p95 24 h", "Median 3 months"},
+    .state = {"down", "slow", "not checked", "no data", "up"},
+    .cls = {"no data", "good", "fair", "poor"},
+    .period = {"day", "week", "month", "quarter", "year"},
+    .win = {"24 hours", "7 days", "3 months (92 days)"},
+    .overview = "Overview",
+    .overview_alt = "Number of procedures up, slow and down over the day",
+    .groups = "Groups",
+    .group = "Group",
+    .probes = "Procedures",
+    .graphs = "Graphs",
+    .other_periods = "Other periods:",
+    .report = "The observatory's criterion report (last 3 months)",
+    .filter_group = "Group",
+    .filter_state = "State",
+    .all = "All",
+    .worst_first = "Worst first",
+    .shown = "procedures shown out of",
+    .sorted_by = "Sort by",
+    .legend = "How to read",
+    .legend_avail = "Availability: good ≥ 99.9%, fair 98.5% to 99.9%, poor &lt; 98.5%.",
+    .legend_time = "Response time (median of successful checks): good &lt; 400 ms, fair 400 to "
+                   "800 ms, poor ≥ 800 ms.",
+    .legend_state = "State: the outcome of the last check; “not checked” when no recent check "
+                    "is recorded.",
+    .no_value = "no data",
+    .back = "Back to the dashboard",
+    .url = "URL",
+    .id = "Id",
+    .jdma = "Observatory procedures (JDMA)",
+    .interval = "Interval between checks",
+    .slow = "Slow threshold",
+    .last_check = "Last check:",
+    .never = "none",
+    .summary = "Summary",
+    .window = "Window",
+    .availability = "Availability",
+    .median = "Median",
+    .p95 = "95th percentile",
+    .checks = "Checks counted",
+    .under = "Succeeded under",
+    .latency = "Response time",
+    .avail_graph = "Availability",
+    .alt_latency = "Response time by phase, median and spread, period:",
+    .alt_avail = "Availability per step and rolling availability, period:",
+    .errors = "Last errors",
+    .no_errors = "No error recorded since vigie started.",
+    .errors_rrd = "The RRD files keep no error messages: they show here when the page is made by "
+                  "the daemon (vigie run).",
+    .when = "Date",
+    .outcome = "Kind",
+    .message = "Message",
+    .svg = "SVG",
+    .unreadable = "The RRD files of this procedure could not be read:",
+};
+
+/* ---- numbers ---- */
+
+static void fmt_time(char *buf, size_t len, time_t t)
+{
+    struct tm tm;
+
+    if (t == 0 || !gmtime_r(&t, &tm))
+        snprintf(buf, len, "-");
+    else
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* French writes a decimal comma. */
+static void decimal(char *s, const struct words *wd)
+{
+    if (wd == &fr)
+        for (; *s; s++)
+            if (*s == '.')
+                *s = ',';
+}
+
+/* Availability as a percentage rounded down to 2 decimals, so the figure never looks better than
+ * the class (99.899 % shows 99.89 %, not 99.90 %). */
+static void fmt_avail(char *buf, size_t len, double a, const struct words *wd)
+{
+    double pct = floor(a * 10000.0 + 1e-6) / 100.0;
+
+    snprintf(buf, len, wd == &fr ? "%.2f\u00a0%%" : "%.2f%%", pct);
+    decimal(buf, wd);
+}
+
+/* A measured time. */
+static void fmt_ms(char *buf, size_t len, double ms)
+{
+    snprintf(buf, len, "%.0f\u00a0ms", ms);
+}
+
+/* A percentile read off the buckets (rrdq_percentile): an interpolation between two bucket
+ * bounds. Inside the first bucket it says nothing finer than "under its bound" (a 40 ms site and
+ * a 190 ms one both interpolate around 100 ms), so that is what is shown; likewise above the
+ * last bound. The text is HTML. */
+static void fmt_pct_ms(char *buf, size_t len, double ms)
+{
+    if (isinf(ms))
+        snprintf(buf, len, "&gt; %u\u00a0ms", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
+    else if (ms < rrdq_bounds_ms[0])
+        snprintf(buf, len, "&lt; %u\u00a0ms", rrdq_bounds_ms[0]);
+    else
+        snprintf(buf, len, "%.0f\u00a0ms", ms);
+}
+
+/* The sort value of a number cell: empty when unknown (sorted last), a large number for
+ * "above the last bucket". */
+static void sb_datav(struct sbuf *b, double v)
+{
+    if (isnan(v))
+        sbuf_puts(b, " data-v=\"\"");
+    else if (isinf(v))
+        sbuf_puts(b, " data-v=\"1e9\"");
+    else
+        sbuf_printf(b, " data-v=\"%.6f\"", v);
+}
+
+/* An indicator cell: the number, then the class as a word in a coloured badge (colour is never
+ * the only carrier). */
+static void cell_indicator(struct sbuf *b, double v, bool is_time, const struct words *wd)
+{
+    enum rrdq_class c = is_time ? rrdq_time_class(v) : rrdq_avail_class(v);
+    char num[64];
+
+    sbuf_printf(b, "<td class=\"num q-%s\"", rrdq_class_name(c));
+    sb_datav(b, v);
+    if (isnan(v)) {
+        sbuf_printf(b, "><span aria-hidden=\"true\">—</span><span class=\"sr\">%s</span></td>",
+                    wd->no_value);
+        return;
+    }
+    if (is_time)
+        fmt_pct_ms(num, sizeof(num), v);
+    else
+        fmt_avail(num, sizeof(num), v, wd);
+    sbuf_printf(b, ">%s <span class=\"badge\">%s</span></td>", num, wd->cls[c]);
+}
+
+static double sum_avail(const struct dash_row *r, int w)
+{
+    return r->sum_err[w] == 0 ? r->sum[w].availability : NAN;
+}
+
+static double sum_median(const struct dash_row *r, int w)
+{
+    return r->sum_err[w] == 0 ? r->sum[w].median_ms : NAN;
+}
+
+static double sum_p95(const struct dash_row *r, int w)
+{
+    return r->sum_err[w] == 0 ? r->sum[w].p95_ms : NAN;
+}
+
+/* ---- order: worst first ---- */
+
+/* Red before yellow before green before nothing. */
+static int class_badness(enum rrdq_class c)
+{
+    switch (c) {
+    case RRDQ_RED:
+        return 3;
+    case RRDQ_YELLOW:
+        return 2;
+    case RRDQ_GREEN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int worst_class(const struct dash_row *r)
+{
+    int w = 0;
+
+    for (int i = 0; i < DASH_NWIN; i++) {
+        int a = class_badness(rrdq_avail_class(sum_avail(r, i)));
+        w = a > w ? a : w;
+    }
+    int t = class_badness(rrdq_time_class(sum_median(r, DASH_DAY)));
+    int q = class_badness(rrdq_time_class(sum_median(r, DASH_QUARTER)));
+    w = t > w ? t : w;
+    return q > w ? q : w;
+}
+
+/* Ascending with unknown values last. */
+static int cmp_num(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) - isnan(b);
+    return (a > b) - (a < b);
+}
+
+static int cmp_worst(const void *pa, const void *pb)
+{
+    const struct dash_row *a = *(const struct dash_row *const *)pa;
+    const struct dash_row *b = *(const struct dash_row *const *)pb;
+    int c;
+
+    if (a->state != b->state)
+        return (int)a->state - (int)b->state;
+    if ((c = worst_class(b) - worst_class(a)) != 0)
+        return c;
+    for (int w = DASH_NWIN - 1; w >= 0; w--)
+        if ((c = cmp_num(sum_avail(a, w), sum_avail(b, w))) != 0)
+            return c;
+    if ((c = cmp_num(-sum_median(a, DASH_DAY), -sum_median(b, DASH_DAY))) != 0)
+        return c;
+    return strcmp(a->probe->id, b->probe->id);
+}
+
+/* ---- files ---- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    struct stat st;
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, n + 1);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    if (stat(buf, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* A page written atomically: into dir/.name.XXXXXX (mode 0644: a web server reads it), renamed
+ * over path when complete, removed otherwise. A big page (the index at 10,000 probes is 9 MB)
+ * goes out in pieces as it is built, so that it is never whole in memory. */
+struct page_file {
+    char tmp[4096];
+    int fd;
+};
+
+static int page_open(struct page_file *f, const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+
+    f->fd = -1;
+    if ((size_t)snprintf(f->tmp, sizeof(f->tmp), "%.*s.%s.XXXXXX", dirlen, path,
+                         slash ? slash + 1 : path) >= sizeof(f->tmp)) {
+        set_err(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int rc = -errno;
+
+        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* Writes what b holds and empties it (its memory is kept for what follows). */
+static int page_put(struct page_file *f, struct sbuf *b, const char *path, char *err, size_t errlen)
+{
+    size_t off = 0;
+
+    if (b->oom) {
+        set_err(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    while (off < b->len) {
+        ssize_t w = write(f->fd, b->p + off, b->len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int rc = -errno;
+
+            set_err(err, errlen, "%s: write: %s", f->tmp, strerror(-rc));
+            return rc;
+        }
+        off += (size_t)w;
+    }
+    b->len = 0;
+    return 0;
+}
+
+/* rc 0: the file becomes path; else (or when that fails) it is removed. Returns the outcome. */
+static int page_close(struct page_file *f, const char *path, int rc, char *err, size_t errlen)
+{
+    if (f->fd < 0)
+        return rc;
+    if (rc == 0 && fchmod(f->fd, 0644) != 0) {
+        rc = -errno;
+        set_err(err, errlen, "%s: chmod: %s", f->tmp, strerror(-rc));
+    }
+    if (close(f->fd) != 0 && rc == 0) {
+        rc = -errno;
+        set_err(err, errlen, "%s: close: %s", f->tmp, strerror(-rc));
+    }
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, path) != 0) {
+        rc = -errno;
+        set_err(err, errlen, "%s: rename: %s", path, strerror(-rc));
+    }
+    if (rc != 0)
+        unlink(f->tmp);
+    return rc;
+}
+
+static int write_atomic(const char *path, struct sbuf *b, char *err, size_t errlen)
+{
+    struct page_file f;
+    int rc;
+
+    if (b->oom) {
+        set_err(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    rc = page_open(&f, path, err, errlen);
+    if (rc == 0)
+        rc = page_put(&f, b, path, err, errlen);
+    return page_close(&f, path, rc, err, errlen);
+}
+
+/* ---- the page frame ---- */
+
+/* Contrast: every text colour below has a ratio of at least 4.5:1 (WCAG AA) against its
+ * background; badges carry a word, and a border so that they stay apart in forced colours. */
+static const char css[] =
+    "*{box-sizing:border-box}"
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
+    "margin:0 auto;padding:1rem 1.5rem;max-width:90rem;color:#1a1a1a;background:#fff;"
+    "line-height:1.4}"
+    "h1{font-size:1.5rem;margin:.2rem 0 .5rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}"
+    "h3{font-size:1rem;margin:1rem 0 .3rem}"
+    "a{color:#0645ad}a:focus,button:focus,select:focus{outline:3px solid #1d4ed8;"
+    "outline-offset:2px}"
+    ".meta{color:#444;font-size:.9rem}"
+    "table{border-collapse:collapse;width:100%;font-size:.9rem}.scroll{overflow-x:auto}"
+    "caption{text-align:left;font-weight:bold;padding:.4rem 0}"
+    "th,td{padding:.3rem .5rem;border-bottom:1px solid #d0d0d0;text-align:left;"
+    "vertical-align:top}"
+    "thead th{background:#f0f0f0;border-bottom:2px solid #666;white-space:nowrap}"
+    "thead th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;"
+    "cursor:pointer;color:#1a1a1a;text-align:left}"
+    "thead th[aria-sort=ascending] button::after{content:' \\25B2'}"
+    "thead th[aria-sort=descending] button::after{content:' \\25BC'}"
+    "td.num{white-space:nowrap;text-align:right}"
+    "tbody th{font-weight:normal;min-width:14em}"
+    ".badge{display:inline-block;padding:0 .3em;border:1px solid;border-radius:.25em;"
+    "font-size:.75rem}"
+    "td.grp{min-width:11em}"
+    ".skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;"
+    "padding:.3rem}"
+    ".q-green .badge,.s-ok{background:#dcf3e2;color:#0b5a1f;border-color:#0b5a1f}"
+    ".q-yellow .badge,.s-slow{background:#fff0b3;color:#5c4200;border-color:#5c4200}"
+    ".q-red .badge,.s-down{background:#fde0e0;color:#8f0d0d;border-color:#8f0d0d}"
+    ".s-unchecked,.s-nodata{background:#ececec;color:#333;border-color:#555}"
+    ".q-none{color:#555}"
+    ".state{display:inline-block;padding:0 .4em;border:1px solid;border-radius:.25em;"
+    "font-weight:bold;white-space:nowrap}"
+    "tr.st-down th{border-left:4px solid #b00000}tr.st-slow th{border-left:4px solid #a07000}"
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);"
+    "white-space:nowrap}"
+    "#filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:end;margin:.5rem 0}"
+    "#filters label{display:flex;flex-direction:column;font-size:.85rem}"
+    "#filters select,#filters button{font:inherit;padding:.2rem}"
+    "figure{margin:0 0 1rem}img{max-width:100%;height:auto;border:1px solid #ddd}"
+    "figcaption{font-size:.85rem;color:#444}"
+    ".graphs{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}"
+    "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}"
+    "dl.facts dt{font-weight:bold}dl.facts dd{margin:0;min-width:0;overflow-wrap:anywhere}"
+    "ul.inline{list-style:none;padding:0;margin:0;display:inline}"
+    "ul.inline li{display:inline}ul.inline li+li::before{content:' · '}";
+
+static void page_head(struct sbuf *b, const struct words *wd, const char *title)
+{
+    sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n",
+                wd->lang);
+    sbuf_puts(b, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<meta name=\"generator\" content=\"vigie\">\n<title>");
+    sb_esc(b, title);
+    sbuf_puts(b, "</title>\n<style>");
+    sbuf_puts(b, css);
+    sbuf_puts(b, "</style>\n</head>\n<body>\n");
+}
+
+static void page_foot(struct sbuf *b, const struct words *wd, time_t now)
+{
+    char t[64];
+
+    fmt_time(t, sizeof(t), now);
+    sbuf_printf(b,
+                "<footer><p class=\"meta\">%s <time datetime=\"%lld\">%s</time> — vigie</p>"
+                "</footer>\n",
+                wd->generated, (long long)now, t);
+}
+
+/* The format shown in <img>: PNG when drawn (small, fast to decode), else SVG. */
+static const char *img_ext(unsigned formats)
+{
+    return formats & DASH_PNG ? "png" : "svg";
+}
+
+/* Links to one graph for every period: "day (SVG) · week (SVG) · …", the period linking to the
+ * PNG and "(SVG)" offered when both are drawn. The file is prefix + period + "." + format. */
+static void graph_links(struct sbuf *b, const struct words *wd, const char *prefix,
+                        unsigned formats)
+{
+    sbuf_puts(b, "<ul class=\"inline\">");
+    for (size_t p = 0; p < NPERIODS; p++) {
+        sbuf_puts(b, "<li><a href=\"");
+        sb_esc(b, prefix);
+        sbuf_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
+        if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
+            sbuf_puts(b, " (<a href=\"");
+            sb_esc(b, prefix);
+            sbuf_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
+        }
+        sbuf_puts(b, "</li>");
+    }
+    sbuf_puts(b, "</ul>");
+}
+
+/* ---- index.html ---- */
+
+/* The script: sorting by column (buttons added to the headers), filters by group and state, the
+ * state kept in the fragment (#group=…&state=…&sort=col&dir=asc|desc) so a view can be linked. */
+static const char script[] =
+    "(function(){'use strict';"
+    "var t=document.getElementById('probes');if(!t)return;"
+    "var tb=t.tBodies[0],rows=Array.prototype.slice.call(tb.rows),"
+    "hs=t.tHead.rows[0].cells,fg=document.getElementById('f-group'),"
+    "fs=document.getElementById('f-state'),cnt=document.getElementById('count'),"
+    "worst=document.getElementById('worst'),col=-1,dir=1;"
+    "document.getElementById('filters').hidden=false;"
+    "function val(r,i){var c=r.cells[i],v=c.getAttribute('data-v');"
+    "if(v===null)return c.textContent.trim().toLowerCase();return v===''?null:parseFloat(v);}"
+    "function order(){rows.sort(function(a,b){if(col<0)return a.dataset.rank-b.dataset.rank;"
+    "var x=val(a,col),y=val(b,col);if(x===null||y===null){if(x===y)return "
+    "a.dataset.rank-b.dataset.rank;return x===null?1:-1;}"
+    "var c=typeof x==='number'?x-y:x.localeCompare(y);"
+    "return c?c*dir:a.dataset.rank-b.dataset.rank;});"
+    "rows.forEach(function(r){tb.appendChild(r);});"
+    "for(var i=0;i<hs.length;i++){if(i===col)hs[i].setAttribute('aria-sort',dir>0?'ascending':"
+    "'descending');else hs[i].removeAttribute('aria-sort');}}"
+    "function filter(){var n=0;rows.forEach(function(r){var ok=(!fg.value||"
+    "r.dataset.group===fg.value)&&(!fs.value||r.dataset.state===fs.value);r.hidden=!ok;"
+    "if(ok)n++;});cnt.textContent=n+' '+cnt.dataset.of+' '+rows.length;}"
+    "function save(){var p=[];if(fg.value)p.push('group='+encodeURIComponent(fg.value));"
+    "if(fs.value)p.push('state='+fs.value);if(col>=0)p.push('sort='+hs[col].dataset.key+"
+    "'&dir='+(dir>0?'asc':'desc'));var h=p.length?'#'+p.join('&'):'';"
+    "if(h!==location.hash)try{history.replaceState(null,'',h||location.pathname);}catch(e){}}"
+    "function load(ev){if(ev&&location.hash.indexOf('=')<0)return;var "
+    "q={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){"
+    "var i=kv.indexOf('=');if(i>0)try{q[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));}"
+    "catch(e){}});fg.value=q.group||'';if(fg.value!==(q.group||''))fg.value='';"
+    "fs.value=q.state||'';if(fs.value!==(q.state||''))fs.value='';col=-1;dir=1;"
+    "for(var i=0;i<hs.length;i++)if(hs[i].dataset.key===q.sort){col=i;"
+    "dir=q.dir==='desc'?-1:1;}order();filter();}"
+    "Array.prototype.forEach.call(hs,function(th,i){var b=document.createElement('button');"
+    "b.type='button';b.textContent=th.textContent;th.textContent='';th.appendChild(b);"
+    "b.addEventListener('click',function(){if(col===i)dir=-dir;else{col=i;dir=1;}"
+    "order();save();});});"
+    "fg.addEventListener('change',function(){filter();save();});"
+    "fs.addEventListener('change',function(){filter();save();});"
+    "worst.addEventListener('click',function(){col=-1;dir=1;order();save();});"
+    "window.addEventListener('hashchange',load);load();})();";
+
+static const char *const col_keys[9] = {"name",      "group",      "state",
+                                        "avail-day", "avail-week", "avail-quarter",
+                                        "median",    "p95",        "median-quarter"};
+
+static void index_row(struct sbuf *b, const struct dash_row *r, size_t rank, const struct words *wd)
+{
+    const struct probe *p = r->probe;
+
+    sbuf_printf(b, "<tr class=\"st-%s\" data-rank=\"%zu\" data-state=\"%s\" data-group=\"",
+                dash_state_name(r->state), rank, dash_state_name(r->state));
+    sb_esc(b, p->group);
+    sbuf_puts(b, "\" id=\"p-");
+    sb_esc(b, p->id);
+    sbuf_puts(b, "\"><th scope=\"row\"><a href=\"probe/");
+    sb_esc(b, p->id);
+    sbuf_puts(b, ".html\">");
+    sb_esc(b, p->name);
+    sbuf_puts(b, "</a></th><td class=\"grp\">");
+    sb_esc(b, p->group);
+    sbuf_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>",
+                (int)r->state, dash_state_name(r->state), wd->state[r->state]);
+    for (int w = 0; w < DASH_NWIN; w++)
+        cell_indicator(b, sum_avail(r, w), false, wd);
+    cell_indicator(b, sum_median(r, DASH_DAY), true, wd);
+    cell_indicator(b, sum_p95(r, DASH_DAY), true, wd);
+    cell_indicator(b, sum_median(r, DASH_QUARTER), true, wd);
+    sbuf_puts(b, "</tr>\n");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The distinct groups of the rows, sorted (pointers into the probes). Caller frees. */
+static const char **groups_of(const struct dash_row *rows, size_t n, size_t *ng)
+{
+    const char **g = calloc(n ? n : 1, sizeof(*g));
+    size_t k = 0;
+
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        g[i] = rows[i].probe->group;
+    qsort(g, n, sizeof(*g), cmp_str);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(g[k - 1], g[i]) != 0)
+            g[k++] = g[i];
+    *ng = k;
+    return g;
+}
+
+static void index_groups(struct sbuf *b, const struct dash_row *rows, size_t n, const char **g,
+                         size_t ng, const struct words *wd, unsigned formats)
+{
+    sbuf_printf(b,
+                "<section aria-labelledby=\"h-groups\"><h2 id=\"h-groups\">%s</h2>\n"
+                "<table id=\"groups\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "<th scope=\"col\">%s</th>",
+                wd->groups, wd->groups, wd->group, wd->probes, wd->state[DASH_DOWN],
+                wd->state[DASH_SLOW]);
+    if (formats)
+        sbuf_printf(b, "<th scope=\"col\">%s</th>", wd->graphs);
+    sbuf_puts(b, "</tr></thead><tbody>\n");
+    for (size_t k = 0; k < ng; k++) {
+        size_t count = 0, down = 0, slow = 0;
+        char slug[512], prefix[600];
+
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(rows[i].probe->group, g[k]) != 0)
+                continue;
+            count++;
+            down += rows[i].state == DASH_DOWN;
+            slow += rows[i].state == DASH_SLOW;
+        }
+        graph_group_slug(slug, sizeof(slug), g[k]);
+        snprintf(prefix, sizeof(prefix), "group-%s-", slug);
+        sbuf_puts(b, "<tr><th scope=\"row\"><a href=\"#group=");
+        sb_pct(b, g[k]);
+        sbuf_puts(b, "\">");
+        sb_esc(b, g[k]);
+        sbuf_printf(b,
+                    "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+                    "<td class=\"num\">%zu</td>",
+                    count, down, slow);
+        if (formats) {
+            sbuf_puts(b, "<td>");
+            graph_links(b, wd, prefix, formats);
+            sbuf_puts(b, "</td>");
+        }
+        sbuf_puts(b, "</tr>\n");
+    }
+    sbuf_puts(b, "</tbody></table></section>\n");
+}
+
+static int write_index(const char *dir, const struct dash_row *rows, size_t n,
+                       const struct words *wd, unsigned formats, time_t now, char *err,
+                       size_t errlen)
+{
+    struct sbuf b = {0};
+    const struct dash_row **order = calloc(n ? n : 1, sizeof(*order));
+    const char **groups = NULL;
+    size_t ng = 0, count[DASH_STATE__COUNT] = {0};
+    char path[4096];
+    struct page_file f = {.fd = -1};
+    int rc = 0;
+
+    if (!order) {
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    groups = groups_of(rows, n, &ng);
+    if (!groups) {
+        free(order);
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[i] = &rows[i];
+        count[rows[i].state]++;
+    }
+    qsort(order, n, sizeof(*order), cmp_worst);
+
+    page_head(&b, wd, wd->title);
+    sbuf_printf(&b, "<a class=\"skip\" href=\"#probes\">%s</a>\n", wd->skip);
+    sbuf_printf(&b, "<header><h1>%s</h1><p>%s</p><p class=\"meta\">", wd->title, wd->intro);
+    for (int s = 0; s < DASH_STATE__COUNT; s++)
+        sbuf_printf(&b, "%s<span class=\"state s-%s\">%s</span> %zu", s ? " · " : "",
+                    dash_state_name((enum dash_state)s), wd->state[s], count[s]);
+    /* report.html: written by the daemon (vigie run) every few hours, or by `vigie report` */
+    sbuf_printf(&b, "</p><p><a href=\"report.html\">%s</a></p></header>\n<main>\n", wd->report);
+
+    /* the overview graph */
+    if (formats) {
+        sbuf_printf(&b,
+                    "<section aria-labelledby=\"h-overview\"><h2 id=\"h-overview\">%s</h2>"
+                    "<figure><img src=\"overview-day.%s\" alt=\"%s\"><figcaption>%s ",
+                    wd->overview, img_ext(formats), wd->overview_alt, wd->other_periods);
+        graph_links(&b, wd, "overview-", formats);
+        sbuf_puts(&b, "</figcaption></figure></section>\n");
+    }
+
+    /* the table */
+    sbuf_printf(&b, "<section aria-labelledby=\"h-probes\"><h2 id=\"h-probes\">%s</h2>\n",
+                wd->heading);
+    sbuf_printf(&b,
+                "<form id=\"filters\" hidden onsubmit=\"return false\">"
+                "<label>%s<select id=\"f-group\"><option value=\"\">%s</option>",
+                wd->filter_group, wd->all);
+    for (size_t k = 0; k < ng; k++) {
+        sbuf_puts(&b, "<option value=\"");
+        sb_esc(&b, groups[k]);
+        sbuf_puts(&b, "\">");
+        sb_esc(&b, groups[k]);
+        sbuf_puts(&b, "</option>");
+    }
+    sbuf_printf(&b,
+                "</select></label><label>%s<select id=\"f-state\"><option value=\"\">%s</option>",
+                wd->filter_state, wd->all);
+    for (int s = 0; s < DASH_STATE__COUNT; s++)
+        sbuf_printf(&b, "<option value=\"%s\">%s</option>", dash_state_name((enum dash_state)s),
+                    wd->state[s]);
+    sbuf_printf(&b,
+                "</select></label><button type=\"button\" id=\"worst\">%s</button>"
+                "<p id=\"count\" role=\"status\" aria-live=\"polite\" data-of=\"%s\"></p>"
+                "</form>\n<noscript><p class=\"meta\">%s</p></noscript>\n",
+                wd->worst_first, wd->shown, wd->js_off);
+    /* a wide table scrolls in its own focusable region, the page does not (WCAG 1.4.10) */
+    sbuf_printf(&b,
+                "<div class=\"scroll\" role=\"region\" aria-labelledby=\"h-probes\" "
+                "tabindex=\"0\"><table id=\"probes\"><caption>%s</caption>\n<thead><tr>",
+                wd->caption);
+    for (int c = 0; c < 9; c++)
+        sbuf_printf(&b, "<th scope=\"col\" data-key=\"%s\">%s</th>", col_keys[c], wd->col[c]);
+    sbuf_puts(&b, "</tr></thead>\n<tbody>\n");
+    snprintf(path, sizeof(path), "%s/index.html", dir);
+    rc = page_open(&f, path, err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        index_row(&b, order[i], i, wd);
+        if (b.len >= 64 * 1024)
+            rc = page_put(&f, &b, path, err, errlen);
+    }
+    sbuf_puts(&b, "</tbody></table></div>\n");
+    sbuf_printf(&b, "<h3>%s</h3><ul><li>%s</li><li>%s</li><li>%s</li></ul></section>\n", wd->legend,
+                wd->legend_state, wd->legend_avail, wd->legend_time);
+
+    index_groups(&b, rows, n, groups, ng, wd, formats);
+    sbuf_puts(&b, "</main>\n");
+    page_foot(&b, wd, now);
+    sbuf_puts(&b, "<script>");
+    sbuf_puts(&b, script);
+    sbuf_puts(&b, "</script>\n</body>\n</html>\n");
+
+    if (rc == 0)
+        rc = page_put(&f, &b, path, err, errlen);
+    rc = page_close(&f, path, rc, err, errlen);
+    free(b.p);
+    free(order);
+    free(groups);
+    return rc;
+}
+
+/* ---- probe/<id>.html ---- */
+
+static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct words *wd)
+{
+    static const unsigned under[] = {400, 800};
+
+    sbuf_printf(b,
+                "<section aria-labelledby=\"h-sum\"><h2 id=\"h-sum\">%s</h2>\n"
+                "<table id=\"summary\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "<th scope=\"col\">%s</th>",
+                wd->summary, wd->summary, wd->window, wd->availability, wd->median, wd->p95);
+    for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++)
+        sbuf_printf(b, "<th scope=\"col\">%s %u\u00a0ms</th>", wd->under, under[u]);
+    sbuf_printf(b, "<th scope=\"col\">%s</th></tr></thead><tbody>\n", wd->checks);
+    for (int w = 0; w < DASH_NWIN; w++) {
+        const struct rrdq_summary *s = &r->sum[w];
+        bool ok = r->sum_err[w] == 0;
+
+        sbuf_printf(b, "<tr><th scope=\"row\">%s</th>", wd->win[w]);
+        cell_indicator(b, sum_avail(r, w), false, wd);
+        cell_indicator(b, sum_median(r, w), true, wd);
+        cell_indicator(b, sum_p95(r, w), true, wd);
+        for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++) {
+            double share = NAN;
+
+            for (int k = 0; ok && k < RRDQ_NBUCKETS; k++)
+                if (rrdq_bounds_ms[k] == under[u] && s->availability > 0)
+                    share = s->le[k] / s->availability;
+            if (isnan(share)) {
+                sbuf_printf(b, "<td class=\"num\" data-v=\"\">—<span class=\"sr\"> %s</span></td>",
+                            wd->no_value);
+            } else {
+                char num[64];
+
+                snprintf(num, sizeof(num), wd == &fr ? "%.1f\u00a0%%" : "%.1f%%", share * 100.0);
+                decimal(num, wd);
+                sbuf_printf(b, "<td class=\"num\" data-v=\"%.6f\">%s</td>", share, num);
+            }
+        }
+        sbuf_printf(b, "<td class=\"num\" data-v=\"%.0f\">%.0f</td></tr>\n", ok ? s->samples : 0.0,
+                    ok ? s->samples : 0.0);
+    }
+    sbuf_puts(b, "</tbody></table></section>\n");
+}
+
+static void probe_graphs(struct sbuf *b, const struct probe *p, const struct words *wd,
+                         unsigned formats)
+{
+    static const char *const kinds[] = {"latency", "avail"};
+
+    if (!formats)
+        return;
+    sbuf_printf(b, "<section aria-labelledby=\"h-graphs\"><h2 id=\"h-graphs\">%s</h2>\n",
+                wd->graphs);
+    for (size_t per = 0; per < NPERIODS; per++) {
+        sbuf_printf(b, "<h3>%s</h3><div class=\"graphs\">", wd->period[per]);
+        for (size_t k = 0; k < 2; k++) {
+            const char *title = k ? wd->avail_graph : wd->latency;
+            const char *alt = k ? wd->alt_avail : wd->alt_latency;
+
+            sbuf_puts(b, "<figure><img loading=\"lazy\" src=\"");
+            sb_esc(b, p->id);
+            sbuf_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per],
+                        img_ext(formats), alt, wd->period[per]);
+            sb_esc(b, p->name);
+            sbuf_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
+            if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
+                sbuf_puts(b, " — <a href=\"");
+                sb_esc(b, p->id);
+                sbuf_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
+            }
+            sbuf_puts(b, "</figcaption></figure>");
+        }
+        sbuf_puts(b, "</div>\n");
+    }
+    sbuf_puts(b, "</section>\n");
+}
+
+static void probe_errors(struct sbuf *b, const struct dash_row *r, const struct words *wd)
+{
+    sbuf_printf(b, "<section aria-labelledby=\"h-err\"><h2 id=\"h-err\">%s</h2>\n", wd->errors);
+    if (r->nerrors == 0) {
+        sbuf_printf(b, "<p>%s</p>", r->live ? wd->no_errors : wd->errors_rrd);
+        sbuf_puts(b, "</section>\n");
+        return;
+    }
+    sbuf_printf(b,
+                "<table id=\"errors\"><caption class=\"sr\">%s</caption><thead><tr>"
+                "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+                "</tr></thead><tbody>\n",
+                wd->errors, wd->when, wd->outcome, wd->message);
+    for (size_t i = 0; i < r->nerrors && i < DASH_ERRORS_MAX; i++) {
+        const struct dash_error *e = &r->errors[i];
+        char t[64];
+
+        fmt_time(t, sizeof(t), e->time);
+        sbuf_printf(b, "<tr><th scope=\"row\"><time datetime=\"%lld\">%s</time></th><td>",
+                    (long long)e->time, t);
+        sb_esc(b, e->outcome);
+        sbuf_puts(b, "</td><td>");
+        sb_esc(b, e->msg);
+        sbuf_puts(b, "</td></tr>\n");
+    }
+    sbuf_puts(b, "</tbody></table></section>\n");
+}
+
+static int write_probe(const char *dir, const struct dash_row *r, const struct words *wd,
+                       unsigned formats, time_t now, char *err, size_t errlen)
+{
+    const struct probe *p = r->probe;
+    struct sbuf b = {0};
+    char path[4096], t[64];
+    size_t ulen = strlen(p->url) + 1;
+    char *url = malloc(ulen);
+    int rc;
+
+    if (!url) {
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    httpc_url_redact(p->url, url, ulen);
+    {
+        char *title = malloc(strlen(p->name) + sizeof(" — vigie"));
+
+        if (title)
+            snprintf(title, strlen(p->name) + sizeof(" — vigie"), "%s — vigie", p->name);
+        page_head(&b, wd, title ? title : p->name);
+        free(title);
+    }
+    sbuf_printf(&b, "<nav><a href=\"../index.html#p-");
+    sb_esc(&b, p->id);
+    sbuf_printf(&b, "\">← %s</a></nav>\n<header><h1>", wd->back);
+    sb_esc(&b, p->name);
+    sbuf_printf(&b, "</h1><p><span class=\"state s-%s\">%s</span> ", dash_state_name(r->state),
+                wd->state[r->state]);
+    fmt_time(t, sizeof(t), r->last_time);
+    sbuf_printf(&b, "<span class=\"meta\">%s %s", wd->last_check, r->last_time ? t : wd->never);
+    if (r->last_time && !isnan(r->last_ms)) {
+        char ms[64];
+
+        fmt_ms(ms, sizeof(ms), r->last_ms);
+        sbuf_printf(&b, ", %s", ms);
+    }
+    sbuf_puts(&b, "</span></p></header>\n<main>\n<dl class=\"facts\">");
+    sbuf_printf(&b, "<dt>%s</dt><dd>", wd->group);
+    sb_esc(&b, p->group);
+    sbuf_printf(&b, "</dd><dt>%s</dt><dd><a href=\"", wd->url);
+    sb_esc(&b, url);
+    sbuf_puts(&b, "\" rel=\"noreferrer\">");
+    sb_esc(&b, url);
+    sbuf_printf(&b, "</a></dd><dt>%s</dt><dd><code>", wd->id);
+    sb_esc(&b, p->id);
+    sbuf_printf(&b, "</code></dd><dt>%s</dt><dd>", wd->jdma);
+    if (p->njdma == 0)
+        sbuf_puts(&b, "—");
+    for (size_t i = 0; i < p->njdma; i++)
+        sbuf_printf(&b, "%s%ld", i ? ", " : "", p->jdma[i]);
+    sbuf_printf(&b, "</dd><dt>%s</dt><dd>%llu\u00a0s</dd><dt>%s</dt><dd>%llu\u00a0ms</dd></dl>\n",
+                wd->interval, (unsigned long long)(p->interval_ms / 1000), wd->slow,
+                (unsigned long long)p->slow_ms);
+    if (r->sum_msg) {
+        sbuf_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
+        sb_esc(&b, r->sum_msg);
+        sbuf_puts(&b, "</p>\n");
+    }
+    probe_summary(&b, r, wd);
+    probe_graphs(&b, p, wd, formats);
+    probe_errors(&b, r, wd);
+    sbuf_puts(&b, "</main>\n");
+    page_foot(&b, wd, now);
+    sbuf_puts(&b, "</body>\n</html>\n");
+
+    snprintf(path, sizeof(path), "%s/probe/%s.html", dir, p->id);
+    rc = write_atomic(path, &b, err, errlen);
+    free(b.p);
+    free(url);
+    return rc;
+}
+
+/* FNV-1a over what a probe's page shows, but its "last check" line. */
+static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_lang lang,
+                         unsigned formats)
+{
+    uint64_t h = fnv1a_str(FNV_OFFSET, dir);
+    int st = (int)r->state;
+
+    h = fnv1a(h, &r->probe, sizeof(r->probe)); /* a reload: new settings, maybe a new name */
+    h = fnv1a(h, &st, sizeof(st));
+    h = fnv1a(h, &lang, sizeof(lang));
+    h = fnv1a(h, &formats, sizeof(formats));
+    h = fnv1a(h, r->sum_at, sizeof(r->sum_at));
+    h = fnv1a(h, r->sum_err, sizeof(r->sum_err));
+    if (r->sum_msg)
+        h = fnv1a(h, r->sum_msg, strlen(r->sum_msg));
+    h = fnv1a(h, &r->nerrors, sizeof(r->nerrors));
+    if (r->errors && r->nerrors) {
+        h = fnv1a(h, &r->errors[0].time, sizeof(r->errors[0].time));
+        h = fnv1a(h, r->errors[0].outcome, strlen(r->errors[0].outcome));
+        h = fnv1a(h, r->errors[0].msg, strlen(r->errors[0].msg));
+    }
+    return h;
+}
+
+int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum dash_lang lang,
+               unsigned formats, time_t now, char *err, size_t errlen)
+{
+    const struct words *wd = lang == DASH_EN ? &en : &fr;
+    char sub[4096];
+    int rc;
+
+    if ((size_t)snprintf(sub, sizeof(sub), "%s/probe", graphs_dir) >= sizeof(sub)) {
+        set_err(err, errlen, "%s: path too long", graphs_dir);
+        return -ENAMETOOLONG;
+    }
+    rc = mkdir_p(sub);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: cannot create the directory: %s", sub, strerror(-rc));
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct dash_row *r = &rows[i];
+        uint64_t sig = page_sig(graphs_dir, r, lang, formats);
+
+        if (r->page_at && r->page_sig == sig && now >= r->page_at &&
+            now - r->page_at < DASH_PAGE_KEEP)
+            continue;
+        rc = write_probe(graphs_dir, r, wd, formats, now, err, errlen);
+        if (rc != 0)
+            return rc;
+        r->page_sig = sig;
+        r->page_at = now;
+    }
+    return write_index(graphs_dir, rows, n, wd, formats, now, err, errlen);
+}
+
+/* ---- dash_refresh ---- */
+
+void dash_opts_from_config(const struct config *cfg, struct dash_refresh_opts *o)
+{
+    o->rrd_dir = cfg->rrd_dir;
+    o->graphs_dir = cfg->graphs_dir;
+    o->flush_s = (time_t)(cfg->rrd_flush_ms / 1000);
+    o->lang = cfg->graphs.lang == GRAPH_EN ? DASH_EN : DASH_FR;
+    o->formats = (cfg->graphs.formats & (1u << GRAPH_PNG) ? DASH_PNG : 0) |
+                 (cfg->graphs.formats & (1u << GRAPH_SVG) ? DASH_SVG : 0);
+}
+
+struct dash_job {
+    uv_work_t work;
+    struct dash_row *rows; /* the snapshot, owned */
+    size_t n;
+    char *rrd_dir, *graphs_dir;
+    time_t flush_s;
+    enum dash_lang lang;
+    unsigned formats;
+    int rc;
+    char err[512];
+    void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r);
+    void *arg;
+};
+
+static void job_free(struct dash_job *j)
+{
+    for (size_t i = 0; j->rows && i < j->n; i++)
+        dash_row_fini(&j->rows[i]);
+    free(j->rows);
+    free(j->rrd_dir);
+    free(j->graphs_dir);
+    free(j);
+}
+
+/* On a worker thread: everything that touches the disk. */
+static void job_work(uv_work_t *w)
+{
+    struct dash_job *j = container_of(w, struct dash_job, work);
+    time_t now = time(NULL);
+
+    worker_nice();
+    dash_collect(j->rrd_dir, j->rows, j->n, now, j->flush_s);
+    j->rc =
+        dash_write(j->graphs_dir, j->rows, j->n, j->lang, j->formats, now, j->err, sizeof(j->err));
+}
+
+/* Back on the loop thread. */
+static void job_done(uv_work_t *w, int status)
+{
+    struct dash_job *j = container_of(w, struct dash_job, work);
+
+    if (status == UV_ECANCELED) {
+        j->rc = -ECANCELED;
+        snprintf(j->err, sizeof(j->err), "dashboard refresh cancelled");
+    }
+    if (j->done) {
+        struct dash_refreshed r = {j->rows, j->n};
+
+        j->done(j->arg, j->rc, j->rc ? j->err : "", &r);
+    }
+    job_free(j);
+}
+
+void dash_keep_summaries(struct dash_row *rows, size_t n, const struct dash_refreshed *r)
+{
+    for (size_t i = 0; i < n && i < r->n; i++) {
+        memcpy(rows[i].sum, r->rows[i].sum, sizeof(rows[i].sum));
+        memcpy(rows[i].sum_err, r->rows[i].sum_err, sizeof(rows[i].sum_err));
+        memcpy(rows[i].sum_at, r->rows[i].sum_at, sizeof(rows[i].sum_at));
+        free(rows[i].sum_msg);
+        rows[i].sum_msg = r->rows[i].sum_msg ? strdup(r->rows[i].sum_msg) : NULL;
+        rows[i].sum_step = r->rows[i].sum_step;
+        rows[i].page_sig = r->rows[i].page_sig;
+        rows[i].page_at = r->rows[i].page_at;
+    }
+}
+
+int dash_refresh(uv_loop_t *loop, const struct dash_refresh_opts *o, const struct dash_row *rows,
+                 size_t n,
+                 void (*done)(void *arg, int rc, const char *err, const struct dash_refreshed *r),
+                 void *arg)
+{
+    struct dash_job *j = calloc(1, sizeof(*j));
+    int rc;
+
+    if (!j)
+        return -ENOMEM;
+    j->rows = malloc((n ? n : 1) * sizeof(*j->rows));
+    j->rrd_dir = strdup(o->rrd_dir);
+    j->graphs_dir = strdup(o->graphs_dir);
+    if (!j->rows || !j->rrd_dir || !j->graphs_dir) {
+        job_free(j);
+        return -ENOMEM;
+    }
+    if (n)
+        memcpy(j->rows, rows, n * sizeof(*rows));
+    j->n = n;
+    /* the errors are the rows' own: the job gets copies (of the few probes that have some) */
+    for (size_t i = 0; i < n; i++) {
+        const struct dash_error *e = rows[i].errors;
+
+        j->rows[i].errors = NULL;
+        j->rows[i].nerrors = 0;
+        /* a copy: the caller keeps its own (the job's may be replaced by its collect) */
+        j->rows[i].sum_msg = rows[i].sum_msg ? strdup(rows[i].sum_msg) : NULL;
+        if (!e || rows[i].nerrors == 0)
+            continue;
+        j->rows[i].errors = malloc(DASH_ERRORS_MAX * sizeof(*e));
+        if (!j->rows[i].errors) {
+            j->n = i + 1; /* row i owns only its message; the rows after it are the caller's */
+            job_free(j);
+            return -ENOMEM;
+        }
+        memcpy(j->rows[i].errors, e, DASH_ERRORS_MAX * sizeof(*e));
+        j->rows[i].nerrors = rows[i].nerrors;
+    }
+    j->flush_s = o->flush_s;
+    j->lang = o->lang;
+    j->formats = o->formats;
+    j->done = done;
+    j->arg = arg;
+    rc = uv_queue_work(loop, &j->work, job_work, job_done);
+    if (rc != 0)
+        job_free(j);
+    return rc;
+}
