@@ -24,7 +24,9 @@
 #include "view/dash.h"
 #include "base/diag.h"
 #include "store/rrdq.h"
+#include "store/criterion.h"
 #include "store/rrdw.h"
+#include "store/schema.h"
 #include "testutil.h"
 
 #define HOUR 3600
@@ -239,11 +241,11 @@ static size_t check_links(const char *html, const char *page_dir, const char *ex
 
 struct truth {
     size_t rows;
-    double avail, le[RRDQ_NBUCKETS];
+    double avail, le[SCHEMA_NBUCKETS];
 };
 
-static const char *const le_names[RRDQ_NBUCKETS] = {"le_200", "le_400",  "le_500", "le_600",
-                                                    "le_800", "le_1000", "le_2000"};
+static const char *const le_names[SCHEMA_NBUCKETS] = {"le_200", "le_400",  "le_500", "le_600",
+                                                      "le_800", "le_1000", "le_2000"};
 
 static struct truth fetch_truth(const char *rrd, unsigned step, int64_t end, int64_t span)
 {
@@ -258,12 +260,12 @@ static struct truth fetch_truth(const char *rrd, unsigned step, int64_t end, int
             continue;
         t.rows++;
         t.avail += v[cu];
-        for (int k = 0; k < RRDQ_NBUCKETS; k++)
+        for (int k = 0; k < SCHEMA_NBUCKETS; k++)
             t.le[k] += v[series_col(sr, le_names[k])];
     }
     if (t.rows) {
         t.avail /= (double)t.rows;
-        for (int k = 0; k < RRDQ_NBUCKETS; k++)
+        for (int k = 0; k < SCHEMA_NBUCKETS; k++)
             t.le[k] /= (double)t.rows;
     } else {
         t.avail = NAN;
@@ -272,7 +274,7 @@ static struct truth fetch_truth(const char *rrd, unsigned step, int64_t end, int
     return t;
 }
 
-static const char *word_fr(enum rrdq_class c)
+static const char *word_fr(enum criterion_class c)
 {
     static const char *const w[] = {"pas de donnée", "bon", "moyen", "mauvais"};
     return w[c];
@@ -281,10 +283,10 @@ static const char *word_fr(enum rrdq_class c)
 /* An indicator cell shows the number (data-v, to 1e-6), the class (q-<name>) and its word. */
 static void check_indicator(const struct cell *c, double want, bool is_time, const char *what)
 {
-    enum rrdq_class cls = is_time ? rrdq_time_class(want) : rrdq_avail_class(want);
+    enum criterion_class cls = is_time ? criterion_time_class(want) : criterion_avail_class(want);
     char want_cls[64];
 
-    snprintf(want_cls, sizeof(want_cls), "q-%s", rrdq_class_name(cls));
+    snprintf(want_cls, sizeof(want_cls), "q-%s", criterion_class_name(cls));
     ck_assert_msg(strstr(c->cls, want_cls) != NULL, "%s: class \"%s\", want %s (value %.6f)", what,
                   c->cls, want_cls, want);
     ck_assert_msg(c->has_v, "%s: no data-v", what);

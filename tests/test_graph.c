@@ -31,7 +31,9 @@
 #include "base/diag.h"
 #include "view/graph.h"
 #include "store/rrdq.h"
+#include "store/criterion.h"
 #include "store/rrdw.h"
+#include "store/schema.h"
 #include "testutil.h"
 
 #define STEP 60
@@ -360,12 +362,12 @@ END_TEST
 
 /* The median of successful checks from bucket shares, computed here independently: linear
  * inside the bucket that holds it. */
-static double pct(const double le[RRDQ_NBUCKETS], double up, double p)
+static double pct(const double le[SCHEMA_NBUCKETS], double up, double p)
 {
-    static const double b[RRDQ_NBUCKETS] = {200, 400, 500, 600, 800, 1000, 2000};
+    static const double b[SCHEMA_NBUCKETS] = {200, 400, 500, 600, 800, 1000, 2000};
     double want = p * up, lo = 0, lof = 0;
 
-    for (int i = 0; i < RRDQ_NBUCKETS; i++) {
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
         if (le[i] >= want)
             return le[i] <= lof ? lo : lo + (want - lof) / (le[i] - lof) * (b[i] - lo);
         lo = b[i];
@@ -390,16 +392,16 @@ static void check_legend(const struct config *cfg, const char *id, enum graph_pe
     struct graph_req rq = {
         .kind = GRAPH_AVAIL, .period = per, .format = GRAPH_PNG, .probe = config_find(cfg, id)};
     struct graph_image img;
-    char path[4096], rrd[4096], want[512], med[32], p95[32], when[32];
-    double sw = 0, sup = 0, sle[RRDQ_NBUCKETS] = {0}, up, le[RRDQ_NBUCKETS];
+    char path[4096], rrd[4096], want[512], med[32], p95[32], when[32], pc[32];
+    double sw = 0, sup = 0, sle[SCHEMA_NBUCKETS] = {0}, up, le[SCHEMA_NBUCKETS];
     int64_t last_t = 0;
     double last_up = 0, last_total = 0;
     struct series *sr;
-    static const char *const names[RRDQ_NBUCKETS] = {"le_200", "le_400",  "le_500", "le_600",
-                                                     "le_800", "le_1000", "le_2000"};
+    static const char *const names[SCHEMA_NBUCKETS] = {"le_200", "le_400",  "le_500", "le_600",
+                                                       "le_800", "le_1000", "le_2000"};
 
     draw(cfg, &rq, &img, path, sizeof(path));
-    rrdw_path(rrd, sizeof(rrd), cfg->rrd_dir, id, false);
+    schema_path(rrd, sizeof(rrd), cfg->rrd_dir, id, SCHEMA_CRIT);
     sr = test_fetch(rrd, "AVERAGE", step, img.start, img.end);
     for (size_t r = 0; r < sr->nrows; r++) {
         int64_t t = sr->t[r];
@@ -409,18 +411,20 @@ static void check_legend(const struct config *cfg, const char *id, enum graph_pe
             continue;
         sw += v;
         sup += v * u;
-        for (int i = 0; i < RRDQ_NBUCKETS; i++)
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++)
             sle[i] += v * series_at(sr, t, names[i]);
     }
     series_free(sr);
     ck_assert(sw > 0);
     up = sup / sw;
-    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++)
         le[i] = sle[i] / sw;
     fmt_ms(med, sizeof(med), pct(le, up, 0.5));
     fmt_ms(p95, sizeof(p95), pct(le, up, 0.95));
-    snprintf(want, sizeof(want), "Availability %.3f %% (%s) · median %s · p95 %s · %.0f checks",
-             up * 100, rrdq_class_name(rrdq_avail_class(up)), med, p95, sw * (double)(step / STEP));
+    /* The one rounding rule of every output (criterion_pct, tested in the report suite). */
+    snprintf(want, sizeof(want), "Availability %s %% (%s) · median %s · p95 %s · %.0f checks",
+             criterion_pct(pc, sizeof(pc), up, 3), criterion_class_name(criterion_avail_class(up)),
+             med, p95, sw * (double)(step / STEP));
     ck_assert_msg(strstr(img.legend, want) != NULL, "%s %s: want \"%s\" in legend:\n%s", id,
                   graph_period_name(per), want, img.legend);
 
@@ -720,7 +724,7 @@ START_TEST(test_timer_redraws_only_changed)
     ck_assert_uint_eq(p.skipped, 65);
 
     /* fast's data changes now; its day graph was drawn 10 s ago: less than a column (120 s). */
-    rrdw_path(rrd, sizeof(rrd), cfg->rrd_dir, "fast", false);
+    schema_path(rrd, sizeof(rrd), cfg->rrd_dir, "fast", SCHEMA_CRIT);
     snprintf(day, sizeof(day), "%s/probe/fast-latency-day.png", cfg->graphs_dir);
     snprintf(week, sizeof(week), "%s/probe/fast-latency-week.png", cfg->graphs_dir);
     set_mtime(rrd, now);

@@ -15,7 +15,9 @@
 #include "config/config.h"
 #include "base/diag.h"
 #include "view/report.h"
+#include "store/criterion.h"
 #include "store/rrdw.h"
+#include "store/schema.h"
 #include "testutil.h"
 
 #define DAY 86400
@@ -36,34 +38,35 @@ START_TEST(test_rules_2023)
 {
     static const struct {
         double a;
-        enum rrdq_class want;
+        enum criterion_class want;
     } av[] = {
-        {1.0, RRDQ_GREEN},      {0.999, RRDQ_GREEN},  {999.0 / 1000, RRDQ_GREEN},
-        {0.99899, RRDQ_YELLOW}, {0.985, RRDQ_YELLOW}, {197.0 / 200, RRDQ_YELLOW},
-        {0.98499, RRDQ_RED},    {0, RRDQ_RED},        {NAN, RRDQ_NONE},
+        {1.0, CRITERION_GREEN},      {0.999, CRITERION_GREEN},  {999.0 / 1000, CRITERION_GREEN},
+        {0.99899, CRITERION_YELLOW}, {0.985, CRITERION_YELLOW}, {197.0 / 200, CRITERION_YELLOW},
+        {0.98499, CRITERION_RED},    {0, CRITERION_RED},        {NAN, CRITERION_NONE},
     };
     static const struct {
         double ms;
-        enum rrdq_class want;
+        enum criterion_class want;
     } tm[] = {
-        {0, RRDQ_GREEN},
-        {399.999, RRDQ_GREEN},
-        {400, RRDQ_YELLOW},
-        {399.9999999, RRDQ_YELLOW}, /* 400 ms read back from microsecond sums */
-        {400.001, RRDQ_YELLOW},
-        {799.999, RRDQ_YELLOW},
-        {800, RRDQ_RED},
-        {800.5, RRDQ_RED},
-        {INFINITY, RRDQ_RED},
-        {NAN, RRDQ_NONE},
+        {0, CRITERION_GREEN},
+        {399.999, CRITERION_GREEN},
+        {400, CRITERION_YELLOW},
+        {399.9999999, CRITERION_YELLOW}, /* 400 ms read back from microsecond sums */
+        {400.001, CRITERION_YELLOW},
+        {799.999, CRITERION_YELLOW},
+        {800, CRITERION_RED},
+        {800.5, CRITERION_RED},
+        {INFINITY, CRITERION_RED},
+        {NAN, CRITERION_NONE},
     };
 
     for (size_t i = 0; i < sizeof(av) / sizeof(av[0]); i++)
-        ck_assert_msg(report_avail_2023(av[i].a) == av[i].want, "availability %.9f: got %d want %d",
-                      av[i].a, report_avail_2023(av[i].a), av[i].want);
+        ck_assert_msg(criterion_avail_class(av[i].a) == av[i].want,
+                      "availability %.9f: got %d want %d", av[i].a, criterion_avail_class(av[i].a),
+                      av[i].want);
     for (size_t i = 0; i < sizeof(tm) / sizeof(tm[0]); i++)
-        ck_assert_msg(report_time_2023(tm[i].ms) == tm[i].want, "%.9f ms: got %d want %d", tm[i].ms,
-                      report_time_2023(tm[i].ms), tm[i].want);
+        ck_assert_msg(criterion_time_class(tm[i].ms) == tm[i].want, "%.9f ms: got %d want %d",
+                      tm[i].ms, criterion_time_class(tm[i].ms), tm[i].want);
 }
 END_TEST
 
@@ -87,23 +90,56 @@ START_TEST(test_rules_2019)
     };
     static const struct {
         int score;
-        enum rrdq_class want;
+        enum criterion_class want;
     } sc[] = {
-        {10, RRDQ_GREEN}, {8, RRDQ_GREEN}, {7, RRDQ_YELLOW}, {5, RRDQ_YELLOW},
-        {4, RRDQ_RED},    {0, RRDQ_RED},   {-10, RRDQ_RED},
+        {10, CRITERION_GREEN}, {8, CRITERION_GREEN}, {7, CRITERION_YELLOW}, {5, CRITERION_YELLOW},
+        {4, CRITERION_RED},    {0, CRITERION_RED},   {-10, CRITERION_RED},
     };
 
     for (size_t i = 0; i < sizeof(av) / sizeof(av[0]); i++)
-        ck_assert_msg(report_avail_points_2019(av[i].a) == av[i].want,
+        ck_assert_msg(criterion_avail_points_2019(av[i].a) == av[i].want,
                       "availability %.9f: got %d want %d", av[i].a,
-                      report_avail_points_2019(av[i].a), av[i].want);
+                      criterion_avail_points_2019(av[i].a), av[i].want);
     for (size_t i = 0; i < sizeof(tm) / sizeof(tm[0]); i++)
-        ck_assert_msg(report_time_points_2019(tm[i].ms) == tm[i].want, "%.9f ms: got %d want %d",
-                      tm[i].ms, report_time_points_2019(tm[i].ms), tm[i].want);
+        ck_assert_msg(criterion_time_points_2019(tm[i].ms) == tm[i].want, "%.9f ms: got %d want %d",
+                      tm[i].ms, criterion_time_points_2019(tm[i].ms), tm[i].want);
     for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
-        ck_assert_msg(report_score_class_2019(sc[i].score) == sc[i].want,
-                      "score %d: got %d want %d", sc[i].score, report_score_class_2019(sc[i].score),
-                      sc[i].want);
+        ck_assert_msg(criterion_score_class_2019(sc[i].score) == sc[i].want,
+                      "score %d: got %d want %d", sc[i].score,
+                      criterion_score_class_2019(sc[i].score), sc[i].want);
+}
+END_TEST
+
+/* One rounding rule for every output: cut, never rounded up past a class edge, exact fractions
+ * exact. */
+START_TEST(test_criterion_pct)
+{
+    static const struct {
+        double a;
+        int decimals;
+        const char *want;
+    } c[] = {
+        {999.0 / 1000, 3, "99.900"},
+        {999.0 / 1000, 2, "99.90"},
+        {0.99899, 2, "99.89"},
+        {0.99899, 3, "99.899"},
+        {0.999999, 3, "99.999"},
+        {1.0, 3, "100.000"},
+        {0.0, 2, "0.00"},
+        {197.0 / 200, 6, "98.500000"},
+        {0.98499, 1, "98.4"},
+        {2.0 / 3, 6, "66.666666"},
+        {1.0 / 3, 0, "33"},
+        {0.5, 0, "50"},
+    };
+    char buf[32];
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        ck_assert_str_eq(criterion_pct(buf, sizeof(buf), c[i].a, c[i].decimals), c[i].want);
+    ck_assert_str_eq(criterion_pct(buf, sizeof(buf), NAN, 3), "");
+    /* The figure and the class agree at the edges. */
+    ck_assert_int_eq(criterion_avail_class(999.0 / 1000), CRITERION_GREEN);
+    ck_assert_int_eq(criterion_avail_class(0.99899), CRITERION_YELLOW);
 }
 END_TEST
 
@@ -662,8 +698,8 @@ static long down_count(const struct pub *p)
     c[1] = c[0] == lo ? hi : lo;
     for (int k = 0; k < 2; k++) {
         double b = (double)(p->n - c[k]) / (double)p->n;
-        if (report_avail_2023(b) == report_avail_2023(a) &&
-            report_avail_points_2019(b) == report_avail_points_2019(a))
+        if (criterion_avail_class(b) == criterion_avail_class(a) &&
+            criterion_avail_points_2019(b) == criterion_avail_points_2019(a))
             return c[k];
     }
     ck_abort_msg("jdma %ld: no whole count of down checks rates like %.3f %%", p->jdma, p->uptime);
@@ -856,9 +892,9 @@ static json_t *find_jdma(json_t *procs, long jdma)
     return NULL;
 }
 
-static const char *cname(enum rrdq_class c, bool y19)
+static const char *cname(enum criterion_class c, bool y19)
 {
-    return y19 && c == RRDQ_YELLOW ? "orange" : rrdq_class_name(c);
+    return y19 && c == CRITERION_YELLOW ? "orange" : criterion_class_name(c);
 }
 
 /* Every procedure of the published file replayed: vigie's availability and load-time ratings
@@ -939,8 +975,8 @@ START_TEST(test_replay)
         json_t *a = find_jdma(json_object_get(j23, "procedures"), p[k].jdma);
         json_t *b = find_jdma(json_object_get(j19, "procedures"), p[k].jdma);
         double ua = p[k].uptime / 100;
-        enum rrdq_class pa = report_avail_2023(ua), pt = report_time_2023(p[k].mean);
-        int ps = report_avail_points_2019(ua) + report_time_points_2019(p[k].mean);
+        enum criterion_class pa = criterion_avail_class(ua), pt = criterion_time_class(p[k].mean);
+        int ps = criterion_avail_points_2019(ua) + criterion_time_points_2019(p[k].mean);
         const char *va = js(a, "rating", "availability"), *vt = js(a, "rating", "load_time");
         int vs = (int)json_integer_value(json_object_get(json_object_get(b, "rating"), "score"));
         double avail = jd(a, "availability_pct"), mean = jd(a, "mean_response_ms");
@@ -951,7 +987,7 @@ START_TEST(test_replay)
         ck_assert_msg(strcmp(vt, cname(pt, false)) == 0, "jdma %ld: load time %s, published %s",
                       p[k].jdma, vt, cname(pt, false));
         ck_assert_msg(vs == ps, "jdma %ld: score %d, published %d", p[k].jdma, vs, ps);
-        ck_assert_str_eq(js(b, "rating", "colour"), cname(report_score_class_2019(ps), true));
+        ck_assert_str_eq(js(b, "rating", "colour"), cname(criterion_score_class_2019(ps), true));
         ck_close(jd(a, "checks"), (double)p[k].n, 1e-9, "checks");
         ck_close(avail, 100.0 * (double)(p[k].n - p[k].d) / (double)p[k].n, 1e-9, "availability");
         ck_assert_msg(fabs(avail - p[k].uptime) <= 100.0 / (double)p[k].n,
@@ -1000,6 +1036,7 @@ Suite *report_suite(void)
     tcase_set_timeout(tc, test_timeout(120));
     tcase_add_test(tc, test_rules_2023);
     tcase_add_test(tc, test_rules_2019);
+    tcase_add_test(tc, test_criterion_pct);
     tcase_add_test(tc, test_dates);
     tcase_add_test(tc, test_known_files);
     tcase_add_test(tc, test_cli);

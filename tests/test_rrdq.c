@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "store/rrdq.h"
+#include "store/criterion.h"
 #include "store/rrdw.h"
+#include "store/schema.h"
 #include "testutil.h"
 
 #define STEP 60
@@ -208,7 +210,7 @@ END_TEST
 START_TEST(test_percentile)
 {
     static const struct {
-        double le[RRDQ_NBUCKETS], avail, p, want;
+        double le[SCHEMA_NBUCKETS], avail, p, want;
     } cases[] = {
         /* all under 200 ms, uniformly: the median is half way */
         {{1, 1, 1, 1, 1, 1, 1}, 1, 0.5, 100},
@@ -236,19 +238,19 @@ END_TEST
 
 START_TEST(test_classes)
 {
-    ck_assert_int_eq(rrdq_avail_class(1.0), RRDQ_GREEN);
-    ck_assert_int_eq(rrdq_avail_class(999.0 / 1000.0), RRDQ_GREEN);
-    ck_assert_int_eq(rrdq_avail_class(0.9989), RRDQ_YELLOW);
-    ck_assert_int_eq(rrdq_avail_class(0.985), RRDQ_YELLOW);
-    ck_assert_int_eq(rrdq_avail_class(0.9849), RRDQ_RED);
-    ck_assert_int_eq(rrdq_avail_class(NAN), RRDQ_NONE);
-    ck_assert_int_eq(rrdq_time_class(399.9), RRDQ_GREEN);
-    ck_assert_int_eq(rrdq_time_class(400), RRDQ_YELLOW);
-    ck_assert_int_eq(rrdq_time_class(799.9), RRDQ_YELLOW);
-    ck_assert_int_eq(rrdq_time_class(800), RRDQ_RED);
-    ck_assert_int_eq(rrdq_time_class(INFINITY), RRDQ_RED);
-    ck_assert_int_eq(rrdq_time_class(NAN), RRDQ_NONE);
-    ck_assert_str_eq(rrdq_class_name(RRDQ_YELLOW), "yellow");
+    ck_assert_int_eq(criterion_avail_class(1.0), CRITERION_GREEN);
+    ck_assert_int_eq(criterion_avail_class(999.0 / 1000.0), CRITERION_GREEN);
+    ck_assert_int_eq(criterion_avail_class(0.9989), CRITERION_YELLOW);
+    ck_assert_int_eq(criterion_avail_class(0.985), CRITERION_YELLOW);
+    ck_assert_int_eq(criterion_avail_class(0.9849), CRITERION_RED);
+    ck_assert_int_eq(criterion_avail_class(NAN), CRITERION_NONE);
+    ck_assert_int_eq(criterion_time_class(399.9), CRITERION_GREEN);
+    ck_assert_int_eq(criterion_time_class(400), CRITERION_YELLOW);
+    ck_assert_int_eq(criterion_time_class(799.9), CRITERION_YELLOW);
+    ck_assert_int_eq(criterion_time_class(800), CRITERION_RED);
+    ck_assert_int_eq(criterion_time_class(INFINITY), CRITERION_RED);
+    ck_assert_int_eq(criterion_time_class(NAN), CRITERION_NONE);
+    ck_assert_str_eq(criterion_class_name(CRITERION_YELLOW), "yellow");
 }
 END_TEST
 
@@ -260,7 +262,7 @@ START_TEST(test_totals)
     int64_t base;
     char *tmp = write_mix(&base), dir[600], err[256];
     time_t end = (time_t)(base + (NOK + 20) * STEP);
-    double le[RRDQ_NBUCKETS];
+    double le[SCHEMA_NBUCKETS];
 
     snprintf(dir, sizeof(dir), "%s/rrd", tmp);
     ck_assert_int_eq(rrdq_totals(dir, "p", (time_t)base, end, &t, err, sizeof(err)), 0);
@@ -274,7 +276,7 @@ START_TEST(test_totals)
     ck_close(t.response_n, 90, 1e-9, "response_n");
     ck_close(t.response_ms / t.response_n, 550.0 / 3, 1e-6, "mean response");
     ck_close(t.total_ms / t.total_n, 1100.0 / 3, 1e-6, "mean total");
-    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++)
         le[i] = t.le[i] / t.checks;
     ck_close(rrdq_apdex(le), 0.75, 1e-9, "apdex");
 

@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/criterion.h"
 #include "store/rrdw.h"
+#include "store/schema.h"
 #include "testutil.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -130,7 +132,8 @@ static struct rrdw_stats env_stats(const struct env *e)
 
 static void env_path(const struct env *e, char *buf, size_t len, bool phases)
 {
-    ck_assert_ptr_nonnull(rrdw_path(buf, len, e->dir, e->id, phases));
+    ck_assert_ptr_nonnull(
+        schema_path(buf, len, e->dir, e->id, phases ? SCHEMA_PHASES : SCHEMA_CRIT));
 }
 
 /* A start time well in the past, on an hour boundary (so on every step's boundary). */
@@ -1303,7 +1306,7 @@ START_TEST(test_overflow_oldest_first)
         char path[600];
         struct stat sb;
 
-        ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], false));
+        ck_assert_ptr_nonnull(schema_path(path, sizeof(path), e.dir, ids[k], SCHEMA_CRIT));
         ck_assert_int_eq(stat(path, &sb) == 0, k > 0);
     }
     env_fini(&e);
@@ -1390,7 +1393,7 @@ START_TEST(test_overflow_model)
             char path[600];
             struct series *c;
 
-            ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], false));
+            ck_assert_ptr_nonnull(schema_path(path, sizeof(path), e.dir, ids[k], SCHEMA_CRIT));
             if (access(path, F_OK) != 0)
                 continue;
             c = test_fetch(path, "AVERAGE", 10, base, base + N * 10 + 10);
@@ -1482,7 +1485,7 @@ START_TEST(test_push_during_write)
         char path[600];
         struct series *c;
 
-        ck_assert_ptr_nonnull(rrdw_path(path, sizeof(path), e.dir, ids[k], true));
+        ck_assert_ptr_nonnull(schema_path(path, sizeof(path), e.dir, ids[k], SCHEMA_PHASES));
         c = test_fetch(path, "AVERAGE", 10, base, base + 60);
         ck_assert_uint_eq(series_known(c, "total", base, base + 60), 6);
         series_free(c);
@@ -1540,10 +1543,50 @@ START_TEST(test_path)
 {
     char buf[64];
 
-    ck_assert_str_eq(rrdw_path(buf, sizeof(buf), "/var/lib/vigie/rrd", "impots", false),
+    ck_assert_str_eq(schema_path(buf, sizeof(buf), "/var/lib/vigie/rrd", "impots", SCHEMA_CRIT),
                      "/var/lib/vigie/rrd/impots.rrd");
-    ck_assert_str_eq(rrdw_path(buf, sizeof(buf), "rrd", "caf.fr", true), "rrd/caf.fr.phases.rrd");
-    ck_assert_ptr_null(rrdw_path(buf, 10, "rrd", "caf.fr", true));
+    ck_assert_str_eq(schema_path(buf, sizeof(buf), "rrd", "caf.fr", SCHEMA_PHASES),
+                     "rrd/caf.fr.phases.rrd");
+    ck_assert_ptr_null(schema_path(buf, 10, "rrd", "caf.fr", SCHEMA_PHASES));
+}
+END_TEST
+
+/* The schema's tables agree with each other: one le_<ms> source per bound, in order; every
+ * file's plan starts with its full resolution and merges what the step already covers. */
+START_TEST(test_schema)
+{
+    size_t n;
+    const struct schema_ds *ds = schema_ds(SCHEMA_CRIT, &n);
+    struct schema_keep keep = {2 * 86400, 14 * 86400, 400 * 86400, 92 * 86400, 1830 * 86400};
+    struct schema_rra r[SCHEMA_MAX_RRA];
+    char name[16];
+
+    ck_assert_uint_eq(n, 4 + SCHEMA_NBUCKETS);
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
+        snprintf(name, sizeof(name), "le_%u", schema_bounds_ms[i]);
+        ck_assert_str_eq(ds[4 + i].name, name);
+        if (i > 0)
+            ck_assert_uint_gt(schema_bounds_ms[i], schema_bounds_ms[i - 1]);
+    }
+    ds = schema_ds(SCHEMA_PHASES, &n);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(ds[0].name, "total");
+
+    /* 60 s: full (2 days), 10 min, 1 h, 1 day. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 60, &keep), 4);
+    ck_assert_uint_eq(r[0].pdp, 1);
+    ck_assert_uint_eq(r[0].rows, 2 * 1440);
+    ck_assert_uint_eq(r[3].pdp, 1440);
+    ck_assert_uint_eq(r[3].rows, 1830);
+    /* 3600 s: full, 10 min and 1 h are one archive, kept 400 days. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 3600, &keep), 2);
+    ck_assert_uint_eq(r[0].pdp, 1);
+    ck_assert_uint_eq(r[0].rows, 400 * 24);
+    /* Phases at 10 s: AVERAGE full, then AVERAGE MIN MAX at 10 min and 1 h. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_PHASES, 10, &keep), 7);
+    ck_assert_str_eq(r[6].cf, "MAX");
+    ck_assert_uint_eq(r[6].pdp, 360);
+    ck_assert_uint_eq(r[6].rows, 92 * 24);
 }
 END_TEST
 
@@ -1557,6 +1600,7 @@ Suite *rrdw_suite(void)
     tcase_add_test(tc, test_dir_unusable_then_restored);
     tcase_add_test(tc, test_failed_go_back_first);
     tcase_add_test(tc, test_bucket_bounds);
+    tcase_add_test(tc, test_schema);
     tcase_add_loop_test(tc, test_corrupt_file, 0, N(bad_cases));
     tcase_add_test(tc, test_other_layout);
     tcase_add_loop_test(tc, test_step_change, 0, N(step_cases));

@@ -10,8 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/httpc.h"
 #include "base/log.h"
+#include "net/httpc.h"
+#include "store/criterion.h"
 
 #define SUMMARY_MAX 200
 #define SELF SIZE_MAX /* the probe index of vigie itself (the impaired alert) */
@@ -416,12 +417,14 @@ bool alert_confirming(const struct alert *a, size_t i)
 void alert_availability(struct alert *a, size_t i, double availability, int64_t now)
 {
     const struct probe *p = a->ps[i].p;
+    char pct[32];
 
     if (isnan(availability) || !p->alert_enabled)
         return;
     if (availability < p->avail_target)
         fire(a, i, AK_CRITERION, now, availability,
-             "availability %.3f%% over %.0f days, under the %.1f%% target", availability * 100,
+             "availability %s%% over %.0f days, under the %.1f%% target",
+             criterion_pct(pct, sizeof(pct), availability, 3),
              (double)p->avail_window_ms / 86400000.0, p->avail_target * 100);
     else
         resolve(a, i, AK_CRITERION, now);

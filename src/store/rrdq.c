@@ -11,16 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-const unsigned rrdq_bounds_ms[RRDQ_NBUCKETS] = {200, 400, 500, 600, 800, 1000, 2000};
-
-/* The criterion's thresholds (DESIGN.md): availability over 3 months, load time. */
-#define AVAIL_GREEN 0.999
-#define AVAIL_YELLOW 0.985
-#define TIME_GREEN_MS 400.0
-#define TIME_YELLOW_MS 800.0
-
-/* Averages are sums of binary values divided by a count: 999/1000 must rate green. */
-#define EPS 1e-9
+#include "store/schema.h"
 
 /* How far back the last sample is looked for, in rows of the full-resolution archive. */
 #define LAST_ROWS 64
@@ -34,7 +25,7 @@ struct fetch {
     rrd_value_t *data;
     size_t rows;
     int up, valid, total, response;
-    int le[RRDQ_NBUCKETS];
+    int le[SCHEMA_NBUCKETS];
 };
 
 static void fetch_free(struct fetch *f)
@@ -91,8 +82,8 @@ static int fetch(const char *path, time_t start, time_t end, unsigned long step,
     f->valid = ds_index(f, "valid");
     f->total = ds_index(f, "total");
     f->response = ds_index(f, "response");
-    for (int i = 0; i < RRDQ_NBUCKETS; i++) {
-        snprintf(name, sizeof(name), "le_%u", rrdq_bounds_ms[i]);
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
+        snprintf(name, sizeof(name), "le_%u", schema_bounds_ms[i]);
         f->le[i] = ds_index(f, name);
         if (f->le[i] < 0)
             f->up = -1;
@@ -156,7 +147,7 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
                       unsigned long *step, struct rrdq_summary *out, char *err, size_t errlen)
 {
     char path[4096];
-    double w, sum_w = 0, sum_up = 0, sum_le[RRDQ_NBUCKETS] = {0};
+    double w, sum_w = 0, sum_up = 0, sum_le[SCHEMA_NBUCKETS] = {0};
     unsigned long base;
     bool hinted;
     struct fetch f, last;
@@ -164,9 +155,9 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
 
     memset(out, 0, sizeof(*out));
     out->availability = out->median_ms = out->p95_ms = out->last_total_ms = NAN;
-    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++)
         out->le[i] = NAN;
-    if (snprintf(path, sizeof(path), "%s/%s.rrd", rrd_dir, id) >= (int)sizeof(path))
+    if (!schema_path(path, sizeof(path), rrd_dir, id, SCHEMA_CRIT))
         return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
     if (access(path, F_OK) != 0)
         return set_error(err, errlen, -ENOENT, "%s: no such file", path);
@@ -214,7 +205,7 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
         out->rows_known++;
         sum_w += w;
         sum_up += w * cell(&f, r, f.up);
-        for (int i = 0; i < RRDQ_NBUCKETS; i++) {
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
             double le = cell(&f, r, f.le[i]);
             sum_le[i] += w * (isnan(le) ? 0 : le);
         }
@@ -222,7 +213,7 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
     out->samples = sum_w;
     if (sum_w > 0) {
         out->availability = sum_up / sum_w;
-        for (int i = 0; i < RRDQ_NBUCKETS; i++)
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++)
             out->le[i] = sum_le[i] / sum_w;
         out->median_ms = rrdq_percentile(out->le, out->availability, 0.5);
         out->p95_ms = rrdq_percentile(out->le, out->availability, 0.95);
@@ -248,7 +239,7 @@ int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (snprintf(path, sizeof(path), "%s/%s.rrd", rrd_dir, id) >= (int)sizeof(path))
+    if (!schema_path(path, sizeof(path), rrd_dir, id, SCHEMA_CRIT))
         return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
     if (access(path, F_OK) != 0)
         return set_error(err, errlen, -ENOENT, "%s: no such file", path);
@@ -283,7 +274,7 @@ int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
         ok = w * cell(&f, r, f.up);
         out->checks += w;
         out->up += ok;
-        for (int i = 0; i < RRDQ_NBUCKETS; i++) {
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
             double le = cell(&f, r, f.le[i]);
             out->le[i] += w * (isnan(le) ? 0 : le);
         }
@@ -309,7 +300,7 @@ void rrdq_totals_add(struct rrdq_totals *sum, const struct rrdq_totals *t)
     sum->checks += t->checks;
     sum->flagged += t->flagged;
     sum->up += t->up;
-    for (int i = 0; i < RRDQ_NBUCKETS; i++)
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++)
         sum->le[i] += t->le[i];
     sum->response_n += t->response_n;
     sum->response_ms += t->response_ms;
@@ -317,21 +308,21 @@ void rrdq_totals_add(struct rrdq_totals *sum, const struct rrdq_totals *t)
     sum->total_ms += t->total_ms;
 }
 
-double rrdq_apdex(const double le[RRDQ_NBUCKETS])
+double rrdq_apdex(const double le[SCHEMA_NBUCKETS])
 {
     /* le_500 and le_2000: T and 4T. */
     return le[2] + (le[6] - le[2]) / 2;
 }
 
-double rrdq_percentile(const double le[RRDQ_NBUCKETS], double availability, double p)
+double rrdq_percentile(const double le[SCHEMA_NBUCKETS], double availability, double p)
 {
     double want, lo_ms = 0, lo_f = 0;
 
     if (isnan(availability) || availability <= 0 || p <= 0 || p >= 1)
         return NAN;
     want = p * availability;
-    for (int i = 0; i < RRDQ_NBUCKETS; i++) {
-        double hi_f = le[i], hi_ms = rrdq_bounds_ms[i];
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
+        double hi_f = le[i], hi_ms = schema_bounds_ms[i];
         if (isnan(hi_f))
             return NAN;
         if (hi_f >= want) {
@@ -343,26 +334,4 @@ double rrdq_percentile(const double le[RRDQ_NBUCKETS], double availability, doub
         lo_f = hi_f;
     }
     return INFINITY;
-}
-
-enum rrdq_class rrdq_avail_class(double a)
-{
-    if (isnan(a))
-        return RRDQ_NONE;
-    if (a >= AVAIL_GREEN - EPS)
-        return RRDQ_GREEN;
-    return a >= AVAIL_YELLOW - EPS ? RRDQ_YELLOW : RRDQ_RED;
-}
-
-enum rrdq_class rrdq_time_class(double ms)
-{
-    if (isnan(ms))
-        return RRDQ_NONE;
-    return ms < TIME_GREEN_MS ? RRDQ_GREEN : ms < TIME_YELLOW_MS ? RRDQ_YELLOW : RRDQ_RED;
-}
-
-const char *rrdq_class_name(enum rrdq_class c)
-{
-    static const char *const names[] = {"none", "green", "yellow", "red"};
-    return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "none";
 }

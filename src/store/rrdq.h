@@ -12,12 +12,7 @@
 #include <stddef.h>
 #include <time.h>
 
-/* The latency bounds of the `le_<ms>` data sources, ascending. */
-#define RRDQ_NBUCKETS 7
-extern const unsigned rrdq_bounds_ms[RRDQ_NBUCKETS];
-
-/* The criterion's colours (DESIGN.md, "The criterion"). */
-enum rrdq_class { RRDQ_NONE, RRDQ_GREEN, RRDQ_YELLOW, RRDQ_RED };
+#include "store/schema.h"
 
 struct rrdq_summary {
     time_t start, end;  /* the window read, aligned on the archive's rows: (start, end] */
@@ -26,8 +21,8 @@ struct rrdq_summary {
     size_t rows_known;  /* rows holding a counted sample (valid > 0) */
     double samples;     /* counted checks in the window (sum of valid × pdp per row) */
     /* The following are fractions of the counted checks, NAN when there is none. */
-    double availability;      /* AVERAGE(up) over counted checks */
-    double le[RRDQ_NBUCKETS]; /* share of counted checks that succeeded under each bound */
+    double availability;        /* AVERAGE(up) over counted checks */
+    double le[SCHEMA_NBUCKETS]; /* share of counted checks that succeeded under each bound */
     /* Percentiles of `total` among successful checks, in ms, interpolated linearly between
      * bucket bounds (0 ms → 0); INFINITY when above the last bound; NAN when no success. */
     double median_ms;
@@ -61,7 +56,7 @@ struct rrdq_totals {
     double checks;   /* counted checks (valid, `up` known) */
     double flagged;  /* samples flagged as taken while vigie was impaired: (1 - valid) × steps */
     double up;       /* successful counted checks */
-    double le[RRDQ_NBUCKETS]; /* counted checks that succeeded under each bound */
+    double le[SCHEMA_NBUCKETS]; /* counted checks that succeeded under each bound */
     /* The means of `response` and `total`, over successful checks where the row knows them. */
     double response_n, response_ms; /* checks, and the sum of their response times in ms */
     double total_n, total_ms;
@@ -80,17 +75,12 @@ void rrdq_totals_add(struct rrdq_totals *sum, const struct rrdq_totals *t);
 /* Apdex with T = 500 ms over the counted checks, from bucket shares `le` (rrdq_summary's `le`):
  * satisfied = le_500, tolerated = le_2000 - le_500 (4T), failed checks frustrated:
  * le_500 + (le_2000 - le_500) / 2. NAN when a share is NAN. */
-double rrdq_apdex(const double le[RRDQ_NBUCKETS]);
+double rrdq_apdex(const double le[SCHEMA_NBUCKETS]);
 
 /* The percentile p (0 < p < 1) of successful checks' total time, in ms, from bucket fractions
  * `le` (share of all counted checks) and `availability` (share that succeeded): NAN when
  * availability is 0 or NAN, INFINITY above the last bound. Exposed for tests and for callers
  * that aggregate several probes. */
-double rrdq_percentile(const double le[RRDQ_NBUCKETS], double availability, double p);
-
-/* The criterion's class for an availability (0..1) and for a load time (ms). NAN → RRDQ_NONE. */
-enum rrdq_class rrdq_avail_class(double availability);
-enum rrdq_class rrdq_time_class(double ms);
-const char *rrdq_class_name(enum rrdq_class c); /* "none", "green", "yellow", "red" */
+double rrdq_percentile(const double le[SCHEMA_NBUCKETS], double availability, double p);
 
 #endif

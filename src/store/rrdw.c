@@ -62,10 +62,11 @@
 #include "base/fnv.h"
 #include "base/log.h"
 #include "base/worker.h"
+#include "store/schema.h"
 
-#define NFILES 2 /* per probe: the criterion file, the phases file */
-#define F_CRIT 0
-#define F_PHASES 1
+#define NFILES SCHEMA_NFILES /* per probe: the criterion file, the phases file */
+#define F_CRIT SCHEMA_CRIT
+#define F_PHASES SCHEMA_PHASES
 #define DONE_ALL ((1u << NFILES) - 1)
 #define S_STALE (1u << NFILES) /* sample flag: skipped as stale by the criterion file */
 
@@ -145,7 +146,7 @@ struct wfile {
 
 /* What the worker needs to create files. */
 struct layout {
-    uint64_t full_s, medium_s, hourly_s, phases_hourly_s, daily_s;
+    struct schema_keep keep;
     const char *daemon; /* rrdcached's address, NULL: librrd writes the files itself */
     bool local;         /* the files are on this machine (no daemon, or a unix socket) */
 };
@@ -226,81 +227,6 @@ struct rrdw {
 };
 
 /* ------------------------------------------------------------------------------------------ */
-/* Data sources and archives: the layout of the two files. */
-
-struct dsdef {
-    const char *name;
-    const char *max; /* "1" for the 0/1 sources, "U" for durations */
-};
-
-static const struct dsdef crit_ds[] = {
-    {"up", "1"},     {"valid", "1"},   {"total", "U"},   {"response", "U"},
-    {"le_200", "1"}, {"le_400", "1"},  {"le_500", "1"},  {"le_600", "1"},
-    {"le_800", "1"}, {"le_1000", "1"}, {"le_2000", "1"},
-};
-static const int64_t le_ms[] = {200, 400, 500, 600, 800, 1000, 2000};
-
-static const struct dsdef phases_ds[] = {
-    {"total", "U"}, {"dns", "U"}, {"connect", "U"}, {"tls", "U"}, {"ttfb", "U"},
-};
-
-#define NCRIT (sizeof(crit_ds) / sizeof(crit_ds[0]))
-#define NPHASES (sizeof(phases_ds) / sizeof(phases_ds[0]))
-#define NLE (sizeof(le_ms) / sizeof(le_ms[0]))
-
-static const struct dsdef *const file_ds[NFILES] = {crit_ds, phases_ds};
-static const size_t file_nds[NFILES] = {NCRIT, NPHASES};
-static const char *const file_suffix[NFILES] = {".rrd", ".phases.rrd"};
-
-struct rradef {
-    const char *cf;
-    unsigned long pdp, rows;
-};
-
-#define MAX_RRA 12
-
-/* Adds an archive of `span_s` seconds per row (the step itself when 0) holding `keep_s`
- * seconds; one already there with the same function and resolution keeps the longer. */
-static void rra_add(struct rradef *r, size_t *n, const char *cf, unsigned long step,
-                    uint64_t span_s, uint64_t keep_s)
-{
-    unsigned long pdp = span_s / step > 1 ? (unsigned long)(span_s / step) : 1;
-    uint64_t per_row = (uint64_t)pdp * step;
-    unsigned long rows = (unsigned long)((keep_s + per_row - 1) / per_row);
-
-    if (rows < 1)
-        rows = 1;
-    for (size_t i = 0; i < *n; i++) {
-        if (strcmp(r[i].cf, cf) == 0 && r[i].pdp == pdp) {
-            if (r[i].rows < rows)
-                r[i].rows = rows;
-            return;
-        }
-    }
-    if (*n < MAX_RRA)
-        r[(*n)++] = (struct rradef){cf, pdp, rows};
-}
-
-static size_t rra_plan(struct rradef *r, int which, unsigned long step, const struct layout *l)
-{
-    static const char *const mmm[] = {"AVERAGE", "MIN", "MAX"};
-    size_t n = 0;
-
-    rra_add(r, &n, "AVERAGE", step, 0, l->full_s);
-    if (which == F_CRIT) {
-        rra_add(r, &n, "AVERAGE", step, 600, l->medium_s);
-        rra_add(r, &n, "AVERAGE", step, 3600, l->hourly_s);
-        rra_add(r, &n, "AVERAGE", step, DAY_S, l->daily_s);
-    } else {
-        for (size_t i = 0; i < 3; i++)
-            rra_add(r, &n, mmm[i], step, 600, l->medium_s);
-        for (size_t i = 0; i < 3; i++)
-            rra_add(r, &n, mmm[i], step, 3600, l->phases_hourly_s);
-    }
-    return n;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* The ring. */
 
 static struct sample *ring_at(const struct ring *r, size_t i)
@@ -374,13 +300,6 @@ static void ring_take(struct ring *r, struct sample *out)
 /* ------------------------------------------------------------------------------------------ */
 /* Paths and the table of files. */
 
-char *rrdw_path(char *buf, size_t len, const char *dir, const char *id, bool phases)
-{
-    int n = snprintf(buf, len, "%s/%s%s", dir, id, file_suffix[phases ? F_PHASES : F_CRIT]);
-
-    return n >= 0 && (size_t)n < len ? buf : NULL;
-}
-
 static struct wfile **slot_of(struct wfile **slots, size_t nslots, const char *id)
 {
     size_t i = (size_t)fnv1a_str(FNV_OFFSET, id) & (nslots - 1);
@@ -413,7 +332,7 @@ static struct wfile *wfile_new(const char *dir, const char *id)
         goto fail;
     for (int k = 0; k < NFILES; k++) {
         f->path[k] = malloc(len);
-        if (!f->path[k] || !rrdw_path(f->path[k], len, dir, id, k == F_PHASES))
+        if (!f->path[k] || !schema_path(f->path[k], len, dir, id, (enum schema_file)k))
             goto fail;
     }
     return f;
@@ -540,7 +459,8 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
     struct jpart *p = &e->part[k];
     struct stat st;
     rrd_info_t *info, *i;
-    size_t nds = 0;
+    size_t nds = 0, nours;
+    const struct schema_ds *ours = schema_ds((enum schema_file)k, &nours);
     bool same = true;
     int fd;
 
@@ -584,8 +504,8 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
             size_t nlen = len - 10;
 
             nds++;
-            if (idx >= file_nds[k] || strlen(file_ds[k][idx].name) != nlen ||
-                strncmp(file_ds[k][idx].name, key + 3, nlen) != 0)
+            if (idx >= nours || strlen(ours[idx].name) != nlen ||
+                strncmp(ours[idx].name, key + 3, nlen) != 0)
                 same = false;
         }
     }
@@ -598,7 +518,7 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
         if (*last <= 0)
             return part_fail(p, p->path, C_UPDATE, 0, rrd_get_error());
     }
-    *found = same && nds == file_nds[k] && *old_step == step ? FOUND_OURS : FOUND_OTHER;
+    *found = same && nds == nours && *old_step == step ? FOUND_OURS : FOUND_OTHER;
     return 0;
 }
 
@@ -645,7 +565,7 @@ static int file_move_aside(struct jfile *e, int k, const struct layout *lay, uns
  * librrd 1.x's rrd_format.h on LP64: stat_head 128 bytes, live_head 16, per DS ds_def 120 and
  * pdp_prep 112, per RRA rra_def 120 and rra_ptr 8, per DS and RRA cdp_prep 80), then 8 bytes
  * per DS per row. Only for messages; test_create_failures compares it with real files. */
-static uint64_t file_bytes(size_t nds, const struct rradef *rra, size_t nrra)
+static uint64_t file_bytes(size_t nds, const struct schema_rra *rra, size_t nrra)
 {
     uint64_t rows = 0;
 
@@ -692,17 +612,17 @@ static int create_failed(struct jfile *e, int k, uint64_t need, int err)
 static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_t step,
                        int64_t last_up)
 {
-    struct rradef rra[MAX_RRA];
-    size_t nrra = rra_plan(rra, k, step, lay);
-    size_t nds = file_nds[k];
-    char defs[NCRIT + MAX_RRA][64];
-    const char *argv[NCRIT + MAX_RRA];
+    struct schema_rra rra[SCHEMA_MAX_RRA];
+    size_t nrra = schema_rra_plan(rra, (enum schema_file)k, step, &lay->keep), nds;
+    const struct schema_ds *ds = schema_ds((enum schema_file)k, &nds);
+    char defs[SCHEMA_MAX_DS + SCHEMA_MAX_RRA][64];
+    const char *argv[SCHEMA_MAX_DS + SCHEMA_MAX_RRA];
     int argc = 0;
 
     /* DS:<name>:GAUGE:<heartbeat>:<min>:<max> */
     for (size_t i = 0; i < nds; i++) {
-        snprintf(defs[argc], sizeof(defs[argc]), "DS:%s:GAUGE:%lu:0:%s", file_ds[k][i].name,
-                 2ul * step, file_ds[k][i].max);
+        snprintf(defs[argc], sizeof(defs[argc]), "DS:%s:GAUGE:%lu:0:%s", ds[i].name, 2ul * step,
+                 ds[i].max);
         argv[argc] = defs[argc];
         argc++;
     }
@@ -791,8 +711,9 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
         put_bit(&p, end, s->kind == K_MISSED ? -1 : counted);
         put_us(&p, end, s->total_us);
         put_us(&p, end, s->response_us);
-        for (size_t i = 0; i < NLE; i++)
-            put_bit(&p, end, counted ? s->total_us >= 0 && s->total_us < le_ms[i] * 1000 : -1);
+        for (size_t i = 0; i < SCHEMA_NBUCKETS; i++)
+            put_bit(&p, end,
+                    counted ? s->total_us >= 0 && s->total_us < schema_bounds_ms[i] * 1000ll : -1);
     } else {
         put_us(&p, end, s->total_us);
         put_us(&p, end, s->dns_us);
@@ -806,9 +727,11 @@ static void format_line(char *p, size_t len, int k, const struct sample *s)
 static void format_gap(char *p, size_t len, int k, int64_t t)
 {
     const char *end = p + len;
+    size_t nds;
 
+    schema_ds((enum schema_file)k, &nds);
     p += snprintf(p, len, "%" PRId64, t);
-    for (size_t i = 0; i < file_nds[k]; i++)
+    for (size_t i = 0; i < nds; i++)
         put_bit(&p, end, -1);
 }
 
@@ -1568,11 +1491,12 @@ struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
     w->lay.local = !w->daemon || strncmp(w->daemon, "unix:", 5) == 0 || w->daemon[0] == '/';
     w->flush_ms = o && o->flush_ms ? o->flush_ms : 30000;
     w->max_queued = o && o->max_queued ? o->max_queued : 1000000;
-    w->lay.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
-    w->lay.medium_s = o && o->medium_s ? o->medium_s : 14 * DAY_S;
-    w->lay.hourly_s = o && o->hourly_s ? o->hourly_s : 400 * DAY_S;
-    w->lay.phases_hourly_s = w->lay.hourly_s < 92 * DAY_S ? w->lay.hourly_s : 92 * DAY_S;
-    w->lay.daily_s = o && o->daily_s ? o->daily_s : 1830 * DAY_S;
+    w->lay.keep.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
+    w->lay.keep.medium_s = o && o->medium_s ? o->medium_s : 14 * DAY_S;
+    w->lay.keep.hourly_s = o && o->hourly_s ? o->hourly_s : 400 * DAY_S;
+    w->lay.keep.phases_hourly_s =
+        w->lay.keep.hourly_s < 92 * DAY_S ? w->lay.keep.hourly_s : 92 * DAY_S;
+    w->lay.keep.daily_s = o && o->daily_s ? o->daily_s : 1830 * DAY_S;
     if (uv_timer_init(loop, &w->timer) != 0)
         goto fail;
     tick = w->flush_ms < TICK_MS ? w->flush_ms : TICK_MS;

@@ -1,16 +1,8 @@
 /* rrdw — the RRD writer: the only module that creates and updates RRD files (librrd's
  * thread-safe `_r` calls, on a libuv worker thread, never on the loop thread).
  *
- * Layout (docs/RRD.md is the reference): two files per probe in the RRD directory, step = the
- * probe's interval, heartbeat = 2 × step, every DS a GAUGE with min 0:
- *
- *   <id>.rrd         the criterion file. DS: up (0/1), valid (1 counted, 0 flagged: taken while
- *                    the probe itself was impaired), total, response (seconds),
- *                    le_200 le_400 le_500 le_600 le_800 le_1000 le_2000 (1 if total < bound, 0
- *                    otherwise or when the check failed). AVERAGE only, at full resolution,
- *                    10 min, 1 h and 1 day (retention below).
- *   <id>.phases.rrd  the latency file. DS: total dns connect tls ttfb (seconds). AVERAGE at full
- *                    resolution; AVERAGE, MIN and MAX at 10 min and 1 h.
+ * Layout: store/schema.h (docs/RRD.md is the reference): two files per probe in the RRD
+ * directory, step = the probe's interval, heartbeat = 2 × step.
  *
  * A sample is written at the step boundary that ends the step holding its due time, so each
  * primary data point holds exactly one check and AVERAGE over any step-aligned window is exact.
@@ -81,8 +73,5 @@ void rrdw_stats(const struct rrdw *w, struct rrdw_stats *out);
  * still cannot be written are counted in the log line that reports them lost. When `final` is
  * not NULL it receives the writer's last statistics (after that flush) before cb runs. */
 void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg), void *arg);
-
-/* The files of probe `id` under `dir` (for graphs, reports and tests): writes the path into buf. */
-char *rrdw_path(char *buf, size_t len, const char *dir, const char *id, bool phases);
 
 #endif

@@ -19,10 +19,11 @@
 
 #include "base/container.h"
 #include "base/fnv.h"
-#include "view/graph.h"
-#include "net/httpc.h"
 #include "base/sbuf.h"
 #include "base/worker.h"
+#include "net/httpc.h"
+#include "store/criterion.h"
+#include "view/graph.h"
 
 const time_t dash_window_span[DASH_NWIN] = {86400, 7 * 86400, 92 * 86400};
 const time_t dash_window_refresh[DASH_NWIN] = {300, 600, 3600};
@@ -396,13 +397,12 @@ static void decimal(char *s, const struct words *wd)
                 *s = ',';
 }
 
-/* Availability as a percentage rounded down to 2 decimals, so the figure never looks better than
- * the class (99.899 % shows 99.89 %, not 99.90 %). */
+/* Availability as a percentage with 2 decimals, cut as everywhere (criterion_pct). */
 static void fmt_avail(char *buf, size_t len, double a, const struct words *wd)
 {
-    double pct = floor(a * 10000.0 + 1e-6) / 100.0;
+    char pct[32];
 
-    snprintf(buf, len, wd == &fr ? "%.2f\u00a0%%" : "%.2f%%", pct);
+    snprintf(buf, len, wd == &fr ? "%s\u00a0%%" : "%s%%", criterion_pct(pct, sizeof(pct), a, 2));
     decimal(buf, wd);
 }
 
@@ -419,9 +419,9 @@ static void fmt_ms(char *buf, size_t len, double ms)
 static void fmt_pct_ms(char *buf, size_t len, double ms)
 {
     if (isinf(ms))
-        snprintf(buf, len, "&gt; %u\u00a0ms", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
-    else if (ms < rrdq_bounds_ms[0])
-        snprintf(buf, len, "&lt; %u\u00a0ms", rrdq_bounds_ms[0]);
+        snprintf(buf, len, "&gt; %u\u00a0ms", schema_bounds_ms[SCHEMA_NBUCKETS - 1]);
+    else if (ms < schema_bounds_ms[0])
+        snprintf(buf, len, "&lt; %u\u00a0ms", schema_bounds_ms[0]);
     else
         snprintf(buf, len, "%.0f\u00a0ms", ms);
 }
@@ -442,10 +442,10 @@ static void sb_datav(struct sbuf *b, double v)
  * the only carrier). */
 static void cell_indicator(struct sbuf *b, double v, bool is_time, const struct words *wd)
 {
-    enum rrdq_class c = is_time ? rrdq_time_class(v) : rrdq_avail_class(v);
+    enum criterion_class c = is_time ? criterion_time_class(v) : criterion_avail_class(v);
     char num[64];
 
-    sbuf_printf(b, "<td class=\"num q-%s\"", rrdq_class_name(c));
+    sbuf_printf(b, "<td class=\"num q-%s\"", criterion_class_name(c));
     sb_datav(b, v);
     if (isnan(v)) {
         sbuf_printf(b, "><span aria-hidden=\"true\">—</span><span class=\"sr\">%s</span></td>",
@@ -477,14 +477,14 @@ static double sum_p95(const struct dash_row *r, int w)
 /* ---- order: worst first ---- */
 
 /* Red before yellow before green before nothing. */
-static int class_badness(enum rrdq_class c)
+static int class_badness(enum criterion_class c)
 {
     switch (c) {
-    case RRDQ_RED:
+    case CRITERION_RED:
         return 3;
-    case RRDQ_YELLOW:
+    case CRITERION_YELLOW:
         return 2;
-    case RRDQ_GREEN:
+    case CRITERION_GREEN:
         return 1;
     default:
         return 0;
@@ -496,11 +496,11 @@ static int worst_class(const struct dash_row *r)
     int w = 0;
 
     for (int i = 0; i < DASH_NWIN; i++) {
-        int a = class_badness(rrdq_avail_class(sum_avail(r, i)));
+        int a = class_badness(criterion_avail_class(sum_avail(r, i)));
         w = a > w ? a : w;
     }
-    int t = class_badness(rrdq_time_class(sum_median(r, DASH_DAY)));
-    int q = class_badness(rrdq_time_class(sum_median(r, DASH_QUARTER)));
+    int t = class_badness(criterion_time_class(sum_median(r, DASH_DAY)));
+    int q = class_badness(criterion_time_class(sum_median(r, DASH_QUARTER)));
     w = t > w ? t : w;
     return q > w ? q : w;
 }
@@ -1038,8 +1038,8 @@ static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct
         for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++) {
             double share = NAN;
 
-            for (int k = 0; ok && k < RRDQ_NBUCKETS; k++)
-                if (rrdq_bounds_ms[k] == under[u] && s->availability > 0)
+            for (int k = 0; ok && k < SCHEMA_NBUCKETS; k++)
+                if (schema_bounds_ms[k] == under[u] && s->availability > 0)
                     share = s->le[k] / s->availability;
             if (isnan(share)) {
                 sbuf_printf(b, "<td class=\"num\" data-v=\"\">—<span class=\"sr\"> %s</span></td>",

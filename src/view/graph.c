@@ -50,9 +50,10 @@
 
 #include "base/container.h"
 #include "base/log.h"
-#include "store/rrdq.h"
-#include "store/rrdw.h"
 #include "base/worker.h"
+#include "store/criterion.h"
+#include "store/rrdq.h"
+#include "store/schema.h"
 
 #define DEF_WIDTH 720
 #define DEF_HEIGHT 200
@@ -384,10 +385,12 @@ static void with_decimal(char *s, char decimal)
 
 static const char *fmt_pct(char *buf, size_t len, double frac, const struct labels *L)
 {
+    char pct[32];
+
     if (isnan(frac))
         snprintf(buf, len, "–");
     else
-        snprintf(buf, len, "%.3f %%", frac * 100.0);
+        snprintf(buf, len, "%s %%", criterion_pct(pct, sizeof(pct), frac, 3));
     with_decimal(buf, L->decimal);
     return buf;
 }
@@ -397,7 +400,7 @@ static const char *fmt_ms(char *buf, size_t len, double ms)
     if (isnan(ms))
         snprintf(buf, len, "–");
     else if (isinf(ms))
-        snprintf(buf, len, "> %u ms", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
+        snprintf(buf, len, "> %u ms", schema_bounds_ms[SCHEMA_NBUCKETS - 1]);
     else
         snprintf(buf, len, "%.0f ms", ms);
     return buf;
@@ -407,13 +410,14 @@ static const char *fmt_ms(char *buf, size_t len, double ms)
 static void add_summary(struct args *a, const struct rrdq_summary *s, const struct labels *L)
 {
     char av[32], med[32], p95[32], last[64], when[32];
-    enum rrdq_class c = rrdq_avail_class(s->availability);
+    enum criterion_class c = criterion_avail_class(s->availability);
 
     args_add(a, "COMMENT:\\s");
     args_add(a, "COMMENT:%s %s%s%s%s · %s %s · %s %s · %.0f %s\\l", L->availability,
-             fmt_pct(av, sizeof(av), s->availability, L), c != RRDQ_NONE ? " (" : "", L->cls[c],
-             c != RRDQ_NONE ? ")" : "", L->median_l, fmt_ms(med, sizeof(med), s->median_ms), L->p95,
-             fmt_ms(p95, sizeof(p95), s->p95_ms), s->samples, L->checks);
+             fmt_pct(av, sizeof(av), s->availability, L), c != CRITERION_NONE ? " (" : "",
+             L->cls[c], c != CRITERION_NONE ? ")" : "", L->median_l,
+             fmt_ms(med, sizeof(med), s->median_ms), L->p95, fmt_ms(p95, sizeof(p95), s->p95_ms),
+             s->samples, L->checks);
     if (s->last_time == 0) {
         args_add(a, "COMMENT:%s \\: %s\\l", L->last, L->none);
         return;
@@ -471,11 +475,11 @@ static void add_bucket_chain(struct args *a, const char *name, int which)
 {
     char expr[2048];
     size_t n = 0;
-    unsigned last = rrdq_bounds_ms[RRDQ_NBUCKETS - 1];
+    unsigned last = schema_bounds_ms[SCHEMA_NBUCKETS - 1];
 
     n += (size_t)snprintf(expr + n, sizeof(expr) - n, "CDEF:%s=", name);
-    for (int i = 0; i < RRDQ_NBUCKETS && n < sizeof(expr); i++) {
-        unsigned lo = i ? rrdq_bounds_ms[i - 1] : 0, hi = rrdq_bounds_ms[i];
+    for (int i = 0; i < SCHEMA_NBUCKETS && n < sizeof(expr); i++) {
+        unsigned lo = i ? schema_bounds_ms[i - 1] : 0, hi = schema_bounds_ms[i];
         char lp[16];
 
         if (i)
@@ -497,7 +501,7 @@ static void add_bucket_chain(struct args *a, const char *name, int which)
         else
             n += (size_t)snprintf(expr + n, sizeof(expr) - n, "%u", last);
     }
-    for (int i = 0; i < RRDQ_NBUCKETS && n < sizeof(expr); i++)
+    for (int i = 0; i < SCHEMA_NBUCKETS && n < sizeof(expr); i++)
         n += (size_t)snprintf(expr + n, sizeof(expr) - n, ",IF");
     if (n >= sizeof(expr))
         a->nomem = true;
@@ -522,8 +526,8 @@ static void build_latency(struct args *a, const struct graph_req *rq, const stru
     args_add(a, "DEF:up=%s:up:AVERAGE", crit);
     args_add(a, "DEF:valid=%s:valid:AVERAGE", crit);
     args_add(a, "DEF:ctot=%s:total:AVERAGE", crit);
-    for (int i = 0; i < RRDQ_NBUCKETS; i++)
-        args_add(a, "DEF:b%d=%s:le_%u:AVERAGE", i, crit, rrdq_bounds_ms[i]);
+    for (int i = 0; i < SCHEMA_NBUCKETS; i++)
+        args_add(a, "DEF:b%d=%s:le_%u:AVERAGE", i, crit, schema_bounds_ms[i]);
     /* Not checked: no counted sample (missed ticks, flagged samples, vigie not running). */
     args_add(a, "CDEF:nock=up,UN,1,valid,0,EQ,IF");
     /* The phases are cumulative end times (seconds): each part is a difference, in ms, 0 where
@@ -558,8 +562,8 @@ static void build_latency(struct args *a, const struct graph_req *rq, const stru
     args_add(a, "AREA:smin");
     args_add(a, "AREA:sband#00000038:%s:STACK", L->minmax);
     args_add(a, "LINE2:med#000000:%s", L->median);
-    args_add(a, "HRULE:%u#ef6c00:%s:dashes", rrdq_bounds_ms[1], L->fast_line);
-    args_add(a, "HRULE:%u#c62828:%s\\l:dashes", rrdq_bounds_ms[4], L->slow_line);
+    args_add(a, "HRULE:%u#ef6c00:%s:dashes", schema_bounds_ms[1], L->fast_line);
+    args_add(a, "HRULE:%u#c62828:%s\\l:dashes", schema_bounds_ms[4], L->slow_line);
     add_summary(a, s, L);
 }
 
@@ -648,7 +652,7 @@ static int build_counts(struct args *a, const struct config *cfg, const struct g
     for (size_t i = 0; end == 0 && i < cfg->nprobes; i++) {
         if (!in_graph(&cfg->probes[i], group))
             continue;
-        rrdw_path(path, sizeof(path), cfg->rrd_dir, cfg->probes[i].id, false);
+        schema_path(path, sizeof(path), cfg->rrd_dir, cfg->probes[i].id, SCHEMA_CRIT);
         if (access(path, F_OK) == 0) {
             time_t t = rrd_last_r(path);
 
@@ -681,18 +685,18 @@ static int build_counts(struct args *a, const struct config *cfg, const struct g
 
         if (!in_graph(p, group))
             continue;
-        rrdw_path(path, sizeof(path), cfg->rrd_dir, p->id, false);
+        schema_path(path, sizeof(path), cfg->rrd_dir, p->id, SCHEMA_CRIT);
         if (stat(path, &sb) != 0) {
             missing++;
             continue;
         }
         esc_path(epath, sizeof(epath), path);
         args_add(a, "DEF:u%zu=%s:up:AVERAGE", nk, epath);
-        args_add(a, "DEF:l%zu=%s:le_%u:AVERAGE", nk, epath, rrdq_bounds_ms[4]);
+        args_add(a, "DEF:l%zu=%s:le_%u:AVERAGE", nk, epath, schema_bounds_ms[4]);
         nk++;
     }
     if (nk == 0) {
-        rrdw_path(path, sizeof(path), cfg->rrd_dir, "*", false);
+        schema_path(path, sizeof(path), cfg->rrd_dir, "*", SCHEMA_CRIT);
         snprintf(err, errlen, "no RRD file yet (%s)", path);
         rc = -ENOENT;
         goto out;
@@ -952,8 +956,8 @@ int graph_draw(const struct config *cfg, const struct graph_req *rq, const struc
         char rerr[512];
         struct stat sb;
 
-        rrdw_path(crit, sizeof(crit), cfg->rrd_dir, rq->probe->id, false);
-        rrdw_path(phases, sizeof(phases), cfg->rrd_dir, rq->probe->id, true);
+        schema_path(crit, sizeof(crit), cfg->rrd_dir, rq->probe->id, SCHEMA_CRIT);
+        schema_path(phases, sizeof(phases), cfg->rrd_dir, rq->probe->id, SCHEMA_PHASES);
         if (stat(crit, &sb) != 0 || (rq->kind == GRAPH_LATENCY && stat(phases, &sb) != 0)) {
             rc = -errno;
             snprintf(err, errlen, "probe %s: %s: %s", rq->probe->id,
@@ -1215,7 +1219,7 @@ static int pass_plan(struct graph *g, struct gjob *j, struct plan *pl)
         for (int k = 0; k < 2; k++) {
             struct timespec *m = &g->mt[2 * i + (size_t)k];
 
-            rrdw_path(path, sizeof(path), cfg->rrd_dir, cfg->probes[i].id, k == 1);
+            schema_path(path, sizeof(path), cfg->rrd_dir, cfg->probes[i].id, (enum schema_file)k);
             if (stat(path, &sb) == 0)
                 *m = sb.st_mtim;
             else

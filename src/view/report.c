@@ -16,63 +16,10 @@
 #include "net/httpc.h"
 
 #define DAY 86400
-#define EPS 1e-9    /* availability, a fraction: 999/1000 is 99.9 % */
-#define EPS_MS 1e-6 /* load time: microseconds summed and read back as doubles */
-
-/* ---- the rules ---- */
-
-enum rrdq_class report_avail_2023(double a)
-{
-    if (isnan(a))
-        return RRDQ_NONE;
-    if (a >= 0.999 - EPS)
-        return RRDQ_GREEN;
-    return a >= 0.985 - EPS ? RRDQ_YELLOW : RRDQ_RED;
-}
-
-enum rrdq_class report_time_2023(double ms)
-{
-    if (isnan(ms))
-        return RRDQ_NONE;
-    if (ms < 400 - EPS_MS)
-        return RRDQ_GREEN;
-    return ms < 800 - EPS_MS ? RRDQ_YELLOW : RRDQ_RED;
-}
-
-/* DemarchesClass.xml, urlScore: ranges=[95,98,99,99.5,99.9,100], scores=[-6,0,2,3,4,6], the first
- * range with availability <= boundary. */
-int report_avail_points_2019(double a)
-{
-    static const double ranges[] = {0.95, 0.98, 0.99, 0.995, 0.999};
-    static const int scores[] = {-6, 0, 2, 3, 4};
-
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-        if (a <= ranges[i] + EPS)
-            return scores[i];
-    return 6;
-}
-
-/* ranges=[200,400,600,800,1000], scores=[4,3,2,1,0] with responseTime < boundary, else -4. */
-int report_time_points_2019(double ms)
-{
-    static const double ranges[] = {200, 400, 600, 800, 1000};
-    static const int scores[] = {4, 3, 2, 1, 0};
-
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-        if (ms < ranges[i] - EPS_MS)
-            return scores[i];
-    return -4;
-}
-
-/* computeUrlScoreBadgeStyle: value > 7 success, 4 < value <= 7 warning, else danger. */
-enum rrdq_class report_score_class_2019(int score)
-{
-    return score > 7 ? RRDQ_GREEN : score > 4 ? RRDQ_YELLOW : RRDQ_RED;
-}
 
 void report_figures(const struct rrdq_totals *t, enum report_metric m, struct report_figures *out)
 {
-    double le[RRDQ_NBUCKETS];
+    double le[SCHEMA_NBUCKETS];
     double n = m == REPORT_RESPONSE ? t->response_n : t->total_n;
     double sum = m == REPORT_RESPONSE ? t->response_ms : t->total_ms;
 
@@ -84,20 +31,20 @@ void report_figures(const struct rrdq_totals *t, enum report_metric m, struct re
     out->mean_ms = n > 0 ? sum / n : NAN;
     if (t->checks > 0) {
         out->availability = t->up / t->checks;
-        for (int i = 0; i < RRDQ_NBUCKETS; i++)
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++)
             le[i] = t->le[i] / t->checks;
         out->median_ms = rrdq_percentile(le, out->availability, 0.5);
         out->p95_ms = rrdq_percentile(le, out->availability, 0.95);
         out->apdex = rrdq_apdex(le);
     }
-    out->avail_class = report_avail_2023(out->availability);
-    out->time_class = report_time_2023(out->mean_ms);
+    out->avail_class = criterion_avail_class(out->availability);
+    out->time_class = criterion_time_class(out->mean_ms);
     out->scored = !isnan(out->availability) && !isnan(out->mean_ms);
     if (out->scored) {
-        out->avail_points = report_avail_points_2019(out->availability);
-        out->time_points = report_time_points_2019(out->mean_ms);
+        out->avail_points = criterion_avail_points_2019(out->availability);
+        out->time_points = criterion_time_points_2019(out->mean_ms);
         out->score = out->avail_points + out->time_points;
-        out->score_class = report_score_class_2019(out->score);
+        out->score_class = criterion_score_class_2019(out->score);
     }
 }
 
@@ -376,11 +323,11 @@ static const char *metric_name(enum report_metric m)
     return m == REPORT_RESPONSE ? "response" : "total";
 }
 
-static const char *class_name(enum rrdq_class c, enum report_rules rules)
+static const char *class_name(enum criterion_class c, enum report_rules rules)
 {
-    if (rules == REPORT_RULES_2019 && c == RRDQ_YELLOW)
+    if (rules == REPORT_RULES_2019 && c == CRITERION_YELLOW)
         return "orange";
-    return rrdq_class_name(c);
+    return criterion_class_name(c);
 }
 
 /* A figure for the text formats: "" (csv) or "-" (table) when unknown. */
@@ -389,7 +336,7 @@ static const char *fmt_num(char *buf, size_t len, double v, int prec, double sca
     if (isnan(v))
         snprintf(buf, len, "%s", csv ? "" : "-");
     else if (isinf(v))
-        snprintf(buf, len, ">%u", rrdq_bounds_ms[RRDQ_NBUCKETS - 1]);
+        snprintf(buf, len, ">%u", schema_bounds_ms[SCHEMA_NBUCKETS - 1]);
     else
         snprintf(buf, len, "%.*f", prec, v * scale);
     return buf;
@@ -407,7 +354,10 @@ static void cells_fill(struct cells *c, const struct report_figures *f, enum rep
     fmt_num(c->checks, sizeof(c->checks), f->checks, 0, 1, csv);
     fmt_num(c->flagged, sizeof(c->flagged), f->flagged, 0, 1, csv);
     fmt_num(c->coverage, sizeof(c->coverage), f->coverage, csv ? 4 : 1, 100, csv);
-    fmt_num(c->avail, sizeof(c->avail), f->availability, csv ? 6 : 3, 100, csv);
+    if (isnan(f->availability))
+        fmt_num(c->avail, sizeof(c->avail), NAN, 0, 1, csv);
+    else
+        criterion_pct(c->avail, sizeof(c->avail), f->availability, csv ? 6 : 3);
     fmt_num(c->mean, sizeof(c->mean), f->mean_ms, csv ? 3 : 1, 1, csv);
     fmt_num(c->median, sizeof(c->median), f->median_ms, csv ? 3 : 0, 1, csv);
     fmt_num(c->p95, sizeof(c->p95), f->p95_ms, csv ? 3 : 0, 1, csv);
@@ -696,7 +646,7 @@ static void rel_path(const char *from, const char *to, char *buf, size_t len)
         snprintf(buf + n, len - n, "%s/", to + common + 1);
 }
 
-static const char *css_class(enum rrdq_class c)
+static const char *css_class(enum criterion_class c)
 {
     static const char *const names[] = {"none", "g", "y", "r"};
     return (unsigned)c < 4 ? names[c] : "none";

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "store/criterion.h"
 #include "store/rrdq.h"
 
 enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_HTML };
@@ -41,29 +42,15 @@ struct report_figures {
     double p95_ms;
     double apdex; /* T = 500 ms, on `total` */
     /* 2023 rules */
-    enum rrdq_class avail_class, time_class;
+    enum criterion_class avail_class, time_class;
     /* 2019 rules: points and the score out of 10, `scored` false when a figure is missing */
     bool scored;
     int avail_points, time_points, score;
-    enum rrdq_class score_class; /* green / yellow (the observatory's orange) / red */
+    enum criterion_class score_class; /* green / yellow (the observatory's orange) / red */
 };
 
 /* The figures from a probe's (or a group's summed) totals. */
 void report_figures(const struct rrdq_totals *t, enum report_metric m, struct report_figures *out);
-
-/* The rules, at and around their boundaries exactly as the observatory computes them (values
- * within 1e-9 of a boundary, in availability, or 1e-6 ms count as on it: they are sums of
- * binary values and microseconds read back as doubles).
- * 2023: availability (0..1) green ≥ 99.9 %, yellow ≥ 98.5 %, red below; load time green
- * < 400 ms, yellow < 800 ms, red from 800 ms. NAN → RRDQ_NONE. */
-enum rrdq_class report_avail_2023(double availability);
-enum rrdq_class report_time_2023(double ms);
-/* 2019: availability points: ≤ 95 % −6, ≤ 98 % 0, ≤ 99 % 2, ≤ 99.5 % 3, ≤ 99.9 % 4, above 6;
- * response points: < 200 ms 4, < 400 ms 3, < 600 ms 2, < 800 ms 1, < 1000 ms 0, else −4;
- * the score's colour: ≥ 8 green, 5..7 yellow (orange), ≤ 4 red. */
-int report_avail_points_2019(double availability);
-int report_time_points_2019(double ms);
-enum rrdq_class report_score_class_2019(int score);
 
 /* "YYYY-MM-DD" → that day's UTC midnight. 0 or -EINVAL. */
 int report_parse_date(const char *s, time_t *out);
