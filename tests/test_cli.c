@@ -266,6 +266,65 @@ START_TEST(test_check_json)
 }
 END_TEST
 
+/* Every command parses its arguments the same way (getopt_long): --opt=value, options after the
+ * operands, and the same two messages for a mistake. */
+START_TEST(test_options)
+{
+    char cfg[512], cfgeq[600];
+    static const char *const unused = "/nonexistent/vigie-test";
+    struct {
+        const char *argv[8];
+        int status;
+        const char *err; /* in stderr, NULL: stderr is not looked at */
+        const char *out; /* in stdout */
+    } c[] = {
+        {{"validate", cfgeq}, 0, NULL, ": ok, 177 probes"},
+        {{"validate", cfg, "-c"}, 3, "vigie: -c needs a value", NULL},
+        {{"report", cfgeq, "--from=2026-02-30"},
+         3,
+         "vigie: report: --from \"2026-02-30\": expected a date",
+         NULL},
+        {{"report", cfgeq, "--format=pdf"}, 3, "vigie: report: unknown format \"pdf\"", NULL},
+        {{"report", cfgeq, "--rules"}, 3, "vigie: report: --rules needs a value", NULL},
+        {{"report", cfgeq, "stray"}, 3, "vigie: report: unexpected argument \"stray\"", NULL},
+        {{"run", "--bogus"}, 3, "vigie: unexpected argument \"--bogus\"", NULL},
+        {{"check", "-vx"}, 3, "vigie: unexpected argument \"-x\"", NULL},
+        {{"check", "--json=1"}, 3, "vigie: unexpected argument \"--json=1\"", NULL},
+        {{"run", "--duration=5x"}, 3, "vigie: --duration 5x:", NULL},
+        {{"graph", "--period"}, 1, "vigie: --period needs a value", NULL},
+        {{"graph", "--kind=pie", "x"}, 1, "vigie: --kind: expected latency or avail", NULL},
+        {{"dashboard", "--lang=de"}, 3, "vigie: --lang de: expected fr or en", NULL},
+        {{"simulate", "--out", unused, "--speed=0"},
+         1,
+         "vigie: simulate: --speed 0: expected a factor",
+         NULL},
+        {{"simulate", "--out"}, 1, "vigie: simulate: --out needs a value", NULL},
+        {{"demo", "--out", unused, "--seed=abc"},
+         1,
+         "vigie: demo: --seed abc: expected a number",
+         NULL},
+        {{"demo", "extra"}, 1, "vigie: demo: unexpected argument \"extra\"", NULL},
+    };
+
+    snprintf(cfg, sizeof(cfg), "%s/vigie.yaml", srcdir());
+    snprintf(cfgeq, sizeof(cfgeq), "--config=%s/vigie.yaml", srcdir());
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        char *out = NULL, *err = NULL;
+        int rc = test_vigie(c[i].argv, &out, &err, 20);
+
+        ck_assert_msg(rc == c[i].status, "%s %s: exit %d, want %d; stderr:\n%s", c[i].argv[0],
+                      c[i].argv[1], rc, c[i].status, err);
+        if (c[i].err)
+            ck_assert_msg(strstr(err, c[i].err), "%s %s: stderr:\n%s\nwant: %s", c[i].argv[0],
+                          c[i].argv[1], err, c[i].err);
+        if (c[i].out)
+            ck_assert_msg(strstr(out, c[i].out), "%s: stdout:\n%s", c[i].argv[0], out);
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -277,6 +336,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_validate_broken_copy);
     tcase_add_test(tc, test_check_table_and_exit);
     tcase_add_test(tc, test_check_json);
+    tcase_add_test(tc, test_options);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,16 +20,17 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "config/config.h"
-#include "base/container.h"
-#include "view/dash.h"
-#include "view/graph.h"
 #include "app/demo.h"
+#include "base/cli.h"
+#include "base/container.h"
 #include "base/diag.h"
 #include "base/log.h"
-#include "view/report.h"
-#include "sim/sim.h"
 #include "base/units.h"
+#include "config/config.h"
+#include "sim/sim.h"
+#include "view/dash.h"
+#include "view/graph.h"
+#include "view/report.h"
 
 extern char **environ;
 
@@ -569,50 +570,65 @@ int demo_main(int argc, char **argv)
     char err[1024], path[4096], nd[4096];
     json_t *stats = NULL;
     size_t njdma = 0, changed, down, down_tr, slow_tr, pages = 0, warnings = 0;
-    int rc = 1;
+    int rc = 1, opt;
+    enum { O_OUT = 256, O_DURATION, O_INTERVAL, O_SEED };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"out", required_argument, NULL, O_OUT},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"interval", required_argument, NULL, O_INTERVAL},
+        {"seed", required_argument, NULL, O_SEED},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cl;
 
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *why = NULL;
+    cli_init(&cl, "vigie: demo", argc, argv, "c:vh", opts);
+    while ((opt = cli_next(&cl)) != -1) {
+        const char *why = NULL;
+        char *e;
 
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        switch (opt) {
+        case 'h':
             demo_usage(stdout);
             return 0;
-        }
-        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        case 'v':
             log_set_level(VLOG_DEBUG);
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "vigie: demo: %s needs a value\n", a);
-            demo_usage(stderr);
-            return 1;
-        }
-        i++;
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            src = v;
-        } else if (strcmp(a, "--out") == 0) {
-            out = v;
-        } else if (strcmp(a, "--duration") == 0) {
-            if (units_duration(v, &d.duration_ms, &why) == 0 &&
+            break;
+        case 'c':
+            src = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_DURATION:
+            if (units_duration(optarg, &d.duration_ms, &why) == 0 &&
                 (d.duration_ms < 20000 || d.duration_ms > MAX_DURATION_MS))
                 why = "between 20s and 10m";
-        } else if (strcmp(a, "--interval") == 0) {
-            if (units_duration(v, &interval, &why) == 0 && (interval < 1000 || interval > 60000))
+            break;
+        case O_INTERVAL:
+            if (units_duration(optarg, &interval, &why) == 0 &&
+                (interval < 1000 || interval > 60000))
                 why = "between 1s and 1m";
-        } else if (strcmp(a, "--seed") == 0) {
-            char *e;
-
-            so.seed = strtoull(v, &e, 10);
+            break;
+        case O_SEED:
+            so.seed = strtoull(optarg, &e, 10);
             why = *e ? "expected a number" : NULL;
-        } else {
-            fprintf(stderr, "vigie: demo: unexpected argument \"%s\"\n", a);
+            break;
+        default:
             demo_usage(stderr);
             return 1;
         }
         if (why) {
-            fprintf(stderr, "vigie: demo: %s %s: %s\n", a, v, why);
+            fprintf(stderr, "vigie: demo: %s %s: %s\n", cl.name, optarg, why);
             return 1;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vigie: demo: unexpected argument \"%s\"\n", argv[optind]);
+        demo_usage(stderr);
+        return 1;
     }
     if (!src && access("vigie.yaml", F_OK) == 0)
         src = "vigie.yaml";

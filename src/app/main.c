@@ -10,18 +10,19 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "probe/check.h"
 #include "app/daemon.h"
-#include "view/dash.h"
+#include "app/demo.h"
+#include "base/cli.h"
+#include "base/diag.h"
+#include "base/log.h"
 #include "base/units.h"
 #include "config/config.h"
-#include "base/diag.h"
-#include "view/graph.h"
 #include "net/httpc.h"
-#include "base/log.h"
-#include "view/report.h"
+#include "probe/check.h"
 #include "sim/sim.h"
-#include "app/demo.h"
+#include "view/dash.h"
+#include "view/graph.h"
+#include "view/report.h"
 
 #define VIGIE_VERSION "0.1"
 
@@ -76,66 +77,104 @@ static void usage(FILE *out)
             "  -v, --verbose      debug logging\n");
 }
 
-/* Parses the arguments after the command. Returns 0 or -1 after printing why. */
+/* The options every command shares; graph adds its own. */
+enum {
+    OPT_JSON = 256,
+    OPT_STATS,
+    OPT_DURATION,
+    OPT_SHARD,
+    OPT_LANG,
+    OPT_PERIOD,
+    OPT_FORMAT,
+    OPT_KIND,
+    OPT_END,
+    OPT_GROUP,
+    OPT_OVERVIEW,
+    OPT_ALL,
+};
+
+static const struct option common_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"stats", required_argument, NULL, OPT_STATS},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"lang", required_argument, NULL, OPT_LANG},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parses argv[1..argc) (argv[0] the command). Returns 0 or -1 after printing why. */
 static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
 {
+    struct cli cl;
+    int opt;
+
     o->ids = calloc((size_t)argc + 1, sizeof(*o->ids));
     if (!o->ids)
         return -1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vigie: %s needs a file\n", a);
-                return -1;
-            }
-            o->config = argv[++i];
+    cli_init(&cl, "vigie", argc, argv, "c:vh", common_opts);
+    while ((opt = cli_next(&cl)) != -1) {
+        switch (opt) {
+        case 'c':
+            o->config = optarg;
             o->config_given = true;
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            o->config = a + 9;
-            o->config_given = true;
-        } else if (strcmp(a, "--json") == 0) {
+            break;
+        case OPT_JSON:
             o->json = true;
-        } else if (strcmp(a, "--stats") == 0 && i + 1 < argc) {
-            o->stats = argv[++i];
-        } else if (strcmp(a, "--duration") == 0 && i + 1 < argc) {
+            break;
+        case OPT_STATS:
+            o->stats = optarg;
+            break;
+        case OPT_DURATION: {
             const char *why;
 
-            if (units_duration(argv[++i], &o->duration_ms, &why) != 0) {
-                fprintf(stderr, "vigie: --duration %s: %s\n", argv[i], why);
+            if (units_duration(optarg, &o->duration_ms, &why) != 0) {
+                fprintf(stderr, "vigie: --duration %s: %s\n", optarg, why);
                 return -1;
             }
-        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            break;
+        }
+        case OPT_SHARD: {
             unsigned si, sn;
             int end = 0;
 
-            if (sscanf(argv[++i], "%u/%u%n", &si, &sn, &end) != 2 || argv[i][end] != '\0' ||
-                sn < 1 || sn > 10000 || si < 1 || si > sn) {
+            if (sscanf(optarg, "%u/%u%n", &si, &sn, &end) != 2 || optarg[end] != '\0' || sn < 1 ||
+                sn > 10000 || si < 1 || si > sn) {
                 fprintf(stderr, "vigie: --shard %s: expected I/N with 1 <= I <= N <= 10000\n",
-                        argv[i]);
+                        optarg);
                 return -1;
             }
             o->shard_i = si;
             o->shard_n = sn;
-        } else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
-            if (dash_lang_parse(argv[++i], &o->lang) != 0) {
-                fprintf(stderr, "vigie: --lang %s: expected fr or en\n", argv[i]);
+            break;
+        }
+        case OPT_LANG:
+            if (dash_lang_parse(optarg, &o->lang) != 0) {
+                fprintf(stderr, "vigie: --lang %s: expected fr or en\n", optarg);
                 return -1;
             }
             o->lang_given = true;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            break;
+        case 'v':
             log_set_level(VLOG_DEBUG);
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            break;
+        case 'h':
             usage(stdout);
             exit(0);
-        } else if (a[0] == '-' || !allow_ids) {
-            fprintf(stderr, "vigie: unexpected argument \"%s\"\n", a);
+        default:
             usage(stderr);
             return -1;
-        } else {
-            o->ids[o->nids++] = a;
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!allow_ids) {
+            fprintf(stderr, "vigie: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return -1;
+        }
+        o->ids[o->nids++] = argv[i];
     }
     if (!o->config_given && access("vigie.yaml", F_OK) == 0)
         o->config = "vigie.yaml";
@@ -365,77 +404,101 @@ struct graph_cli {
 
 static int graph_args(int argc, char **argv, struct graph_cli *g)
 {
+    static const struct option graph_opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"period", required_argument, NULL, OPT_PERIOD},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"lang", required_argument, NULL, OPT_LANG},
+        {"end", required_argument, NULL, OPT_END},
+        {"output", required_argument, NULL, 'o'},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"overview", no_argument, NULL, OPT_OVERVIEW},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cl;
+    int opt;
+
     g->kind = GRAPH_LATENCY;
     g->period = GRAPH_DAY;
     g->format = GRAPH_PNG;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;
-
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            g->o.config = v;
+    cli_init(&cl, "vigie", argc, argv, "c:o:vh", graph_opts);
+    while ((opt = cli_next(&cl)) != -1) {
+        switch (opt) {
+        case 'c':
+            g->o.config = optarg;
             g->o.config_given = true;
-        } else if (strcmp(a, "--period") == 0) {
-            if ((g->period = graph_period_parse(v)) < 0) {
+            break;
+        case OPT_PERIOD:
+            if ((g->period = graph_period_parse(optarg)) < 0) {
                 fprintf(stderr, "vigie: --period: expected day, week, month, quarter or year\n");
                 return -1;
             }
-        } else if (strcmp(a, "--format") == 0) {
-            if ((g->format = graph_format_parse(v)) < 0) {
+            break;
+        case OPT_FORMAT:
+            if ((g->format = graph_format_parse(optarg)) < 0) {
                 fprintf(stderr, "vigie: --format: expected png or svg\n");
                 return -1;
             }
-        } else if (strcmp(a, "--kind") == 0) {
-            g->kind = graph_kind_parse(v);
+            break;
+        case OPT_KIND:
+            g->kind = graph_kind_parse(optarg);
             if (g->kind != GRAPH_LATENCY && g->kind != GRAPH_AVAIL) {
                 fprintf(stderr, "vigie: --kind: expected latency or avail\n");
                 return -1;
             }
-        } else if (strcmp(a, "--lang") == 0) {
-            if (graph_lang_parse(v) < 0) {
+            break;
+        case OPT_LANG:
+            if (graph_lang_parse(optarg) < 0) {
                 fprintf(stderr, "vigie: --lang: expected fr or en\n");
                 return -1;
             }
-            g->lang = v;
-        } else if (strcmp(a, "--end") == 0) {
+            g->lang = optarg;
+            break;
+        case OPT_END: {
             char *e = NULL;
-            long long t = v ? strtoll(v, &e, 10) : 0;
+            long long t = strtoll(optarg, &e, 10);
 
-            if (!v || *e || t <= 0) {
+            if (*e || t <= 0) {
                 fprintf(stderr, "vigie: --end: expected a UNIX time in seconds\n");
                 return -1;
             }
             g->end = (time_t)t;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            g->out = v;
-        } else if (strcmp(a, "--group") == 0) {
-            g->group = v;
-        } else {
-            takes = false;
-            if (strcmp(a, "--overview") == 0) {
-                g->overview = true;
-            } else if (strcmp(a, "--all") == 0) {
-                g->all = true;
-            } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-                log_set_level(VLOG_DEBUG);
-            } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-                usage(stdout);
-                exit(0);
-            } else if (a[0] == '-' || g->id) {
-                fprintf(stderr, "vigie: unexpected argument \"%s\"\n", a);
-                usage(stderr);
-                return -1;
-            } else {
-                g->id = a;
-            }
+            break;
         }
-        if (takes) {
-            if (!v) {
-                fprintf(stderr, "vigie: %s needs a value\n", a);
-                return -1;
-            }
-            i++;
+        case 'o':
+            g->out = optarg;
+            break;
+        case OPT_GROUP:
+            g->group = optarg;
+            break;
+        case OPT_OVERVIEW:
+            g->overview = true;
+            break;
+        case OPT_ALL:
+            g->all = true;
+            break;
+        case 'v':
+            log_set_level(VLOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (g->id) {
+            fprintf(stderr, "vigie: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return -1;
+        }
+        g->id = argv[i];
     }
     if ((g->id != NULL) + g->overview + (g->group != NULL) + g->all != 1) {
         fprintf(stderr, "vigie: graph: give one of ID, --overview, --group NAME or --all\n");
@@ -661,25 +724,25 @@ int main(int argc, char **argv)
         return EXIT_UNKNOWN;
     }
     if (strcmp(cmd, "run") == 0) {
-        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
+        rc = parse_opts(argc - 1, argv + 1, false, &o) ? EXIT_UNKNOWN : cmd_run(&o);
     } else if (strcmp(cmd, "validate") == 0) {
-        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
+        rc = parse_opts(argc - 1, argv + 1, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
     } else if (strcmp(cmd, "graph") == 0 && argc > 2 && strcmp(argv[2], "--render-plan") == 0) {
-        /* the daemon's renderer (src/graph.c): everything comes from the plan on stdin, and
+        /* the daemon's renderer (src/view/graph.c): everything comes from the plan on stdin, and
          * rrdcached's address from the daemon's environment */
         rc = graph_render_plan() == 0 ? 0 : 1;
     } else if (strcmp(cmd, "graph") == 0) {
-        rc = cmd_graph(argc - 2, argv + 2);
+        rc = cmd_graph(argc - 1, argv + 1);
     } else if (strcmp(cmd, "report") == 0) {
-        rc = report_main(argc - 2, argv + 2);
+        rc = report_main(argc - 1, argv + 1);
     } else if (strcmp(cmd, "dashboard") == 0) {
-        rc = parse_opts(argc - 2, argv + 2, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
+        rc = parse_opts(argc - 1, argv + 1, false, &o) ? EXIT_UNKNOWN : cmd_dashboard(&o);
     } else if (strcmp(cmd, "simulate") == 0) {
-        rc = sim_main(argc - 2, argv + 2);
+        rc = sim_main(argc - 1, argv + 1);
     } else if (strcmp(cmd, "demo") == 0) {
-        rc = demo_main(argc - 2, argv + 2);
+        rc = demo_main(argc - 1, argv + 1);
     } else if (strcmp(cmd, "check") == 0) {
-        rc = parse_opts(argc - 2, argv + 2, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
+        rc = parse_opts(argc - 1, argv + 1, true, &o) ? EXIT_UNKNOWN : cmd_check(&o);
     } else {
         fprintf(stderr, "vigie: unknown command \"%s\"\n", cmd);
         usage(stderr);

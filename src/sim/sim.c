@@ -26,11 +26,12 @@
 #include <uv.h>
 #include <yaml.h>
 
+#include "base/cli.h"
 #include "base/container.h"
 #include "base/diag.h"
 #include "base/log.h"
-#include "sim/sim.h"
 #include "base/units.h"
+#include "sim/sim.h"
 
 const unsigned sim_bounds_ms[9] = {125, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
 
@@ -1241,79 +1242,96 @@ int sim_main(int argc, char **argv)
     double speed = 0;
     bool no_scenario = false;
     char err[1024], nd[4096];
-    int rc = 1;
+    int rc = 1, opt;
+    enum {
+        O_LOCAL = 256,
+        O_NO_SCENARIO,
+        O_OUT,
+        O_DURATION,
+        O_SCENARIO,
+        O_INTERVAL,
+        O_SPEED,
+        O_CAPACITY,
+        O_SEED
+    };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"out", required_argument, NULL, O_OUT},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"scenario", required_argument, NULL, O_SCENARIO},
+        {"interval", required_argument, NULL, O_INTERVAL},
+        {"speed", required_argument, NULL, O_SPEED},
+        {"capacity", required_argument, NULL, O_CAPACITY},
+        {"seed", required_argument, NULL, O_SEED},
+        {"local-receiver", no_argument, NULL, O_LOCAL},
+        {"no-scenario", no_argument, NULL, O_NO_SCENARIO},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cl;
 
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *why = NULL;
+    cli_init(&cl, "vigie: simulate", argc, argv, "c:vh", opts);
+    while ((opt = cli_next(&cl)) != -1) {
+        const char *why = NULL;
+        char *e;
 
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        switch (opt) {
+        case 'h':
             sim_usage(stdout);
             return 0;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        case 'v':
             log_set_level(VLOG_DEBUG);
-            continue;
-        } else if (strcmp(a, "--local-receiver") == 0) {
+            break;
+        case O_LOCAL:
             wo.local_receiver = true;
-            continue;
-        } else if (strcmp(a, "--no-scenario") == 0) {
+            break;
+        case O_NO_SCENARIO:
             no_scenario = true;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "vigie: simulate: %s needs a value\n", a);
-            sim_usage(stderr);
-            return 1;
-        }
-        i++;
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            src = v;
-        } else if (strcmp(a, "--out") == 0) {
-            out = v;
-        } else if (strcmp(a, "--duration") == 0) {
-            if (units_duration(v, &duration, &why) != 0)
-                goto bad;
-        } else if (strcmp(a, "--scenario") == 0) {
-            if (units_duration(v, &scenario, &why) != 0)
-                goto bad;
-        } else if (strcmp(a, "--interval") == 0) {
-            if (units_duration(v, &wo.interval_ms, &why) != 0)
-                goto bad;
-            if (wo.interval_ms < 1000) {
+            break;
+        case 'c':
+            src = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_DURATION:
+            units_duration(optarg, &duration, &why);
+            break;
+        case O_SCENARIO:
+            units_duration(optarg, &scenario, &why);
+            break;
+        case O_INTERVAL:
+            if (units_duration(optarg, &wo.interval_ms, &why) == 0 && wo.interval_ms < 1000)
                 why = "at least 1s";
-                goto bad;
-            }
-        } else if (strcmp(a, "--speed") == 0) {
-            char *e;
-
-            speed = strtod(v, &e);
-            if (*e || !(speed >= 1)) {
+            break;
+        case O_SPEED:
+            speed = strtod(optarg, &e);
+            if (*e || !(speed >= 1))
                 why = "expected a factor >= 1, e.g. 10080 (three weeks in 3 minutes)";
-                goto bad;
-            }
-        } else if (strcmp(a, "--capacity") == 0) {
-            char *e;
-
-            so.capacity = strtol(v, &e, 10);
-            if (*e || so.capacity < 1 || so.capacity > 100000) {
+            break;
+        case O_CAPACITY:
+            so.capacity = strtol(optarg, &e, 10);
+            if (*e || so.capacity < 1 || so.capacity > 100000)
                 why = "expected 1..100000";
-                goto bad;
-            }
-        } else if (strcmp(a, "--seed") == 0) {
-            char *e;
-
-            so.seed = strtoull(v, &e, 10);
-            if (*e) {
+            break;
+        case O_SEED:
+            so.seed = strtoull(optarg, &e, 10);
+            if (*e)
                 why = "expected a number";
-                goto bad;
-            }
-        } else {
-            fprintf(stderr, "vigie: simulate: unexpected argument \"%s\"\n", a);
+            break;
+        default:
             sim_usage(stderr);
             return 1;
         }
-        continue;
-    bad:
-        fprintf(stderr, "vigie: simulate: %s %s: %s\n", a, v, why);
+        if (why) {
+            fprintf(stderr, "vigie: simulate: %s %s: %s\n", cl.name, optarg, why);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vigie: simulate: unexpected argument \"%s\"\n", argv[optind]);
+        sim_usage(stderr);
         return 1;
     }
     if (!out) {

@@ -132,7 +132,7 @@ struct sim_write_opts {
 int sim_write_config(const struct sim *s, const char *dir, const struct sim_write_opts *w,
                      char *err, size_t errlen);
 
-/* `vigie simulate ...` (argv after the command). Returns the exit status. */
+/* `vigie simulate ...` (argv[0] the command's name). Returns the exit status. */
 int sim_main(int argc, char **argv);
 
 #endif

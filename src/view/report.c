@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "base/cli.h"
 #include "base/diag.h"
 #include "net/httpc.h"
 
@@ -837,7 +838,7 @@ static void usage(FILE *out)
             "  -o, --output FILE  write there (atomically) instead of stdout\n");
 }
 
-struct cli {
+struct report_cli {
     const char *config, *from, *to, *quarter, *output;
     bool config_given;
     struct report_opts o;
@@ -852,76 +853,94 @@ static int pick(const char *v, const char *const *names, int n, const char *what
     return -1;
 }
 
-static int cli_parse(int argc, char **argv, struct cli *c)
+static int cli_parse(int argc, char **argv, struct report_cli *c)
 {
     static const char *const formats[] = {"table", "csv", "json", "html"};
     static const char *const rules[] = {"2023", "2019"};
     static const char *const metrics[] = {"response", "total"};
-    int k;
+    enum { O_FROM = 256, O_TO, O_QUARTER, O_PROBE, O_GROUP, O_FORMAT, O_RULES, O_METRIC };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"from", required_argument, NULL, O_FROM},
+        {"to", required_argument, NULL, O_TO},
+        {"quarter", required_argument, NULL, O_QUARTER},
+        {"probe", required_argument, NULL, O_PROBE},
+        {"group", required_argument, NULL, O_GROUP},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"rules", required_argument, NULL, O_RULES},
+        {"metric", required_argument, NULL, O_METRIC},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cl;
+    int k, opt;
 
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes =
-            strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--from") == 0 ||
-            strcmp(a, "--to") == 0 || strcmp(a, "--quarter") == 0 || strcmp(a, "--probe") == 0 ||
-            strcmp(a, "--group") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--rules") == 0 ||
-            strcmp(a, "--metric") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0;
-
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    cli_init(&cl, "vigie: report", argc, argv, "c:o:h", opts);
+    while ((opt = cli_next(&cl)) != -1) {
+        switch (opt) {
+        case 'h':
             usage(stdout);
             exit(0);
-        }
-        if (!takes) {
-            fprintf(stderr, "vigie: report: unexpected argument \"%s\"\n", a);
-            usage(stderr);
-            return -1;
-        }
-        if (!v) {
-            fprintf(stderr, "vigie: report: %s needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            c->config = v;
+        case 'c':
+            c->config = optarg;
             c->config_given = true;
-        } else if (strcmp(a, "--from") == 0) {
-            c->from = v;
-        } else if (strcmp(a, "--to") == 0) {
-            c->to = v;
-        } else if (strcmp(a, "--quarter") == 0) {
-            c->quarter = v;
-        } else if (strcmp(a, "--group") == 0) {
-            c->o.group = v;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            c->output = v;
-        } else if (strcmp(a, "--probe") == 0) {
-            /* argv[i] is ours to split: "a,b" becomes two ids. */
-            for (char *s = argv[i], *comma; s; s = comma ? comma + 1 : NULL) {
+            break;
+        case O_FROM:
+            c->from = optarg;
+            break;
+        case O_TO:
+            c->to = optarg;
+            break;
+        case O_QUARTER:
+            c->quarter = optarg;
+            break;
+        case O_GROUP:
+            c->o.group = optarg;
+            break;
+        case 'o':
+            c->output = optarg;
+            break;
+        case O_PROBE:
+            /* optarg is argv's, ours to split: "a,b" becomes two ids. */
+            for (char *s = optarg, *comma; s; s = comma ? comma + 1 : NULL) {
                 comma = strchr(s, ',');
                 if (comma)
                     *comma = '\0';
                 if (*s)
                     c->o.probes[c->o.nprobes++] = s;
             }
-        } else if (strcmp(a, "--format") == 0) {
-            if ((k = pick(v, formats, 4, "format")) < 0)
+            break;
+        case O_FORMAT:
+            if ((k = pick(optarg, formats, 4, "format")) < 0)
                 return -1;
             c->o.format = (enum report_format)k;
-        } else if (strcmp(a, "--rules") == 0) {
-            if ((k = pick(v, rules, 2, "rules")) < 0)
+            break;
+        case O_RULES:
+            if ((k = pick(optarg, rules, 2, "rules")) < 0)
                 return -1;
             c->o.rules = (enum report_rules)k;
-        } else {
-            if ((k = pick(v, metrics, 2, "metric")) < 0)
+            break;
+        case O_METRIC:
+            if ((k = pick(optarg, metrics, 2, "metric")) < 0)
                 return -1;
             c->o.metric = (enum report_metric)k;
+            break;
+        default:
+            usage(stderr);
+            return -1;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vigie: report: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
     }
     return 0;
 }
 
 /* The window from --from/--to/--quarter, defaults filled in. */
-static int cli_window(struct cli *c)
+static int cli_window(struct report_cli *c)
 {
     time_t t;
 
@@ -960,14 +979,18 @@ static int cli_window(struct cli *c)
 
 int report_main(int argc, char **argv)
 {
-    struct cli c = {0};
+    struct report_cli c = {0};
     struct config *cfg = NULL;
     struct diag d;
     char *tmp = NULL;
     FILE *out = stdout;
     int status = 3, rc;
+    size_t ids = (size_t)argc + 1; /* --probe a,b,c: at most one id per comma more */
 
-    c.o.probes = calloc((size_t)argc + 1, sizeof(*c.o.probes));
+    for (int i = 0; i < argc; i++)
+        for (const char *x = strchr(argv[i], ','); x; x = strchr(x + 1, ','))
+            ids++;
+    c.o.probes = calloc(ids, sizeof(*c.o.probes));
     if (!c.o.probes)
         return 1;
     if (cli_parse(argc, argv, &c) < 0 || cli_window(&c) < 0)

@@ -65,7 +65,7 @@ void report_default_window(time_t now, time_t *from, time_t *to);
  * empty (an unknown probe or group, with a message on `warn`), or a negative errno. */
 int report_write(const struct config *cfg, const struct report_opts *o, FILE *out, FILE *warn);
 
-/* `vigie report [options]` (argv after the command): parses, loads the configuration, writes
+/* `vigie report [options]` (argv[0] the command's name): parses, loads the configuration, writes
  * the report. Returns the process exit status (0 ok, 1 error, 3 bad usage). */
 int report_main(int argc, char **argv);
 
