@@ -1,10 +1,16 @@
 /* Tests for units: one table per parser, each row a loop test (its own process). */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/fsx.h"
 #include "base/units.h"
+#include "testutil.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -285,6 +291,84 @@ START_TEST(test_null_why)
 }
 END_TEST
 
+/* Entries of dir other than . and .. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* fsx: mkdir -p (nested, existing, a file in the way), a file replaced whole with its mode, and
+ * nothing left behind when a write is abandoned. */
+START_TEST(test_fsx)
+{
+    char *dir = test_mkdtemp(), path[4096], file[4096], *got;
+    struct fsx_atomic f;
+    struct stat st;
+    const char *step = NULL;
+    mode_t um = umask(022);
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/a/b/c", dir);
+    ck_assert_int_eq(fsx_mkdir_p(path, 0750), 0);
+    ck_assert_int_eq(fsx_mkdir_p(path, 0750), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_int_eq(st.st_mode & 0777, 0750);
+
+    snprintf(file, sizeof(file), "%s/a/b/c/f.json", dir);
+    ck_assert_int_eq(fsx_write_file(file, "first", 5, 0640, FSX_DURABLE), 0);
+    ck_assert_int_eq(fsx_write_file(file, "second", 6, 0600, 0), 0);
+    got = test_slurp(file, &len);
+    ck_assert_str_eq(got, "second");
+    free(got);
+    ck_assert_int_eq(stat(file, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(fsx_mkdir_p(file, 0755), -ENOTDIR);
+
+    /* Abandoned: the old content stays, no temporary file remains. */
+    ck_assert_int_eq(fsx_atomic_open(&f, file), 0);
+    ck_assert_int_eq(fsx_atomic_write(&f, "third", 5), 0);
+    ck_assert_int_eq(fsx_atomic_commit(&f, file, 0644, 0, -EIO, NULL), -EIO);
+    got = test_slurp(file, &len);
+    ck_assert_str_eq(got, "second");
+    free(got);
+    ck_assert_int_eq(dir_entries(path), 1);
+
+    /* Through a stream; a rename that cannot happen names its step. */
+    ck_assert_int_eq(fsx_atomic_open(&f, file), 0);
+    ck_assert_ptr_nonnull(fsx_atomic_stream(&f));
+    fprintf(f.stream, "%d", 42);
+    ck_assert_int_eq(fsx_atomic_commit(&f, file, 0644, FSX_DURABLE, 0, NULL), 0);
+    got = test_slurp(file, &len);
+    ck_assert_str_eq(got, "42");
+    free(got);
+    /* path is a directory: the rename fails, and says so; a/b holds only c still. */
+    ck_assert_int_eq(fsx_atomic_open(&f, path), 0);
+    ck_assert_int_eq(fsx_atomic_commit(&f, path, 0644, 0, 0, &step), -EISDIR);
+    ck_assert_str_eq(step, "rename");
+    snprintf(file, sizeof(file), "%s/a/b", dir);
+    ck_assert_int_eq(dir_entries(file), 1);
+
+    snprintf(file, sizeof(file), "%s/x/y/state.json", dir);
+    ck_assert_int_eq(fsx_mkdir_parent(file, 0700), 0);
+    snprintf(path, sizeof(path), "%s/x/y", dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_int_eq(fsx_mkdir_parent("bare", 0700), 0);
+    umask(um);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *units_suite(void); /* called by tests/runner.c */
 
 Suite *units_suite(void)
@@ -299,6 +383,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_statusset_has);
     tcase_add_test(tc, test_statusset_format_truncates);
     tcase_add_test(tc, test_null_why);
+    tcase_add_test(tc, test_fsx);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "base/container.h"
+#include "base/fsx.h"
 #include "base/log.h"
-#include "store/rrdq.h"
 #include "base/worker.h"
+#include "store/rrdq.h"
 
 #define TICK_MS 1000
 #define STATE_PERIOD_MS 2000 /* a changed state is written at most this often */
@@ -62,58 +63,6 @@ static int64_t wall_ms(const struct alerting *al)
 
 /* ---- the state file ---- */
 
-/* Writes `text` to `path` so that a crash leaves the old file or the new one, never a mix. */
-static int write_atomic(const char *path, const char *text)
-{
-    char tmp[4096];
-    size_t len = strlen(text), off = 0;
-    int fd, err = 0;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (!err && fsync(fd) != 0)
-        err = -errno;
-    if (close(fd) != 0 && !err)
-        err = -errno;
-    if (!err && rename(tmp, path) != 0)
-        err = -errno;
-    if (err)
-        unlink(tmp);
-    return err;
-}
-
-/* Creates the directories leading to `path` (mkdir -p of its dirname). */
-static int make_parent(const char *path)
-{
-    char dir[4096];
-
-    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-        return -ENAMETOOLONG;
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
-}
-
 static void load_state(struct alerting *al)
 {
     const char *path = al->c->alert_state_file;
@@ -122,7 +71,7 @@ static void load_state(struct alerting *al)
     char bad[4096];
     int err;
 
-    err = make_parent(path);
+    err = fsx_mkdir_parent(path, 0750);
     if (err < 0)
         log_err("cannot create the directory of the alert state %s: %s", path, strerror(-err));
     if (access(path, F_OK) != 0)
@@ -152,7 +101,8 @@ static void work_run(uv_work_t *w)
 
     worker_nice();
     if (al->job == JOB_STATE) {
-        al->state_err = write_atomic(c->alert_state_file, al->state_text);
+        al->state_err = fsx_write_file(c->alert_state_file, al->state_text, strlen(al->state_text),
+                                       0600, FSX_DURABLE);
         return;
     }
     for (size_t i = 0; i < c->nprobes; i++) {

@@ -41,16 +41,17 @@
 
 #include "alert/alerting.h"
 #include "base/container.h"
-#include "view/dash.h"
 #include "base/diag.h"
-#include "view/graph.h"
-#include "net/httpc.h"
+#include "base/fsx.h"
 #include "base/log.h"
-#include "notify/notify.h"
-#include "view/report.h"
-#include "store/rrdw.h"
-#include "probe/sched.h"
 #include "base/worker.h"
+#include "net/httpc.h"
+#include "notify/notify.h"
+#include "probe/sched.h"
+#include "store/rrdw.h"
+#include "view/dash.h"
+#include "view/graph.h"
+#include "view/report.h"
 
 #define STATS_PERIOD_MS 60000
 #define STATUS_PERIOD_MS 10000
@@ -326,37 +327,30 @@ static void report_run(uv_work_t *w)
     struct daemon *d = container_of(w, struct daemon, report_work);
     const struct config *cfg = d->report_gen->cfg;
     struct report_opts o = {.format = REPORT_HTML};
-    char path[4096], tmp[4200], *warn_text = NULL;
+    char path[4096], *warn_text = NULL;
     size_t warn_len = 0;
-    FILE *out, *warn;
+    struct fsx_atomic f;
+    FILE *out = NULL, *warn;
+    int rc;
 
     worker_nice();
     d->report_err[0] = '\0';
     snprintf(path, sizeof(path), "%s/report.html", cfg->graphs_dir);
-    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", cfg->graphs_dir);
     report_default_window(time(NULL), &o.from, &o.to);
     o.output = path;
     warn = open_memstream(&warn_text, &warn_len);
-    out = fopen(tmp, "w");
-    if (!out || !warn) {
-        d->report_rc = -errno;
-        snprintf(d->report_err, sizeof(d->report_err), "%s: %s", tmp, strerror(errno));
-    } else {
-        d->report_rc = report_write(cfg, &o, out, warn);
-        if (fclose(out) != 0 && d->report_rc == 0)
-            d->report_rc = -errno;
-        out = NULL;
-        if (d->report_rc == 0 && rename(tmp, path) != 0)
-            d->report_rc = -errno;
-        if (d->report_rc < 0)
-            snprintf(d->report_err, sizeof(d->report_err), "%s: %s", path, strerror(-d->report_rc));
-    }
-    if (out)
-        fclose(out);
+    rc = warn ? fsx_atomic_open(&f, path) : -errno;
+    if (rc == 0 && !(out = fsx_atomic_stream(&f)))
+        rc = -errno;
+    if (rc == 0)
+        rc = report_write(cfg, &o, out, warn);
+    if (warn)
+        rc = fsx_atomic_commit(&f, path, 0644, 0, rc, NULL);
+    d->report_rc = rc;
+    if (rc < 0)
+        snprintf(d->report_err, sizeof(d->report_err), "%s: %s", path, strerror(-rc));
     if (warn)
         fclose(warn);
-    if (d->report_rc < 0)
-        unlink(tmp);
     free(warn_text); /* the probes without data show in the page itself */
 }
 

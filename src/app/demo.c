@@ -24,6 +24,7 @@
 #include "base/cli.h"
 #include "base/container.h"
 #include "base/diag.h"
+#include "base/fsx.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "config/config.h"
@@ -253,27 +254,22 @@ static void count_notifications(const char *dir, size_t *pages, size_t *others)
 static int write_report(const struct config *cfg)
 {
     struct report_opts o = {.format = REPORT_HTML};
-    char out[4096], tmp[4200];
+    char out[4096];
     time_t now = time(NULL);
-    FILE *f;
+    struct fsx_atomic f;
+    FILE *s = NULL;
     int rc;
 
     snprintf(out, sizeof(out), "%s/report.html", cfg->graphs_dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", out);
     o.from = now - now % 86400;
     o.to = o.from + 86400;
     o.output = out;
-    f = fopen(tmp, "w");
-    if (!f) {
+    rc = fsx_atomic_open(&f, out);
+    if (rc == 0 && !(s = fsx_atomic_stream(&f)))
         rc = -errno;
-        fprintf(stderr, "vigie demo: report: %s: %s\n", tmp, strerror(errno));
-        return rc;
-    }
-    rc = report_write(cfg, &o, f, stderr);
-    if (fclose(f) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, out) != 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = report_write(cfg, &o, s, stderr);
+    rc = fsx_atomic_commit(&f, out, 0644, 0, rc, NULL);
     if (rc != 0)
         fprintf(stderr, "vigie demo: report: %s: %s\n", out, strerror(-rc));
     return rc;
@@ -570,7 +566,7 @@ int demo_main(int argc, char **argv)
     char err[1024], path[4096], nd[4096];
     json_t *stats = NULL;
     size_t njdma = 0, changed, down, down_tr, slow_tr, pages = 0, warnings = 0;
-    int rc = 1, opt;
+    int rc = 1, opt, mk;
     enum { O_OUT = 256, O_DURATION, O_INTERVAL, O_SEED };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -652,8 +648,8 @@ int demo_main(int argc, char **argv)
     d.cfg = cfg;
 
     snprintf(nd, sizeof(nd), "%s/notifications", out);
-    if ((mkdir(out, 0755) != 0 && errno != EEXIST) || (mkdir(nd, 0755) != 0 && errno != EEXIST)) {
-        fprintf(stderr, "vigie: demo: %s: %s\n", nd, strerror(errno));
+    if ((mk = fsx_mkdir_p(nd, 0755)) != 0) {
+        fprintf(stderr, "vigie: demo: %s: %s\n", nd, strerror(-mk));
         goto out;
     }
     so.notify_dir = nd;

@@ -29,6 +29,7 @@
 #include "base/cli.h"
 #include "base/container.h"
 #include "base/diag.h"
+#include "base/fsx.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "sim/sim.h"
@@ -1075,9 +1076,9 @@ int sim_write_config(const struct sim *s, const char *dir, const struct sim_writ
     for (const char *const *k = drop_base; *k; k++)
         drop[nd++] = *k;
     snprintf(path, sizeof(path), "%s/probes.d", dir);
-    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || (mkdir(path, 0755) != 0 && errno != EEXIST)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -errno;
+    if ((rc = fsx_mkdir_p(path, 0755)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+        return rc;
     }
     rc = write_probes(s, dir, w, err, errlen);
     if (rc != 0)
@@ -1357,9 +1358,10 @@ int sim_main(int argc, char **argv)
                                         : 600000;
     if (wo.local_receiver) {
         snprintf(nd, sizeof(nd), "%s/notifications", out);
-        if ((mkdir(out, 0755) != 0 && errno != EEXIST) ||
-            (mkdir(nd, 0755) != 0 && errno != EEXIST)) {
-            fprintf(stderr, "vigie: simulate: %s: %s\n", nd, strerror(errno));
+        int mk = fsx_mkdir_p(nd, 0755);
+
+        if (mk != 0) {
+            fprintf(stderr, "vigie: simulate: %s: %s\n", nd, strerror(-mk));
             goto out;
         }
         so.notify_dir = nd;

@@ -60,6 +60,7 @@
 
 #include "base/container.h"
 #include "base/fnv.h"
+#include "base/fsx.h"
 #include "base/log.h"
 #include "base/worker.h"
 #include "store/schema.h"
@@ -422,32 +423,6 @@ static int part_fail(struct jpart *p, const char *where, enum cause c, int err, 
     return err > 0 ? -err : -EIO;
 }
 
-/* mkdir -p, then checks that dir is a directory. 0 or a negative errno. */
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    struct stat st;
-    size_t len = strlen(dir);
-
-    if (len == 0 || len >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, dir, len + 1);
-    for (char *s = buf + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    if (stat(dir, &st) != 0)
-        return -errno;
-    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
 
 /* Looks at file k: absent, ours (step and DS names match; *last = its last update), or a valid
@@ -654,7 +629,7 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
     int rc;
 
     if (*dir_rc > 0)
-        *dir_rc = lay->local ? mkdir_p(e->dir) : 0;
+        *dir_rc = lay->local ? fsx_mkdir_p(e->dir, 0755) : 0;
     if (*dir_rc < 0)
         return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
     rc = file_inspect(e, k, lay, step, &last, &old_step, &found);

@@ -19,6 +19,7 @@
 
 #include "base/container.h"
 #include "base/fnv.h"
+#include "base/fsx.h"
 #include "base/sbuf.h"
 #include "base/worker.h"
 #include "net/httpc.h"
@@ -547,105 +548,55 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    struct stat st;
-    size_t n = strlen(dir);
-
-    if (n == 0 || n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, dir, n + 1);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    if (stat(buf, &st) != 0)
-        return -errno;
-    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 /* A page written atomically: into dir/.name.XXXXXX (mode 0644: a web server reads it), renamed
  * over path when complete, removed otherwise. A big page (the index at 10,000 probes is 9 MB)
  * goes out in pieces as it is built, so that it is never whole in memory. */
 struct page_file {
-    char tmp[4096];
-    int fd;
+    struct fsx_atomic a;
 };
 
 static int page_open(struct page_file *f, const char *path, char *err, size_t errlen)
 {
-    const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    int rc = fsx_atomic_open(&f->a, path);
 
-    f->fd = -1;
-    if ((size_t)snprintf(f->tmp, sizeof(f->tmp), "%.*s.%s.XXXXXX", dirlen, path,
-                         slash ? slash + 1 : path) >= sizeof(f->tmp)) {
+    if (rc == -ENAMETOOLONG)
         set_err(err, errlen, "%s: path too long", path);
-        return -ENAMETOOLONG;
-    }
-    f->fd = mkstemp(f->tmp);
-    if (f->fd < 0) {
-        int rc = -errno;
-
+    else if (rc != 0)
         set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(-rc));
-        return rc;
-    }
-    return 0;
+    return rc;
 }
 
 /* Writes what b holds and empties it (its memory is kept for what follows). */
 static int page_put(struct page_file *f, struct sbuf *b, const char *path, char *err, size_t errlen)
 {
-    size_t off = 0;
+    int rc;
 
     if (b->oom) {
         set_err(err, errlen, "%s: out of memory", path);
         return -ENOMEM;
     }
-    while (off < b->len) {
-        ssize_t w = write(f->fd, b->p + off, b->len - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int rc = -errno;
-
-            set_err(err, errlen, "%s: write: %s", f->tmp, strerror(-rc));
-            return rc;
-        }
-        off += (size_t)w;
+    rc = fsx_atomic_write(&f->a, b->p, b->len);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: write: %s", f->a.tmp, strerror(-rc));
+        return rc;
     }
     b->len = 0;
     return 0;
 }
 
-/* rc 0: the file becomes path; else (or when that fails) it is removed. Returns the outcome. */
+/* rc 0: the file becomes path (mode 0644: a web server reads it); else (or when that fails) it
+ * is removed. Returns the outcome. */
 static int page_close(struct page_file *f, const char *path, int rc, char *err, size_t errlen)
 {
-    if (f->fd < 0)
+    const char *step;
+    int was = rc;
+
+    if (f->a.fd < 0)
         return rc;
-    if (rc == 0 && fchmod(f->fd, 0644) != 0) {
-        rc = -errno;
-        set_err(err, errlen, "%s: chmod: %s", f->tmp, strerror(-rc));
-    }
-    if (close(f->fd) != 0 && rc == 0) {
-        rc = -errno;
-        set_err(err, errlen, "%s: close: %s", f->tmp, strerror(-rc));
-    }
-    f->fd = -1;
-    if (rc == 0 && rename(f->tmp, path) != 0) {
-        rc = -errno;
-        set_err(err, errlen, "%s: rename: %s", path, strerror(-rc));
-    }
-    if (rc != 0)
-        unlink(f->tmp);
+    rc = fsx_atomic_commit(&f->a, path, 0644, 0, rc, &step);
+    if (rc != 0 && was == 0)
+        set_err(err, errlen, "%s: %s: %s", strcmp(step, "rename") == 0 ? path : f->a.tmp, step,
+                strerror(-rc));
     return rc;
 }
 
@@ -914,7 +865,7 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
     const char **groups = NULL;
     size_t ng = 0, count[DASH_STATE__COUNT] = {0};
     char path[4096];
-    struct page_file f = {.fd = -1};
+    struct page_file f = {.a.fd = -1};
     int rc = 0;
 
     if (!order) {
@@ -1227,7 +1178,7 @@ int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum das
         set_err(err, errlen, "%s: path too long", graphs_dir);
         return -ENAMETOOLONG;
     }
-    rc = mkdir_p(sub);
+    rc = fsx_mkdir_p(sub, 0755);
     if (rc != 0) {
         set_err(err, errlen, "%s: cannot create the directory: %s", sub, strerror(-rc));
         return rc;

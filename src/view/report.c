@@ -14,6 +14,7 @@
 
 #include "base/cli.h"
 #include "base/diag.h"
+#include "base/fsx.h"
 #include "net/httpc.h"
 
 #define DAY 86400
@@ -982,7 +983,7 @@ int report_main(int argc, char **argv)
     struct report_cli c = {0};
     struct config *cfg = NULL;
     struct diag d;
-    char *tmp = NULL;
+    struct fsx_atomic f;
     FILE *out = stdout;
     int status = 3, rc;
     size_t ids = (size_t)argc + 1; /* --probe a,b,c: at most one id per comma more */
@@ -1008,33 +1009,23 @@ int report_main(int argc, char **argv)
         goto out;
     c.o.output = c.output;
     if (c.output) {
-        size_t len = strlen(c.output) + 16;
-
-        tmp = malloc(len);
-        if (!tmp)
-            goto out;
-        snprintf(tmp, len, "%s.tmp", c.output);
-        out = fopen(tmp, "w");
-        if (!out) {
-            fprintf(stderr, "vigie: report: %s: %s\n", tmp, strerror(errno));
+        rc = fsx_atomic_open(&f, c.output);
+        if (rc == 0 && !(out = fsx_atomic_stream(&f)))
+            rc = -errno;
+        if (rc != 0) {
+            fprintf(stderr, "vigie: report: %s: cannot create a temporary file: %s\n", c.output,
+                    strerror(-rc));
+            fsx_atomic_commit(&f, c.output, 0644, 0, rc, NULL);
             goto out;
         }
     }
     rc = report_write(cfg, &c.o, out, stderr);
-    if (c.output) {
-        if (fclose(out) != 0 && rc == 0)
-            rc = -errno;
-        out = stdout;
-        if (rc == 0 && rename(tmp, c.output) != 0)
-            rc = -errno;
-        if (rc < 0)
-            unlink(tmp);
-    }
+    if (c.output)
+        rc = fsx_atomic_commit(&f, c.output, 0644, 0, rc, NULL);
     if (rc < 0 && rc != -ENOENT)
         fprintf(stderr, "vigie: report: %s\n", strerror(-rc));
     status = rc < 0 ? 1 : 0;
 out:
-    free(tmp);
     free(c.o.probes);
     config_free(cfg);
     return status;
