@@ -1,22 +1,14 @@
-/* config — vigie.yaml and the probes.d files, validated against schema tables.
+/* config — vigie.yaml and the probes.d files loaded into an immutable struct config.
  *
- * Each YAML mapping is checked against the key table of its context (vigie.yaml, a defaults block,
- * a probe, expect, tls, a probes file). A table entry gives the key's type, its range and where
- * the parsed value goes inside a `struct scope`, the scratch state of one mapping. Probe settings
- * live in a `struct layer`, one per level of the cascade: built-in, vigie.yaml's defaults, the
- * file's defaults, the probe. A level starts as a copy of the one above and applies its own keys
- * on top, so a value set at one level is parsed and checked once, at the place where it is
- * written; strings stay borrowed from the YAML documents until a probe is finalized.
- *
- * Errors never stop the load: each one is appended to the diag with the position of the node at
- * fault and counted, the faulty value is left at its inherited setting, and the load fails at the
- * end if anything was counted. */
-#include "config/config.h"
+ * The top-level document (vigie.yaml) is applied first, then the receivers, the probes.d files
+ * (probes.c) and, once the probes are known, the alerting settings that name them (receivers.c).
+ * The key tables and value parsers are in cfgschema.c; config_int.h says how the files share the
+ * work. */
+#include "config/config_int.h"
 
 #include <dirent.h>
-#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,144 +17,8 @@
 
 #include "base/fnv.h"
 #include "net/httpc.h"
-#include "config/ydoc.h"
 
 #define USER_AGENT "vigie/0.1"
-#define MAX_HEADERS 64
-#define ID_MAX_LEN 64
-#define JDMA_MAX 999999999L
-
-/* Settings checked against each other: where each was last set (NULL for the built-in value). */
-enum {
-    AT_INTERVAL,
-    AT_TIMEOUT,
-    AT_CONNECT,
-    AT_SLOW,
-    AT_METHOD,
-    AT_BODY,
-    AT_BODY_REGEX,
-    AT_RECHECK,
-    AT_N
-};
-
-struct hdr {
-    const struct ydoc_node *name;
-    const struct ydoc_node *value;
-};
-
-/* Probe settings at one level of the cascade. Nodes are borrowed from loaded documents. */
-struct layer {
-    uint64_t interval;
-    uint64_t timeout;
-    uint64_t connect_timeout;
-    uint64_t slow;
-    uint64_t max_bytes;
-    long max_redirects;
-    long min_days;
-    int method; /* index in methods[] */
-    int ip;     /* index in ips[], same order as enum ip_version */
-    int http;   /* index in https[], same order as enum http_version */
-    bool follow_redirects;
-    bool reuse;
-    bool tls_verify;
-    struct statusset status;
-    const struct ydoc_node *body;
-    const struct ydoc_node *body_regex;
-    const struct ydoc_node *ca_file;
-    struct hdr *headers; /* owned array */
-    size_t nheaders;
-    /* alert: { ... } */
-    bool alert_enabled;
-    long confirm, recover, slow_window;
-    double slow_percentile, slow_clear, avail_target;
-    uint64_t avail_window;
-    uint64_t recheck;
-    const struct ydoc_node *at[AT_N];
-};
-
-/* What one mapping sets; the key tables point into it. */
-struct scope {
-    struct layer l;
-    unsigned set; /* 1 << AT_* for settings written by this mapping */
-    /* a probe */
-    const struct ydoc_node *id, *name, *url, *jdma, *tags;
-    /* a probes file */
-    const struct ydoc_node *group, *defaults, *probes;
-    /* vigie.yaml */
-    const struct ydoc_node *probes_dir, *rrd_dir, *graphs_dir, *user_agent, *contact, *rrdcached;
-    const struct ydoc_node *node;
-    long concurrency;
-    long per_host;
-    long rrd_queue_max;
-    uint64_t rrd_flush, saturation_lag, drain_timeout;
-    uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
-    /* graphs: */
-    bool graphs_enabled;
-    uint64_t graphs_interval;
-    const struct ydoc_node *graphs_formats;
-    int graphs_lang;
-    long graphs_width, graphs_height;
-    /* a receiver (and vigie.yaml's `receivers:`) */
-    const struct ydoc_node *receivers;
-    const struct ydoc_node *rc_name, *rc_command, *rc_url, *rc_from, *rc_to, *rc_username;
-    const struct ydoc_node *rc_password_file, *rc_password_env, *rc_token_file, *rc_token_env;
-    const struct ydoc_node *rc_url_file, *rc_url_env;
-    int rc_type, rc_template, rc_starttls;
-    long rc_rate_limit;
-    uint64_t rc_timeout, rc_backoff_min, rc_backoff_max;
-    /* vigie.yaml alerting: */
-    const struct ydoc_node *state_file, *spool_dir, *canaries, *routes, *maintenance;
-    uint64_t group_wait, criterion_every, impaired_window;
-    double impaired_share;
-    long impaired_min_hosts;
-    /* one route */
-    const struct ydoc_node *r_name, *r_groups, *r_probes, *r_kinds, *r_sevs, *r_receivers;
-    uint64_t r_repeat;
-    bool r_send_resolved, r_continue;
-    /* one maintenance window */
-    const struct ydoc_node *m_groups, *m_probes, *m_from, *m_to, *m_weekly, *m_reason;
-};
-
-enum ktype {
-    K_STR,      /* non-empty string, no control character: node */
-    K_TEXT,     /* non-empty string, control characters allowed: node */
-    K_ID,       /* probe id: node */
-    K_URL,      /* http(s) URL: node */
-    K_REGEX,    /* POSIX extended regex: node */
-    K_DURATION, /* uint64_t ms */
-    K_SIZE,     /* uint64_t bytes */
-    K_INT,      /* long */
-    K_BOOL,     /* bool */
-    K_STATUS,   /* struct statusset */
-    K_CHOICE,   /* int index in choices */
-    K_HEADERS,  /* merged into the layer's headers */
-    K_TAGS,     /* sequence of K_STR: node */
-    K_JDMA,     /* sequence of positive integers: node */
-    K_MAP,      /* a mapping, handled later: node */
-    K_SEQ,      /* a sequence, handled later: node */
-    K_SUB,      /* a mapping of keys from `sub`, applied to the same scope */
-    K_PERCENT,  /* double, a share 0..1 written as a percentage; min/max in percent */
-    K_STRS,     /* a string or a sequence of strings: node */
-};
-
-struct keytab;
-
-struct key {
-    const char *name;
-    enum ktype type;
-    size_t off; /* into struct scope */
-    long long min, max;
-    const char *const *choices; /* K_CHOICE, NULL-terminated */
-    const struct keytab *sub;   /* K_SUB */
-    int at;                     /* AT_* + 1, or 0 */
-};
-
-struct keytab {
-    const char *what; /* for "unknown key ... in <what>" */
-    const struct key *keys;
-    size_t n;
-    const struct keytab *also; /* more keys allowed in this context */
-};
 
 struct pinfo {
     unsigned id_line, id_col; /* the id value, for a duplicate */
@@ -170,152 +26,16 @@ struct pinfo {
     char *regex;              /* body_regex source, until compiled in place */
 };
 
-struct loader {
-    struct diag *d;
-    unsigned errors;
-    struct config *c;
-    size_t cap;
-    struct pinfo *info;                  /* parallel to c->probes while loading */
-    const char *base;                    /* directory of vigie.yaml, for relative paths */
-    const struct ydoc_node *ca_reported; /* a bad ca_file is reported once, not per probe */
-};
-
 static char *path_join(const char *dir, const char *name);
-
-enum { METHOD_GET, METHOD_HEAD };
-static const char *const methods[] = {"GET", "HEAD", NULL}; /* by METHOD_* */
-static const char *const ips[] = {"any", "v4", "v6", NULL};
-static const char *const https[] = {"auto", "1.1", "2", NULL};
-/* by enum receiver_type, enum receiver_template */
-static const char *const rtypes[] = {"exec", "webhook", "smtp", "alertmanager", NULL};
-static const char *const templates[] = {"vigie", "slack", "mattermost", NULL};
-static const char *const starttls[] = {"required", "optional", NULL};
-
-#define S(m) offsetof(struct scope, m)
-#define MS(n) ((long long)(n))
-#define SEC 1000LL
-#define DAY (86400LL * SEC)
 
 const char *const config_alert_kinds[AK_N + 1] = {"down",      "slow",     "tls_expiry",
                                                   "criterion", "impaired", NULL};
 const char *const config_severities[SEV_N + 1] = {"warning", "critical", NULL};
 
-static const struct key alert_keys[] = {
-    {.name = "enabled", .type = K_BOOL, .off = S(l.alert_enabled)},
-    {.name = "confirm", .type = K_INT, .off = S(l.confirm), .min = 1, .max = 100},
-    {.name = "recover", .type = K_INT, .off = S(l.recover), .min = 1, .max = 100},
-    {.name = "recheck",
-     .type = K_DURATION,
-     .off = S(l.recheck),
-     .min = 0,
-     .max = DAY,
-     .at = AT_RECHECK + 1},
-    {.name = "slow_window", .type = K_INT, .off = S(l.slow_window), .min = 1, .max = 100},
-    {.name = "slow_percentile",
-     .type = K_PERCENT,
-     .off = S(l.slow_percentile),
-     .min = 1,
-     .max = 99},
-    {.name = "slow_clear", .type = K_PERCENT, .off = S(l.slow_clear), .min = 10, .max = 100},
-    {.name = "availability_window",
-     .type = K_DURATION,
-     .off = S(l.avail_window),
-     .min = 3600 * SEC,
-     .max = 400 * DAY},
-    {.name = "availability_target",
-     .type = K_PERCENT,
-     .off = S(l.avail_target),
-     .min = 1,
-     .max = 100},
-};
+/* graphs.formats: names in the order of enum graph_format (docs/GRAPHS.md). */
+static const char *const graph_formats[] = {"png", "svg", NULL};
 
-static const struct keytab alert_tab = {"alert", alert_keys,
-                                        sizeof(alert_keys) / sizeof(alert_keys[0]), NULL};
-
-static const struct key expect_keys[] = {
-    {.name = "status", .type = K_STATUS, .off = S(l.status)},
-    {.name = "body", .type = K_TEXT, .off = S(l.body), .at = AT_BODY + 1},
-    {.name = "body_regex", .type = K_REGEX, .off = S(l.body_regex), .at = AT_BODY_REGEX + 1},
-    {.name = "max_bytes", .type = K_SIZE, .off = S(l.max_bytes), .min = 1, .max = 1LL << 30},
-};
-
-static const struct keytab expect_tab = {"expect", expect_keys,
-                                         sizeof(expect_keys) / sizeof(expect_keys[0]), NULL};
-
-static const struct key tls_keys[] = {
-    {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
-    {.name = "ca_file", .type = K_STR, .off = S(l.ca_file)},
-    {.name = "min_days", .type = K_INT, .off = S(l.min_days), .min = 0, .max = 3650},
-};
-
-static const struct keytab tls_tab = {"tls", tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0]),
-                                      NULL};
-
-/* The probe keys, allowed in defaults blocks and in probes. */
-static const struct key layer_keys[] = {
-    {.name = "interval",
-     .type = K_DURATION,
-     .off = S(l.interval),
-     .min = SEC,
-     .max = DAY,
-     .at = AT_INTERVAL + 1},
-    {.name = "timeout",
-     .type = K_DURATION,
-     .off = S(l.timeout),
-     .min = MS(100),
-     .max = DAY,
-     .at = AT_TIMEOUT + 1},
-    {.name = "connect_timeout",
-     .type = K_DURATION,
-     .off = S(l.connect_timeout),
-     .min = MS(100),
-     .max = DAY,
-     .at = AT_CONNECT + 1},
-    {.name = "slow",
-     .type = K_DURATION,
-     .off = S(l.slow),
-     .min = MS(1),
-     .max = DAY,
-     .at = AT_SLOW + 1},
-    {.name = "method",
-     .type = K_CHOICE,
-     .off = S(l.method),
-     .choices = methods,
-     .at = AT_METHOD + 1},
-    {.name = "headers", .type = K_HEADERS},
-    {.name = "follow_redirects", .type = K_BOOL, .off = S(l.follow_redirects)},
-    {.name = "max_redirects", .type = K_INT, .off = S(l.max_redirects), .min = 0, .max = 50},
-    {.name = "ip", .type = K_CHOICE, .off = S(l.ip), .choices = ips},
-    {.name = "http", .type = K_CHOICE, .off = S(l.http), .choices = https},
-    {.name = "reuse", .type = K_BOOL, .off = S(l.reuse)},
-    {.name = "expect", .type = K_SUB, .sub = &expect_tab},
-    {.name = "tls", .type = K_SUB, .sub = &tls_tab},
-    {.name = "alert", .type = K_SUB, .sub = &alert_tab},
-};
-
-static const struct keytab defaults_tab = {"defaults", layer_keys,
-                                           sizeof(layer_keys) / sizeof(layer_keys[0]), NULL};
-
-static const struct key probe_keys[] = {
-    {.name = "id", .type = K_ID, .off = S(id)},
-    {.name = "name", .type = K_STR, .off = S(name)},
-    {.name = "url", .type = K_URL, .off = S(url)},
-    {.name = "jdma", .type = K_JDMA, .off = S(jdma), .min = 1, .max = JDMA_MAX},
-    {.name = "tags", .type = K_TAGS, .off = S(tags)},
-};
-
-static const struct keytab probe_tab = {"probe", probe_keys,
-                                        sizeof(probe_keys) / sizeof(probe_keys[0]), &defaults_tab};
-
-static const struct key file_keys[] = {
-    {.name = "group", .type = K_STR, .off = S(group)},
-    {.name = "defaults", .type = K_MAP, .off = S(defaults)},
-    {.name = "probes", .type = K_SEQ, .off = S(probes)},
-};
-
-static const struct keytab file_tab = {"probes file", file_keys,
-                                       sizeof(file_keys) / sizeof(file_keys[0]), NULL};
-
+/* The tables of vigie.yaml's own settings; probes and receivers have theirs in cfgschema.c. */
 static const struct key retention_keys[] = {
     {.name = "full", .type = K_DURATION, .off = S(ret_full), .min = 3600 * SEC, .max = 7305 * DAY},
     {.name = "medium",
@@ -330,8 +50,7 @@ static const struct key retention_keys[] = {
 static const struct keytab retention_tab = {
     "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
 
-/* graphs: (docs/GRAPHS.md). Names in the order of enum graph_format and enum graph_lang. */
-static const char *const graph_formats[] = {"png", "svg", NULL};
+/* graphs: (docs/GRAPHS.md). Names in the order of enum graph_lang. */
 static const char *const graph_langs[] = {"fr", "en", NULL};
 
 static const struct key graphs_keys[] = {
@@ -345,40 +64,6 @@ static const struct key graphs_keys[] = {
 
 static const struct keytab graphs_tab = {"graphs", graphs_keys,
                                          sizeof(graphs_keys) / sizeof(graphs_keys[0]), NULL};
-static const struct key match_keys[] = {
-    {.name = "group", .type = K_STRS, .off = S(r_groups)},
-    {.name = "probe", .type = K_STRS, .off = S(r_probes)},
-    {.name = "kind", .type = K_STRS, .off = S(r_kinds)},
-    {.name = "severity", .type = K_STRS, .off = S(r_sevs)},
-};
-
-static const struct keytab match_tab = {"match", match_keys,
-                                        sizeof(match_keys) / sizeof(match_keys[0]), NULL};
-
-static const struct key route_keys[] = {
-    {.name = "name", .type = K_STR, .off = S(r_name)},
-    {.name = "match", .type = K_SUB, .sub = &match_tab},
-    {.name = "receivers", .type = K_STRS, .off = S(r_receivers)},
-    {.name = "repeat", .type = K_DURATION, .off = S(r_repeat), .min = 0, .max = 30 * DAY},
-    {.name = "send_resolved", .type = K_BOOL, .off = S(r_send_resolved)},
-    {.name = "continue", .type = K_BOOL, .off = S(r_continue)},
-};
-
-static const struct keytab route_tab = {"route", route_keys,
-                                        sizeof(route_keys) / sizeof(route_keys[0]), NULL};
-
-static const struct key maint_keys[] = {
-    {.name = "group", .type = K_STRS, .off = S(m_groups)},
-    {.name = "probe", .type = K_STRS, .off = S(m_probes)},
-    {.name = "from", .type = K_STR, .off = S(m_from)},
-    {.name = "to", .type = K_STR, .off = S(m_to)},
-    {.name = "weekly", .type = K_STR, .off = S(m_weekly)},
-    {.name = "reason", .type = K_TEXT, .off = S(m_reason)},
-};
-
-static const struct keytab maint_tab = {"maintenance window", maint_keys,
-                                        sizeof(maint_keys) / sizeof(maint_keys[0]), NULL};
-
 static const struct key alerting_keys[] = {
     {.name = "state_file", .type = K_STR, .off = S(state_file)},
     {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
@@ -443,804 +128,6 @@ static const struct key top_keys[] = {
 static const struct keytab top_tab = {"vigie.yaml", top_keys,
                                       sizeof(top_keys) / sizeof(top_keys[0]), NULL};
 
-static const struct key rtls_keys[] = {
-    {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
-    {.name = "ca_file", .type = K_STR, .off = S(l.ca_file)},
-};
-
-static const struct keytab rtls_tab = {"tls", rtls_keys, sizeof(rtls_keys) / sizeof(rtls_keys[0]),
-                                       NULL};
-
-static const struct key receiver_keys[] = {
-    {.name = "name", .type = K_STR, .off = S(rc_name)},
-    {.name = "type", .type = K_CHOICE, .off = S(rc_type), .choices = rtypes},
-    {.name = "timeout",
-     .type = K_DURATION,
-     .off = S(rc_timeout),
-     .min = MS(100),
-     .max = 3600 * SEC},
-    {.name = "rate_limit", .type = K_INT, .off = S(rc_rate_limit), .min = 1, .max = 1000000},
-    {.name = "backoff_min",
-     .type = K_DURATION,
-     .off = S(rc_backoff_min),
-     .min = MS(100),
-     .max = 3600 * SEC},
-    {.name = "backoff_max",
-     .type = K_DURATION,
-     .off = S(rc_backoff_max),
-     .min = MS(100),
-     .max = DAY},
-    {.name = "command", .type = K_TAGS, .off = S(rc_command)},
-    {.name = "url", .type = K_STR, .off = S(rc_url)},
-    {.name = "url_file", .type = K_STR, .off = S(rc_url_file)},
-    {.name = "url_env", .type = K_STR, .off = S(rc_url_env)},
-    {.name = "headers", .type = K_HEADERS},
-    {.name = "template", .type = K_CHOICE, .off = S(rc_template), .choices = templates},
-    {.name = "from", .type = K_STR, .off = S(rc_from)},
-    {.name = "to", .type = K_TAGS, .off = S(rc_to)},
-    {.name = "username", .type = K_STR, .off = S(rc_username)},
-    {.name = "password_file", .type = K_STR, .off = S(rc_password_file)},
-    {.name = "password_env", .type = K_STR, .off = S(rc_password_env)},
-    {.name = "token_file", .type = K_STR, .off = S(rc_token_file)},
-    {.name = "token_env", .type = K_STR, .off = S(rc_token_env)},
-    {.name = "starttls", .type = K_CHOICE, .off = S(rc_starttls), .choices = starttls},
-    {.name = "tls", .type = K_SUB, .sub = &rtls_tab},
-};
-
-static const struct keytab receiver_tab = {"receiver", receiver_keys,
-                                           sizeof(receiver_keys) / sizeof(receiver_keys[0]), NULL};
-
-/* ---- messages ---- */
-
-static void report_at(struct loader *ld, const char *file, unsigned line, unsigned col,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void report_at(struct loader *ld, const char *file, unsigned line, unsigned col,
-                      const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    diag_add(ld->d, file, line, col, "%s", msg);
-    ld->errors++;
-}
-
-static void report(struct loader *ld, const struct ydoc_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report(struct loader *ld, const struct ydoc_node *n, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    report_at(ld, ydoc_file(n), ydoc_line(n), ydoc_col(n), "%s", msg);
-}
-
-/* A value shown in a message: quoted, escaped, cut after 60 bytes. */
-struct qbuf {
-    char s[80];
-};
-
-static const char *quote(struct qbuf *q, const char *s)
-{
-    size_t o = 0;
-
-    q->s[o++] = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        /* Cut between characters, not inside a UTF-8 sequence (but never past 70 bytes). */
-        if (o >= 60 && ((c & 0xC0) != 0x80 || o >= 70)) {
-            memcpy(q->s + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c == '"' || c == '\\') {
-            q->s[o++] = '\\';
-            q->s[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7F) {
-            o += (size_t)snprintf(q->s + o, sizeof(q->s) - o, "\\x%02X", c);
-        } else {
-            q->s[o++] = (char)c;
-        }
-    }
-    q->s[o++] = '"';
-    q->s[o] = '\0';
-    return q->s;
-}
-
-/* "1d", "1m30s", "250ms", "0". */
-static const char *fmt_ms(char *buf, size_t len, uint64_t ms)
-{
-    static const struct {
-        const char *name;
-        uint64_t ms;
-    } u[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    size_t o = 0;
-
-    buf[0] = '\0';
-    if (ms == 0)
-        return "0";
-    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]) && o < len; i++) {
-        if (ms >= u[i].ms) {
-            int n =
-                snprintf(buf + o, len - o, "%llu%s", (unsigned long long)(ms / u[i].ms), u[i].name);
-            if (n < 0)
-                break;
-            o += (size_t)n;
-            ms %= u[i].ms;
-        }
-    }
-    return buf;
-}
-
-static const char *fmt_size(char *buf, size_t len, uint64_t b)
-{
-    if (b >= (1ULL << 30) && b % (1ULL << 30) == 0)
-        snprintf(buf, len, "%lluGiB", (unsigned long long)(b >> 30));
-    else if (b >= (1ULL << 20) && b % (1ULL << 20) == 0)
-        snprintf(buf, len, "%lluMiB", (unsigned long long)(b >> 20));
-    else if (b >= 1024 && b % 1024 == 0)
-        snprintf(buf, len, "%lluKiB", (unsigned long long)(b >> 10));
-    else
-        snprintf(buf, len, "%llu", (unsigned long long)b);
-    return buf;
-}
-
-/* Optimal string alignment distance, for "did you mean". Long strings are simply far apart. */
-static unsigned edit_distance(const char *a, const char *b)
-{
-    unsigned d[33][33];
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la > 32 || lb > 32)
-        return 99;
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned cost = a[i - 1] != b[j - 1];
-            unsigned v = d[i - 1][j] + 1;
-
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    }
-    return d[la][lb];
-}
-
-static const struct key *tab_find(const struct keytab *tab, const char *name, size_t *index)
-{
-    size_t base = 0;
-
-    for (const struct keytab *t = tab; t; t = t->also) {
-        for (size_t i = 0; i < t->n; i++) {
-            if (strcmp(t->keys[i].name, name) == 0) {
-                if (index)
-                    *index = base + i;
-                return &t->keys[i];
-            }
-        }
-        base += t->n;
-    }
-    return NULL;
-}
-
-static void unknown_key(struct loader *ld, const struct ydoc_node *k, const struct keytab *tab,
-                        const char *name)
-{
-    const char *best = NULL;
-    unsigned best_d = 99;
-    struct qbuf q;
-
-    if (tab == &probe_tab || tab == &defaults_tab) {
-        if (tab_find(&expect_tab, name, NULL)) {
-            report(ld, k, "unknown key %s in %s; it belongs under \"expect\"", quote(&q, name),
-                   tab->what);
-            return;
-        }
-        if (tab_find(&tls_tab, name, NULL)) {
-            report(ld, k, "unknown key %s in %s; it belongs under \"tls\"", quote(&q, name),
-                   tab->what);
-            return;
-        }
-    }
-    if (tab == &defaults_tab && tab_find(&probe_tab, name, NULL)) {
-        report(ld, k, "key %s is not allowed in defaults, only in a probe", quote(&q, name));
-        return;
-    }
-    if (tab == &probe_tab && strcmp(name, "group") == 0) {
-        report(ld, k,
-               "key \"group\" is not allowed in a probe: it is set once per file, at its "
-               "top level");
-        return;
-    }
-    for (const struct keytab *t = tab; t; t = t->also) {
-        for (size_t i = 0; i < t->n; i++) {
-            unsigned dist = edit_distance(name, t->keys[i].name);
-
-            if (dist < best_d) {
-                best_d = dist;
-                best = t->keys[i].name;
-            }
-        }
-    }
-    if (best && best_d <= (strlen(name) >= 5 ? 2u : 1u))
-        report(ld, k, "unknown key %s in %s; did you mean \"%s\"?", quote(&q, name), tab->what,
-               best);
-    else
-        report(ld, k, "unknown key %s in %s", quote(&q, name), tab->what);
-}
-
-/* ---- values ---- */
-
-static const char *type_name(const struct key *k)
-{
-    switch (k->type) {
-    case K_DURATION:
-        return "a duration like 250ms, 10s, 5m";
-    case K_SIZE:
-        return "a size like 512KiB, 1MiB";
-    case K_INT:
-        return "an integer";
-    case K_BOOL:
-        return "true or false";
-    case K_STATUS:
-        return "a status set like 200-399, 2xx or 200,301-308";
-    case K_CHOICE:
-        return k->choices == methods     ? "GET or HEAD"
-               : k->choices == ips       ? "any, v4 or v6"
-               : k->choices == rtypes    ? "exec, webhook, smtp or alertmanager"
-               : k->choices == templates ? "vigie, slack or mattermost"
-               : k->choices == starttls  ? "required or optional"
-                                         : "auto, 1.1 or 2";
-    case K_HEADERS:
-    case K_MAP:
-    case K_SUB:
-        return "a mapping";
-    case K_SEQ:
-        return "a sequence";
-    case K_TAGS:
-        return "a sequence of strings";
-    case K_STRS:
-        return "a string or a sequence of strings";
-    case K_PERCENT:
-        return "a percentage like 99.9%";
-    case K_JDMA:
-        return "a sequence of procedure ids";
-    case K_STR:
-    case K_TEXT:
-    case K_ID:
-    case K_URL:
-    case K_REGEX:
-    default:
-        return "a string";
-    }
-}
-
-static bool has_ctrl(const char *s)
-{
-    for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7F)
-            return true;
-    }
-    return false;
-}
-
-/* The text of a scalar node for key `name`, or NULL after reporting why it is not usable. */
-static const char *scalar_of(struct loader *ld, const char *name, const char *expected,
-                             const struct ydoc_node *v, bool allow_ctrl)
-{
-    const char *s;
-    size_t len;
-
-    if (ydoc_kind(v) != YDOC_SCALAR || ydoc_is_null(v)) {
-        report(ld, v, "\"%s\": expected %s, found %s", name, expected, ydoc_describe(v));
-        return NULL;
-    }
-    s = ydoc_scalar(v, &len);
-    if (len == 0) {
-        report(ld, v, "\"%s\": empty string", name);
-        return NULL;
-    }
-    if (strlen(s) != len) {
-        report(ld, v, "\"%s\": contains a NUL byte", name);
-        return NULL;
-    }
-    if (!allow_ctrl && has_ctrl(s)) {
-        report(ld, v, "\"%s\": contains a control character", name);
-        return NULL;
-    }
-    return s;
-}
-
-/* strtol over the whole string, within [min, max]. */
-static int parse_long(struct loader *ld, const char *name, const struct ydoc_node *v, const char *s,
-                      long long min, long long max, long *out)
-{
-    struct qbuf q;
-    char *end;
-    long x;
-
-    if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9'))) {
-        report(ld, v, "\"%s\": expected an integer, found %s", name, quote(&q, s));
-        return -EINVAL;
-    }
-    errno = 0;
-    x = strtol(s, &end, 10);
-    if (*end != '\0') {
-        report(ld, v, "\"%s\": expected an integer, found %s", name, quote(&q, s));
-        return -EINVAL;
-    }
-    if (errno == ERANGE || x < min || x > max) {
-        report(ld, v, "\"%s\": %s out of range %lld..%lld", name, s, min, max);
-        return -ERANGE;
-    }
-    *out = x;
-    return 0;
-}
-
-static bool id_valid(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > ID_MAX_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '.' || c == '_' || c == '-'));
-
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static bool header_name_valid(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              (c && strchr("!#$%&'*+-.^_`|~", c))))
-            return false;
-    }
-    return true;
-}
-
-static void set_headers(struct loader *ld, const struct ydoc_node *map, struct layer *l)
-{
-    size_t n = ydoc_count(map);
-    struct qbuf q;
-
-    if (ydoc_kind(map) != YDOC_MAPPING) {
-        report(ld, map, "\"headers\": expected a mapping of header names to values, found %s",
-               ydoc_describe(map));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ydoc_node *k = ydoc_key(map, i), *v = ydoc_value(map, i);
-        const char *name, *value;
-        size_t j, vlen;
-        bool dup = false;
-
-        name = scalar_of(ld, "headers", "a header name", k, false);
-        if (!name)
-            continue;
-        if (!header_name_valid(name)) {
-            report(ld, k,
-                   "\"headers\": invalid header name %s (use letters, digits and "
-                   "!#$%%&'*+-.^_`|~)",
-                   quote(&q, name));
-            continue;
-        }
-        for (j = 0; j < i && !dup; j++) {
-            const char *other = ydoc_scalar(ydoc_key(map, j), NULL);
-
-            if (other && strcasecmp(other, name) == 0) {
-                report(ld, k, "\"headers\": duplicate header %s (first at line %u)",
-                       quote(&q, name), ydoc_line(ydoc_key(map, j)));
-                dup = true;
-            }
-        }
-        if (dup)
-            continue;
-        if (ydoc_kind(v) != YDOC_SCALAR || ydoc_is_null(v)) {
-            report(ld, v, "\"headers\": %s: expected a string, found %s", quote(&q, name),
-                   ydoc_describe(v));
-            continue;
-        }
-        value = ydoc_scalar(v, &vlen);
-        if (strlen(value) != vlen || strchr(value, '\r') || strchr(value, '\n')) {
-            report(ld, v, "\"headers\": value of %s contains CR, LF or NUL", quote(&q, name));
-            continue;
-        }
-        for (const char *p = value; *p; p++) {
-            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7F) {
-                report(ld, v, "\"headers\": value of %s contains a control character",
-                       quote(&q, name));
-                value = NULL;
-                break;
-            }
-        }
-        if (!value)
-            continue;
-        /* A header inherited from a defaults block is replaced; a new one is appended. */
-        for (j = 0; j < l->nheaders; j++) {
-            if (strcasecmp(ydoc_scalar(l->headers[j].name, NULL), name) == 0)
-                break;
-        }
-        if (j == l->nheaders) {
-            struct hdr *h;
-
-            if (l->nheaders == MAX_HEADERS) {
-                report(ld, k, "\"headers\": too many headers (limit %d)", MAX_HEADERS);
-                continue;
-            }
-            h = realloc(l->headers, (l->nheaders + 1) * sizeof(*h));
-            if (!h) {
-                report(ld, k, "out of memory");
-                return;
-            }
-            l->headers = h;
-            l->nheaders++;
-        }
-        l->headers[j].name = k;
-        l->headers[j].value = v;
-    }
-}
-
-/* A sequence of strings (tags) or of integers (jdma). Returns whether it is valid. */
-static bool check_seq(struct loader *ld, const struct key *kd, const struct ydoc_node *v)
-{
-    size_t n = ydoc_count(v);
-    bool ok = true;
-
-    if (ydoc_kind(v) != YDOC_SEQUENCE) {
-        report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd), ydoc_describe(v));
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ydoc_node *it = ydoc_item(v, i);
-        const char *s;
-        long x;
-
-        if (kd->type == K_TAGS || kd->type == K_STRS) {
-            s = scalar_of(ld, kd->name, "a string", it, false);
-            ok = ok && s;
-            continue;
-        }
-        s = scalar_of(ld, kd->name, "a procedure id (a positive integer)", it, false);
-        if (!s || parse_long(ld, kd->name, it, s, kd->min, kd->max, &x) < 0)
-            ok = false;
-    }
-    return ok;
-}
-
-static void apply_map(struct loader *ld, const struct ydoc_node *map, const struct keytab *tab,
-                      struct scope *sc);
-
-static void store_node(void *field, const struct ydoc_node *v)
-{
-    memcpy(field, &v, sizeof(v));
-}
-
-/* glibc's regcomp expands repetitions by copying their subtree: a{1000} holds 1,000 copies,
- * a quantified group inside a quantified group multiplies, and every stacked operator doubles
- * (a+++...: 2^n, out of memory at 75 of them, found by the fuzzer). An upper bound of that size:
- * each atom costs 1, a quantifier multiplies what it applies to (an atom, a group, or the
- * previous quantified piece) by its count + 1. Past REGEX_COST_MAX the pattern is refused before
- * regcomp sees it. */
-#define REGEX_COST_MAX 100000.0
-
-static bool regex_too_costly(const char *re)
-{
-    double level[64], last[64]; /* per open group: its cost so far, the cost of its last piece */
-    int d = 0;
-
-    level[0] = last[0] = 0;
-    for (const char *p = re; *p; p++) {
-        double f = 0;
-
-        switch (*p) {
-        case '(':
-            if (++d >= 64)
-                return true;
-            level[d] = last[d] = 0;
-            continue;
-        case ')':
-            if (d == 0) {
-                last[d] = 1; /* a literal ')' */
-                break;
-            }
-            last[d - 1] = level[d] > 1 ? level[d] : 1;
-            d--;
-            break;
-        case '*':
-        case '+':
-        case '?':
-            f = 2;
-            break;
-        case '{': {
-            char *end;
-            const char *q;
-            unsigned long a = strtoul(p + 1, &end, 10), b = a;
-
-            if (end == p + 1) {
-                last[d] = 1; /* not a bound: a literal '{' */
-                break;
-            }
-            if (*end == ',' && isdigit((unsigned char)end[1]))
-                b = strtoul(end + 1, &end, 10);
-            f = (double)(a > b ? a : b) + 1;
-            if (!(q = strchr(p, '}')))
-                return false; /* regcomp reports it */
-            p = q;
-            break;
-        }
-        case '[': /* a bracket expression is one atom */
-            p++;
-            if (*p == '^')
-                p++;
-            if (*p == ']')
-                p++;
-            while (*p && *p != ']')
-                p++;
-            if (!*p)
-                return false; /* unterminated: regcomp reports it */
-            last[d] = 1;
-            break;
-        case '\\':
-            if (p[1])
-                p++;
-            last[d] = 1;
-            break;
-        default:
-            last[d] = 1;
-            break;
-        }
-        if (f > 0) { /* the piece was counted once already */
-            level[d] += last[d] * (f - 1);
-            last[d] *= f;
-        } else {
-            level[d] += last[d];
-        }
-        if (level[d] > REGEX_COST_MAX || last[d] > REGEX_COST_MAX)
-            return true;
-    }
-    return false;
-}
-
-static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_node *v,
-                    struct scope *sc)
-{
-    void *field = (char *)sc + kd->off;
-    const char *s, *why = "";
-    char b1[48], b2[48];
-    struct qbuf q;
-    regex_t re;
-    uint64_t u;
-    long x;
-    int err;
-
-    switch (kd->type) {
-    case K_SUB:
-    case K_MAP:
-    case K_SEQ:
-        if (ydoc_kind(v) != (kd->type == K_SEQ ? YDOC_SEQUENCE : YDOC_MAPPING)) {
-            report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd),
-                   ydoc_describe(v));
-        } else if (kd->type == K_SUB) {
-            apply_map(ld, v, kd->sub, sc);
-        } else {
-            store_node(field, v);
-        }
-        return;
-    case K_HEADERS:
-        set_headers(ld, v, &sc->l);
-        return;
-    case K_TAGS:
-    case K_JDMA:
-        if (check_seq(ld, kd, v))
-            store_node(field, v);
-        return;
-    case K_STRS:
-        if (ydoc_kind(v) == YDOC_SEQUENCE
-                ? check_seq(ld, kd, v)
-                : scalar_of(ld, kd->name, type_name(kd), v, false) != NULL)
-            store_node(field, v);
-        return;
-    default:
-        break;
-    }
-
-    s = scalar_of(ld, kd->name, type_name(kd), v, kd->type == K_TEXT || kd->type == K_REGEX);
-    if (!s)
-        return;
-    switch (kd->type) {
-    case K_ID:
-        if (!id_valid(s)) {
-            report(ld, v, "\"%s\": invalid id %s (use [a-z0-9][a-z0-9._-]{0,63})", kd->name,
-                   quote(&q, s));
-            return;
-        }
-        store_node(field, v);
-        break;
-    case K_URL:
-        if (httpc_url_check(s, &why) < 0) {
-            report(ld, v, "\"%s\": %s", kd->name, why);
-            return;
-        }
-        store_node(field, v);
-        break;
-    case K_REGEX:
-        if (regex_too_costly(s)) {
-            report(ld, v,
-                   "\"%s\": regular expression too costly to compile (its repetitions multiply "
-                   "past %.0f copies: stacked or nested quantifiers, large {n,m} bounds)",
-                   kd->name, REGEX_COST_MAX);
-            return;
-        }
-        err = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
-        if (err != 0) {
-            char eb[256];
-
-            regerror(err, &re, eb, sizeof(eb));
-            report(ld, v, "\"%s\": invalid regular expression: %s", kd->name, eb);
-            return;
-        }
-        regfree(&re);
-        store_node(field, v);
-        break;
-    case K_DURATION:
-        if (units_duration(s, &u, &why) < 0) {
-            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
-            return;
-        }
-        if (u < (uint64_t)kd->min || u > (uint64_t)kd->max) {
-            report(ld, v, "\"%s\": %s out of range %s..%s", kd->name, s,
-                   fmt_ms(b1, sizeof(b1), (uint64_t)kd->min),
-                   fmt_ms(b2, sizeof(b2), (uint64_t)kd->max));
-            return;
-        }
-        memcpy(field, &u, sizeof(u));
-        break;
-    case K_SIZE:
-        if (units_size(s, &u, &why) < 0) {
-            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
-            return;
-        }
-        if (u < (uint64_t)kd->min || u > (uint64_t)kd->max) {
-            report(ld, v, "\"%s\": %s out of range %s..%s", kd->name, s,
-                   fmt_size(b1, sizeof(b1), (uint64_t)kd->min),
-                   fmt_size(b2, sizeof(b2), (uint64_t)kd->max));
-            return;
-        }
-        memcpy(field, &u, sizeof(u));
-        break;
-    case K_INT:
-        if (parse_long(ld, kd->name, v, s, kd->min, kd->max, &x) < 0)
-            return;
-        memcpy(field, &x, sizeof(x));
-        break;
-    case K_BOOL: {
-        bool b = strcmp(s, "true") == 0;
-
-        if (!ydoc_is_plain(v) || (!b && strcmp(s, "false") != 0)) {
-            report(ld, v, "\"%s\": expected true or false%s, found %s", kd->name,
-                   ydoc_is_plain(v) ? "" : " (unquoted)", quote(&q, s));
-            return;
-        }
-        memcpy(field, &b, sizeof(b));
-        break;
-    }
-    case K_PERCENT: {
-        double pct;
-
-        if (units_percent(s, &pct, &why) < 0) {
-            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
-            return;
-        }
-        if (pct < (double)kd->min || pct > (double)kd->max) {
-            report(ld, v, "\"%s\": %s out of range %lld%%..%lld%%", kd->name, s, kd->min, kd->max);
-            return;
-        }
-        pct /= 100.0;
-        memcpy(field, &pct, sizeof(pct));
-        break;
-    }
-    case K_STATUS: {
-        struct statusset set;
-
-        if (units_statusset(s, &set, &why) < 0) {
-            report(ld, v, "\"%s\": expected %s: %s", kd->name, type_name(kd), why);
-            return;
-        }
-        memcpy(field, &set, sizeof(set));
-        break;
-    }
-    case K_CHOICE: {
-        int i;
-
-        for (i = 0; kd->choices[i]; i++) {
-            if (strcmp(kd->choices[i], s) == 0)
-                break;
-        }
-        if (!kd->choices[i]) {
-            report(ld, v, "\"%s\": expected %s, found %s", kd->name, type_name(kd), quote(&q, s));
-            return;
-        }
-        memcpy(field, &i, sizeof(i));
-        break;
-    }
-    case K_STR:
-    case K_TEXT:
-    default:
-        store_node(field, v);
-        break;
-    }
-    if (kd->at) {
-        sc->l.at[kd->at - 1] = v;
-        sc->set |= 1u << (kd->at - 1);
-    }
-}
-
-static void apply_map(struct loader *ld, const struct ydoc_node *map, const struct keytab *tab,
-                      struct scope *sc)
-{
-    const struct ydoc_node *seen[64] = {NULL}; /* by key index: more than any table has */
-    size_t n = ydoc_count(map);
-    struct qbuf q;
-
-    if (ydoc_kind(map) != YDOC_MAPPING) {
-        report(ld, map, "expected a mapping, found %s", ydoc_describe(map));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ydoc_node *k = ydoc_key(map, i);
-        const struct key *kd;
-        const char *name;
-        size_t idx = 0, len = 0;
-
-        name = ydoc_scalar(k, &len);
-        if (!name) {
-            report(ld, k, "expected a key, found %s", ydoc_describe(k));
-            continue;
-        }
-        kd = strlen(name) == len ? tab_find(tab, name, &idx) : NULL;
-        if (!kd) {
-            unknown_key(ld, k, tab, name);
-            continue;
-        }
-        if (idx < sizeof(seen) / sizeof(seen[0])) {
-            if (seen[idx]) {
-                report(ld, k, "duplicate key %s (first at line %u)", quote(&q, name),
-                       ydoc_line(seen[idx]));
-                continue;
-            }
-            seen[idx] = k;
-        }
-        set_key(ld, kd, ydoc_value(map, i), sc);
-    }
-}
-
 /* graphs.formats: a non-empty sequence of distinct names from graph_formats. Returns the bit
  * set (1u << index). */
 static unsigned graph_formats_of(struct loader *ld, const struct ydoc_node *seq)
@@ -1250,12 +137,12 @@ static unsigned graph_formats_of(struct loader *ld, const struct ydoc_node *seq)
     struct qbuf q;
 
     if (n == 0) {
-        report(ld, seq, "\"formats\": expected at least one of png, svg");
+        cfg_report(ld, seq, "\"formats\": expected at least one of png, svg");
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
         const struct ydoc_node *it = ydoc_item(seq, i);
-        const char *s = scalar_of(ld, "formats", "png or svg", it, false);
+        const char *s = cfg_scalar_of(ld, "formats", "png or svg", it, false);
         unsigned k;
 
         if (!s)
@@ -1263,9 +150,9 @@ static unsigned graph_formats_of(struct loader *ld, const struct ydoc_node *seq)
         for (k = 0; graph_formats[k] && strcmp(graph_formats[k], s) != 0; k++)
             ;
         if (!graph_formats[k])
-            report(ld, it, "\"formats\": expected png or svg, found %s", quote(&q, s));
+            cfg_report(ld, it, "\"formats\": expected png or svg, found %s", cfg_quote(&q, s));
         else if (set & (1u << k))
-            report(ld, it, "\"formats\": %s is listed twice", quote(&q, s));
+            cfg_report(ld, it, "\"formats\": %s is listed twice", cfg_quote(&q, s));
         else
             set |= 1u << k;
     }
@@ -1337,60 +224,63 @@ static void check_layer(struct loader *ld, const struct scope *sc)
 
     /* RRD steps are whole seconds: one check per step needs a whole-second interval. */
     if (SET_HERE(sc, AT_INTERVAL) && l->interval % 1000 != 0)
-        report(ld, l->at[AT_INTERVAL], "\"interval\": %s is not a whole number of seconds",
-               fmt_ms(a, sizeof(a), l->interval));
+        cfg_report(ld, l->at[AT_INTERVAL], "\"interval\": %s is not a whole number of seconds",
+                   cfg_fmt_ms(a, sizeof(a), l->interval));
     if ((SET_HERE(sc, AT_TIMEOUT) || SET_HERE(sc, AT_INTERVAL)) && l->timeout > l->interval) {
         if (SET_HERE(sc, AT_TIMEOUT))
-            report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is longer than \"interval\" (%s)",
-                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->interval));
+            cfg_report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is longer than \"interval\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->timeout), cfg_fmt_ms(b, sizeof(b), l->interval));
         else
-            report(ld, l->at[AT_INTERVAL], "\"interval\": %s is shorter than \"timeout\" (%s)",
-                   fmt_ms(a, sizeof(a), l->interval), fmt_ms(b, sizeof(b), l->timeout));
+            cfg_report(ld, l->at[AT_INTERVAL], "\"interval\": %s is shorter than \"timeout\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->interval), cfg_fmt_ms(b, sizeof(b), l->timeout));
     }
     if (l->at[AT_CONNECT] && (SET_HERE(sc, AT_CONNECT) || SET_HERE(sc, AT_TIMEOUT)) &&
         l->connect_timeout > l->timeout) {
         if (SET_HERE(sc, AT_CONNECT))
-            report(ld, l->at[AT_CONNECT], "\"connect_timeout\": %s is longer than \"timeout\" (%s)",
-                   fmt_ms(a, sizeof(a), l->connect_timeout), fmt_ms(b, sizeof(b), l->timeout));
+            cfg_report(
+                ld, l->at[AT_CONNECT], "\"connect_timeout\": %s is longer than \"timeout\" (%s)",
+                cfg_fmt_ms(a, sizeof(a), l->connect_timeout), cfg_fmt_ms(b, sizeof(b), l->timeout));
         else
-            report(ld, l->at[AT_TIMEOUT],
-                   "\"timeout\": %s is shorter than \"connect_timeout\" (%s)",
-                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->connect_timeout));
+            cfg_report(
+                ld, l->at[AT_TIMEOUT], "\"timeout\": %s is shorter than \"connect_timeout\" (%s)",
+                cfg_fmt_ms(a, sizeof(a), l->timeout), cfg_fmt_ms(b, sizeof(b), l->connect_timeout));
     }
     if (l->at[AT_SLOW] && (SET_HERE(sc, AT_SLOW) || SET_HERE(sc, AT_TIMEOUT)) &&
         l->slow > l->timeout) {
         if (SET_HERE(sc, AT_SLOW))
-            report(ld, l->at[AT_SLOW], "\"slow\": %s is longer than \"timeout\" (%s)",
-                   fmt_ms(a, sizeof(a), l->slow), fmt_ms(b, sizeof(b), l->timeout));
+            cfg_report(ld, l->at[AT_SLOW], "\"slow\": %s is longer than \"timeout\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->slow), cfg_fmt_ms(b, sizeof(b), l->timeout));
         else
-            report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is shorter than \"slow\" (%s)",
-                   fmt_ms(a, sizeof(a), l->timeout), fmt_ms(b, sizeof(b), l->slow));
+            cfg_report(ld, l->at[AT_TIMEOUT], "\"timeout\": %s is shorter than \"slow\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->timeout), cfg_fmt_ms(b, sizeof(b), l->slow));
     }
     /* A recheck is an extra check between two ticks: 0s (off), or at least 1s and shorter than
      * the interval. */
     if (SET_HERE(sc, AT_RECHECK) && l->recheck > 0 && l->recheck < 1000)
-        report(ld, l->at[AT_RECHECK], "\"recheck\": %s is too short (0s for off, or at least 1s)",
-               fmt_ms(a, sizeof(a), l->recheck));
+        cfg_report(ld, l->at[AT_RECHECK],
+                   "\"recheck\": %s is too short (0s for off, or at least 1s)",
+                   cfg_fmt_ms(a, sizeof(a), l->recheck));
     else if ((SET_HERE(sc, AT_RECHECK) || SET_HERE(sc, AT_INTERVAL)) && l->recheck > 0 &&
              l->recheck >= l->interval) {
         if (SET_HERE(sc, AT_RECHECK))
-            report(ld, l->at[AT_RECHECK], "\"recheck\": %s is not shorter than \"interval\" (%s)",
-                   fmt_ms(a, sizeof(a), l->recheck), fmt_ms(b, sizeof(b), l->interval));
+            cfg_report(ld, l->at[AT_RECHECK],
+                       "\"recheck\": %s is not shorter than \"interval\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->recheck), cfg_fmt_ms(b, sizeof(b), l->interval));
         else
-            report(ld, l->at[AT_INTERVAL],
-                   "\"interval\": %s is not longer than \"alert.recheck\" (%s)",
-                   fmt_ms(a, sizeof(a), l->interval), fmt_ms(b, sizeof(b), l->recheck));
+            cfg_report(ld, l->at[AT_INTERVAL],
+                       "\"interval\": %s is not longer than \"alert.recheck\" (%s)",
+                       cfg_fmt_ms(a, sizeof(a), l->interval), cfg_fmt_ms(b, sizeof(b), l->recheck));
     }
     if (l->method == METHOD_HEAD && (l->body || l->body_regex) &&
         (SET_HERE(sc, AT_METHOD) || SET_HERE(sc, AT_BODY) || SET_HERE(sc, AT_BODY_REGEX))) {
         if (SET_HERE(sc, AT_BODY))
-            report(ld, l->at[AT_BODY], "\"body\": HEAD responses have no body to check");
+            cfg_report(ld, l->at[AT_BODY], "\"body\": HEAD responses have no body to check");
         else if (SET_HERE(sc, AT_BODY_REGEX))
-            report(ld, l->at[AT_BODY_REGEX],
-                   "\"body_regex\": HEAD responses have no body to check");
+            cfg_report(ld, l->at[AT_BODY_REGEX],
+                       "\"body_regex\": HEAD responses have no body to check");
         else
-            report(ld, l->at[AT_METHOD],
-                   "\"method\": HEAD responses have no body, but a body is expected");
+            cfg_report(ld, l->at[AT_METHOD],
+                       "\"method\": HEAD responses have no body, but a body is expected");
     }
 }
 
@@ -1400,17 +290,12 @@ static void apply_defaults(struct loader *ld, const struct ydoc_node *map, struc
 
     memset(&sc, 0, sizeof(sc));
     sc.l = *l; /* moved in and back out: the headers array changes hands */
-    apply_map(ld, map, &defaults_tab, &sc);
+    cfg_apply_map(ld, map, &cfg_defaults_tab, &sc);
     check_layer(ld, &sc);
     *l = sc.l;
 }
 
 /* ---- probes ---- */
-
-static char *dup_scalar(const struct ydoc_node *n)
-{
-    return strdup(ydoc_scalar(n, NULL));
-}
 
 static void probe_fini(struct probe *p)
 {
@@ -1444,9 +329,9 @@ static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc
     const struct layer *l = &sc->l;
     bool ok = true;
 
-    p->id = dup_scalar(sc->id);
-    p->name = dup_scalar(sc->name ? sc->name : sc->id);
-    p->url = sc->url ? dup_scalar(sc->url) : NULL;
+    p->id = cfg_dup_scalar(sc->id);
+    p->name = cfg_dup_scalar(sc->name ? sc->name : sc->id);
+    p->url = sc->url ? cfg_dup_scalar(sc->url) : NULL;
     p->group = strdup(group);
     p->file = strdup(file);
     p->line = ydoc_line(item);
@@ -1461,19 +346,19 @@ static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc
         p->tags = calloc(ydoc_count(sc->tags), sizeof(*p->tags));
         ok = ok && p->tags;
         for (size_t i = 0; p->tags && i < ydoc_count(sc->tags); i++) {
-            p->tags[i] = dup_scalar(ydoc_item(sc->tags, i));
+            p->tags[i] = cfg_dup_scalar(ydoc_item(sc->tags, i));
             p->ntags++;
             ok = ok && p->tags[i];
         }
     }
-    p->method = strdup(methods[l->method]);
+    p->method = strdup(cfg_methods[l->method]);
     ok = ok && p->method;
     if (l->nheaders > 0) {
         p->headers = calloc(l->nheaders, sizeof(*p->headers));
         ok = ok && p->headers;
         for (size_t i = 0; p->headers && i < l->nheaders; i++) {
-            p->headers[i].name = dup_scalar(l->headers[i].name);
-            p->headers[i].value = dup_scalar(l->headers[i].value);
+            p->headers[i].name = cfg_dup_scalar(l->headers[i].name);
+            p->headers[i].value = cfg_dup_scalar(l->headers[i].value);
             p->nheaders++;
             ok = ok && p->headers[i].name && p->headers[i].value;
         }
@@ -1494,17 +379,17 @@ static int probe_fill(struct probe *p, const struct scope *sc, const struct ydoc
     p->reuse = l->reuse;
     p->status = l->status;
     if (l->body) {
-        p->body = dup_scalar(l->body);
+        p->body = cfg_dup_scalar(l->body);
         ok = ok && p->body;
     }
     if (l->body_regex) {
-        *regex = dup_scalar(l->body_regex);
+        *regex = cfg_dup_scalar(l->body_regex);
         ok = ok && *regex;
     }
     p->max_bytes = l->max_bytes;
     p->tls_verify = l->tls_verify;
     if (l->ca_file) {
-        p->ca_file = dup_scalar(l->ca_file);
+        p->ca_file = cfg_dup_scalar(l->ca_file);
         ok = ok && p->ca_file;
     }
     p->tls_min_days = l->min_days;
@@ -1535,7 +420,7 @@ static void add_probe(struct loader *ld, const struct scope *sc, const struct yd
             c->probes = np;
         in = np ? realloc(ld->info, cap * sizeof(*in)) : NULL;
         if (!np || !in) {
-            report(ld, item, "out of memory");
+            cfg_report(ld, item, "out of memory");
             return;
         }
         ld->info = in;
@@ -1550,7 +435,7 @@ static void add_probe(struct loader *ld, const struct scope *sc, const struct yd
     in->id_col = ydoc_col(sc->id);
     in->col = ydoc_col(item);
     if (probe_fill(p, sc, item, group, file, &in->regex) < 0) {
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
         return;
     }
     /* The CA file is read at every check: resolve it like the other paths (relative to
@@ -1559,13 +444,13 @@ static void add_probe(struct loader *ld, const struct scope *sc, const struct yd
         char *path = path_join(ld->base ? ld->base : ".", p->ca_file);
 
         if (!path) {
-            report(ld, item, "out of memory");
+            cfg_report(ld, item, "out of memory");
             return;
         }
         free(p->ca_file);
         p->ca_file = path;
         if (access(path, R_OK) != 0 && ld->ca_reported != sc->l.ca_file) {
-            report(ld, sc->l.ca_file, "\"ca_file\": %s: %s", path, strerror(errno));
+            cfg_report(ld, sc->l.ca_file, "\"ca_file\": %s: %s", path, strerror(errno));
             ld->ca_reported = sc->l.ca_file;
         }
     }
@@ -1577,20 +462,20 @@ static void load_probe(struct loader *ld, const struct ydoc_node *item, const st
     struct scope ps;
 
     if (ydoc_kind(item) != YDOC_MAPPING) {
-        report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
+        cfg_report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
         return;
     }
     memset(&ps, 0, sizeof(ps));
     if (layer_copy(&ps.l, fl) < 0) {
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
         return;
     }
-    apply_map(ld, item, &probe_tab, &ps);
+    cfg_apply_map(ld, item, &cfg_probe_tab, &ps);
     check_layer(ld, &ps);
     if (!ydoc_get(item, "id"))
-        report(ld, item, "probe has no \"id\"");
+        cfg_report(ld, item, "probe has no \"id\"");
     if (!ydoc_get(item, "url"))
-        report(ld, item, "probe has no \"url\"");
+        cfg_report(ld, item, "probe has no \"url\"");
     if (ps.id)
         add_probe(ld, &ps, item, group, file);
     layer_fini(&ps.l);
@@ -1609,15 +494,15 @@ static void load_file(struct loader *ld, const char *file, const struct layer *g
     }
     root = ydoc_root(doc);
     memset(&fs, 0, sizeof(fs));
-    apply_map(ld, root, &file_tab, &fs);
+    cfg_apply_map(ld, root, &cfg_file_tab, &fs);
     if (ydoc_kind(root) != YDOC_MAPPING)
         goto out;
     if (!ydoc_get(root, "group"))
-        report(ld, root, "file has no \"group\"");
+        cfg_report(ld, root, "file has no \"group\"");
     if (!ydoc_get(root, "probes"))
-        report(ld, root, "file has no \"probes\"");
+        cfg_report(ld, root, "file has no \"probes\"");
     if (layer_copy(&fl, global) < 0) {
-        report(ld, root, "out of memory");
+        cfg_report(ld, root, "out of memory");
         goto out;
     }
     if (fs.defaults)
@@ -1692,10 +577,10 @@ static void load_dir(struct loader *ld, const struct ydoc_node *dir_node,
     dir = opendir(dirname);
     if (!dir) {
         if (dir_node)
-            report(ld, dir_node, "\"probes_dir\": cannot open directory %s: %s", dirname,
-                   strerror(errno));
+            cfg_report(ld, dir_node, "\"probes_dir\": cannot open directory %s: %s", dirname,
+                       strerror(errno));
         else
-            report_at(ld, dirname, 0, 0, "cannot open directory: %s", strerror(errno));
+            cfg_report_at(ld, dirname, 0, 0, "cannot open directory: %s", strerror(errno));
         return;
     }
     while ((de = readdir(dir)) != NULL) {
@@ -1729,10 +614,10 @@ static void load_dir(struct loader *ld, const struct ydoc_node *dir_node,
         free(file);
     }
     if (ld->c->nprobes == 0 && ld->errors == 0)
-        report_at(ld, dirname, 0, 0, "no probes defined");
+        cfg_report_at(ld, dirname, 0, 0, "no probes defined");
     goto out;
 nomem:
-    report_at(ld, dirname, 0, 0, "out of memory");
+    cfg_report_at(ld, dirname, 0, 0, "out of memory");
 out:
     if (dir)
         closedir(dir);
@@ -1774,7 +659,7 @@ static void finish_probes(struct loader *ld)
     sorted = calloc(n, sizeof(*sorted));
     info = calloc(n, sizeof(*info));
     if (!ord || !sorted || !info) {
-        report_at(ld, c->probes_dir, 0, 0, "out of memory");
+        cfg_report_at(ld, c->probes_dir, 0, 0, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1792,9 +677,9 @@ static void finish_probes(struct loader *ld)
             first = i;
             continue;
         }
-        report_at(ld, p->file, in->id_line, in->id_col,
-                  "duplicate probe id %s (first defined at %s:%u:%u)", quote(&q, p->id), p0->file,
-                  p0->line, ld->info[ord[first].idx].col);
+        cfg_report_at(ld, p->file, in->id_line, in->id_col,
+                      "duplicate probe id %s (first defined at %s:%u:%u)", cfg_quote(&q, p->id),
+                      p0->file, p0->line, ld->info[ord[first].idx].col);
     }
     for (size_t i = 0; i < n; i++) {
         sorted[i] = c->probes[ord[i].idx];
@@ -1818,7 +703,7 @@ static void finish_probes(struct loader *ld)
             char eb[256];
 
             regerror(err, &p->body_re, eb, sizeof(eb));
-            report_at(ld, p->file, p->line, 0, "\"body_regex\": %s", eb);
+            cfg_report_at(ld, p->file, p->line, 0, "\"body_regex\": %s", eb);
             continue;
         }
         p->body_regex = ld->info[i].regex;
@@ -1854,7 +739,7 @@ static int strlist_from(struct strlist *l, const struct ydoc_node *n)
     if (!l->v)
         return -ENOMEM;
     for (size_t i = 0; i < count; i++) {
-        l->v[i] = dup_scalar(ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_item(n, i) : n);
+        l->v[i] = cfg_dup_scalar(ydoc_kind(n) == YDOC_SEQUENCE ? ydoc_item(n, i) : n);
         if (!l->v[i])
             return -ENOMEM;
         l->n++;
@@ -1885,8 +770,8 @@ static void check_names(struct loader *ld, const struct ydoc_node *n, const stru
     for (size_t i = 0; i < l->n; i++) {
         if (groups ? group_exists(ld->c, l->v[i]) : config_find(ld->c, l->v[i]) != NULL)
             continue;
-        report(ld, strs_item(n, i), "unknown %s %s", groups ? "group" : "probe",
-               quote(&q, l->v[i]));
+        cfg_report(ld, strs_item(n, i), "unknown %s %s", groups ? "group" : "probe",
+                   cfg_quote(&q, l->v[i]));
     }
 }
 
@@ -1910,7 +795,7 @@ static unsigned name_bits(struct loader *ld, const char *what, const struct ydoc
         if (names[k])
             bits |= 1u << k;
         else
-            report(ld, strs_item(n, i), "\"%s\": unknown %s %s", what, what, quote(&q, v));
+            cfg_report(ld, strs_item(n, i), "\"%s\": unknown %s %s", what, what, cfg_quote(&q, v));
     }
     return bits;
 }
@@ -1922,15 +807,15 @@ static void load_route(struct loader *ld, const struct ydoc_node *item, struct r
     memset(&sc, 0, sizeof(sc));
     sc.r_repeat = 4 * 3600 * SEC;
     sc.r_send_resolved = true;
-    apply_map(ld, item, &route_tab, &sc);
+    cfg_apply_map(ld, item, &cfg_route_tab, &sc);
     if (ydoc_kind(item) != YDOC_MAPPING)
         return;
     if (!sc.r_receivers)
-        report(ld, item, "route has no \"receivers\"");
-    if ((sc.r_name && !(r->name = dup_scalar(sc.r_name))) ||
+        cfg_report(ld, item, "route has no \"receivers\"");
+    if ((sc.r_name && !(r->name = cfg_dup_scalar(sc.r_name))) ||
         strlist_from(&r->groups, sc.r_groups) < 0 || strlist_from(&r->probes, sc.r_probes) < 0 ||
         strlist_from(&r->receivers, sc.r_receivers) < 0) {
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
         return;
     }
     check_names(ld, sc.r_groups, &r->groups, true);
@@ -1939,8 +824,9 @@ static void load_route(struct loader *ld, const struct ydoc_node *item, struct r
         struct qbuf q;
 
         if (!config_receiver(ld->c, r->receivers.v[i]))
-            report(ld, strs_item(sc.r_receivers, i), "unknown receiver %s (not in \"receivers\")",
-                   quote(&q, r->receivers.v[i]));
+            cfg_report(ld, strs_item(sc.r_receivers, i),
+                       "unknown receiver %s (not in \"receivers\")",
+                       cfg_quote(&q, r->receivers.v[i]));
     }
     r->kinds = name_bits(ld, "kind", sc.r_kinds, config_alert_kinds);
     r->severities = name_bits(ld, "severity", sc.r_sevs, config_severities);
@@ -2002,11 +888,11 @@ static void load_maint(struct loader *ld, const struct ydoc_node *item, struct m
     struct qbuf q;
 
     memset(&sc, 0, sizeof(sc));
-    apply_map(ld, item, &maint_tab, &sc);
+    cfg_apply_map(ld, item, &cfg_maint_tab, &sc);
     if (ydoc_kind(item) != YDOC_MAPPING)
         return;
     if (strlist_from(&m->groups, sc.m_groups) < 0 || strlist_from(&m->probes, sc.m_probes) < 0) {
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
         return;
     }
     check_names(ld, sc.m_groups, &m->groups, true);
@@ -2015,26 +901,28 @@ static void load_maint(struct loader *ld, const struct ydoc_node *item, struct m
         const char *w = ydoc_scalar(sc.m_weekly, NULL);
 
         if (sc.m_from || sc.m_to)
-            report(ld, sc.m_weekly, "\"weekly\": a window is either weekly or from/to, not both");
+            cfg_report(ld, sc.m_weekly,
+                       "\"weekly\": a window is either weekly or from/to, not both");
         else if (parse_weekly(w, m) < 0)
-            report(ld, sc.m_weekly,
-                   "\"weekly\": expected a day (sun..sat or *) and a time range like "
-                   "\"sun 02:00-04:00\", found %s",
-                   quote(&q, w));
+            cfg_report(ld, sc.m_weekly,
+                       "\"weekly\": expected a day (sun..sat or *) and a time range like "
+                       "\"sun 02:00-04:00\", found %s",
+                       cfg_quote(&q, w));
         return;
     }
     if (!sc.m_from || !sc.m_to) {
-        report(ld, item, "maintenance window needs \"from\" and \"to\", or \"weekly\"");
+        cfg_report(ld, item, "maintenance window needs \"from\" and \"to\", or \"weekly\"");
         return;
     }
     if (parse_when(ydoc_scalar(sc.m_from, NULL), &m->from) < 0)
-        report(ld, sc.m_from, "\"from\": expected a local time like \"2026-12-24 18:00\", found %s",
-               quote(&q, ydoc_scalar(sc.m_from, NULL)));
+        cfg_report(ld, sc.m_from,
+                   "\"from\": expected a local time like \"2026-12-24 18:00\", found %s",
+                   cfg_quote(&q, ydoc_scalar(sc.m_from, NULL)));
     else if (parse_when(ydoc_scalar(sc.m_to, NULL), &m->to) < 0)
-        report(ld, sc.m_to, "\"to\": expected a local time like \"2026-12-24 18:00\", found %s",
-               quote(&q, ydoc_scalar(sc.m_to, NULL)));
+        cfg_report(ld, sc.m_to, "\"to\": expected a local time like \"2026-12-24 18:00\", found %s",
+                   cfg_quote(&q, ydoc_scalar(sc.m_to, NULL)));
     else if (m->to <= m->from)
-        report(ld, sc.m_to, "\"to\": the window ends before it starts");
+        cfg_report(ld, sc.m_to, "\"to\": the window ends before it starts");
 }
 
 /* Builds the alerting settings once the probes are known (names are checked against them). */
@@ -2053,14 +941,14 @@ static void load_alerting(struct loader *ld, const struct scope *ts)
     c->impaired_min_hosts = ts->impaired_min_hosts;
     c->impaired_window_ms = ts->impaired_window;
     if (!c->alert_state_file || !c->spool_dir || strlist_from(&c->canaries, ts->canaries) < 0) {
-        report_at(ld, c->path ? c->path : "(config)", 0, 0, "out of memory");
+        cfg_report_at(ld, c->path ? c->path : "(config)", 0, 0, "out of memory");
         return;
     }
     check_names(ld, ts->canaries, &c->canaries, false);
     if (ts->routes && ydoc_count(ts->routes) > 0) {
         c->routes = calloc(ydoc_count(ts->routes), sizeof(*c->routes));
         if (!c->routes) {
-            report(ld, ts->routes, "out of memory");
+            cfg_report(ld, ts->routes, "out of memory");
             return;
         }
         for (size_t i = 0; i < ydoc_count(ts->routes); i++)
@@ -2069,7 +957,7 @@ static void load_alerting(struct loader *ld, const struct scope *ts)
     if (ts->maintenance && ydoc_count(ts->maintenance) > 0) {
         c->maint = calloc(ydoc_count(ts->maintenance), sizeof(*c->maint));
         if (!c->maint) {
-            report(ld, ts->maintenance, "out of memory");
+            cfg_report(ld, ts->maintenance, "out of memory");
             return;
         }
         for (size_t i = 0; i < ydoc_count(ts->maintenance); i++)
@@ -2166,27 +1054,27 @@ static char *secret_read(struct loader *ld, const char *key, const struct ydoc_n
     int c;
 
     if (!path) {
-        report(ld, v, "out of memory");
+        cfg_report(ld, v, "out of memory");
         return NULL;
     }
     f = fopen(path, "re");
     if (!f) {
-        report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
+        cfg_report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
         goto fail;
     }
     buf = malloc(SECRET_MAX + 1);
     if (!buf) {
-        report(ld, v, "out of memory");
+        cfg_report(ld, v, "out of memory");
         goto fail;
     }
     while ((c = getc(f)) != EOF && len <= SECRET_MAX)
         buf[len++] = (char)c;
     if (ferror(f)) {
-        report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
+        cfg_report(ld, v, "\"%s\": %s: %s", key, path, strerror(errno));
         goto fail;
     }
     if (len > SECRET_MAX) {
-        report(ld, v, "\"%s\": %s: longer than %d bytes", key, path, SECRET_MAX);
+        cfg_report(ld, v, "\"%s\": %s: longer than %d bytes", key, path, SECRET_MAX);
         goto fail;
     }
     if (len > 0 && buf[len - 1] == '\n')
@@ -2195,11 +1083,11 @@ static char *secret_read(struct loader *ld, const char *key, const struct ydoc_n
         len--;
     buf[len] = '\0';
     if (len == 0) {
-        report(ld, v, "\"%s\": %s is empty", key, path);
+        cfg_report(ld, v, "\"%s\": %s is empty", key, path);
         goto fail;
     }
-    if (strlen(buf) != len || has_ctrl(buf)) {
-        report(ld, v, "\"%s\": %s holds more than one line or control characters", key, path);
+    if (strlen(buf) != len || cfg_has_ctrl(buf)) {
+        cfg_report(ld, v, "\"%s\": %s holds more than one line or control characters", key, path);
         goto fail;
     }
     fclose(f);
@@ -2223,12 +1111,12 @@ static char *secret_env(struct loader *ld, const char *key, const struct ydoc_no
     struct qbuf q;
 
     if (!val || !*val) {
-        report(ld, v, "\"%s\": environment variable %s is not set", key, quote(&q, name));
+        cfg_report(ld, v, "\"%s\": environment variable %s is not set", key, cfg_quote(&q, name));
         return NULL;
     }
-    if (has_ctrl(val)) {
-        report(ld, v, "\"%s\": environment variable %s holds control characters", key,
-               quote(&q, name));
+    if (cfg_has_ctrl(val)) {
+        cfg_report(ld, v, "\"%s\": environment variable %s holds control characters", key,
+                   cfg_quote(&q, name));
         return NULL;
     }
     return strdup(val);
@@ -2245,7 +1133,7 @@ static int dup_seq(const struct ydoc_node *seq, char ***out, size_t *n)
     if (!a)
         return -ENOMEM;
     for (size_t i = 0; i < count; i++) {
-        a[i] = dup_scalar(ydoc_item(seq, i));
+        a[i] = cfg_dup_scalar(ydoc_item(seq, i));
         if (!a[i])
             return -ENOMEM;
         (*n)++;
@@ -2258,7 +1146,7 @@ static void check_receiver(struct loader *ld, const struct ydoc_node *item, cons
 {
     static const char *const http_schemes[] = {"http", "https", NULL};
     static const char *const smtp_schemes[] = {"smtp", "smtps", NULL};
-    const char *type = rtypes[r->type], *why = "";
+    const char *type = cfg_rtypes[r->type], *why = "";
     struct qbuf q;
 
     for (size_t i = 0; i < ydoc_count(item); i++) {
@@ -2266,77 +1154,78 @@ static void check_receiver(struct loader *ld, const struct ydoc_node *item, cons
 
         for (size_t j = 0; k && j < sizeof(rkey_types) / sizeof(rkey_types[0]); j++)
             if (strcmp(k, rkey_types[j].key) == 0 && !(rkey_types[j].types & (1u << r->type)))
-                report(ld, ydoc_key(item, i), "key %s does not apply to a receiver of type %s",
-                       quote(&q, k), type);
+                cfg_report(ld, ydoc_key(item, i), "key %s does not apply to a receiver of type %s",
+                           cfg_quote(&q, k), type);
     }
     if (r->type == RECEIVER_EXEC) {
         if (!sc->rc_command || ydoc_count(sc->rc_command) == 0) {
-            report(ld, sc->rc_command ? sc->rc_command : item,
-                   "%s receiver needs a \"command\": [/path/to/program, args...]", type);
+            cfg_report(ld, sc->rc_command ? sc->rc_command : item,
+                       "%s receiver needs a \"command\": [/path/to/program, args...]", type);
         } else {
             const struct ydoc_node *prog = ydoc_item(sc->rc_command, 0);
             const char *path = ydoc_scalar(prog, NULL);
 
             if (path[0] != '/')
-                report(ld, prog, "\"command\": %s is not an absolute path (no shell, no PATH)",
-                       quote(&q, path));
+                cfg_report(ld, prog, "\"command\": %s is not an absolute path (no shell, no PATH)",
+                           cfg_quote(&q, path));
             else if (access(path, X_OK) != 0)
-                report(ld, prog, "\"command\": %s: %s", path, strerror(errno));
+                cfg_report(ld, prog, "\"command\": %s: %s", path, strerror(errno));
         }
     } else if (!sc->rc_url && !sc->rc_url_file && !sc->rc_url_env) {
-        report(ld, item, "%s receiver has no \"url\"%s", type,
-               r->type == RECEIVER_WEBHOOK ? " (or \"url_file\", \"url_env\")" : "");
+        cfg_report(ld, item, "%s receiver has no \"url\"%s", type,
+                   r->type == RECEIVER_WEBHOOK ? " (or \"url_file\", \"url_env\")" : "");
     } else if (!!sc->rc_url + !!sc->rc_url_file + !!sc->rc_url_env > 1) {
-        report(ld, sc->rc_url_env ? sc->rc_url_env : sc->rc_url_file,
-               "only one of \"url\", \"url_file\" and \"url_env\"");
+        cfg_report(ld, sc->rc_url_env ? sc->rc_url_env : sc->rc_url_file,
+                   "only one of \"url\", \"url_file\" and \"url_env\"");
     } else if (sc->rc_url) {
         const char *url = ydoc_scalar(sc->rc_url, NULL);
         int err = httpc_url_check_schemes(
             url, r->type == RECEIVER_SMTP ? smtp_schemes : http_schemes, &why);
 
         if (err == -EPERM)
-            report(ld, sc->rc_url, "\"url\": credentials do not belong in the URL (use %s)",
-                   r->type == RECEIVER_SMTP ? "username and password_file" : "token_file");
+            cfg_report(ld, sc->rc_url, "\"url\": credentials do not belong in the URL (use %s)",
+                       r->type == RECEIVER_SMTP ? "username and password_file" : "token_file");
         else if (err < 0)
-            report(ld, sc->rc_url, "\"url\": %s%s", why,
-                   strcmp(why, "unsupported scheme") == 0
-                       ? (r->type == RECEIVER_SMTP ? ", use smtp:// or smtps://"
-                                                   : ", use http:// or https://")
-                       : "");
+            cfg_report(ld, sc->rc_url, "\"url\": %s%s", why,
+                       strcmp(why, "unsupported scheme") == 0
+                           ? (r->type == RECEIVER_SMTP ? ", use smtp:// or smtps://"
+                                                       : ", use http:// or https://")
+                           : "");
     }
     if (r->type == RECEIVER_SMTP) {
         if (!sc->rc_from)
-            report(ld, item, "smtp receiver has no \"from\"");
+            cfg_report(ld, item, "smtp receiver has no \"from\"");
         else if (!address_valid(ydoc_scalar(sc->rc_from, NULL)))
-            report(ld, sc->rc_from, "\"from\": %s is not a mail address like vigie@example.org",
-                   quote(&q, ydoc_scalar(sc->rc_from, NULL)));
+            cfg_report(ld, sc->rc_from, "\"from\": %s is not a mail address like vigie@example.org",
+                       cfg_quote(&q, ydoc_scalar(sc->rc_from, NULL)));
         if (!sc->rc_to || ydoc_count(sc->rc_to) == 0)
-            report(ld, sc->rc_to ? sc->rc_to : item, "smtp receiver needs \"to\": [addresses]");
+            cfg_report(ld, sc->rc_to ? sc->rc_to : item, "smtp receiver needs \"to\": [addresses]");
         for (size_t i = 0; sc->rc_to && i < ydoc_count(sc->rc_to); i++) {
             const struct ydoc_node *a = ydoc_item(sc->rc_to, i);
 
             if (!address_valid(ydoc_scalar(a, NULL)))
-                report(ld, a, "\"to\": %s is not a mail address like oncall@example.org",
-                       quote(&q, ydoc_scalar(a, NULL)));
+                cfg_report(ld, a, "\"to\": %s is not a mail address like oncall@example.org",
+                           cfg_quote(&q, ydoc_scalar(a, NULL)));
         }
         if (sc->rc_username && !sc->rc_password_file && !sc->rc_password_env)
-            report(ld, sc->rc_username, "\"username\" needs \"password_file\" or \"password_env\"");
+            cfg_report(ld, sc->rc_username,
+                       "\"username\" needs \"password_file\" or \"password_env\"");
         if (!sc->rc_username && (sc->rc_password_file || sc->rc_password_env))
-            report(ld, sc->rc_password_file ? sc->rc_password_file : sc->rc_password_env,
-                   "a password needs a \"username\"");
+            cfg_report(ld, sc->rc_password_file ? sc->rc_password_file : sc->rc_password_env,
+                       "a password needs a \"username\"");
     }
     for (size_t i = 0; i < sc->l.nheaders; i++)
         if (strcasecmp(ydoc_scalar(sc->l.headers[i].name, NULL), "Authorization") == 0)
-            report(ld, sc->l.headers[i].name,
-                   "\"headers\": no Authorization in the configuration: secrets are read from "
-                   "\"token_file\" or \"token_env\"");
+            cfg_report(ld, sc->l.headers[i].name,
+                       "\"headers\": no Authorization in the configuration: secrets are read from "
+                       "\"token_file\" or \"token_env\"");
     if (sc->rc_password_file && sc->rc_password_env)
-        report(ld, sc->rc_password_env, "\"password_env\": \"password_file\" is already set");
+        cfg_report(ld, sc->rc_password_env, "\"password_env\": \"password_file\" is already set");
     if (sc->rc_token_file && sc->rc_token_env)
-        report(ld, sc->rc_token_env, "\"token_env\": \"token_file\" is already set");
+        cfg_report(ld, sc->rc_token_env, "\"token_env\": \"token_file\" is already set");
     if (r->backoff_max_ms < r->backoff_min_ms)
-        report(ld, ydoc_get(item, "backoff_max") ? ydoc_get(item, "backoff_max") : item,
-               "\"backoff_max\" is shorter than \"backoff_min\"");
+        cfg_report(ld, ydoc_get(item, "backoff_max") ? ydoc_get(item, "backoff_max") : item,
+                   "\"backoff_max\" is shorter than \"backoff_min\"");
 }
 
 static void load_receiver(struct loader *ld, const struct ydoc_node *item)
@@ -2348,7 +1237,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     bool ok = true;
 
     if (ydoc_kind(item) != YDOC_MAPPING) {
-        report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
+        cfg_report(ld, item, "expected a mapping, found %s", ydoc_describe(item));
         return;
     }
     memset(&sc, 0, sizeof(sc));
@@ -2357,30 +1246,30 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     sc.rc_backoff_min = SEC;
     sc.rc_backoff_max = 30 * SEC;
     sc.l.tls_verify = true;
-    apply_map(ld, item, &receiver_tab, &sc);
+    cfg_apply_map(ld, item, &cfg_receiver_tab, &sc);
     if (!sc.rc_name)
-        report(ld, item, "receiver has no \"name\"");
-    else if (!id_valid(ydoc_scalar(sc.rc_name, NULL)))
-        report(ld, sc.rc_name, "\"name\": invalid name %s (use [a-z0-9][a-z0-9._-]{0,63})",
-               ydoc_scalar(sc.rc_name, NULL));
+        cfg_report(ld, item, "receiver has no \"name\"");
+    else if (!cfg_id_valid(ydoc_scalar(sc.rc_name, NULL)))
+        cfg_report(ld, sc.rc_name, "\"name\": invalid name %s (use [a-z0-9][a-z0-9._-]{0,63})",
+                   ydoc_scalar(sc.rc_name, NULL));
     if (sc.rc_type < 0 && !ydoc_get(item, "type"))
-        report(ld, item, "receiver has no \"type\" (exec, webhook, smtp or alertmanager)");
+        cfg_report(ld, item, "receiver has no \"type\" (exec, webhook, smtp or alertmanager)");
     if (sc.rc_type < 0 || !sc.rc_name) {
         layer_fini(&sc.l);
         return;
     }
     for (size_t i = 0; i < c->nreceivers; i++) {
         if (strcmp(c->receivers[i].name, ydoc_scalar(sc.rc_name, NULL)) == 0) {
-            report(ld, sc.rc_name, "duplicate receiver name \"%s\" (first defined at %s:%u:%u)",
-                   c->receivers[i].name, c->receivers[i].file, c->receivers[i].line,
-                   c->receivers[i].col);
+            cfg_report(ld, sc.rc_name, "duplicate receiver name \"%s\" (first defined at %s:%u:%u)",
+                       c->receivers[i].name, c->receivers[i].file, c->receivers[i].line,
+                       c->receivers[i].col);
             layer_fini(&sc.l);
             return;
         }
     }
     r = realloc(c->receivers, (c->nreceivers + 1) * sizeof(*r));
     if (!r) {
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
         layer_fini(&sc.l);
         return;
     }
@@ -2397,7 +1286,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     r->tls_verify = sc.l.tls_verify;
     r->line = ydoc_line(item);
     r->col = ydoc_col(item);
-    r->name = dup_scalar(sc.rc_name);
+    r->name = cfg_dup_scalar(sc.rc_name);
     r->file = strdup(ydoc_file(item));
     ok = r->name && r->file;
     check_receiver(ld, item, &sc, r);
@@ -2407,23 +1296,23 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
         if (sc.rc_to)
             ok = ok && dup_seq(sc.rc_to, &r->to, &r->nto) == 0;
         if (sc.rc_url)
-            ok = ok && (r->url = dup_scalar(sc.rc_url)) != NULL;
+            ok = ok && (r->url = cfg_dup_scalar(sc.rc_url)) != NULL;
         if (sc.rc_from)
-            ok = ok && (r->from = dup_scalar(sc.rc_from)) != NULL;
+            ok = ok && (r->from = cfg_dup_scalar(sc.rc_from)) != NULL;
         if (sc.rc_username)
-            ok = ok && (r->username = dup_scalar(sc.rc_username)) != NULL;
+            ok = ok && (r->username = cfg_dup_scalar(sc.rc_username)) != NULL;
         if (sc.l.ca_file) {
             r->ca_file = path_join(ld->base ? ld->base : ".", ydoc_scalar(sc.l.ca_file, NULL));
             ok = ok && r->ca_file;
             if (r->ca_file && access(r->ca_file, R_OK) != 0)
-                report(ld, sc.l.ca_file, "\"ca_file\": %s: %s", r->ca_file, strerror(errno));
+                cfg_report(ld, sc.l.ca_file, "\"ca_file\": %s: %s", r->ca_file, strerror(errno));
         }
         if (sc.l.nheaders > 0) {
             r->headers = calloc(sc.l.nheaders, sizeof(*r->headers));
             ok = ok && r->headers;
             for (size_t i = 0; r->headers && i < sc.l.nheaders; i++) {
-                r->headers[i].name = dup_scalar(sc.l.headers[i].name);
-                r->headers[i].value = dup_scalar(sc.l.headers[i].value);
+                r->headers[i].name = cfg_dup_scalar(sc.l.headers[i].name);
+                r->headers[i].value = cfg_dup_scalar(sc.l.headers[i].value);
                 r->nheaders++;
                 ok = ok && r->headers[i].name && r->headers[i].value;
             }
@@ -2440,9 +1329,10 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
         int err = url ? httpc_url_check_schemes(url, http_schemes, &why) : 0;
 
         if (err == -EPERM)
-            report(ld, at, "\"%s\": credentials do not belong in the URL (use token_file)", key);
+            cfg_report(ld, at, "\"%s\": credentials do not belong in the URL (use token_file)",
+                       key);
         else if (err < 0)
-            report(ld, at, "\"%s\": not a usable http(s) URL: %s", key, why);
+            cfg_report(ld, at, "\"%s\": not a usable http(s) URL: %s", key, why);
         if (err < 0)
             secret_free(url);
         else
@@ -2458,7 +1348,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
     else if (sc.rc_token_env)
         r->secret = secret_env(ld, "token_env", sc.rc_token_env);
     if (!ok)
-        report(ld, item, "out of memory");
+        cfg_report(ld, item, "out of memory");
     layer_fini(&sc.l);
 }
 
@@ -2537,7 +1427,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
             ld.errors++;
             goto out;
         }
-        apply_map(&ld, ydoc_root(top), &top_tab, &ts);
+        cfg_apply_map(&ld, ydoc_root(top), &top_tab, &ts);
         if (ts.defaults)
             apply_defaults(&ld, ts.defaults, &global);
     }
@@ -2553,10 +1443,10 @@ int config_load(const char *path, struct config **out, struct diag *d)
          * to its base directory (-b): librrd refuses absolute paths there. */
         if (cached && strncmp(cached, "unix:", 5) != 0 && cached[0] != '/') {
             if (rd[0] == '/')
-                report(&ld, ts.rrd_dir,
-                       "\"rrd_dir\": with a remote rrdcached, a path relative to its base "
-                       "directory (-b), not %s",
-                       rd);
+                cfg_report(&ld, ts.rrd_dir,
+                           "\"rrd_dir\": with a remote rrdcached, a path relative to its base "
+                           "directory (-b), not %s",
+                           rd);
             c->rrd_dir = strdup(rd);
         } else {
             c->rrd_dir = path_join(base, rd);
@@ -2576,10 +1466,10 @@ int config_load(const char *path, struct config **out, struct diag *d)
         const char *a = ydoc_scalar(ts.rrdcached, NULL);
 
         if (strpbrk(a, " \t"))
-            report(&ld, ts.rrdcached,
-                   "\"rrdcached\": expected unix:/path/to/socket or host:port, found a space");
+            cfg_report(&ld, ts.rrdcached,
+                       "\"rrdcached\": expected unix:/path/to/socket or host:port, found a space");
         else if (!(c->rrdcached = strdup(a)))
-            report(&ld, ts.rrdcached, "out of memory");
+            cfg_report(&ld, ts.rrdcached, "out of memory");
     }
     c->concurrency = ts.concurrency;
     c->per_host = ts.per_host;
@@ -2598,7 +1488,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->graphs.width = ts.graphs_width;
     c->graphs.height = ts.graphs_height;
     if ((path && !c->path) || !c->probes_dir || !c->rrd_dir || !c->graphs_dir || !c->user_agent) {
-        report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
+        cfg_report_at(&ld, path ? path : "(config)", 0, 0, "out of memory");
         goto out;
     }
     /* A probes_dir that was given but is invalid has been reported: do not go and read the
