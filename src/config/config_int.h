@@ -236,4 +236,33 @@ const char *cfg_quote(struct qbuf *q, const char *s);
  * constant string. */
 const char *cfg_fmt_ms(char *buf, size_t len, uint64_t ms);
 
+/* ---- config.c ---- */
+
+/* dir/name, or name alone when it is absolute or dir is empty; the caller frees it. NULL when
+ * out of memory. */
+char *cfg_path_join(const char *dir, const char *name);
+
+/* ---- probes.c ---- */
+
+/* The built-in probe settings, the top of the cascade. */
+void cfg_layer_builtin(struct layer *l);
+void cfg_layer_fini(struct layer *l);
+
+/* Applies a defaults block (vigie.yaml's, or a file's) on top of l, and checks the settings it
+ * wrote against each other. */
+void cfg_apply_defaults(struct loader *ld, const struct ydoc_node *map, struct layer *l);
+
+/* Loads every *.yaml of ld->c->probes_dir, in name order, on top of `global` (vigie.yaml's
+ * settings). dir_node is vigie.yaml's probes_dir, for messages, or NULL. */
+void cfg_load_dir(struct loader *ld, const struct ydoc_node *dir_node, const struct layer *global);
+
+/* Reports duplicate ids, sorts the probes by id and compiles their regexes in place. */
+void cfg_finish_probes(struct loader *ld);
+
+/* Frees what the loader kept per probe while loading (ld->info). */
+void cfg_pinfo_free(struct loader *ld);
+
+/* Frees what a probe owns and zeroes it. */
+void cfg_probe_fini(struct probe *p);
+
 #endif
