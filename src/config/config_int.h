@@ -1,10 +1,11 @@
 /* config_int — what the files of the config module share, and nothing outside it may include.
  *
  * The loader is cut in four:
- *   config.c     config_load and the other functions of config.h: vigie.yaml's top-level
- *                settings, paths, the order in which the rest is loaded, config_free;
- *   cfgschema.c  the schema: the key table of every context, the value parsers applying them to
- *                a mapping, the messages (file:line:col, quoted values, "did you mean");
+ *   config.c     config_load and the other functions of config.h: vigie.yaml's own key tables
+ *                and top-level settings, paths, the order in which the rest is loaded;
+ *   cfgschema.c  the schema machinery: the key tables of the probes and of alerting's lists, the
+ *                value parsers applying a table to a mapping, the messages (file:line:col,
+ *                quoted values, "did you mean");
  *   probes.c     the probe settings' cascade, the probes.d files, the probes' ids and regexes;
  *   receivers.c  the alerting settings: receivers and their secrets, routes, maintenance windows.
  *
@@ -264,5 +265,17 @@ void cfg_pinfo_free(struct loader *ld);
 
 /* Frees what a probe owns and zeroes it. */
 void cfg_probe_fini(struct probe *p);
+
+/* ---- receivers.c ---- */
+
+/* Loads vigie.yaml's `receivers:` into ld->c->receivers, in file order, secrets included. */
+void cfg_load_receivers(struct loader *ld, const struct ydoc_node *seq);
+
+/* Builds the alerting settings of ld->c from vigie.yaml's scope, once the receivers and the
+ * probes are loaded (the names it is given are checked against them). */
+void cfg_load_alerting(struct loader *ld, const struct scope *ts);
+
+/* Frees the alerting settings and the receivers of c, secrets wiped. */
+void cfg_alerting_fini(struct config *c);
 
 #endif
