@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/fsx.h"
+#include "base/timex.h"
 #include "base/units.h"
 #include "testutil.h"
 
@@ -369,6 +370,40 @@ START_TEST(test_fsx)
 }
 END_TEST
 
+/* timex against the C library's own UTC conversion over 400 years of days, and the fixed
+ * formats. */
+START_TEST(test_timex)
+{
+    char buf[64];
+
+    for (int64_t z = -719468; z < 146097 * 2; z += 37) {
+        time_t t = (time_t)(z * 86400);
+        struct tm tm;
+        int y;
+        unsigned m, d;
+
+        gmtime_r(&t, &tm);
+        timex_civil_from_days(z, &y, &m, &d);
+        ck_assert_int_eq(y, tm.tm_year + 1900);
+        ck_assert_uint_eq(m, (unsigned)tm.tm_mon + 1);
+        ck_assert_uint_eq(d, (unsigned)tm.tm_mday);
+        ck_assert_int_eq(timex_days_from_civil(y, m, d), z);
+    }
+    ck_assert_uint_eq(timex_month_days(2024, 2), 29);
+    ck_assert_uint_eq(timex_month_days(2100, 2), 28);
+    ck_assert_uint_eq(timex_month_days(2000, 2), 29);
+    ck_assert_uint_eq(timex_month_days(2026, 4), 30);
+    ck_assert_uint_eq(timex_month_days(2026, 13), 0);
+    ck_assert_uint_eq(timex_month_parse("Jan"), 1);
+    ck_assert_uint_eq(timex_month_parse("Dec"), 12);
+    ck_assert_uint_eq(timex_month_parse("dec"), 0);
+    ck_assert_uint_eq(timex_month_parse("Sept"), 0);
+    ck_assert_str_eq(timex_rfc5322(buf, sizeof(buf), 1796786323),
+                     "Wed, 09 Dec 2026 03:18:43 +0000");
+    ck_assert_str_eq(timex_rfc5322(buf, sizeof(buf), 0), "Thu, 01 Jan 1970 00:00:00 +0000");
+}
+END_TEST
+
 Suite *units_suite(void); /* called by tests/runner.c */
 
 Suite *units_suite(void)
@@ -384,6 +419,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_statusset_format_truncates);
     tcase_add_test(tc, test_null_why);
     tcase_add_test(tc, test_fsx);
+    tcase_add_test(tc, test_timex);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,6 +32,7 @@
 
 #include "base/container.h"
 #include "base/log.h"
+#include "base/timex.h"
 
 struct xfer {
     struct httpc *h;
@@ -129,20 +130,6 @@ void httpc_url_redact(const char *url, char *buf, size_t len)
     snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
 }
 
-static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* Parses OpenSSL's "Mar 12 00:00:00 2027 GMT" into UNIX time; 0 when it does not parse. */
 static int64_t parse_cert_time(const char *s)
 {
@@ -151,12 +138,10 @@ static int64_t parse_cert_time(const char *s)
 
     if (sscanf(s, "%3s %u %u:%u:%u %u", mon, &d, &hh, &mm, &ss, &y) != 6)
         return 0;
-    for (m = 0; m < 12; m++)
-        if (strcmp(mon, months[m]) == 0)
-            break;
-    if (m == 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970)
+    m = timex_month_parse(mon);
+    if (m == 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970)
         return 0;
-    return days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 + ss;
+    return timex_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
 }
 
 /* The leaf certificate's notAfter, from CURLINFO_CERTINFO. */

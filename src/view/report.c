@@ -15,6 +15,7 @@
 #include "base/cli.h"
 #include "base/diag.h"
 #include "base/fsx.h"
+#include "base/timex.h"
 #include "net/httpc.h"
 
 #define DAY 86400
@@ -52,38 +53,6 @@ void report_figures(const struct rrdq_totals *t, enum report_metric m, struct re
 
 /* ---- dates ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
-static unsigned month_days(int y, unsigned m)
-{
-    static const unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 static bool digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -111,9 +80,9 @@ int report_parse_date(const char *s, time_t *out)
     y = num(s, 4);
     m = (unsigned)num(s + 5, 2);
     d = (unsigned)num(s + 8, 2);
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > timex_month_days(y, m))
         return -EINVAL;
-    *out = (time_t)(days_from_civil(y, m, d) * DAY);
+    *out = (time_t)(timex_days_from_civil(y, m, d) * DAY);
     return 0;
 }
 
@@ -128,9 +97,9 @@ int report_parse_quarter(const char *s, time_t *from, time_t *to)
     q = s[6] - '0';
     if (y < 1970)
         return -EINVAL;
-    *from = (time_t)(days_from_civil(y, (unsigned)(3 * q - 2), 1) * DAY);
-    *to = q == 4 ? (time_t)(days_from_civil(y + 1, 1, 1) * DAY)
-                 : (time_t)(days_from_civil(y, (unsigned)(3 * q + 1), 1) * DAY);
+    *from = (time_t)(timex_days_from_civil(y, (unsigned)(3 * q - 2), 1) * DAY);
+    *to = q == 4 ? (time_t)(timex_days_from_civil(y + 1, 1, 1) * DAY)
+                 : (time_t)(timex_days_from_civil(y, (unsigned)(3 * q + 1), 1) * DAY);
     return 0;
 }
 
@@ -141,16 +110,16 @@ void report_default_window(time_t now, time_t *from, time_t *to)
     unsigned m, d;
 
     /* [today - 3 months, today): today's midnight ends the last full day. */
-    civil_from_days(today, &y, &m, &d);
+    timex_civil_from_days(today, &y, &m, &d);
     if (m <= 3) {
         y--;
         m += 9;
     } else {
         m -= 3;
     }
-    if (d > month_days(y, m))
-        d = month_days(y, m);
-    *from = (time_t)(days_from_civil(y, m, d) * DAY);
+    if (d > timex_month_days(y, m))
+        d = timex_month_days(y, m);
+    *from = (time_t)(timex_days_from_civil(y, m, d) * DAY);
     *to = (time_t)(today * DAY);
 }
 
@@ -159,7 +128,7 @@ static void fmt_date(char *buf, size_t len, time_t t)
     int y;
     unsigned m, d;
 
-    civil_from_days((int64_t)t / DAY - ((int64_t)t % DAY < 0), &y, &m, &d);
+    timex_civil_from_days((int64_t)t / DAY - ((int64_t)t % DAY < 0), &y, &m, &d);
     snprintf(buf, len, "%04d-%02u-%02u", y, m, d);
 }
 
