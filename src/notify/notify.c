@@ -14,6 +14,7 @@
  * Closing: the timer is closed, transfers cancelled, programs killed; the notifier is freed when
  * the last handle and the last spool operation are done (`busy` counts them). */
 #include "notify/notify.h"
+#include "notify/notify_int.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -36,55 +37,6 @@
 
 #define ID_MAX 128
 #define HOUR_MS 3600000ULL
-#define ERR_MAX 256
-
-struct rstate;
-
-/* One pending notification. */
-struct item {
-    struct item *next; /* in its receiver's queue, or in the early list */
-    json_t *j;
-    char *id;
-    char *rname;
-    struct rstate *rs;
-    bool spooled; /* its file exists (remove it once accepted) */
-    bool writing; /* its spool file is being written: not deliverable yet */
-};
-
-struct rstate {
-    struct rstate *next;
-    char *name;
-    const struct receiver *rc; /* NULL: not configured (its items wait, orphaned) */
-    struct item *head, *tail;
-    size_t queued;
-    struct attempt *busy; /* the attempt in flight */
-    uint64_t retry_at;    /* uv_now() ms before which nothing is tried; 0: now */
-    unsigned failures;    /* consecutive failed attempts */
-    bool held;            /* the rate limit is spent */
-    bool held_logged;     /* said so once for this episode */
-    uint64_t *ring;       /* times of the last rate_limit deliveries */
-    size_t ring_cap, ring_len, ring_head;
-    char last_err[64]; /* the cause logged last ("" when delivering fine) */
-    struct notify_stats st;
-};
-
-struct attempt {
-    struct notify *n;
-    struct rstate *rs;
-    struct item *it;
-    bool exec;
-    char prog[256]; /* exec: the program, for messages (the receiver may be reloaded away) */
-    /* exec */
-    uv_process_t proc;
-    uv_pipe_t in;
-    uv_timer_t timer;
-    uv_write_t wr;
-    char *payload;
-    int handles; /* exec handles not yet closed */
-    bool exited, timed_out;
-    int64_t exit_status;
-    int term_signal;
-};
 
 enum work_op { W_SCAN, W_WRITE, W_REMOVE };
 
@@ -109,24 +61,6 @@ struct work {
     unsigned bad;
 };
 
-struct notify {
-    uv_loop_t *loop;
-    struct httpc *h;
-    const struct config *cfg;
-    char *dir;
-    uv_timer_t timer;
-    struct rstate *rs;
-    struct item *early, *early_tail; /* submitted before the scan ended */
-    bool scanned;
-    bool closing;
-    unsigned busy; /* spool operations, attempts and the timer, until closed */
-    uint64_t seq;
-    uint64_t rng;
-    uint64_t spool_errors;
-    void (*close_cb)(void *arg);
-    void *close_arg;
-};
-
 static void pump(struct notify *n);
 
 /* ---- small helpers ---- */
@@ -138,13 +72,6 @@ static uint64_t rng_next(struct notify *n)
     n->rng ^= n->rng << 25;
     n->rng ^= n->rng >> 27;
     return n->rng * 2685821657736338717ULL;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    return s ? s : "";
 }
 
 static bool id_valid(const char *s)

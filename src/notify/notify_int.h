@@ -1,0 +1,99 @@
+/* notify_int — what the files of src/notify/ share; not for use outside the module.
+ *
+ * The module, one file per concern (the cut of curl's vtls/):
+ *   notify.c   the receivers' queues, rate limits, backoff, the pump and the API of notify.h;
+ *   spool.c    the spool on disk: writes, removals, the scan that resumes it at start;
+ *   render.c   the text of a notification: mail, Slack/Mattermost, Alertmanager bodies;
+ *   exec.c     the exec back-end (a program, no shell, the notification on its stdin);
+ *   webhook.c  the deliveries through httpc: webhooks, Alertmanager, and their completion;
+ *   smtp.c     the SMTP back-end (a mail through httpc).
+ *
+ * Everything here runs on the loop thread, but the spool's file operations in spool.c. */
+#ifndef VIGIE_NOTIFY_INT_H
+#define VIGIE_NOTIFY_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "notify/notify.h"
+
+#define ERR_MAX 256
+
+struct rstate;
+
+/* One pending notification. */
+struct item {
+    struct item *next; /* in its receiver's queue, or in the early list */
+    json_t *j;
+    char *id;
+    char *rname;
+    struct rstate *rs;
+    bool spooled; /* its file exists (remove it once accepted) */
+    bool writing; /* its spool file is being written: not deliverable yet */
+};
+
+struct rstate {
+    struct rstate *next;
+    char *name;
+    const struct receiver *rc; /* NULL: not configured (its items wait, orphaned) */
+    struct item *head, *tail;
+    size_t queued;
+    struct attempt *busy; /* the attempt in flight */
+    uint64_t retry_at;    /* uv_now() ms before which nothing is tried; 0: now */
+    unsigned failures;    /* consecutive failed attempts */
+    bool held;            /* the rate limit is spent */
+    bool held_logged;     /* said so once for this episode */
+    uint64_t *ring;       /* times of the last rate_limit deliveries */
+    size_t ring_cap, ring_len, ring_head;
+    char last_err[64]; /* the cause logged last ("" when delivering fine) */
+    struct notify_stats st;
+};
+
+struct attempt {
+    struct notify *n;
+    struct rstate *rs;
+    struct item *it;
+    bool exec;
+    char prog[256]; /* exec: the program, for messages (the receiver may be reloaded away) */
+    /* exec */
+    uv_process_t proc;
+    uv_pipe_t in;
+    uv_timer_t timer;
+    uv_write_t wr;
+    char *payload;
+    int handles; /* exec handles not yet closed */
+    bool exited, timed_out;
+    int64_t exit_status;
+    int term_signal;
+};
+
+struct notify {
+    uv_loop_t *loop;
+    struct httpc *h;
+    const struct config *cfg;
+    char *dir;
+    uv_timer_t timer;
+    struct rstate *rs;
+    struct item *early, *early_tail; /* submitted before the scan ended */
+    bool scanned;
+    bool closing;
+    unsigned busy; /* spool operations, attempts and the timer, until closed */
+    uint64_t seq;
+    uint64_t rng;
+    uint64_t spool_errors;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* A string member of a JSON object, "" when it is missing or not a string. */
+static inline const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s ? s : "";
+}
+
+#endif
