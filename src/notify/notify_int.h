@@ -96,4 +96,20 @@ static inline const char *jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* ---- render.c ---- */
+
+struct sbuf;
+
+/* Adds s with CR and LF replaced by spaces (for header lines and one-line fields). */
+void render_line(struct sbuf *b, const char *s);
+
+/* The whole mail to rc: headers (From, To, an RFC 2047 Subject, Date, Message-ID...), an empty
+ * line, the text with CRLF line ends and lines cut under SMTP's limit. Out of memory sets b->oom.
+ */
+void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc);
+
+/* The body of an HTTP delivery to rc (a webhook in its template, or Alertmanager's v2 alerts).
+ * The caller owns it (free); NULL when out of memory. */
+char *render_body(const json_t *j, const struct receiver *rc);
+
 #endif
