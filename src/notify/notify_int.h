@@ -96,6 +96,33 @@ static inline const char *jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* ---- notify.c ---- */
+
+/* Starts what may start now, arms the timer for what may start later. Every completion ends in
+ * it (but while closing, in notify_maybe_closed). */
+void notify_pump(struct notify *n);
+
+/* While closing: frees n and runs the close callback once nothing is busy any more. */
+void notify_maybe_closed(struct notify *n);
+
+/* An attempt ended. `rejected`: the receiver refused this notification (not a transport
+ * problem): it goes behind the others. `key` names the cause without the details that vary from
+ * one attempt to the next (curl's timings), `why` says it all. */
+void notify_attempt_end(struct notify *n, struct rstate *rs, struct item *it, bool ok,
+                        bool rejected, const char *key, const char *why);
+
+void notify_attempt_free(struct attempt *a);
+
+/* ---- the back-ends: each starts the delivery of a->it to a->rs->rc, and returns 0 (the attempt
+ * then ends through notify_attempt_end, notify_attempt_free and notify_pump, or while closing
+ * notify_maybe_closed) or a negative errno (nothing started, the caller ends the attempt). ---- */
+
+/* exec.c */
+int exec_start(struct notify *n, struct attempt *a);
+
+/* Kills a running program and its process group; the attempt then ends as a failure. */
+void exec_kill(struct attempt *a);
+
 /* ---- render.c ---- */
 
 struct sbuf;
