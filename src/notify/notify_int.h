@@ -123,6 +123,15 @@ int exec_start(struct notify *n, struct attempt *a);
 /* Kills a running program and its process group; the attempt then ends as a failure. */
 void exec_kill(struct attempt *a);
 
+/* webhook.c: webhooks and Alertmanager. */
+int webhook_start(struct notify *n, struct attempt *a);
+
+/* httpc's completion of a webhook, mail or Alertmanager delivery (arg: the attempt). */
+void webhook_sent(void *arg, struct result *res, const char *body, size_t len);
+
+/* smtp.c */
+int smtp_start(struct notify *n, struct attempt *a);
+
 /* ---- render.c ---- */
 
 struct sbuf;
