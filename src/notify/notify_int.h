@@ -98,6 +98,15 @@ static inline const char *jstr(const json_t *o, const char *key)
 
 /* ---- notify.c ---- */
 
+/* Checks the notification format (notify.h); NULL or why not. */
+const char *notify_check(const json_t *j);
+
+/* Frees a pending notification; NULL is a no-op. */
+void notify_item_free(struct item *it);
+
+/* Appends it to its receiver's queue (created if need be), or frees it when out of memory. */
+void notify_enqueue(struct notify *n, struct item *it);
+
 /* Starts what may start now, arms the timer for what may start later. Every completion ends in
  * it (but while closing, in notify_maybe_closed). */
 void notify_pump(struct notify *n);
@@ -131,6 +140,19 @@ void webhook_sent(void *arg, struct result *res, const char *body, size_t len);
 
 /* smtp.c */
 int smtp_start(struct notify *n, struct attempt *a);
+
+/* ---- spool.c: each starts an operation on the thread pool; a failure to start is counted in
+ * spool_errors and logged (delivery goes on from memory). ---- */
+
+/* Reads the spool back in (creating the directory), then queues what it found and the early
+ * list. Returns 0, or a negative errno when the scan could not start (nothing counted). */
+int spool_start_scan(struct notify *n);
+
+/* Writes the file of an item already queued; it is not delivered before that is done. */
+void spool_start_write(struct notify *n, struct item *it);
+
+/* Removes the file of a delivered notification. */
+void spool_start_remove(struct notify *n, const char *id);
 
 /* ---- render.c ---- */
 

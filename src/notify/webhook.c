@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "net/httpc.h"
+#include "net/result.h"
 #include "notify/notify_int.h"
 
 void webhook_sent(void *arg, struct result *res, const char *body, size_t len)
