@@ -162,8 +162,7 @@ struct sbuf;
 void render_line(struct sbuf *b, const char *s);
 
 /* The whole mail to rc: headers (From, To, an RFC 2047 Subject, Date, Message-ID...), an empty
- * line, the text with CRLF line ends and lines cut under SMTP's limit. Out of memory sets b->oom.
- */
+ * line, the text with CRLF line ends, lines cut under SMTP's limit. Out of memory sets b->oom. */
 void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc);
 
 /* The body of an HTTP delivery to rc (a webhook in its template, or Alertmanager's v2 alerts).
