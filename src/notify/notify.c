@@ -1,133 +1,32 @@
-/* notify — receivers, spool, retries.
+/* notify — the receivers' queues, retries and the pump; the API of notify.h.
  *
  * Shape: one `struct rstate` per receiver name holds a FIFO of pending items, at most one attempt
  * in flight, its backoff (retry_at, failures) and a ring of the times of its last `rate_limit`
- * deliveries. pump() walks the receivers and starts what may start; it arms the one timer for the
- * earliest moment something else may (a backoff ends, the rate window slides). Every completion
- * (a transfer, an exec'd program, a spool operation) ends in pump().
+ * deliveries. notify_pump() walks the receivers and starts what may start; it arms the one timer
+ * for the earliest moment something else may (a backoff ends, the rate window slides). Every
+ * completion (a transfer, an exec'd program, a spool operation) ends in notify_pump().
  *
- * The spool: one file per notification, `<id>.json`, written as `.<id>.tmp`, fsync'd, renamed,
- * and the directory fsync'd, on the thread pool; removed (unlink + directory fsync) once
- * accepted. The scan at start reads every `*.json` back in (created, id) order, removes stale
- * temporaries and renames unreadable files to `*.bad` so they are not retried forever.
+ * The rest of the module (notify_int.h has the map): the spool in spool.c, the back-ends in
+ * exec.c, webhook.c and smtp.c, the messages' text in render.c.
  *
  * Closing: the timer is closed, transfers cancelled, programs killed; the notifier is freed when
  * the last handle and the last spool operation are done (`busy` counts them). */
 #include "notify/notify.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/container.h"
 #include "base/log.h"
-#include "base/sbuf.h"
-#include "base/worker.h"
+#include "notify/notify_int.h"
 
 #define ID_MAX 128
 #define HOUR_MS 3600000ULL
-#define ERR_MAX 256
-
-struct rstate;
-
-/* One pending notification. */
-struct item {
-    struct item *next; /* in its receiver's queue, or in the early list */
-    json_t *j;
-    char *id;
-    char *rname;
-    struct rstate *rs;
-    bool spooled; /* its file exists (remove it once accepted) */
-    bool writing; /* its spool file is being written: not deliverable yet */
-};
-
-struct rstate {
-    struct rstate *next;
-    char *name;
-    const struct receiver *rc; /* NULL: not configured (its items wait, orphaned) */
-    struct item *head, *tail;
-    size_t queued;
-    struct attempt *busy; /* the attempt in flight */
-    uint64_t retry_at;    /* uv_now() ms before which nothing is tried; 0: now */
-    unsigned failures;    /* consecutive failed attempts */
-    bool held;            /* the rate limit is spent */
-    bool held_logged;     /* said so once for this episode */
-    uint64_t *ring;       /* times of the last rate_limit deliveries */
-    size_t ring_cap, ring_len, ring_head;
-    char last_err[64]; /* the cause logged last ("" when delivering fine) */
-    struct notify_stats st;
-};
-
-struct attempt {
-    struct notify *n;
-    struct rstate *rs;
-    struct item *it;
-    bool exec;
-    char prog[256]; /* exec: the program, for messages (the receiver may be reloaded away) */
-    /* exec */
-    uv_process_t proc;
-    uv_pipe_t in;
-    uv_timer_t timer;
-    uv_write_t wr;
-    char *payload;
-    int handles; /* exec handles not yet closed */
-    bool exited, timed_out;
-    int64_t exit_status;
-    int term_signal;
-};
-
-enum work_op { W_SCAN, W_WRITE, W_REMOVE };
-
-struct found {
-    json_t *j;
-    char *file;
-};
-
-/* A spool operation on the thread pool. */
-struct work {
-    uv_work_t req;
-    struct notify *n;
-    enum work_op op;
-    struct item *it; /* W_WRITE */
-    char *path;      /* W_WRITE, W_REMOVE */
-    char *data;      /* W_WRITE */
-    size_t len;
-    int err;
-    char msg[ERR_MAX];
-    struct found *found; /* W_SCAN */
-    size_t nfound;
-    unsigned bad;
-};
-
-struct notify {
-    uv_loop_t *loop;
-    struct httpc *h;
-    const struct config *cfg;
-    char *dir;
-    uv_timer_t timer;
-    struct rstate *rs;
-    struct item *early, *early_tail; /* submitted before the scan ended */
-    bool scanned;
-    bool closing;
-    unsigned busy; /* spool operations, attempts and the timer, until closed */
-    uint64_t seq;
-    uint64_t rng;
-    uint64_t spool_errors;
-    void (*close_cb)(void *arg);
-    void *close_arg;
-};
-
-static void pump(struct notify *n);
 
 /* ---- small helpers ---- */
 
@@ -138,13 +37,6 @@ static uint64_t rng_next(struct notify *n)
     n->rng ^= n->rng << 25;
     n->rng ^= n->rng >> 27;
     return n->rng * 2685821657736338717ULL;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    return s ? s : "";
 }
 
 static bool id_valid(const char *s)
@@ -159,8 +51,7 @@ static bool id_valid(const char *s)
     return true;
 }
 
-/* Checks the notification format; NULL or why not. */
-static const char *notification_check(const json_t *j)
+const char *notify_check(const json_t *j)
 {
     const json_t *alerts = json_object_get(j, "alerts");
     const char *st;
@@ -190,18 +81,7 @@ static const char *notification_check(const json_t *j)
     return NULL;
 }
 
-static char *path_of(const struct notify *n, const char *name, const char *prefix,
-                     const char *suffix)
-{
-    size_t len = strlen(n->dir) + strlen(prefix) + strlen(name) + strlen(suffix) + 2;
-    char *p = malloc(len);
-
-    if (p)
-        snprintf(p, len, "%s/%s%s%s", n->dir, prefix, name, suffix);
-    return p;
-}
-
-static void item_free(struct item *it)
+void notify_item_free(struct item *it)
 {
     if (!it)
         return;
@@ -259,7 +139,7 @@ static void rstate_free(struct rstate *rs)
     while (it) {
         struct item *next = it->next;
 
-        item_free(it);
+        notify_item_free(it);
         it = next;
     }
     free(rs->ring);
@@ -267,13 +147,13 @@ static void rstate_free(struct rstate *rs)
     free(rs);
 }
 
-static void enqueue(struct notify *n, struct item *it)
+void notify_enqueue(struct notify *n, struct item *it)
 {
     struct rstate *rs = rstate_get(n, it->rname, true);
 
     if (!rs) {
         log_err("notify: out of memory, notification %s kept in the spool only", it->id);
-        item_free(it);
+        notify_item_free(it);
         return;
     }
     if (!rs->rc && rs->queued == 0)
@@ -316,636 +196,6 @@ static void rate_record(struct rstate *rs, uint64_t now)
     }
 }
 
-/* ---- the spool, on the thread pool ---- */
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        err = -errno;
-    close(fd);
-    return err;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static void spool_write(struct work *w)
-{
-    const char *id = w->it->id;
-    char *tmp = path_of(w->n, id, ".", ".tmp");
-    int fd = -1, err;
-
-    if (!tmp) {
-        w->err = -ENOMEM;
-        return;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err = -errno;
-        goto out;
-    }
-    err = write_all(fd, w->data, w->len);
-    if (!err && fsync(fd) < 0)
-        err = -errno;
-    if (close(fd) < 0 && !err)
-        err = -errno;
-    fd = -1;
-    if (!err && rename(tmp, w->path) < 0)
-        err = -errno;
-    if (!err)
-        err = fsync_dir(w->n->dir);
-    if (err)
-        unlink(tmp);
-out:
-    if (err)
-        snprintf(w->msg, sizeof(w->msg), "%s: %s", tmp, strerror(-err));
-    w->err = err;
-    free(tmp);
-}
-
-static void spool_remove(struct work *w)
-{
-    int err = 0;
-
-    if (unlink(w->path) < 0 && errno != ENOENT)
-        err = -errno;
-    if (!err)
-        err = fsync_dir(w->n->dir);
-    if (err)
-        snprintf(w->msg, sizeof(w->msg), "%s: %s", w->path, strerror(-err));
-    w->err = err;
-}
-
-static int cmp_found(const void *a, const void *b)
-{
-    const struct found *x = a, *y = b;
-    int r = strcmp(jstr(x->j, "created"), jstr(y->j, "created"));
-
-    return r ? r : strcmp(jstr(x->j, "id"), jstr(y->j, "id"));
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* mkdir -p, mode 0700 for what it creates (the spool holds what receivers will be told). */
-static int mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    int err = 0;
-
-    if (!p) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (char *s = strchr(p + 1, '/'); s && !err; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            err = -1;
-        *s = '/';
-    }
-    if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
-        err = -1;
-    free(p);
-    return err;
-}
-
-static void spool_scan(struct work *w)
-{
-    struct notify *n = w->n;
-    struct dirent *de;
-    size_t cap = 0;
-    DIR *d;
-
-    if (mkdirs(n->dir) < 0) {
-        w->err = -errno;
-        snprintf(w->msg, sizeof(w->msg), "cannot create %s: %s", n->dir, strerror(errno));
-        return;
-    }
-    d = opendir(n->dir);
-    if (!d) {
-        w->err = -errno;
-        snprintf(w->msg, sizeof(w->msg), "cannot read %s: %s", n->dir, strerror(errno));
-        return;
-    }
-    while ((de = readdir(d)) != NULL) {
-        char *path = path_of(n, de->d_name, "", "");
-        json_error_t jerr;
-        const char *why;
-        json_t *j;
-
-        if (!path)
-            break;
-        if (de->d_name[0] == '.' && has_suffix(de->d_name, ".tmp")) {
-            unlink(path); /* a write that never completed: it was never accepted */
-            free(path);
-            continue;
-        }
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".json")) {
-            free(path);
-            continue;
-        }
-        j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-        why = j ? notification_check(j) : jerr.text;
-        if (!why) {
-            size_t idlen = strlen(jstr(j, "id"));
-
-            /* the file name is the id: anything else is not ours */
-            if (strlen(de->d_name) != idlen + 5 || strncmp(de->d_name, jstr(j, "id"), idlen))
-                why = "its name is not its id";
-        }
-        if (why) {
-            char *bad = path_of(n, de->d_name, "", ".bad");
-
-            log_err("notify: spool file %s is unreadable (%s): renamed to .bad", path, why);
-            if (bad)
-                rename(path, bad);
-            free(bad);
-            json_decref(j);
-            free(path);
-            w->bad++;
-            continue;
-        }
-        if (w->nfound == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct found *f = realloc(w->found, ncap * sizeof(*f));
-
-            if (!f) {
-                json_decref(j);
-                free(path);
-                break;
-            }
-            w->found = f;
-            cap = ncap;
-        }
-        w->found[w->nfound].j = j;
-        w->found[w->nfound].file = path;
-        w->nfound++;
-    }
-    closedir(d);
-    if (w->nfound > 1)
-        qsort(w->found, w->nfound, sizeof(*w->found), cmp_found);
-}
-
-static void on_work(uv_work_t *req)
-{
-    struct work *w = container_of(req, struct work, req);
-
-    worker_nice();
-    switch (w->op) {
-    case W_SCAN:
-        spool_scan(w);
-        break;
-    case W_WRITE:
-        spool_write(w);
-        break;
-    case W_REMOVE:
-        spool_remove(w);
-        break;
-    }
-}
-
-static void maybe_closed(struct notify *n);
-static void spool_start_write(struct notify *n, struct item *it);
-
-static void on_work_done(uv_work_t *req, int status)
-{
-    struct work *w = container_of(req, struct work, req);
-    struct notify *n = w->n;
-
-    if (status < 0 && !w->err) /* cancelled: never happens, but not silently */
-        w->err = status;
-    switch (w->op) {
-    case W_SCAN:
-        if (w->err) {
-            n->spool_errors++;
-            log_err("notify: spool: %s; notifications are delivered from memory only", w->msg);
-        }
-        for (size_t i = 0; i < w->nfound; i++) {
-            struct item *it = calloc(1, sizeof(*it));
-
-            if (it) {
-                it->j = w->found[i].j;
-                it->id = strdup(jstr(it->j, "id"));
-                it->rname = strdup(jstr(it->j, "receiver"));
-                it->spooled = true;
-            }
-            if (!it || !it->id || !it->rname || n->closing) {
-                if (it)
-                    item_free(it);
-                else
-                    json_decref(w->found[i].j);
-            } else {
-                enqueue(n, it);
-            }
-            free(w->found[i].file);
-        }
-        if (w->nfound > 0 && !n->closing)
-            log_notice("notify: %zu notification%s resumed from the spool %s", w->nfound,
-                       w->nfound == 1 ? "" : "s", n->dir);
-        free(w->found);
-        n->scanned = true;
-        while (n->early) {
-            struct item *it = n->early;
-
-            n->early = it->next;
-            if (n->closing) {
-                item_free(it);
-            } else {
-                enqueue(n, it);
-                spool_start_write(n, it);
-            }
-        }
-        n->early_tail = NULL;
-        break;
-    case W_WRITE:
-        if (w->err) {
-            n->spool_errors++;
-            log_err("notify: cannot spool notification %s (%s): delivering it from memory",
-                    w->it->id, w->msg);
-        }
-        /* the item sits in its receiver's queue (freed with it when closing) */
-        w->it->spooled = w->err == 0;
-        w->it->writing = false;
-        break;
-    case W_REMOVE:
-        if (w->err) {
-            n->spool_errors++;
-            log_err("notify: cannot remove a delivered notification from the spool (%s): it "
-                    "will be delivered again at the next start",
-                    w->msg);
-        }
-        break;
-    }
-    free(w->path);
-    free(w->data);
-    free(w);
-    n->busy--;
-    if (n->closing)
-        maybe_closed(n);
-    else
-        pump(n);
-}
-
-static int work_start(struct notify *n, struct work *w)
-{
-    int err;
-
-    w->n = n;
-    err = uv_queue_work(n->loop, &w->req, on_work, on_work_done);
-    if (err == 0)
-        n->busy++;
-    return err;
-}
-
-/* Writes the file of an item already queued; it is not delivered before that is done. */
-static void spool_start_write(struct notify *n, struct item *it)
-{
-    struct work *w = calloc(1, sizeof(*w));
-
-    it->writing = true;
-    if (w) {
-        w->op = W_WRITE;
-        w->it = it;
-        w->path = path_of(n, it->id, "", ".json");
-        w->data = json_dumps(it->j, JSON_COMPACT | JSON_SORT_KEYS);
-        w->len = w->data ? strlen(w->data) : 0;
-    }
-    if (!w || !w->path || !w->data || work_start(n, w) != 0) {
-        n->spool_errors++;
-        log_err("notify: cannot spool notification %s: delivering it from memory", it->id);
-        if (w) {
-            free(w->path);
-            free(w->data);
-            free(w);
-        }
-        it->writing = false;
-    }
-}
-
-static void spool_start_remove(struct notify *n, const char *id)
-{
-    struct work *w = calloc(1, sizeof(*w));
-
-    if (w) {
-        w->op = W_REMOVE;
-        w->path = path_of(n, id, "", ".json");
-    }
-    if (!w || !w->path || work_start(n, w) != 0) {
-        n->spool_errors++;
-        log_err("notify: cannot remove notification %s from the spool: it will be delivered "
-                "again at the next start",
-                id);
-        if (w)
-            free(w->path);
-        free(w);
-    }
-}
-
-/* ---- rendering ---- */
-
-/* A growable string. */
-
-/* Adds s with CR and LF replaced by spaces (for header lines and one-line fields). */
-static void sb_line(struct sbuf *b, const char *s)
-{
-    for (const char *p = s; *p; p++) {
-        char c = *p == '\r' || *p == '\n' ? ' ' : *p;
-
-        sbuf_put(b, &c, 1);
-    }
-}
-
-enum style { STYLE_TEXT, STYLE_SLACK, STYLE_MATTERMOST };
-
-/* Slack's mrkdwn needs &, < and > escaped; elsewhere text goes as it is. */
-static void sb_esc(struct sbuf *b, enum style st, const char *s)
-{
-    if (st != STYLE_SLACK) {
-        sb_line(b, s);
-        return;
-    }
-    for (const char *p = s; *p; p++) {
-        if (*p == '&')
-            sbuf_puts(b, "&amp;");
-        else if (*p == '<')
-            sbuf_puts(b, "&lt;");
-        else if (*p == '>')
-            sbuf_puts(b, "&gt;");
-        else if (*p == '\r' || *p == '\n')
-            sbuf_puts(b, " ");
-        else
-            sbuf_put(b, p, 1);
-    }
-}
-
-static void upper(char *dst, size_t len, const char *s)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < len && s[i]; i++)
-        dst[i] = (char)toupper((unsigned char)s[i]);
-    dst[i] = '\0';
-}
-
-/* The human text of a notification: a headline and one entry per alert. */
-static void render_text(struct sbuf *b, const json_t *j, enum style st)
-{
-    const char *bold = st == STYLE_SLACK ? "*" : st == STYLE_MATTERMOST ? "**" : "";
-    const json_t *alerts = json_object_get(j, "alerts");
-    char status[16], kind[32];
-    size_t i;
-    json_t *a;
-
-    upper(status, sizeof(status), jstr(j, "status"));
-    sbuf_printf(b, "%s[%s]%s ", bold, status, bold);
-    sb_esc(b, st, jstr(j, "title"));
-    sbuf_puts(b, "\n");
-    if (st == STYLE_TEXT) {
-        sbuf_puts(b, "\n");
-        if (*jstr(j, "group")) {
-            sbuf_puts(b, "Group: ");
-            sb_line(b, jstr(j, "group"));
-            sbuf_puts(b, "\n");
-        }
-        if (*jstr(j, "route")) {
-            sbuf_puts(b, "Route: ");
-            sb_line(b, jstr(j, "route"));
-            sbuf_puts(b, "\n");
-        }
-        sbuf_printf(b, "Alerts: %zu\n\n", json_array_size(alerts));
-    }
-    json_array_foreach(alerts, i, a)
-    {
-        const char *url = jstr(a, "url"), *name = jstr(a, "name");
-        const char *ends = jstr(a, "ends");
-        json_t *v = json_object_get(a, "value");
-
-        if (!*name)
-            name = jstr(a, "probe");
-        upper(kind, sizeof(kind), jstr(a, "kind"));
-        if (st == STYLE_TEXT) {
-            sbuf_printf(b, "- %s %s (%s", kind, jstr(a, "status"), jstr(a, "severity"));
-            sbuf_puts(b, "): ");
-            sb_line(b, name);
-            sbuf_puts(b, " [");
-            sb_line(b, jstr(a, "probe"));
-            sbuf_puts(b, "]\n");
-            if (*jstr(a, "summary")) {
-                sbuf_puts(b, "  ");
-                sb_line(b, jstr(a, "summary"));
-                sbuf_puts(b, "\n");
-            }
-            if (json_is_number(v))
-                sbuf_printf(b, "  value: %g\n", json_number_value(v));
-            sbuf_puts(b, "  since: ");
-            sb_line(b, jstr(a, "since"));
-            if (*ends) {
-                sbuf_puts(b, ", ended: ");
-                sb_line(b, ends);
-            }
-            sbuf_puts(b, "\n");
-            if (*url) {
-                sbuf_puts(b, "  ");
-                sb_line(b, url);
-                sbuf_puts(b, "\n");
-            }
-            continue;
-        }
-        sbuf_printf(b, "• %s%s%s ", bold, kind, bold);
-        if (strcmp(jstr(a, "status"), "resolved") == 0)
-            sbuf_puts(b, "(resolved) ");
-        if (*url && st == STYLE_SLACK) {
-            sbuf_puts(b, "<");
-            sb_esc(b, st, url);
-            sbuf_puts(b, "|");
-            sb_esc(b, st, name);
-            sbuf_puts(b, ">");
-        } else if (*url) {
-            sbuf_puts(b, "[");
-            sb_esc(b, st, name);
-            sbuf_puts(b, "](");
-            sb_esc(b, st, url);
-            sbuf_puts(b, ")");
-        } else {
-            sb_esc(b, st, name);
-        }
-        if (*jstr(a, "summary")) {
-            sbuf_puts(b, " — ");
-            sb_esc(b, st, jstr(a, "summary"));
-        }
-        sbuf_puts(b, "\n");
-    }
-}
-
-/* RFC 2047 encoded words for a header value that is not plain ASCII. */
-static void sb_header_value(struct sbuf *b, const char *s)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    bool ascii = true;
-    size_t len = strlen(s), i = 0;
-
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            ascii = false;
-    if (ascii && len < 900) {
-        sb_line(b, s);
-        return;
-    }
-    while (i < len) {
-        /* at most 45 bytes per word (60 base64 characters), cut between characters */
-        size_t k = len - i > 45 ? 45 : len - i;
-
-        while (k > 0 && i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80)
-            k--;
-        if (k == 0)
-            k = len - i > 45 ? 45 : len - i;
-        if (i > 0)
-            sbuf_puts(b, "\r\n ");
-        sbuf_puts(b, "=?UTF-8?B?");
-        for (size_t o = 0; o < k; o += 3) {
-            unsigned char c0 = (unsigned char)s[i + o];
-            unsigned char c1 = o + 1 < k ? (unsigned char)s[i + o + 1] : 0;
-            unsigned char c2 = o + 2 < k ? (unsigned char)s[i + o + 2] : 0;
-            char q[4];
-
-            /* CR and LF never reach a header, even encoded */
-            c0 = c0 == '\r' || c0 == '\n' ? ' ' : c0;
-            c1 = c1 == '\r' || c1 == '\n' ? ' ' : c1;
-            c2 = c2 == '\r' || c2 == '\n' ? ' ' : c2;
-            q[0] = b64[c0 >> 2];
-            q[1] = b64[((c0 & 3) << 4) | (c1 >> 4)];
-            q[2] = o + 1 < k ? b64[((c1 & 15) << 2) | (c2 >> 6)] : '=';
-            q[3] = o + 2 < k ? b64[c2 & 63] : '=';
-            sbuf_put(b, q, 4);
-        }
-        sbuf_puts(b, "?=");
-        i += k;
-    }
-}
-
-/* The whole mail: headers, an empty line, the text with CRLF line ends. */
-static void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc)
-{
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    char status[16], subject[1024];
-    struct sbuf text = {0};
-    time_t now = time(NULL);
-    struct tm tm;
-
-    gmtime_r(&now, &tm);
-    upper(status, sizeof(status), jstr(j, "status"));
-    snprintf(subject, sizeof(subject), "[vigie] %s: %s", status, jstr(j, "title"));
-    sbuf_printf(b, "From: <%s>\r\nTo: ", rc->from);
-    for (size_t i = 0; i < rc->nto; i++)
-        sbuf_printf(b, "%s<%s>", i ? ",\r\n " : "", rc->to[i]);
-    sbuf_puts(b, "\r\nSubject: ");
-    sb_header_value(b, subject);
-    sbuf_printf(b, "\r\nDate: %s, %02d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
-                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    sbuf_printf(b, "Message-ID: <%s.%s@vigie>\r\n", jstr(j, "id"), rc->name);
-    sbuf_puts(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-                 "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n");
-    sbuf_printf(b, "X-Vigie-Status: %s\r\n\r\n", jstr(j, "status"));
-    render_text(&text, j, STYLE_TEXT);
-    if (text.oom)
-        b->oom = true;
-    /* LF to CRLF, lines cut at 990 bytes (SMTP's limit is 998) */
-    for (size_t i = 0, col = 0; text.p && i < text.len; i++) {
-        if (text.p[i] == '\n') {
-            sbuf_puts(b, "\r\n");
-            col = 0;
-            continue;
-        }
-        if (col >= 990 && ((unsigned char)text.p[i] & 0xC0) != 0x80) {
-            sbuf_puts(b, "\r\n");
-            col = 0;
-        }
-        sbuf_put(b, &text.p[i], 1);
-        col++;
-    }
-    free(text.p);
-}
-
-/* Alertmanager's v2 POST /api/v2/alerts body: one alert per vigie alert. */
-static char *render_alertmanager(const json_t *j)
-{
-    const json_t *alerts = json_object_get(j, "alerts");
-    json_t *arr = json_array();
-    char *out = NULL;
-    size_t i;
-    json_t *a;
-
-    if (!arr)
-        return NULL;
-    json_array_foreach(alerts, i, a)
-    {
-        json_t *labels = json_object(), *ann = json_object(), *al = json_object();
-        const char *url = jstr(a, "url");
-        const char *group = *jstr(a, "group") ? jstr(a, "group") : jstr(j, "group");
-
-        if (!labels || !ann || !al) {
-            json_decref(labels);
-            json_decref(ann);
-            json_decref(al);
-            goto out;
-        }
-        json_object_set_new(labels, "alertname",
-                            json_string(*jstr(a, "kind") ? jstr(a, "kind") : "vigie"));
-        json_object_set_new(labels, "probe", json_string(jstr(a, "probe")));
-        if (*group)
-            json_object_set_new(labels, "group", json_string(group));
-        if (*jstr(a, "severity"))
-            json_object_set_new(labels, "severity", json_string(jstr(a, "severity")));
-        if (*jstr(j, "route"))
-            json_object_set_new(labels, "route", json_string(jstr(j, "route")));
-        json_object_set_new(
-            ann, "summary",
-            json_string(*jstr(a, "summary") ? jstr(a, "summary") : jstr(j, "title")));
-        if (*jstr(a, "name"))
-            json_object_set_new(ann, "name", json_string(jstr(a, "name")));
-        if (*url)
-            json_object_set_new(ann, "url", json_string(url));
-        json_object_set_new(al, "labels", labels);
-        json_object_set_new(al, "annotations", ann);
-        if (*jstr(a, "since"))
-            json_object_set_new(al, "startsAt", json_string(jstr(a, "since")));
-        if (strcmp(jstr(a, "status"), "resolved") == 0 ||
-            strcmp(jstr(j, "status"), "resolved") == 0)
-            json_object_set_new(
-                al, "endsAt", json_string(*jstr(a, "ends") ? jstr(a, "ends") : jstr(j, "created")));
-        if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-            json_object_set_new(al, "generatorURL", json_string(url));
-        json_array_append_new(arr, al);
-    }
-    out = json_dumps(arr, JSON_COMPACT);
-out:
-    json_decref(arr);
-    return out;
-}
-
 /* ---- attempts ---- */
 
 static uint64_t backoff_ms(struct notify *n, const struct rstate *rs)
@@ -961,10 +211,7 @@ static uint64_t backoff_ms(struct notify *n, const struct rstate *rs)
     return d / 2 + rng_next(n) % (d / 2 + 1);
 }
 
-/* An attempt ended. `rejected`: the receiver refused this notification (not a transport
- * problem): it goes behind the others. `key` names the cause without the details that vary from
- * one attempt to the next (curl's timings), `why` says it all. */
-static void attempt_end(struct notify *n, struct rstate *rs, struct item *it, bool ok,
+void notify_attempt_end(struct notify *n, struct rstate *rs, struct item *it, bool ok,
                         bool rejected, const char *key, const char *why)
 {
     uint64_t now = uv_now(n->loop);
@@ -988,7 +235,7 @@ static void attempt_end(struct notify *n, struct rstate *rs, struct item *it, bo
         rs->retry_at = 0;
         if (it->spooled)
             spool_start_remove(n, it->id);
-        item_free(it);
+        notify_item_free(it);
         return;
     }
     rs->failures++;
@@ -1011,354 +258,10 @@ static void attempt_end(struct notify *n, struct rstate *rs, struct item *it, bo
     }
 }
 
-static void attempt_free(struct attempt *a)
+void notify_attempt_free(struct attempt *a)
 {
     free(a->payload);
     free(a);
-}
-
-/* httpc's completion of a webhook, mail or Alertmanager delivery. */
-static void on_sent(void *arg, struct result *res, const char *body, size_t len)
-{
-    struct attempt *a = arg;
-    struct notify *n = a->n;
-    struct rstate *rs = a->rs;
-    bool smtp = rs->rc && rs->rc->type == RECEIVER_SMTP;
-    bool ok = false, rejected = false;
-    char why[ERR_MAX], key[64];
-
-    rs->busy = NULL;
-    n->busy--;
-    if (res->aborted && n->closing) {
-        attempt_free(a);
-        maybe_closed(n);
-        return;
-    }
-    if (res->outcome != OUTCOME_OK) {
-        snprintf(why, sizeof(why), "%s: %.200s", outcome_str(res->outcome), res->msg);
-        snprintf(key, sizeof(key), "transport %s", outcome_str(res->outcome));
-    } else if (smtp || (res->status >= 200 && res->status <= 299)) {
-        ok = true;
-    } else {
-        /* the first line of the reply says why, with no more than 120 bytes of it */
-        size_t k = body ? strcspn(body, "\r\n") : 0;
-
-        if (k > 120)
-            k = 120;
-        snprintf(why, sizeof(why), "HTTP status %ld%s%.*s", res->status, k ? ": " : "", (int)k,
-                 body ? body : "");
-        snprintf(key, sizeof(key), "http %ld", res->status);
-        rejected =
-            res->status >= 400 && res->status <= 499 && res->status != 408 && res->status != 429;
-    }
-    (void)len;
-    attempt_end(n, rs, a->it, ok, rejected, ok ? "" : key, ok ? "" : why);
-    attempt_free(a);
-    pump(n);
-}
-
-static int start_http(struct notify *n, struct attempt *a)
-{
-    const struct receiver *rc = a->rs->rc;
-    const json_t *j = a->it->j;
-    char ct_name[] = "Content-Type", ct_value[] = "application/json";
-    char auth_name[] = "Authorization";
-    struct header hdrs[66];
-    size_t nh = 0;
-    char *auth = NULL, *url = NULL;
-    const char *target = rc->url;
-    struct sbuf b = {0};
-    int err;
-
-    if (rc->type == RECEIVER_ALERTMANAGER) {
-        size_t len = strlen(rc->url);
-
-        while (len > 0 && rc->url[len - 1] == '/')
-            len--;
-        url = malloc(len + sizeof("/api/v2/alerts"));
-        if (!url)
-            return -ENOMEM;
-        memcpy(url, rc->url, len);
-        memcpy(url + len, "/api/v2/alerts", sizeof("/api/v2/alerts"));
-        target = url;
-        a->payload = render_alertmanager(j);
-    } else if (rc->template == TEMPLATE_VIGIE) {
-        a->payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    } else {
-        json_t *o;
-
-        render_text(&b, j, rc->template == TEMPLATE_SLACK ? STYLE_SLACK : STYLE_MATTERMOST);
-        o = b.oom ? NULL : json_pack("{s:s}", "text", b.p ? b.p : "");
-        a->payload = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        free(b.p);
-    }
-    if (!a->payload) {
-        free(url);
-        return -ENOMEM;
-    }
-    hdrs[nh++] = (struct header){.name = ct_name, .value = ct_value};
-    for (size_t i = 0; i < rc->nheaders && nh < 65; i++)
-        hdrs[nh++] = rc->headers[i];
-    if (rc->secret) {
-        size_t len = strlen(rc->secret) + sizeof("Bearer ");
-
-        auth = malloc(len);
-        if (!auth) {
-            free(url);
-            return -ENOMEM;
-        }
-        snprintf(auth, len, "Bearer %s", rc->secret);
-        hdrs[nh++] = (struct header){.name = auth_name, .value = auth};
-    }
-    struct httpc_send req = {
-        .url = target,
-        .headers = hdrs,
-        .nheaders = nh,
-        .user_agent = n->cfg ? n->cfg->user_agent : "vigie",
-        .body = a->payload,
-        .len = strlen(a->payload),
-        .timeout_ms = rc->timeout_ms,
-        .tls_verify = rc->tls_verify,
-        .ca_file = rc->ca_file,
-    };
-    err = httpc_send(n->h, &req, on_sent, a);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
-    free(url);
-    return err;
-}
-
-static int start_smtp(struct notify *n, struct attempt *a)
-{
-    const struct receiver *rc = a->rs->rc;
-    char **rcpt = calloc(rc->nto, sizeof(*rcpt));
-    char from[512];
-    struct sbuf b = {0};
-    int err = -ENOMEM;
-
-    if (!rcpt)
-        return -ENOMEM;
-    for (size_t i = 0; i < rc->nto; i++) {
-        size_t len = strlen(rc->to[i]) + 3;
-
-        rcpt[i] = malloc(len);
-        if (!rcpt[i])
-            goto out;
-        snprintf(rcpt[i], len, "<%s>", rc->to[i]);
-    }
-    snprintf(from, sizeof(from), "<%s>", rc->from);
-    render_mail(&b, a->it->j, rc);
-    if (b.oom)
-        goto out;
-    a->payload = b.p;
-    b.p = NULL;
-    struct httpc_send req = {
-        .url = rc->url,
-        .body = a->payload,
-        .len = strlen(a->payload),
-        .timeout_ms = rc->timeout_ms,
-        .tls_verify = rc->tls_verify,
-        .ca_file = rc->ca_file,
-        .mail_from = from,
-        .rcpt = (const char *const *)rcpt,
-        .nrcpt = rc->nto,
-        .username = rc->username,
-        .password = rc->username ? rc->secret : NULL,
-        .starttls_optional = rc->starttls_optional,
-    };
-    err = httpc_send(n->h, &req, on_sent, a);
-out:
-    for (size_t i = 0; i < rc->nto; i++)
-        free(rcpt[i]);
-    free(rcpt);
-    free(b.p);
-    return err;
-}
-
-/* exec: every handle closed, the attempt is over. */
-static void exec_closed(uv_handle_t *handle)
-{
-    struct attempt *a = handle->data;
-    struct notify *n = a->n;
-    struct rstate *rs = a->rs;
-    char why[ERR_MAX], key[64];
-    bool ok;
-
-    if (--a->handles > 0)
-        return;
-    rs->busy = NULL;
-    n->busy--;
-    if (n->closing) {
-        attempt_free(a);
-        maybe_closed(n);
-        return;
-    }
-    ok = a->exited && !a->timed_out && a->exit_status == 0 && a->term_signal == 0;
-    if (a->timed_out) {
-        snprintf(why, sizeof(why), "%.200s timed out, killed", a->prog);
-        snprintf(key, sizeof(key), "timeout");
-    } else if (!a->exited) {
-        snprintf(why, sizeof(why), "%.200s could not be started", a->prog);
-        snprintf(key, sizeof(key), "start");
-    } else if (a->term_signal) {
-        snprintf(why, sizeof(why), "%.200s killed by signal %d", a->prog, a->term_signal);
-        snprintf(key, sizeof(key), "signal %d", a->term_signal);
-    } else {
-        snprintf(why, sizeof(why), "%.200s exited with status %lld", a->prog,
-                 (long long)a->exit_status);
-        snprintf(key, sizeof(key), "exit %lld", (long long)a->exit_status);
-    }
-    attempt_end(n, rs, a->it, ok, false, ok ? "" : key, ok ? "" : why);
-    attempt_free(a);
-    pump(n);
-}
-
-static void exec_close_all(struct attempt *a)
-{
-    if (!uv_is_closing((uv_handle_t *)&a->in))
-        uv_close((uv_handle_t *)&a->in, exec_closed);
-    if (!uv_is_closing((uv_handle_t *)&a->timer))
-        uv_close((uv_handle_t *)&a->timer, exec_closed);
-    if (!uv_is_closing((uv_handle_t *)&a->proc))
-        uv_close((uv_handle_t *)&a->proc, exec_closed);
-}
-
-static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
-{
-    struct attempt *a = container_of(proc, struct attempt, proc);
-
-    a->exited = true;
-    a->exit_status = status;
-    a->term_signal = sig;
-    exec_close_all(a);
-}
-
-static void exec_kill(struct attempt *a)
-{
-    /* the program runs in its own session: its children go too. Never with pid 0 (not
-     * started): kill(0) would be our own process group. */
-    if (a->exited || a->proc.pid <= 0)
-        return;
-    uv_kill(-a->proc.pid, SIGKILL);
-    uv_process_kill(&a->proc, SIGKILL);
-}
-
-static void on_exec_timeout(uv_timer_t *t)
-{
-    struct attempt *a = container_of(t, struct attempt, timer);
-
-    a->timed_out = true;
-    exec_kill(a);
-}
-
-static void on_stdin_written(uv_write_t *wr, int status)
-{
-    struct attempt *a = container_of(wr, struct attempt, wr);
-
-    (void)status; /* a program that ignores its input is fine: its exit status decides */
-    if (!uv_is_closing((uv_handle_t *)&a->in))
-        uv_close((uv_handle_t *)&a->in, exec_closed);
-}
-
-/* "NAME=value" (CR/LF kept: an environment value may hold them). */
-static char *env_entry(const char *name, const char *value)
-{
-    size_t len = strlen(name) + strlen(value) + 2;
-    char *s = malloc(len);
-
-    if (s)
-        snprintf(s, len, "%s=%s", name, value);
-    return s;
-}
-
-static int start_exec(struct notify *n, struct attempt *a)
-{
-    const struct receiver *rc = a->rs->rc;
-    const json_t *j = a->it->j, *alerts = json_object_get(j, "alerts");
-    struct sbuf probes = {0}, kinds = {0};
-    const char *severity = "warning";
-    char count[32], *env[16] = {NULL};
-    uv_process_options_t opts;
-    uv_stdio_container_t stdio[3];
-    size_t i, ne = 0;
-    json_t *al;
-    int err = -ENOMEM;
-
-    json_array_foreach(alerts, i, al)
-    {
-        const char *k = jstr(al, "kind");
-
-        if (probes.len)
-            sbuf_puts(&probes, " ");
-        sb_line(&probes, jstr(al, "probe"));
-        if (*k && !(kinds.p && strstr(kinds.p, k))) {
-            if (kinds.len)
-                sbuf_puts(&kinds, " ");
-            sb_line(&kinds, k);
-        }
-        if (strcmp(jstr(al, "severity"), "critical") == 0)
-            severity = "critical";
-    }
-    snprintf(count, sizeof(count), "%zu", json_array_size(alerts));
-    env[ne++] = env_entry("PATH", "/usr/local/bin:/usr/bin:/bin");
-    env[ne++] = env_entry("VIGIE_ID", jstr(j, "id"));
-    env[ne++] = env_entry("VIGIE_STATUS", jstr(j, "status"));
-    env[ne++] = env_entry("VIGIE_TITLE", jstr(j, "title"));
-    env[ne++] = env_entry("VIGIE_ROUTE", jstr(j, "route"));
-    env[ne++] = env_entry("VIGIE_RECEIVER", jstr(j, "receiver"));
-    env[ne++] = env_entry("VIGIE_GROUP", jstr(j, "group"));
-    env[ne++] = env_entry("VIGIE_CREATED", jstr(j, "created"));
-    env[ne++] = env_entry("VIGIE_COUNT", count);
-    env[ne++] = env_entry("VIGIE_SEVERITY", severity);
-    env[ne++] = env_entry("VIGIE_PROBES", probes.p ? probes.p : "");
-    env[ne++] = env_entry("VIGIE_KINDS", kinds.p ? kinds.p : "");
-    for (i = 0; i < ne; i++)
-        if (!env[i] || probes.oom || kinds.oom)
-            goto out;
-    a->payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!a->payload)
-        goto out;
-
-    uv_pipe_init(n->loop, &a->in, 0);
-    uv_timer_init(n->loop, &a->timer);
-    a->in.data = a->timer.data = a->proc.data = a;
-    a->handles = 3;
-    memset(&opts, 0, sizeof(opts));
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&a->in;
-    stdio[1].flags = UV_IGNORE;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
-    opts.file = rc->command[0];
-    opts.args = rc->command;
-    opts.env = env;
-    opts.stdio = stdio;
-    opts.stdio_count = 3;
-    opts.exit_cb = on_exit_cb;
-    opts.flags = UV_PROCESS_DETACHED; /* its own session, killed as a group */
-    err = uv_spawn(n->loop, &a->proc, &opts);
-    if (err == 0) {
-        uv_buf_t buf = uv_buf_init(a->payload, (unsigned)strlen(a->payload));
-
-        uv_timer_start(&a->timer, on_exec_timeout, rc->timeout_ms, 0);
-        if (uv_write(&a->wr, (uv_stream_t *)&a->in, &buf, 1, on_stdin_written) != 0)
-            uv_close((uv_handle_t *)&a->in, exec_closed);
-    } else {
-        log_warn("notify: receiver \"%s\": cannot run %s: %s", a->rs->name, rc->command[0],
-                 uv_strerror(err));
-        /* the attempt ends in exec_closed, as a failure (not exited) */
-        exec_close_all(a);
-    }
-    err = 0; /* from here on, the end comes through exec_closed */
-out:
-    for (i = 0; i < ne; i++)
-        free(env[i]);
-    free(probes.p);
-    free(kinds.p);
-    return err;
 }
 
 static void attempt_start(struct notify *n, struct rstate *rs)
@@ -1377,14 +280,14 @@ static void attempt_start(struct notify *n, struct rstate *rs)
         n->busy++;
         switch (rs->rc->type) {
         case RECEIVER_EXEC:
-            err = start_exec(n, a);
+            err = exec_start(n, a);
             break;
         case RECEIVER_SMTP:
-            err = start_smtp(n, a);
+            err = smtp_start(n, a);
             break;
         case RECEIVER_WEBHOOK:
         case RECEIVER_ALERTMANAGER:
-            err = start_http(n, a);
+            err = webhook_start(n, a);
             break;
         }
         if (err == 0)
@@ -1395,19 +298,19 @@ static void attempt_start(struct notify *n, struct rstate *rs)
     char why[ERR_MAX];
 
     snprintf(why, sizeof(why), "cannot start a delivery: %s", strerror(-err));
-    attempt_end(n, rs, rs->head, false, false, "start", why);
+    notify_attempt_end(n, rs, rs->head, false, false, "start", why);
     if (a)
-        attempt_free(a);
+        notify_attempt_free(a);
 }
 
 /* ---- the pump ---- */
 
 static void on_wake(uv_timer_t *t)
 {
-    pump(container_of(t, struct notify, timer));
+    notify_pump(container_of(t, struct notify, timer));
 }
 
-static void pump(struct notify *n)
+void notify_pump(struct notify *n)
 {
     uint64_t now, wake = UINT64_MAX;
 
@@ -1453,7 +356,6 @@ int notify_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg, const
                struct notify **out)
 {
     struct notify *n = calloc(1, sizeof(*n));
-    struct work *w;
     int err = -ENOMEM;
 
     *out = NULL;
@@ -1473,9 +375,7 @@ int notify_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg, const
     if (err)
         goto fail;
     n->busy = 1; /* the timer */
-    w = calloc(1, sizeof(*w));
-    if (!w || (err = work_start(n, w)) != 0) {
-        free(w);
+    if (spool_start_scan(n) != 0) {
         /* no scan: deliver from memory, and say so */
         n->scanned = true;
         n->spool_errors++;
@@ -1508,7 +408,7 @@ int notify_make_id(struct notify *n, char *buf, size_t len)
 
 int notify_submit(struct notify *n, json_t *notification)
 {
-    const char *why = notification_check(notification);
+    const char *why = notify_check(notification);
     const char *id, *rname;
     struct item *it;
 
@@ -1538,7 +438,7 @@ int notify_submit(struct notify *n, json_t *notification)
     it->id = strdup(id);
     it->rname = strdup(rname);
     if (!it->j || !it->id || !it->rname) {
-        item_free(it);
+        notify_item_free(it);
         return -ENOMEM;
     }
     if (!n->scanned) {
@@ -1551,7 +451,7 @@ int notify_submit(struct notify *n, json_t *notification)
         return 0;
     }
     /* queued now, so that a receiver gets notifications in the order they were submitted */
-    enqueue(n, it);
+    notify_enqueue(n, it);
     spool_start_write(n, it);
     return 0;
 }
@@ -1581,7 +481,7 @@ void notify_reload(struct notify *n, const struct config *cfg)
     }
     for (size_t i = 0; cfg && i < cfg->nreceivers; i++)
         rstate_get(n, cfg->receivers[i].name, true);
-    pump(n);
+    notify_pump(n);
 }
 
 static void stats_add(struct notify_stats *st, const struct rstate *rs)
@@ -1620,7 +520,7 @@ int notify_receiver_stats(const struct notify *n, const char *name, struct notif
     return -ENOENT;
 }
 
-static void maybe_closed(struct notify *n)
+void notify_maybe_closed(struct notify *n)
 {
     void (*cb)(void *);
     void *arg;
@@ -1637,7 +537,7 @@ static void maybe_closed(struct notify *n)
         struct item *it = n->early;
 
         n->early = it->next;
-        item_free(it);
+        notify_item_free(it);
     }
     cb = n->close_cb;
     arg = n->close_arg;
@@ -1652,7 +552,7 @@ static void on_timer_closed(uv_handle_t *handle)
     struct notify *n = container_of((uv_timer_t *)handle, struct notify, timer);
 
     n->busy--;
-    maybe_closed(n);
+    notify_maybe_closed(n);
 }
 
 void notify_close(struct notify *n, void (*cb)(void *arg), void *arg)
@@ -1669,9 +569,9 @@ void notify_close(struct notify *n, void (*cb)(void *arg), void *arg)
         if (a->exec)
             exec_kill(a); /* ends in exec_closed */
         else
-            httpc_cancel(n->h, a); /* ends in on_sent, now */
+            httpc_cancel(n->h, a); /* ends in webhook_sent, now */
     }
     uv_close((uv_handle_t *)&n->timer, on_timer_closed);
     n->busy--;
-    maybe_closed(n);
+    notify_maybe_closed(n);
 }
