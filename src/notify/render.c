@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/sbuf.h"
+#include "base/timex.h"
 #include "notify/notify_int.h"
 
 void render_line(struct sbuf *b, const char *s)
@@ -191,15 +192,9 @@ static void sb_header_value(struct sbuf *b, const char *s)
 
 void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc)
 {
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    char status[16], subject[1024];
+    char status[16], subject[1024], date[64];
     struct sbuf text = {0};
-    time_t now = time(NULL);
-    struct tm tm;
 
-    gmtime_r(&now, &tm);
     upper(status, sizeof(status), jstr(j, "status"));
     snprintf(subject, sizeof(subject), "[vigie] %s: %s", status, jstr(j, "title"));
     sbuf_printf(b, "From: <%s>\r\nTo: ", rc->from);
@@ -207,8 +202,7 @@ void render_mail(struct sbuf *b, const json_t *j, const struct receiver *rc)
         sbuf_printf(b, "%s<%s>", i ? ",\r\n " : "", rc->to[i]);
     sbuf_puts(b, "\r\nSubject: ");
     sb_header_value(b, subject);
-    sbuf_printf(b, "\r\nDate: %s, %02d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
-                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    sbuf_printf(b, "\r\nDate: %s\r\n", timex_rfc5322(date, sizeof(date), time(NULL)));
     sbuf_printf(b, "Message-ID: <%s.%s@vigie>\r\n", jstr(j, "id"), rc->name);
     sbuf_puts(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
                  "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/container.h"
+#include "base/fsx.h"
 #include "base/log.h"
 #include "base/worker.h"
 #include "notify/notify_int.h"
@@ -55,34 +56,6 @@ static char *path_of(const struct notify *n, const char *name, const char *prefi
     return p;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        err = -errno;
-    close(fd);
-    return err;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static void spool_write(struct work *w)
 {
     const char *id = w->it->id;
@@ -98,7 +71,7 @@ static void spool_write(struct work *w)
         err = -errno;
         goto out;
     }
-    err = write_all(fd, w->data, w->len);
+    err = fsx_write_all(fd, w->data, w->len);
     if (!err && fsync(fd) < 0)
         err = -errno;
     if (close(fd) < 0 && !err)
@@ -107,7 +80,7 @@ static void spool_write(struct work *w)
     if (!err && rename(tmp, w->path) < 0)
         err = -errno;
     if (!err)
-        err = fsync_dir(w->n->dir);
+        err = fsx_fsync_dir(w->n->dir);
     if (err)
         unlink(tmp);
 out:
@@ -124,7 +97,7 @@ static void spool_remove(struct work *w)
     if (unlink(w->path) < 0 && errno != ENOENT)
         err = -errno;
     if (!err)
-        err = fsync_dir(w->n->dir);
+        err = fsx_fsync_dir(w->n->dir);
     if (err)
         snprintf(w->msg, sizeof(w->msg), "%s: %s", w->path, strerror(-err));
     w->err = err;
@@ -145,28 +118,6 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* mkdir -p, mode 0700 for what it creates (the spool holds what receivers will be told). */
-static int mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    int err = 0;
-
-    if (!p) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (char *s = strchr(p + 1, '/'); s && !err; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            err = -1;
-        *s = '/';
-    }
-    if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
-        err = -1;
-    free(p);
-    return err;
-}
-
 static void spool_scan(struct work *w)
 {
     struct notify *n = w->n;
@@ -174,9 +125,9 @@ static void spool_scan(struct work *w)
     size_t cap = 0;
     DIR *d;
 
-    if (mkdirs(n->dir) < 0) {
-        w->err = -errno;
-        snprintf(w->msg, sizeof(w->msg), "cannot create %s: %s", n->dir, strerror(errno));
+    /* Mode 0700 for what it creates: the spool holds what receivers will be told. */
+    if ((w->err = fsx_mkdir_p(n->dir, 0700)) != 0) {
+        snprintf(w->msg, sizeof(w->msg), "cannot create %s: %s", n->dir, strerror(-w->err));
         return;
     }
     d = opendir(n->dir);
