@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/fsx.h"
+#include "base/html.h"
 #include "base/timex.h"
 #include "base/units.h"
 #include "testutil.h"
@@ -404,6 +405,36 @@ START_TEST(test_timex)
 }
 END_TEST
 
+/* One escaper for every page: the five characters, in text and in attributes, the same through
+ * a buffer and through a stream; the frame escapes its title. */
+START_TEST(test_html)
+{
+    static const char in[] = "<a href='x' title=\"y\">Q&A</a> — é";
+    static const char want[] =
+        "&lt;a href=&#39;x&#39; title=&quot;y&quot;&gt;Q&amp;A&lt;/a&gt; — é";
+    struct sbuf b = {0};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    html_esc(&b, in);
+    ck_assert_str_eq(b.p, want);
+    ck_assert_ptr_nonnull(f);
+    html_esc_file(f, in);
+    html_esc_file(f, NULL);
+    fclose(f);
+    ck_assert_str_eq(text, want);
+    free(text);
+    b.len = 0;
+    html_head(&b, "fr", "a < b", "p{x:y}");
+    ck_assert_ptr_nonnull(strstr(b.p, "<html lang=\"fr\">"));
+    ck_assert_ptr_nonnull(strstr(b.p, "<title>a &lt; b</title>"));
+    ck_assert_ptr_nonnull(strstr(b.p, "p{x:y}</style>"));
+    ck_assert_ptr_nonnull(strstr(b.p, ".q-green .badge"));
+    free(b.p);
+}
+END_TEST
+
 Suite *units_suite(void); /* called by tests/runner.c */
 
 Suite *units_suite(void)
@@ -420,6 +451,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_null_why);
     tcase_add_test(tc, test_fsx);
     tcase_add_test(tc, test_timex);
+    tcase_add_test(tc, test_html);
     suite_add_tcase(s, tc);
     return s;
 }

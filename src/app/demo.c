@@ -25,6 +25,7 @@
 #include "base/container.h"
 #include "base/diag.h"
 #include "base/fsx.h"
+#include "base/html.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "config/config.h"
@@ -275,29 +276,6 @@ static int write_report(const struct config *cfg)
     return rc;
 }
 
-/* Text for HTML. */
-static void html(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
-
 /* The dashboard from the RRD files, when the daemon had not written it yet (its first graph pass
  * over every probe and period can outlast a short demo). */
 static void write_dashboard(const struct config *cfg)
@@ -340,7 +318,7 @@ static void demo_graph(FILE *page, const struct config *cfg, struct graph_req *r
     }
     (*drawn)++;
     fprintf(page, "<p><img src=\"demo/%s.png\" alt=\"", name);
-    html(page, name);
+    html_esc_file(page, name);
     fputs("\"></p>\n", page);
 }
 
@@ -389,7 +367,7 @@ static void write_notifications(FILE *f, const char *dir)
             "<p>%zu notifications (one per group and route, transitions gathered for "
             "<code>group_wait</code>), as the webhook receiver got them: <code>",
             nn);
-    html(f, nd);
+    html_esc_file(f, nd);
     fputs("/</code>. Route <code>oncall</code> (severity critical: down) pages on-call, route "
           "<code>team-chat</code> (warnings: slow) goes to the team's chat.</p>\n"
           "<table><tr><th>created (UTC)</th><th>receiver</th><th>status</th><th>title</th>"
@@ -406,26 +384,26 @@ static void write_notifications(FILE *f, const char *dir)
         if (!n)
             continue;
         fputs("<tr><td>", f);
-        html(f, json_string_value(json_object_get(n, "created")));
+        html_esc_file(f, json_string_value(json_object_get(n, "created")));
         fputs("</td><td>", f);
-        html(f, json_string_value(json_object_get(n, "receiver")));
+        html_esc_file(f, json_string_value(json_object_get(n, "receiver")));
         fprintf(f, "</td><td class=\"%s\">", status_is(n, "resolved") ? "resolved" : "firing");
-        html(f, json_string_value(json_object_get(n, "status")));
+        html_esc_file(f, json_string_value(json_object_get(n, "status")));
         fputs("</td><td>", f);
-        html(f, json_string_value(json_object_get(n, "title")));
+        html_esc_file(f, json_string_value(json_object_get(n, "title")));
         fputs("</td><td>", f);
         alerts = json_object_get(n, "alerts");
         json_array_foreach(alerts, k, al)
         {
             fputs(k ? "<br>" : "", f);
-            html(f, json_string_value(json_object_get(al, "status")));
+            html_esc_file(f, json_string_value(json_object_get(al, "status")));
             fputs(" ", f);
-            html(f, json_string_value(json_object_get(al, "kind")));
+            html_esc_file(f, json_string_value(json_object_get(al, "kind")));
             fputs(": ", f);
-            html(f, json_string_value(json_object_get(al, "name")));
+            html_esc_file(f, json_string_value(json_object_get(al, "name")));
             if (json_string_value(json_object_get(al, "summary"))) {
                 fputs(" — ", f);
-                html(f, json_string_value(json_object_get(al, "summary")));
+                html_esc_file(f, json_string_value(json_object_get(al, "summary")));
             }
         }
         fputs("</td></tr>\n", f);
@@ -443,6 +421,7 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
     char path[4096];
     struct graph_req rq = {0};
     const char *groups[SIM_NWAVES] = {0};
+    struct sbuf head = {0};
     FILE *f;
 
     *drawn = 0;
@@ -457,20 +436,18 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
         fprintf(stderr, "vigie demo: %s: %s\n", path, strerror(errno));
         return -errno;
     }
-    fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>vigie demo — the lockdown spike</title>\n<style>"
-          "body{font:14px/1.4 sans-serif;margin:1.5em;max-width:1100px;color:#222}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
-          "text-align:left;vertical-align:top}th{background:#f0f0f0}.firing{color:#c62828;"
-          "font-weight:bold}.resolved{color:#2e7d32;font-weight:bold}pre{background:#f6f6f6;"
-          "padding:.6em}</style></head><body>\n"
-          "<h1>vigie demo: a lockdown-like spike, live on loopback</h1>\n<p>"
+    html_head(&head, "en", "vigie demo — the lockdown spike",
+              "table{width:auto}td,th{border:1px solid #ccc}.firing{color:#b00000;font-weight:bold}"
+              ".resolved{color:#0b5a1f;font-weight:bold}");
+    fwrite(head.p ? head.p : "", 1, head.oom ? 0 : head.len, f);
+    free(head.p);
+    fputs("<h1>vigie demo: a lockdown-like spike, live on loopback</h1>\n<p>"
           "<a href=\"index.html\">the dashboard</a> · <a href=\"report.html\">the criterion "
           "report</a> · the simulated services answer with the profiles of the observatory's "
           "data, then replay, compressed, March 2020: the school services first, then the "
           "employment and tax services (docs/SIMULATE.md).</p>\n<pre>",
           f);
-    html(f, summary);
+    html_esc_file(f, summary);
     fputs("</pre>\n<h2>The spike</h2>\n", f);
     rq.end = t1;
     rq.span = t1 - t0 > 60 ? t1 - t0 : 60;
@@ -522,7 +499,7 @@ static int write_demo_page(const struct config *cfg, const char *dir, time_t t0,
                b = (ph->start + ph->dur) * duration_ms / 1000.0;
 
         fprintf(f, "<tr><td>");
-        html(f, ph->name);
+        html_esc_file(f, ph->name);
         fprintf(f,
                 "%s</td><td>+%.0f s</td><td>+%.0f s</td><td>%.0f → %.0f</td>"
                 "<td>%.1f → %.1f</td></tr>\n",

@@ -20,6 +20,7 @@
 #include "base/container.h"
 #include "base/fnv.h"
 #include "base/fsx.h"
+#include "base/html.h"
 #include "base/sbuf.h"
 #include "base/worker.h"
 #include "net/httpc.h"
@@ -170,40 +171,6 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
 }
 
 /* ---- a growing string ---- */
-
-/* Text or attribute value, HTML-escaped. */
-static void sb_esc(struct sbuf *b, const char *s)
-{
-    const char *run = s;
-
-    for (; *s; s++) {
-        const char *e;
-
-        switch (*s) {
-        case '&':
-            e = "&amp;";
-            break;
-        case '<':
-            e = "&lt;";
-            break;
-        case '>':
-            e = "&gt;";
-            break;
-        case '"':
-            e = "&quot;";
-            break;
-        case '\'':
-            e = "&#39;";
-            break;
-        default:
-            continue;
-        }
-        sbuf_put(b, run, (size_t)(s - run));
-        sbuf_puts(b, e);
-        run = s + 1;
-    }
-    sbuf_put(b, run, (size_t)(s - run));
-}
 
 /* A fragment parameter value (for href="#group=…"): percent-encoded UTF-8, safe in an attribute. */
 static void sb_pct(struct sbuf *b, const char *s)
@@ -617,39 +584,16 @@ static int write_atomic(const char *path, struct sbuf *b, char *err, size_t errl
 
 /* ---- the page frame ---- */
 
-/* Contrast: every text colour below has a ratio of at least 4.5:1 (WCAG AA) against its
- * background; badges carry a word, and a border so that they stay apart in forced colours. */
+/* The dashboard's own rules, after the shared sheet (base/html.c). */
 static const char css[] =
-    "*{box-sizing:border-box}"
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
-    "margin:0 auto;padding:1rem 1.5rem;max-width:90rem;color:#1a1a1a;background:#fff;"
-    "line-height:1.4}"
-    "h1{font-size:1.5rem;margin:.2rem 0 .5rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}"
-    "h3{font-size:1rem;margin:1rem 0 .3rem}"
-    "a{color:#0645ad}a:focus,button:focus,select:focus{outline:3px solid #1d4ed8;"
-    "outline-offset:2px}"
-    ".meta{color:#444;font-size:.9rem}"
-    "table{border-collapse:collapse;width:100%;font-size:.9rem}.scroll{overflow-x:auto}"
-    "caption{text-align:left;font-weight:bold;padding:.4rem 0}"
-    "th,td{padding:.3rem .5rem;border-bottom:1px solid #d0d0d0;text-align:left;"
-    "vertical-align:top}"
-    "thead th{background:#f0f0f0;border-bottom:2px solid #666;white-space:nowrap}"
     "thead th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;"
     "cursor:pointer;color:#1a1a1a;text-align:left}"
     "thead th[aria-sort=ascending] button::after{content:' \\25B2'}"
     "thead th[aria-sort=descending] button::after{content:' \\25BC'}"
-    "td.num{white-space:nowrap;text-align:right}"
     "tbody th{font-weight:normal;min-width:14em}"
-    ".badge{display:inline-block;padding:0 .3em;border:1px solid;border-radius:.25em;"
-    "font-size:.75rem}"
     "td.grp{min-width:11em}"
     ".skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;"
     "padding:.3rem}"
-    ".q-green .badge,.s-ok{background:#dcf3e2;color:#0b5a1f;border-color:#0b5a1f}"
-    ".q-yellow .badge,.s-slow{background:#fff0b3;color:#5c4200;border-color:#5c4200}"
-    ".q-red .badge,.s-down{background:#fde0e0;color:#8f0d0d;border-color:#8f0d0d}"
-    ".s-unchecked,.s-nodata{background:#ececec;color:#333;border-color:#555}"
-    ".q-none{color:#555}"
     ".state{display:inline-block;padding:0 .4em;border:1px solid;border-radius:.25em;"
     "font-weight:bold;white-space:nowrap}"
     "tr.st-down th{border-left:4px solid #b00000}tr.st-slow th{border-left:4px solid #a07000}"
@@ -658,8 +602,6 @@ static const char css[] =
     "#filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:end;margin:.5rem 0}"
     "#filters label{display:flex;flex-direction:column;font-size:.85rem}"
     "#filters select,#filters button{font:inherit;padding:.2rem}"
-    "figure{margin:0 0 1rem}img{max-width:100%;height:auto;border:1px solid #ddd}"
-    "figcaption{font-size:.85rem;color:#444}"
     ".graphs{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}"
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}"
     "dl.facts dt{font-weight:bold}dl.facts dd{margin:0;min-width:0;overflow-wrap:anywhere}"
@@ -668,14 +610,7 @@ static const char css[] =
 
 static void page_head(struct sbuf *b, const struct words *wd, const char *title)
 {
-    sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n",
-                wd->lang);
-    sbuf_puts(b, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                 "<meta name=\"generator\" content=\"vigie\">\n<title>");
-    sb_esc(b, title);
-    sbuf_puts(b, "</title>\n<style>");
-    sbuf_puts(b, css);
-    sbuf_puts(b, "</style>\n</head>\n<body>\n");
+    html_head(b, wd->lang, title, css);
 }
 
 static void page_foot(struct sbuf *b, const struct words *wd, time_t now)
@@ -703,11 +638,11 @@ static void graph_links(struct sbuf *b, const struct words *wd, const char *pref
     sbuf_puts(b, "<ul class=\"inline\">");
     for (size_t p = 0; p < NPERIODS; p++) {
         sbuf_puts(b, "<li><a href=\"");
-        sb_esc(b, prefix);
+        html_esc(b, prefix);
         sbuf_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
         if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
             sbuf_puts(b, " (<a href=\"");
-            sb_esc(b, prefix);
+            html_esc(b, prefix);
             sbuf_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
         }
         sbuf_puts(b, "</li>");
@@ -770,15 +705,15 @@ static void index_row(struct sbuf *b, const struct dash_row *r, size_t rank, con
 
     sbuf_printf(b, "<tr class=\"st-%s\" data-rank=\"%zu\" data-state=\"%s\" data-group=\"",
                 dash_state_name(r->state), rank, dash_state_name(r->state));
-    sb_esc(b, p->group);
+    html_esc(b, p->group);
     sbuf_puts(b, "\" id=\"p-");
-    sb_esc(b, p->id);
+    html_esc(b, p->id);
     sbuf_puts(b, "\"><th scope=\"row\"><a href=\"probe/");
-    sb_esc(b, p->id);
+    html_esc(b, p->id);
     sbuf_puts(b, ".html\">");
-    sb_esc(b, p->name);
+    html_esc(b, p->name);
     sbuf_puts(b, "</a></th><td class=\"grp\">");
-    sb_esc(b, p->group);
+    html_esc(b, p->group);
     sbuf_printf(b, "</td><td data-v=\"%d\"><span class=\"state s-%s\">%s</span></td>",
                 (int)r->state, dash_state_name(r->state), wd->state[r->state]);
     for (int w = 0; w < DASH_NWIN; w++)
@@ -841,7 +776,7 @@ static void index_groups(struct sbuf *b, const struct dash_row *rows, size_t n, 
         sbuf_puts(b, "<tr><th scope=\"row\"><a href=\"#group=");
         sb_pct(b, g[k]);
         sbuf_puts(b, "\">");
-        sb_esc(b, g[k]);
+        html_esc(b, g[k]);
         sbuf_printf(b,
                     "</a></th><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
                     "<td class=\"num\">%zu</td>",
@@ -912,9 +847,9 @@ static int write_index(const char *dir, const struct dash_row *rows, size_t n,
                 wd->filter_group, wd->all);
     for (size_t k = 0; k < ng; k++) {
         sbuf_puts(&b, "<option value=\"");
-        sb_esc(&b, groups[k]);
+        html_esc(&b, groups[k]);
         sbuf_puts(&b, "\">");
-        sb_esc(&b, groups[k]);
+        html_esc(&b, groups[k]);
         sbuf_puts(&b, "</option>");
     }
     sbuf_printf(&b,
@@ -1025,14 +960,14 @@ static void probe_graphs(struct sbuf *b, const struct probe *p, const struct wor
             const char *alt = k ? wd->alt_avail : wd->alt_latency;
 
             sbuf_puts(b, "<figure><img loading=\"lazy\" src=\"");
-            sb_esc(b, p->id);
+            html_esc(b, p->id);
             sbuf_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per],
                         img_ext(formats), alt, wd->period[per]);
-            sb_esc(b, p->name);
+            html_esc(b, p->name);
             sbuf_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
             if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
                 sbuf_puts(b, " — <a href=\"");
-                sb_esc(b, p->id);
+                html_esc(b, p->id);
                 sbuf_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
             }
             sbuf_puts(b, "</figcaption></figure>");
@@ -1062,9 +997,9 @@ static void probe_errors(struct sbuf *b, const struct dash_row *r, const struct 
         fmt_time(t, sizeof(t), e->time);
         sbuf_printf(b, "<tr><th scope=\"row\"><time datetime=\"%lld\">%s</time></th><td>",
                     (long long)e->time, t);
-        sb_esc(b, e->outcome);
+        html_esc(b, e->outcome);
         sbuf_puts(b, "</td><td>");
-        sb_esc(b, e->msg);
+        html_esc(b, e->msg);
         sbuf_puts(b, "</td></tr>\n");
     }
     sbuf_puts(b, "</tbody></table></section>\n");
@@ -1094,9 +1029,9 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
         free(title);
     }
     sbuf_printf(&b, "<nav><a href=\"../index.html#p-");
-    sb_esc(&b, p->id);
+    html_esc(&b, p->id);
     sbuf_printf(&b, "\">← %s</a></nav>\n<header><h1>", wd->back);
-    sb_esc(&b, p->name);
+    html_esc(&b, p->name);
     sbuf_printf(&b, "</h1><p><span class=\"state s-%s\">%s</span> ", dash_state_name(r->state),
                 wd->state[r->state]);
     fmt_time(t, sizeof(t), r->last_time);
@@ -1109,13 +1044,13 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
     }
     sbuf_puts(&b, "</span></p></header>\n<main>\n<dl class=\"facts\">");
     sbuf_printf(&b, "<dt>%s</dt><dd>", wd->group);
-    sb_esc(&b, p->group);
+    html_esc(&b, p->group);
     sbuf_printf(&b, "</dd><dt>%s</dt><dd><a href=\"", wd->url);
-    sb_esc(&b, url);
+    html_esc(&b, url);
     sbuf_puts(&b, "\" rel=\"noreferrer\">");
-    sb_esc(&b, url);
+    html_esc(&b, url);
     sbuf_printf(&b, "</a></dd><dt>%s</dt><dd><code>", wd->id);
-    sb_esc(&b, p->id);
+    html_esc(&b, p->id);
     sbuf_printf(&b, "</code></dd><dt>%s</dt><dd>", wd->jdma);
     if (p->njdma == 0)
         sbuf_puts(&b, "—");
@@ -1126,7 +1061,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
                 (unsigned long long)p->slow_ms);
     if (r->sum_msg) {
         sbuf_printf(&b, "<p role=\"alert\">%s ", wd->unreadable);
-        sb_esc(&b, r->sum_msg);
+        html_esc(&b, r->sum_msg);
         sbuf_puts(&b, "</p>\n");
     }
     probe_summary(&b, r, wd);

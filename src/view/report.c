@@ -15,6 +15,7 @@
 #include "base/cli.h"
 #include "base/diag.h"
 #include "base/fsx.h"
+#include "base/html.h"
 #include "base/timex.h"
 #include "net/httpc.h"
 
@@ -550,31 +551,6 @@ static int write_json(const struct report *r, FILE *out)
 
 /* ---- HTML ---- */
 
-static void html_esc(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&#39;", out);
-            break;
-        default:
-            fputc(*s, out);
-        }
-    }
-}
-
 /* The directory of `path` (a file), resolved; NULL on failure. Owned by the caller. */
 static char *dir_of(const char *path)
 {
@@ -630,9 +606,9 @@ static void html_cells(FILE *out, const struct report_figures *f, enum report_ru
     cells_fill(&c, f, rules, false);
     fprintf(out, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>", c.checks, c.flagged,
             c.coverage, c.avail, c.mean);
-    html_esc(out, c.median); /* ">2000" */
+    html_esc_file(out, c.median); /* ">2000" */
     fputs("</td><td>", out);
-    html_esc(out, c.p95);
+    html_esc_file(out, c.p95);
     fprintf(out, "</td><td>%s</td>", c.apdex);
     if (rules == REPORT_RULES_2019)
         fprintf(out, "<td>%s</td><td>%s</td><td class=\"%s\">%s (%s)</td>", c.a_pts, c.t_pts,
@@ -659,23 +635,26 @@ static int write_html(const struct report *r, FILE *out)
     const struct report_opts *o = r->o;
     char *outdir = dir_of(o->output ? o->output : "./x");
     char *gdir = r->cfg->graphs_dir ? realpath(r->cfg->graphs_dir, NULL) : NULL;
-    char rel[4096] = "", url[1024];
+    char rel[4096] = "", url[1024], title[128];
+    struct sbuf head = {0};
     bool y19 = o->rules == REPORT_RULES_2019;
 
     if (outdir && gdir)
         rel_path(outdir, gdir, rel, sizeof(rel));
-    fprintf(out,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-            "<title>vigie report %s to %s</title>\n",
-            r->from, r->last);
-    fputs("<style>body{font-family:sans-serif;margin:1em 2em;color:#222}"
-          "table{border-collapse:collapse;font-size:90%}"
-          "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-          "th{background:#eee}td.l{text-align:left}"
-          ".g{background:#c8f0c8}.y{background:#ffe9a8}.r{background:#f7c0c0}.none{color:#888}"
-          "figure{display:inline-block;margin:4px}img{max-width:100%}"
-          "section{margin-top:1.5em}</style>\n</head><body>\n",
-          out);
+    snprintf(title, sizeof(title), "vigie report %s to %s", r->from, r->last);
+    html_head(&head, "en", title,
+              "table{width:auto}th,td{border:1px solid #ccc;text-align:right}td.l{text-align:left}"
+              ".g{background:#dcf3e2;color:#0b5a1f}.y{background:#fff0b3;color:#5c4200}"
+              ".r{background:#fde0e0;color:#8f0d0d}.none{color:#555}"
+              "figure{display:inline-block;margin:4px}section{margin-top:1.5em}");
+    if (!head.oom)
+        fwrite(head.p, 1, head.len, out);
+    free(head.p);
+    if (head.oom) {
+        free(outdir);
+        free(gdir);
+        return -ENOMEM;
+    }
     fprintf(out,
             "<h1>vigie report</h1>\n<p>From %s to %s inclusive (UTC days). Rules: %s. Load "
             "time: the mean <b>%s</b> time of successful checks.</p>\n",
@@ -699,13 +678,13 @@ static int write_html(const struct report *r, FILE *out)
         if (x->jdma >= 0)
             fprintf(out, "%ld", x->jdma);
         fputs("</td><td class=\"l\"><a href=\"#p-", out);
-        html_esc(out, x->p->id);
+        html_esc_file(out, x->p->id);
         fputs("\">", out);
-        html_esc(out, x->p->id);
+        html_esc_file(out, x->p->id);
         fputs("</a></td><td class=\"l\">", out);
-        html_esc(out, x->p->name);
+        html_esc_file(out, x->p->name);
         fputs("</td><td class=\"l\">", out);
-        html_esc(out, x->p->group);
+        html_esc_file(out, x->p->group);
         fputs("</td>", out);
         html_cells(out, &x->fig, o->rules);
         fputs("</tr>\n", out);
@@ -714,7 +693,7 @@ static int write_html(const struct report *r, FILE *out)
     html_head_row(out, "<th>group</th><th>probes</th>", o);
     for (size_t i = 0; i < r->ngroups; i++) {
         fputs("<tr><td class=\"l\">", out);
-        html_esc(out, r->groups[i].name);
+        html_esc_file(out, r->groups[i].name);
         fprintf(out, "</td><td>%zu</td>", r->groups[i].nprobes);
         html_cells(out, &r->groups[i].fig, o->rules);
         fputs("</tr>\n", out);
@@ -726,14 +705,14 @@ static int write_html(const struct report *r, FILE *out)
         bool any = false;
 
         fputs("<section id=\"p-", out);
-        html_esc(out, p->id);
+        html_esc_file(out, p->id);
         fputs("\"><h3>", out);
-        html_esc(out, p->name);
+        html_esc_file(out, p->name);
         fputs(" <small>(", out);
-        html_esc(out, p->id);
+        html_esc_file(out, p->id);
         fputs(")</small></h3>\n<p>", out);
         httpc_url_redact(p->url, url, sizeof(url));
-        html_esc(out, url);
+        html_esc_file(out, url);
         fputs("</p>\n", out);
         for (size_t k = 0; gdir && k < 2; k++) {
             char path[8192];
@@ -743,11 +722,11 @@ static int write_html(const struct report *r, FILE *out)
                 continue;
             any = true;
             fputs("<figure><img alt=\"", out);
-            html_esc(out, kinds[k]);
+            html_esc_file(out, kinds[k]);
             fputs("\" src=\"", out);
-            html_esc(out, rel);
+            html_esc_file(out, rel);
             fputs("probe/", out);
-            html_esc(out, p->id);
+            html_esc_file(out, p->id);
             fprintf(out, "-%s-quarter.png\"></figure>\n", kinds[k]);
         }
         if (!any)
