@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/fsx.h"
+#include "base/heap.h"
 #include "base/html.h"
 #include "base/timex.h"
 #include "base/units.h"
@@ -435,6 +436,51 @@ START_TEST(test_html)
 }
 END_TEST
 
+/* The heap: elements come out in order, equal keys included, and the back-index follows every
+ * move so that a decreased key can be moved up in place (the scheduler's recheck). */
+struct hnode {
+    unsigned key;
+    size_t at;
+};
+#define HNODE_LESS(a, b) ((*(a))->key < (*(b))->key)
+#define HNODE_MOVED(h, i) ((h)[i]->at = (i))
+HEAP_DEFINE(th, struct hnode *, HNODE_LESS, HNODE_MOVED)
+
+START_TEST(test_heap)
+{
+    enum { N = 1000 };
+    static struct hnode nodes[N];
+    static struct hnode *h[N];
+    size_t n = 0;
+    uint64_t x = 88172645463325252ull;
+    unsigned last = 0;
+
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        nodes[i].key = (unsigned)(x % 300);
+        th_push(h, &n, &nodes[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(h[i]->at, i);
+    /* Decrease some keys, then move them up from where the back-index says they are. */
+    for (size_t i = 0; i < N; i += 7) {
+        nodes[i].key /= 2;
+        th_up(h, nodes[i].at);
+    }
+    for (size_t i = 0; i < N; i++) {
+        struct hnode *top = th_pop(h, &n);
+
+        ck_assert_uint_ge(top->key, last);
+        last = top->key;
+        for (size_t k = 0; k < n; k++)
+            ck_assert_uint_eq(h[k]->at, k);
+    }
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
 Suite *units_suite(void); /* called by tests/runner.c */
 
 Suite *units_suite(void)
@@ -452,6 +498,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_fsx);
     tcase_add_test(tc, test_timex);
     tcase_add_test(tc, test_html);
+    tcase_add_test(tc, test_heap);
     suite_add_tcase(s, tc);
     return s;
 }

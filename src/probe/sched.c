@@ -38,10 +38,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "probe/check.h"
 #include "base/container.h"
 #include "base/fnv.h"
+#include "base/heap.h"
 #include "base/log.h"
+#include "probe/check.h"
 
 #define LAG_PERIOD_MS 100
 
@@ -128,55 +129,19 @@ static uint64_t slot_at(const struct slot *sl)
     return sl->recheck ? sl->recheck : sl->due;
 }
 
-static void heap_swap(struct sched *s, size_t i, size_t j)
-{
-    struct slot *t = s->heap[i];
-
-    s->heap[i] = s->heap[j];
-    s->heap[j] = t;
-    s->heap[i]->heap = i;
-    s->heap[j]->heap = j;
-}
-
-static void heap_up(struct sched *s, size_t i)
-{
-    while (i > 0 && slot_at(s->heap[(i - 1) / 2]) > slot_at(s->heap[i])) {
-        heap_swap(s, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void heap_down(struct sched *s, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-
-        if (l < s->nheap && slot_at(s->heap[l]) < slot_at(s->heap[m]))
-            m = l;
-        if (r < s->nheap && slot_at(s->heap[r]) < slot_at(s->heap[m]))
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(s, i, m);
-        i = m;
-    }
-}
+#define SLOT_LESS(a, b) (slot_at(*(a)) < slot_at(*(b)))
+#define SLOT_MOVED(h, i) ((h)[i]->heap = (i))
+HEAP_DEFINE(slots, struct slot *, SLOT_LESS, SLOT_MOVED)
 
 static void heap_push(struct sched *s, struct slot *sl)
 {
-    sl->heap = s->nheap;
-    s->heap[s->nheap++] = sl;
-    heap_up(s, sl->heap);
+    slots_push(s->heap, &s->nheap, sl);
 }
 
 static struct slot *heap_pop(struct sched *s)
 {
-    struct slot *top = s->heap[0];
+    struct slot *top = slots_pop(s->heap, &s->nheap);
 
-    s->heap[0] = s->heap[--s->nheap];
-    s->heap[0]->heap = 0;
-    if (s->nheap > 0)
-        heap_down(s, 0);
     top->heap = NOT_IN_HEAP;
     return top;
 }
@@ -813,7 +778,7 @@ int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms)
     sl->recheck = at;
     /* Out of the heap only while on_tick handles it; it is pushed back with its new key. */
     if (sl->heap != NOT_IN_HEAP) {
-        heap_up(s, sl->heap);
+        slots_up(s->heap, sl->heap);
         if (sl->heap == 0)
             rearm(s);
     }

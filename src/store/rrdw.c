@@ -61,6 +61,7 @@
 #include "base/container.h"
 #include "base/fnv.h"
 #include "base/fsx.h"
+#include "base/heap.h"
 #include "base/log.h"
 #include "base/worker.h"
 #include "store/schema.h"
@@ -898,29 +899,11 @@ static void drop_oldest_log(struct rrdw *w)
 }
 
 /* A binary min-heap on front.t. */
-static void fronts_down(struct front *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        struct front tmp;
-
-        if (l < n && h[l].t < h[m].t)
-            m = l;
-        if (l + 1 < n && h[l + 1].t < h[m].t)
-            m = l + 1;
-        if (m == i)
-            return;
-        tmp = h[i];
-        h[i] = h[m];
-        h[m] = tmp;
-        i = m;
-    }
-}
+#define FRONT_LESS(a, b) ((a)->t < (b)->t)
+HEAP_DEFINE(fheap, struct front, FRONT_LESS, HEAP_NOTHING)
 
 static int fronts_push(struct rrdw *w, struct wfile *f, int64_t t)
 {
-    size_t i;
-
     if (w->nfronts == w->capfronts) {
         size_t cap = w->capfronts ? w->capfronts * 2 : 256;
         struct front *v = realloc(w->fronts, cap * sizeof(*v));
@@ -930,22 +913,15 @@ static int fronts_push(struct rrdw *w, struct wfile *f, int64_t t)
         w->fronts = v;
         w->capfronts = cap;
     }
-    i = w->nfronts++;
-    while (i > 0 && w->fronts[(i - 1) / 2].t > t) {
-        w->fronts[i] = w->fronts[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->fronts[i] = (struct front){f, t};
+    fheap_push(w->fronts, &w->nfronts, (struct front){f, t});
     f->in_fronts = true;
     return 0;
 }
 
 static struct front fronts_pop(struct rrdw *w)
 {
-    struct front top = w->fronts[0];
+    struct front top = fheap_pop(w->fronts, &w->nfronts);
 
-    w->fronts[0] = w->fronts[--w->nfronts];
-    fronts_down(w->fronts, w->nfronts, 0);
     top.f->in_fronts = false;
     return top;
 }
