@@ -46,6 +46,7 @@ static const time_t period_spans[GRAPH_NPERIODS] = {DAY_S, 7 * DAY_S, 31 * DAY_S
                                                     365 * DAY_S};
 static const char *const format_names[GRAPH_NFORMATS] = {"png", "svg"};
 static const char *const kind_names[GRAPH_NKINDS] = {"latency", "avail", "overview", "group"};
+static const char *const lang_names[] = {[GRAPH_FR] = "fr", [GRAPH_EN] = "en"};
 
 const char *graph_period_name(enum graph_period p)
 {
@@ -85,11 +86,14 @@ int graph_kind_parse(const char *s)
     return find_name(kind_names, GRAPH_NKINDS, s);
 }
 
+const char *graph_lang_name(enum graph_lang l)
+{
+    return (unsigned)l < 2 ? lang_names[l] : "?";
+}
+
 int graph_lang_parse(const char *s)
 {
-    static const char *const langs[] = {"fr", "en"};
-
-    return find_name(langs, 2, s);
+    return find_name(lang_names, 2, s);
 }
 
 time_t graph_period_span(enum graph_period p)
@@ -250,7 +254,7 @@ static void pass_work(uv_work_t *req)
         job_fail(j, "cannot start the renderer: %s", strerror(-pid));
         goto out;
     }
-    if (graph_plan_write(plan_w, g, &pl) < 0)
+    if (graph_plan_write(plan_w, g->cfg, &g->style, &pl) < 0)
         job_fail(j, "cannot hand the plan to the renderer: %s", strerror(errno));
     close(plan_w);
     whole = graph_counts_read(res[0], &got);

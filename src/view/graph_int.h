@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <uv.h>
@@ -66,6 +67,9 @@ struct plan {
     size_t n, cap;
 };
 
+/* "fr", "en". */
+const char *graph_lang_name(enum graph_lang l);
+
 /* Appends a copy of rq. Returns 0 or -ENOMEM. */
 int graph_plan_add(struct plan *pl, const struct graph_req *rq);
 
@@ -74,9 +78,28 @@ int graph_plan_add(struct plan *pl, const struct graph_req *rq);
  * Returns 0 or -ENOMEM. */
 int graph_plan_due(struct graph *g, struct gjob *j, struct plan *pl);
 
-/* Writes the plan into fd (the renderer's stdin): the settings and probes of g's configuration,
- * then pl. Returns 0, or -1 with errno set. */
-int graph_plan_write(int fd, const struct graph *g, const struct plan *pl);
+/* Writes the plan into fd (the renderer's stdin): the settings (cfg's directories, the style)
+ * and the probes of cfg, then the graphs of pl, one JSON object per line. Returns 0, or -1 with
+ * errno set. */
+int graph_plan_write(int fd, const struct config *cfg, const struct graph_style *st,
+                     const struct plan *pl);
+
+/* A plan as the renderer reads it: the daemon's settings and probes in `run` (only rrd_dir,
+ * graphs_dir and the probes' id, group and name are set; the probes sorted by id), its style,
+ * and the graphs, which point into `run`. */
+struct plan_in {
+    struct config run;
+    size_t probes_cap;
+    struct graph_style style;
+    struct plan pl;
+    size_t skipped; /* graphs of a probe or group that is not among the plan's probes */
+};
+
+/* Reads a plan from `in` (NULL: an empty plan) into *pi, which it initialises; the caller frees
+ * it with graph_plan_in_fini, whatever the result. A line that is not one graph_plan_write
+ * writes is logged with its number and skipped. Returns 0 or -ENOMEM. */
+int graph_plan_read(FILE *in, struct plan_in *pi);
+void graph_plan_in_fini(struct plan_in *pi);
 
 /* Reads the renderer's counts from fd (its stdout) into *out. Returns true when they came
  * whole. */

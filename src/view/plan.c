@@ -2,14 +2,17 @@
  *
  * The pass (graph_plan_due, on a pool thread of the daemon) decides what to redraw from the
  * modification times of the RRD files and of the graphs. The renderer, `vigie graph
- * --render-plan` (graph_render_plan), reads the plan on its stdin: the settings the daemon runs
- * with, what the graphs need of every probe (it never reads vigie.yaml, which may have changed
- * since, or not load at all), then the graphs; it draws them one by one (view/draw.c), checks
- * its fd 3 (the daemon's stop pipe) between two renders, and writes its counts (a struct gjob)
- * on its stdout. The renderer closes every descriptor but 0-3, ignores SIGINT and SIGTERM
- * (systemd signals the whole cgroup) and runs at SCHED_IDLE. */
+ * --render-plan` (graph_render_plan), reads the plan on its stdin, one JSON object per line: the
+ * settings the daemon runs with, what the graphs need of every probe (it never reads vigie.yaml,
+ * which may have changed since, or not load at all), then the graphs (graph_plan_write has the
+ * format); it draws them one by one (view/draw.c), checks its fd 3 (the daemon's stop pipe)
+ * between two renders, and writes its counts (a struct gjob) on its stdout. The renderer closes
+ * every descriptor but 0-3, ignores SIGINT and SIGTERM (systemd signals the whole cgroup) and
+ * runs at SCHED_IDLE. */
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,25 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "store/schema.h"
 #include "view/graph_int.h"
 
-static enum fcause fcause_of(int rc)
-{
-    switch (-rc) {
-    case EIO:
-        return FC_RENDER;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        return FC_ACCESS;
-    case ENOSPC:
-    case EDQUOT:
-        return FC_SPACE;
-    default:
-        return FC_OTHER;
-    }
-}
+/* ---- the plan of a pass --------------------------------------------------------------------- */
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -90,15 +79,6 @@ int graph_plan_add(struct plan *pl, const struct graph_req *rq)
     return 0;
 }
 
-/* The group named `name` as the configuration spells it (a string that lives as long as cfg). */
-static const char *group_in(const struct config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->nprobes; i++)
-        if (strcmp(cfg->probes[i].group, name) == 0)
-            return cfg->probes[i].group;
-    return NULL;
-}
-
 /* One graph of a pass: to be redrawn when missing, or when its data changed after it was
  * written and it is older than one pixel column of its period. In the daemon, on the pool
  * thread. Returns -ENOMEM or 0. */
@@ -121,45 +101,6 @@ static int plan_one(struct graph *g, struct gjob *j, struct plan *pl, const stru
     }
     return graph_plan_add(pl, rq);
 }
-
-/* Draws the plan, in the child; stops early when asked to. */
-static void plan_draw(struct graph *g, struct gjob *j, const struct plan *pl)
-{
-    for (size_t i = 0; i < pl->n; i++) {
-        const struct graph_req *rq = &pl->rq[i];
-        struct pollfd pfd = {.fd = g->stop_fd[0], .events = POLLIN};
-        struct graph_image img;
-        char path[4096], err[600];
-        int rc;
-
-        if (poll(&pfd, 1, 0) != 0) { /* a byte, or the daemon is gone */
-            j->cancelled = true;
-            return;
-        }
-        graph_path(path, sizeof(path), g->cfg->graphs_dir, rq);
-        rc = graph_draw(g->cfg, rq, &g->style, path, &img, err, sizeof(err));
-        j->render_s += img.seconds;
-        if (img.seconds > j->render_max_s)
-            j->render_max_s = img.seconds;
-        if (rc == 0) {
-            j->rendered++;
-        } else if (rc == -ENOENT) {
-            j->skipped++; /* a file went away since the pass looked: nothing to draw */
-        } else {
-            enum fcause c = fcause_of(rc);
-
-            j->failed++;
-            if (j->fail_n[c]++ == 0)
-                snprintf(j->fail_msg[c], sizeof(j->fail_msg[c]), "%s", err);
-        }
-    }
-}
-
-/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE): the renderer runs only when nothing
- * else wants the CPU. */
-#ifndef SCHED_IDLE
-#define SCHED_IDLE 5
-#endif
 
 /* Which graphs the pass draws: the RRD files' and the graphs' modification times, on the pool
  * thread of the daemon. Day graphs first: they change most often. */
@@ -210,6 +151,7 @@ int graph_plan_due(struct graph *g, struct gjob *j, struct plan *pl)
     }
     return rc;
 }
+/* ---- the plan on the renderer's stdin: JSON lines ----------------------------------------- */
 
 static ssize_t write_all(int fd, const void *buf, size_t len)
 {
@@ -228,6 +170,233 @@ static ssize_t write_all(int fd, const void *buf, size_t len)
     return (ssize_t)done;
 }
 
+/* Writes o (taken) as one line of compact JSON (json_dumps escapes every control character:
+ * no newline inside). Returns 0; 1 when o cannot be written (NULL, a string that is not UTF-8,
+ * out of memory); -1 on a write error. */
+static int write_line(int fd, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    int rc = 1;
+
+    json_decref(o);
+    if (s) {
+        size_t len = strlen(s);
+
+        rc = write_all(fd, s, len) == (ssize_t)len && write_all(fd, "\n", 1) == 1 ? 0 : -1;
+        free(s);
+    }
+    return rc;
+}
+
+/* One JSON object per line:
+ *   {"type":"settings","rrd_dir":…,"graphs_dir":…,"width":720,"height":200,"lang":"fr"}
+ * then one per probe, in the configuration's order (by id),
+ *   {"type":"probe","id":…,"group":…,"name":…}
+ * then one per graph ("probe": its id for a latency or avail graph, "group" for a group graph)
+ *   {"type":"graph","kind":"latency","period":"day","format":"png","end":0,"probe":…} */
+int graph_plan_write(int fd, const struct config *cfg, const struct graph_style *st,
+                     const struct plan *pl)
+{
+    int rc;
+
+    /* First the settings the daemon runs with, which the file may no longer say. */
+    rc = write_line(fd, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type", "settings", "rrd_dir",
+                                  cfg->rrd_dir, "graphs_dir", cfg->graphs_dir, "width",
+                                  (json_int_t)st->width, "height", (json_int_t)st->height, "lang",
+                                  graph_lang_name(st->lang)));
+    if (rc != 0) {
+        if (rc > 0)
+            errno = EINVAL;
+        return -1;
+    }
+    /* Then what the graphs need of every probe: the renderer never reads vigie.yaml, which may
+     * have changed since (or not load at all). A probe or a graph that cannot be written is left
+     * out. */
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        const struct probe *p = &cfg->probes[i];
+
+        if (write_line(fd, json_pack("{s:s, s:s, s:s, s:s}", "type", "probe", "id", p->id, "group",
+                                     p->group, "name", p->name)) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < pl->n; i++) {
+        const struct graph_req *rq = &pl->rq[i];
+
+        if (write_line(
+                fd, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s*, s:s*}", "type", "graph", "kind",
+                              graph_kind_name(rq->kind), "period", graph_period_name(rq->period),
+                              "format", graph_format_name(rq->format), "end", (json_int_t)rq->end,
+                              "probe", rq->probe ? rq->probe->id : NULL, "group", rq->group)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A line of the plan that is not one the daemon writes: reported with its number, skipped. */
+static int plan_bad(size_t lineno, const char *why)
+{
+    log_err("graphs: renderer: plan line %zu: %s", lineno, why);
+    return 0;
+}
+
+/* The group named `name` as the plan's probes spell it (a string that lives as long as they). */
+static const char *group_in(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->nprobes; i++)
+        if (strcmp(cfg->probes[i].group, name) == 0)
+            return cfg->probes[i].group;
+    return NULL;
+}
+
+static int read_settings(struct plan_in *pi, json_t *o, size_t lineno)
+{
+    const char *rrd, *gd, *lang;
+    json_int_t w, h;
+    json_error_t je;
+    int l;
+
+    if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:I, s:I, s:s}", "rrd_dir", &rrd, "graphs_dir", &gd,
+                       "width", &w, "height", &h, "lang", &lang) != 0)
+        return plan_bad(lineno, je.text);
+    l = graph_lang_parse(lang);
+    if (w < 0 || w > UINT_MAX || h < 0 || h > UINT_MAX || l < 0)
+        return plan_bad(lineno, "width, height or lang out of range");
+    free(pi->run.rrd_dir);
+    free(pi->run.graphs_dir);
+    pi->run.rrd_dir = strdup(rrd);
+    pi->run.graphs_dir = strdup(gd);
+    if (!pi->run.rrd_dir || !pi->run.graphs_dir)
+        return -ENOMEM;
+    pi->style.width = (unsigned)w;
+    pi->style.height = (unsigned)h;
+    pi->style.lang = (enum graph_lang)l;
+    return 0;
+}
+
+static int read_probe(struct plan_in *pi, json_t *o, size_t lineno)
+{
+    const char *id, *group, *name;
+    json_error_t je;
+    struct probe *p;
+
+    if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:s}", "id", &id, "group", &group, "name", &name) !=
+        0)
+        return plan_bad(lineno, je.text);
+    if (pi->run.nprobes == pi->probes_cap) {
+        size_t cap = pi->probes_cap ? 2 * pi->probes_cap : 256;
+        struct probe *v = realloc(pi->run.probes, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        pi->run.probes = v;
+        pi->probes_cap = cap;
+    }
+    p = &pi->run.probes[pi->run.nprobes];
+    memset(p, 0, sizeof(*p));
+    p->id = strdup(id);
+    p->group = strdup(group);
+    p->name = strdup(name);
+    pi->run.nprobes++;
+    return p->id && p->group && p->name ? 0 : -ENOMEM;
+}
+
+static int cmp_probe_id(const void *a, const void *b)
+{
+    return strcmp(((const struct probe *)a)->id, ((const struct probe *)b)->id);
+}
+
+static int read_graph(struct plan_in *pi, json_t *o, size_t lineno)
+{
+    const char *kind, *period, *format, *probe = NULL, *group = NULL;
+    struct graph_req rq = {0};
+    json_int_t end;
+    json_error_t je;
+    int k, per, f;
+
+    if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:s, s:I, s?s, s?s}", "kind", &kind, "period",
+                       &period, "format", &format, "end", &end, "probe", &probe, "group",
+                       &group) != 0)
+        return plan_bad(lineno, je.text);
+    k = graph_kind_parse(kind);
+    per = graph_period_parse(period);
+    f = graph_format_parse(format);
+    if (k < 0 || per < 0 || f < 0)
+        return plan_bad(lineno, "unknown kind, period or format");
+    rq.kind = (enum graph_kind)k;
+    rq.period = (enum graph_period)per;
+    rq.format = (enum graph_format)f;
+    rq.end = (time_t)end;
+    if (rq.kind == GRAPH_LATENCY || rq.kind == GRAPH_AVAIL) {
+        rq.probe = config_find(&pi->run, probe);
+        if (!rq.probe) {
+            pi->skipped++; /* not in the plan's probes */
+            return 0;
+        }
+    } else if (rq.kind == GRAPH_GROUP) {
+        rq.group = group_in(&pi->run, group);
+        if (!rq.group) {
+            pi->skipped++;
+            return 0;
+        }
+    }
+    return graph_plan_add(&pi->pl, &rq);
+}
+
+int graph_plan_read(FILE *in, struct plan_in *pi)
+{
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    bool graphs = false; /* a graph came: the probes are sorted, and fixed (graphs point at them) */
+    int rc = 0;
+
+    memset(pi, 0, sizeof(*pi));
+    while (rc == 0 && in && (len = getline(&line, &cap, in)) > 0) {
+        const char *type;
+        json_error_t je;
+        json_t *o;
+
+        lineno++;
+        o = json_loadb(line, (size_t)len, 0, &je);
+        if (!o) {
+            plan_bad(lineno, je.text);
+            continue;
+        }
+        if (json_unpack_ex(o, &je, 0, "{s:s}", "type", &type) != 0) {
+            rc = plan_bad(lineno, je.text);
+        } else if (strcmp(type, "settings") == 0) {
+            rc = read_settings(pi, o, lineno);
+        } else if (strcmp(type, "probe") == 0) {
+            rc = graphs ? plan_bad(lineno, "a probe after the graphs") : read_probe(pi, o, lineno);
+        } else if (strcmp(type, "graph") == 0) {
+            /* config_find needs the probes by id: the daemon sends them so, this makes sure */
+            if (!graphs && pi->run.nprobes > 1)
+                qsort(pi->run.probes, pi->run.nprobes, sizeof(*pi->run.probes), cmp_probe_id);
+            graphs = true;
+            rc = read_graph(pi, o, lineno);
+        } else {
+            rc = plan_bad(lineno, "unknown type");
+        }
+        json_decref(o);
+    }
+    free(line);
+    return rc;
+}
+
+void graph_plan_in_fini(struct plan_in *pi)
+{
+    for (size_t i = 0; i < pi->run.nprobes; i++) {
+        free(pi->run.probes[i].id);
+        free(pi->run.probes[i].group);
+        free(pi->run.probes[i].name);
+    }
+    free(pi->run.probes);
+    free(pi->run.rrd_dir);
+    free(pi->run.graphs_dir);
+    free(pi->pl.rq);
+    memset(pi, 0, sizeof(*pi));
+}
+
 bool graph_counts_read(int fd, struct gjob *out)
 {
     char *p = (char *)out;
@@ -244,6 +413,8 @@ bool graph_counts_read(int fd, struct gjob *out)
     }
     return done == sizeof(*out);
 }
+
+/* ---- the renderer ------------------------------------------------------------------------- */
 
 /* In the child: closes every inherited descriptor but stdio and keep[0..1]. The daemon's
  * sockets, its epoll and signal descriptors must not outlive their closing in the daemon (a
@@ -266,137 +437,71 @@ static void close_inherited(int keep0, int keep1)
     closedir(d);
 }
 
-/* A plan field: tab, newline, carriage return and backslash as \t \n \r \\ (truncated to
- * the buffer, never mid-escape). */
-static const char *plan_escape(char *buf, size_t len, const char *s)
+static enum fcause fcause_of(int rc)
 {
-    size_t o = 0;
-
-    for (; s && *s && o + 3 < len; s++) {
-        char e = *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s == '\\' ? '\\' : 0;
-
-        if (e) {
-            buf[o++] = '\\';
-            buf[o++] = e;
-        } else {
-            buf[o++] = *s;
-        }
+    switch (-rc) {
+    case EIO:
+        return FC_RENDER;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return FC_ACCESS;
+    case ENOSPC:
+    case EDQUOT:
+        return FC_SPACE;
+    default:
+        return FC_OTHER;
     }
-    buf[o] = '\0';
-    return buf;
 }
 
-/* Undoes plan_escape in place. */
-static char *plan_unescape(char *s)
+/* Draws the plan, in the renderer; stops early when asked to (a byte on stop_fd, or its end of
+ * file). */
+static void plan_draw(const struct config *cfg, const struct graph_style *st, int stop_fd,
+                      struct gjob *j, const struct plan *pl)
 {
-    char *o = s;
-
-    for (const char *i = s; *i; i++) {
-        if (*i == '\\' && i[1]) {
-            i++;
-            *o++ = *i == 't' ? '\t' : *i == 'n' ? '\n' : *i == 'r' ? '\r' : *i;
-        } else {
-            *o++ = *i;
-        }
-    }
-    *o = '\0';
-    return s;
-}
-
-/* One plan line per graph: "<kind> <period> <format> <end> <probe id or group>", after the
- * header ("#", the directories and the style) and one "P" line per probe (id, group, name). */
-int graph_plan_write(int fd, const struct graph *g, const struct plan *pl)
-{
-    char line[8400];
-    int hl;
-
-    /* First the settings the daemon runs with, which the file may no longer say. */
-    hl = snprintf(line, sizeof(line), "#\t%s\t%s\t%u\t%u\t%d\n", g->cfg->rrd_dir,
-                  g->cfg->graphs_dir, g->style.width, g->style.height, (int)g->style.lang);
-    if (hl < 0 || hl >= (int)sizeof(line) || write_all(fd, line, (size_t)hl) != hl)
-        return -1;
-    /* Then what the graphs need of every probe, in the configuration's order (by id): the
-     * renderer never reads vigie.yaml, which may have changed since (or not load at all). */
-    for (size_t i = 0; i < g->cfg->nprobes; i++) {
-        const struct probe *p = &g->cfg->probes[i];
-        char id[512], group[1024], name[2048];
-        int len = snprintf(
-            line, sizeof(line), "P\t%s\t%s\t%s\n", plan_escape(id, sizeof(id), p->id),
-            plan_escape(group, sizeof(group), p->group), plan_escape(name, sizeof(name), p->name));
-
-        if (len < 0 || len >= (int)sizeof(line))
-            continue;
-        if (write_all(fd, line, (size_t)len) != len)
-            return -1;
-    }
-
     for (size_t i = 0; i < pl->n; i++) {
         const struct graph_req *rq = &pl->rq[i];
-        const char *name = rq->probe ? rq->probe->id : rq->group ? rq->group : "";
-        int len = snprintf(line, sizeof(line), "%d %d %d %lld %s\n", (int)rq->kind, (int)rq->period,
-                           (int)rq->format, (long long)rq->end, name);
+        struct pollfd pfd = {.fd = stop_fd, .events = POLLIN};
+        struct graph_image img;
+        char path[4096], err[600];
+        int rc;
 
-        if (len < 0 || len >= (int)sizeof(line))
-            continue;
-        if (write_all(fd, line, (size_t)len) != len)
-            return -1;
+        if (poll(&pfd, 1, 0) != 0) { /* a byte, or the daemon is gone */
+            j->cancelled = true;
+            return;
+        }
+        graph_path(path, sizeof(path), cfg->graphs_dir, rq);
+        rc = graph_draw(cfg, rq, st, path, &img, err, sizeof(err));
+        j->render_s += img.seconds;
+        if (img.seconds > j->render_max_s)
+            j->render_max_s = img.seconds;
+        if (rc == 0) {
+            j->rendered++;
+        } else if (rc == -ENOENT) {
+            j->skipped++; /* a file went away since the pass looked: nothing to draw */
+        } else {
+            enum fcause c = fcause_of(rc);
+
+            j->failed++;
+            if (j->fail_n[c]++ == 0)
+                snprintf(j->fail_msg[c], sizeof(j->fail_msg[c]), "%s", err);
+        }
     }
-    return 0;
 }
 
-/* The probes of the plan's "P" lines, in plan order (the daemon's, by id). */
-struct plan_probes {
-    struct probe *v;
-    size_t n, cap;
-};
-
-static int plan_probe_add(struct plan_probes *pp, char *fields)
-{
-    char *group = strchr(fields, '\t'), *name = group ? strchr(group + 1, '\t') : NULL;
-    struct probe *p;
-
-    if (!name)
-        return 0; /* not a probe line */
-    *group++ = '\0';
-    *name++ = '\0';
-    if (pp->n == pp->cap) {
-        size_t cap = pp->cap ? 2 * pp->cap : 256;
-        struct probe *v = realloc(pp->v, cap * sizeof(*v));
-
-        if (!v)
-            return -ENOMEM;
-        pp->v = v;
-        pp->cap = cap;
-    }
-    p = &pp->v[pp->n];
-    memset(p, 0, sizeof(*p));
-    p->id = strdup(plan_unescape(fields));
-    p->group = strdup(plan_unescape(group));
-    p->name = strdup(plan_unescape(name));
-    pp->n++;
-    return p->id && p->group && p->name ? 0 : -ENOMEM;
-}
-
-static int cmp_probe_id(const void *a, const void *b)
-{
-    return strcmp(((const struct probe *)a)->id, ((const struct probe *)b)->id);
-}
+/* Linux's SCHED_IDLE (not visible under _POSIX_C_SOURCE): the renderer runs only when nothing
+ * else wants the CPU. */
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
 
 int graph_render_plan(void)
 {
-    struct config run;
-    struct plan_probes pp = {NULL, 0, 0};
-    char *rrd_dir = NULL, *graphs_dir = NULL;
-    struct graph g;
+    struct plan_in pi;
     struct gjob j;
-    struct plan pl = {NULL, 0, 0};
     struct sched_param sp = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    bool sorted = false;
     FILE *in;
-    int rc = 0;
+    int rc;
 
     /* Runs only when nothing else wants the CPU; nothing inherited but its 4 descriptors. */
     sched_setscheduler(0, SCHED_IDLE, &sp);
@@ -404,102 +509,16 @@ int graph_render_plan(void)
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     close_inherited(1, 3);
-    memset(&run, 0, sizeof(run));
-    memset(&g, 0, sizeof(g));
     memset(&j, 0, sizeof(j));
     /* Everything comes from the plan: the configuration the daemon runs, not vigie.yaml. */
-    g.cfg = &run;
-    g.stop_fd[0] = 3;
-    g.stop_fd[1] = -1;
     in = fdopen(0, "r");
-    while (in && (len = getline(&line, &cap, in)) > 0) {
-        struct graph_req rq = {0};
-        int kind, period, format, off = 0;
-        long long end;
-
-        if (line[len - 1] == '\n')
-            line[len - 1] = '\0';
-        if (line[0] == '#' && line[1] == '\t') {
-            char *rrd = line + 2, *gd = strchr(rrd, '\t'), *rest;
-            unsigned w, h;
-            int lang;
-
-            if (!gd)
-                continue;
-            *gd++ = '\0';
-            rest = strchr(gd, '\t');
-            if (!rest || sscanf(rest + 1, "%u\t%u\t%d", &w, &h, &lang) != 3)
-                continue;
-            *rest = '\0';
-            free(rrd_dir);
-            free(graphs_dir);
-            rrd_dir = strdup(rrd);
-            graphs_dir = strdup(gd);
-            if (!rrd_dir || !graphs_dir) {
-                rc = -ENOMEM;
-                break;
-            }
-            run.rrd_dir = rrd_dir;
-            run.graphs_dir = graphs_dir;
-            g.style.width = w;
-            g.style.height = h;
-            g.style.lang = (enum graph_lang)lang;
-            continue;
-        }
-        if (line[0] == 'P' && line[1] == '\t') {
-            if (plan_probe_add(&pp, line + 2) < 0) {
-                rc = -ENOMEM;
-                break;
-            }
-            sorted = false;
-            continue;
-        }
-        if (!sorted) {
-            /* config_find needs them by id: the daemon sends them so, this makes sure */
-            if (pp.n > 1)
-                qsort(pp.v, pp.n, sizeof(*pp.v), cmp_probe_id);
-            run.probes = pp.v;
-            run.nprobes = pp.n;
-            sorted = true;
-        }
-        if (sscanf(line, "%d %d %d %lld %n", &kind, &period, &format, &end, &off) != 4)
-            continue;
-        rq.kind = (enum graph_kind)kind;
-        rq.period = (enum graph_period)period;
-        rq.format = (enum graph_format)format;
-        rq.end = (time_t)end;
-        if (rq.kind == GRAPH_LATENCY || rq.kind == GRAPH_AVAIL) {
-            rq.probe = config_find(&run, line + off);
-            if (!rq.probe) {
-                j.skipped++; /* not in the plan's probes */
-                continue;
-            }
-        } else if (rq.kind == GRAPH_GROUP) {
-            rq.group = group_in(&run, line + off);
-            if (!rq.group) {
-                j.skipped++;
-                continue;
-            }
-        }
-        if (graph_plan_add(&pl, &rq) < 0) {
-            rc = -ENOMEM;
-            break;
-        }
-    }
-    free(line);
+    rc = graph_plan_read(in, &pi);
     if (in)
         fclose(in);
-    if (rc == 0 && run.rrd_dir)
-        plan_draw(&g, &j, &pl);
-    free(pl.rq);
-    free(rrd_dir);
-    free(graphs_dir);
-    for (size_t i = 0; i < pp.n; i++) {
-        free(pp.v[i].id);
-        free(pp.v[i].group);
-        free(pp.v[i].name);
-    }
-    free(pp.v);
+    j.skipped = pi.skipped;
+    if (rc == 0 && pi.run.rrd_dir)
+        plan_draw(&pi.run, &pi.style, 3, &j, &pi.pl);
+    graph_plan_in_fini(&pi);
     if (write_all(1, &j, sizeof(j)) != (ssize_t)sizeof(j))
         rc = -EIO;
     return rc;
