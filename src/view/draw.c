@@ -832,24 +832,3 @@ out:
         snprintf(err, errlen, "out of memory");
     return rc;
 }
-
-/* Under LeakSanitizer (the ASan build of the tests), the leaks of the drawing libraries are not
- * ours: fontconfig's, pango's and cairo's caches live until exit by design, and librrd 1.7.2
- * loses the legend strings it formats with vasprintf (see the top of this file: the daemon draws
- * in child processes for that reason). vigie itself never calls vasprintf. A weak hook of the
- * sanitizer runtime; without the sanitizer it is never called. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libfontconfig.so\n"
-           "leak:libpango-1.0.so\n"
-           "leak:libpangoft2-1.0.so\n"
-           "leak:libpangocairo-1.0.so\n"
-           "leak:libcairo.so\n"
-           "leak:libglib-2.0.so\n"
-           "leak:libgobject-2.0.so\n"
-           "leak:libexpat.so\n"
-           "leak:librrd.so\n"
-           "leak:rrd_graph_v\n"
-           "leak:__vasprintf_internal\n";
-}
