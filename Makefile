@@ -184,8 +184,12 @@ faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner $(BUILD)/tests/fak
 	    VIGIE_FAKEDNS=$(BUILD)/tests/fakedns.so VIGIE_SRCDIR=$(CURDIR) \
 	    tests/run-suites $(BUILD)/tests/runner $(BUILD)/tests/faults-logs 3 tests/faults.h
 
+# LeakSanitizer's suppressions (tests/lsan.supp: third-party leaks only) are in LSAN_OPTIONS,
+# which the runner, every test it forks and every process they start (vigie, its renderer)
+# inherit; the caller's LSAN_OPTIONS come after, and win.
 check-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
+	    $(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
 	    VIGIE_TIMEOUT_SCALE=4 test
 
 # The test suite under valgrind memcheck (docs/VALGRIND.md): the runner, every forked test, every

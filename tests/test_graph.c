@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "base/diag.h"
 #include "view/graph.h"
+#include "view/graph_int.h"
 #include "store/rrdq.h"
 #include "store/criterion.h"
 #include "store/rrdw.h"
@@ -326,6 +327,105 @@ START_TEST(test_paths)
     ck_assert_int_eq(graph_lang_parse("en"), GRAPH_EN);
     ck_assert_int_eq(graph_lang_parse("de"), -1);
     ck_assert_int_eq((int)graph_period_span(GRAPH_QUARTER), 92 * 86400);
+}
+END_TEST
+
+/* The plan the daemon writes to its renderer and the renderer reads: one JSON object per line,
+ * every string through intact (tab, newline, backslash, quote, non-ASCII), every graph pointing
+ * at the probe or group it names; a line that is not one of the plan's is skipped. */
+START_TEST(test_plan_protocol)
+{
+    char id0[] = "a\tb\nc\\d\"é✓", group0[] = "G\t\n\\\"ü\r", name0[] = "N\"\\\t\nß ✓";
+    char id1[] = "plain", group1[] = "Plain group", name1[] = "Plain";
+    char rrd[] = "rrd\t\\dir\n\"é", graphs[] = "graphs ✓";
+    struct probe probes[2] = {{.id = id0, .group = group0, .name = name0},
+                              {.id = id1, .group = group1, .name = name1}};
+    struct config cfg = {.rrd_dir = rrd, .graphs_dir = graphs, .probes = probes, .nprobes = 2};
+    struct graph_style st = {640, 180, GRAPH_EN};
+    const struct graph_req want[] = {
+        {.kind = GRAPH_LATENCY,
+         .period = GRAPH_WEEK,
+         .format = GRAPH_SVG,
+         .probe = &probes[0],
+         .end = 1234567890},
+        {.kind = GRAPH_AVAIL, .period = GRAPH_DAY, .format = GRAPH_PNG, .probe = &probes[1]},
+        {.kind = GRAPH_GROUP, .period = GRAPH_MONTH, .format = GRAPH_PNG, .group = group0},
+        {.kind = GRAPH_OVERVIEW, .period = GRAPH_YEAR, .format = GRAPH_SVG},
+    };
+    static const char junk[] =
+        "not JSON\n"
+        "{\"type\":\"graph\",\"kind\":\"pie\",\"period\":\"day\",\"format\":\"png\",\"end\":0}\n"
+        "{\"type\":\"graph\",\"kind\":\"avail\",\"period\":\"day\",\"format\":\"png\",\"end\":0,"
+        "\"probe\":\"nobody\"}\n";
+    struct plan pl = {NULL, 0, 0};
+    struct plan_in pi;
+    FILE *f = tmpfile();
+    char *text, *line, *save = NULL;
+    size_t len, lines = 0;
+
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_int_eq(graph_plan_add(&pl, &want[i]), 0);
+    ck_assert_int_eq(graph_plan_write(fileno(f), &cfg, &st, &pl), 0);
+
+    /* Settings, 2 probes, 4 graphs: 7 lines, each one JSON object. */
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    len = (size_t)ftell(f);
+    rewind(f);
+    text = calloc(1, len + 1);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(fread(text, 1, len, f), len);
+    ck_assert_msg(len > 0 && text[len - 1] == '\n', "%s", text);
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+
+        ck_assert_msg(json_is_object(o), "line %zu: %s: %s", lines + 1, line, je.text);
+        json_decref(o);
+        lines++;
+    }
+    ck_assert_uint_eq(lines, 7);
+    free(text);
+
+    /* (from reading to writing: a seek in between) */
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    ck_assert_int_ge(fputs(junk, f), 0);
+    rewind(f);
+    ck_assert_int_eq(graph_plan_read(f, &pi), 0);
+    ck_assert_str_eq(pi.run.rrd_dir, rrd);
+    ck_assert_str_eq(pi.run.graphs_dir, graphs);
+    ck_assert_uint_eq(pi.style.width, 640);
+    ck_assert_uint_eq(pi.style.height, 180);
+    ck_assert_int_eq(pi.style.lang, GRAPH_EN);
+    ck_assert_uint_eq(pi.run.nprobes, 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(pi.run.probes[i].id, probes[i].id);
+        ck_assert_str_eq(pi.run.probes[i].group, probes[i].group);
+        ck_assert_str_eq(pi.run.probes[i].name, probes[i].name);
+    }
+    ck_assert_uint_eq(pi.pl.n, 4);
+    for (size_t i = 0; i < pi.pl.n; i++) {
+        const struct graph_req *rq = &pi.pl.rq[i];
+
+        ck_assert_int_eq(rq->kind, want[i].kind);
+        ck_assert_int_eq(rq->period, want[i].period);
+        ck_assert_int_eq(rq->format, want[i].format);
+        ck_assert_int_eq((long long)rq->end, (long long)want[i].end);
+        if (want[i].probe)
+            ck_assert_ptr_eq(rq->probe, &pi.run.probes[want[i].probe - probes]);
+        else
+            ck_assert_ptr_null(rq->probe);
+        if (want[i].group)
+            ck_assert_ptr_eq(rq->group, pi.run.probes[0].group);
+        else
+            ck_assert_ptr_null(rq->group);
+    }
+    /* The graph of a probe the plan does not list is counted as skipped; the other junk is not
+     * one of the plan's lines. */
+    ck_assert_uint_eq(pi.skipped, 1);
+    graph_plan_in_fini(&pi);
+    free(pl.rq);
+    fclose(f);
 }
 END_TEST
 
@@ -784,6 +884,98 @@ START_TEST(test_timer_close_in_pass)
 }
 END_TEST
 
+static size_t count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0, sl = strlen(suffix);
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+
+        n += l > sl && strcmp(e->d_name + l - sl, suffix) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A probe whose id, group and name hold a tab, a newline, a quote, a backslash (not in the id:
+ * its RRD file names are drawn from DEFs, where rrdtool reads '\' as an escape) and non-ASCII
+ * characters: the daemon hands them to its renderer process, which finds the probe and its group
+ * by them and draws every graph of both at the paths graph_path gives. */
+START_TEST(test_timer_odd_names)
+{
+    static const char odd_id[] = "odd\tid\n\"é✓";
+    static const char odd_group[] = "Groupe \\ \"odd\"\t\nété";
+    static const char odd_name[] = "Nom\t\n\\ \"ü\" ✓";
+    struct config *cfg = load_cfg(g_cfgp);
+    struct probe *p = NULL;
+    struct tenv t = {0};
+    struct graph_pass pass;
+    struct graph_stats st;
+    char from[4096], to[4096], rrd[4096], path[4200], pdir[4200];
+
+    cfg->graphs.formats = 1u << GRAPH_PNG;
+    own_graphs_dir(cfg, "odd-graphs");
+    /* An RRD directory of its own that holds the files of "fast" under the odd id only. */
+    snprintf(rrd, sizeof(rrd), "%s/odd-rrd", g_dir);
+    ck_assert_int_eq(mkdir(rrd, 0755), 0);
+    for (int k = 0; k < 2; k++) {
+        schema_path(from, sizeof(from), cfg->rrd_dir, "fast", (enum schema_file)k);
+        schema_path(to, sizeof(to), rrd, odd_id, (enum schema_file)k);
+        ck_assert_msg(symlink(from, to) == 0, "%s: %s", to, strerror(errno));
+    }
+    free(cfg->rrd_dir);
+    cfg->rrd_dir = strdup(rrd);
+    for (size_t i = 0; i < cfg->nprobes; i++)
+        if (strcmp(cfg->probes[i].id, "fast") == 0)
+            p = &cfg->probes[i];
+    ck_assert_ptr_nonnull(p);
+    free(p->id);
+    free(p->group);
+    free(p->name);
+    p->id = strdup(odd_id);
+    p->group = strdup(odd_group);
+    p->name = strdup(odd_name);
+    ck_assert(cfg->rrd_dir && p->id && p->group && p->name);
+
+    ck_assert_int_eq(uv_loop_init(&t.loop), 0);
+    t.g = graph_start(&t.loop, cfg, on_pass, &t);
+    ck_assert_ptr_nonnull(t.g);
+    pass = kick(&t);
+    /* Per period: the overview, the odd group and the odd probe's two graphs; the other groups
+     * and probes have no file in this RRD directory. */
+    ck_assert_uint_eq(pass.failed, 0);
+    ck_assert_uint_eq(pass.rendered, 5 * 4);
+    ck_assert_uint_eq(pass.skipped, 5 * (2 + 4 * 2));
+    for (int per = 0; per < GRAPH_NPERIODS; per++) {
+        for (int k = 0; k < GRAPH_NKINDS; k++) {
+            struct graph_req rq = {.kind = (enum graph_kind)k,
+                                   .period = (enum graph_period)per,
+                                   .format = GRAPH_PNG,
+                                   .probe = p,
+                                   .group = odd_group};
+
+            ck_assert_int_eq(graph_path(path, sizeof(path), cfg->graphs_dir, &rq), 0);
+            ck_assert_msg(access(path, R_OK) == 0, "%s: %s", path, strerror(errno));
+        }
+        snprintf(path, sizeof(path), "%s/probe/%s-latency-%s.png", cfg->graphs_dir, odd_id,
+                 graph_period_name((enum graph_period)per));
+        ck_assert_msg(access(path, R_OK) == 0, "%s: %s", path, strerror(errno));
+    }
+    snprintf(pdir, sizeof(pdir), "%s/probe", cfg->graphs_dir);
+    ck_assert_uint_eq(count_files(pdir, ".png"), 5 * 2);
+    ck_assert_uint_eq(count_files(cfg->graphs_dir, ".png"), 5 * 2);
+    graph_close(t.g, &st, on_closed, &t.closed);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(t.closed, 1);
+    ck_assert_int_eq(uv_loop_close(&t.loop), 0);
+    config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_timer_disabled)
 {
     char *dir = test_mkdtemp();
@@ -879,23 +1071,6 @@ END_TEST
 
 /* ---- vigie run draws the graphs ------------------------------------------------------------- */
 
-static size_t count_files(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    size_t n = 0, sl = strlen(suffix);
-
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-
-        n += l > sl && strcmp(e->d_name + l - sl, suffix) == 0;
-    }
-    closedir(d);
-    return n;
-}
-
 START_TEST(test_daemon_draws)
 {
     char *dir = test_mkdtemp(), *cfgp, yaml[2048], stats[600], gdir[600], pdir[700];
@@ -968,6 +1143,7 @@ Suite *graph_suite(void)
 
     tcase_add_test(tc, test_slug);
     tcase_add_test(tc, test_paths);
+    tcase_add_test(tc, test_plan_protocol);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_timer_disabled);
     suite_add_tcase(s, tc);
@@ -983,6 +1159,7 @@ Suite *graph_suite(void)
     tcase_add_test(data, test_cli_all);
     tcase_add_test(data, test_timer_redraws_only_changed);
     tcase_add_test(data, test_timer_close_in_pass);
+    tcase_add_test(data, test_timer_odd_names);
     suite_add_tcase(s, data);
 
     tcase_add_unchecked_fixture(run, test_srv_up, test_srv_down);

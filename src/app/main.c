@@ -728,7 +728,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "validate") == 0) {
         rc = parse_opts(argc - 1, argv + 1, false, &o) ? EXIT_UNKNOWN : cmd_validate(&o);
     } else if (strcmp(cmd, "graph") == 0 && argc > 2 && strcmp(argv[2], "--render-plan") == 0) {
-        /* the daemon's renderer (src/view/graph.c): everything comes from the plan on stdin, and
+        /* the daemon's renderer (src/view/plan.c): everything comes from the plan on stdin, and
          * rrdcached's address from the daemon's environment */
         rc = graph_render_plan() == 0 ? 0 : 1;
     } else if (strcmp(cmd, "graph") == 0) {
