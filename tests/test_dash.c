@@ -709,7 +709,7 @@ START_TEST(test_live_rows)
     ck_assert_int_eq(r.errors[0].time, 1700000000 + DASH_ERRORS_MAX + 2); /* newest first */
     ck_assert_int_eq(r.errors[DASH_ERRORS_MAX - 1].time, 1700000003);
     ck_assert_int_eq(
-        dash_write(graphs, &r, 1, DASH_EN, DASH_PNG | DASH_SVG, 1700000100, err, sizeof(err)), 0);
+        dash_write(graphs, &r, 1, LANG_EN, DASH_PNG | DASH_SVG, 1700000100, err, sizeof(err)), 0);
 
     p = path_in(graphs, "probe/live.html");
     html = test_slurp(p, NULL);
@@ -730,8 +730,8 @@ START_TEST(test_live_rows)
     {
         char *g2 = path_in(dir, "g2"), *g3 = path_in(dir, "g3");
 
-        ck_assert_int_eq(dash_write(g2, &r, 1, DASH_FR, DASH_SVG, 1700000100, err, sizeof(err)), 0);
-        ck_assert_int_eq(dash_write(g3, &r, 1, DASH_FR, 0, 1700000100, err, sizeof(err)), 0);
+        ck_assert_int_eq(dash_write(g2, &r, 1, LANG_FR, DASH_SVG, 1700000100, err, sizeof(err)), 0);
+        ck_assert_int_eq(dash_write(g3, &r, 1, LANG_FR, 0, 1700000100, err, sizeof(err)), 0);
         p = path_in(g2, "probe/live.html");
         html = test_slurp(p, NULL);
         ck_assert(strstr(html, "src=\"live-latency-day.svg\""));
@@ -761,7 +761,7 @@ START_TEST(test_live_rows)
     /* an unusable directory is an error naming the path */
     free(test_write(dir, "file", "x"));
     p = path_in(dir, "file");
-    ck_assert_int_eq(dash_write(p, &r, 1, DASH_EN, DASH_SVG, 1700000100, err, sizeof(err)),
+    ck_assert_int_eq(dash_write(p, &r, 1, LANG_EN, DASH_SVG, 1700000100, err, sizeof(err)),
                      -ENOTDIR);
     ck_assert_msg(strstr(err, "file/probe"), "%s", err);
     free(p);
@@ -774,7 +774,7 @@ START_TEST(test_live_rows)
         ck_assert_msg(out[0] == '\0', "left over: %s", out);
         free(out);
     }
-    ck_assert_int_eq(dash_lang_parse("de", &(enum dash_lang){DASH_FR}), -EINVAL);
+    ck_assert_int_eq(lang_parse("de", &(enum lang){LANG_FR}), -EINVAL);
     dash_row_fini(&r);
     ck_assert_ptr_null(r.errors);
     free(graphs);
@@ -813,7 +813,7 @@ START_TEST(test_page_kept)
     r.last_ms = 12;
     page = path_in(graphs, "probe/p.html");
 #define WRITE(at)                                                                                  \
-    ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_EN, DASH_SVG, (at), err, sizeof(err)), 0)
+    ck_assert_int_eq(dash_write(graphs, &r, 1, LANG_EN, DASH_SVG, (at), err, sizeof(err)), 0)
 #define MARK() free(test_write(graphs, "probe/p.html", "kept"))
     WRITE(t);
     ck_assert(!page_kept(page, "first"));
@@ -844,13 +844,13 @@ START_TEST(test_page_kept)
     WRITE(t + 64 + DASH_PAGE_KEEP); /* old enough: its last check line */
     ck_assert(!page_kept(page, "old"));
     MARK();
-    ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_FR, DASH_SVG, t + 400, err, sizeof(err)), 0);
+    ck_assert_int_eq(dash_write(graphs, &r, 1, LANG_FR, DASH_SVG, t + 400, err, sizeof(err)), 0);
     ck_assert(!page_kept(page, "language"));
     /* the index is always written */
     {
         char *index = test_write(graphs, "index.html", "kept");
 
-        ck_assert_int_eq(dash_write(graphs, &r, 1, DASH_FR, DASH_SVG, t + 401, err, sizeof(err)),
+        ck_assert_int_eq(dash_write(graphs, &r, 1, LANG_FR, DASH_SVG, t + 401, err, sizeof(err)),
                          0);
         ck_assert(!page_kept(index, "index"));
         free(index);
@@ -928,7 +928,7 @@ START_TEST(test_refresh_live)
                                   &(struct dash_refresh_opts){.rrd_dir = rrd,
                                                               .graphs_dir = graphs,
                                                               .flush_s = 1,
-                                                              .lang = DASH_FR,
+                                                              .lang = LANG_FR,
                                                               .formats = DASH_PNG | DASH_SVG},
                                   rows, cfg->nprobes, on_refreshed, &rf),
                      0);

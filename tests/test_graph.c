@@ -254,7 +254,7 @@ static void check_no_temp(const char *dir)
 static void draw(const struct config *cfg, struct graph_req *rq, struct graph_image *img,
                  char *path, size_t len)
 {
-    struct graph_style st = {0, 0, GRAPH_EN};
+    struct graph_style st = {0, 0, LANG_EN};
     char err[1024];
     int rc;
 
@@ -324,8 +324,14 @@ START_TEST(test_paths)
     ck_assert_int_eq(graph_period_parse("days"), -1);
     ck_assert_int_eq(graph_format_parse("svg"), GRAPH_SVG);
     ck_assert_int_eq(graph_format_parse("jpg"), -1);
-    ck_assert_int_eq(graph_lang_parse("en"), GRAPH_EN);
-    ck_assert_int_eq(graph_lang_parse("de"), -1);
+    {
+        enum lang l = LANG_FR;
+
+        ck_assert_int_eq(lang_parse("en", &l), 0);
+        ck_assert_int_eq(l, LANG_EN);
+        ck_assert_int_eq(lang_parse("de", &l), -EINVAL);
+        ck_assert_str_eq(lang_name(LANG_FR), "fr");
+    }
     ck_assert_int_eq((int)graph_period_span(GRAPH_QUARTER), 92 * 86400);
 }
 END_TEST
@@ -341,7 +347,7 @@ START_TEST(test_plan_protocol)
     struct probe probes[2] = {{.id = id0, .group = group0, .name = name0},
                               {.id = id1, .group = group1, .name = name1}};
     struct config cfg = {.rrd_dir = rrd, .graphs_dir = graphs, .probes = probes, .nprobes = 2};
-    struct graph_style st = {640, 180, GRAPH_EN};
+    struct graph_style st = {640, 180, LANG_EN};
     const struct graph_req want[] = {
         {.kind = GRAPH_LATENCY,
          .period = GRAPH_WEEK,
@@ -396,7 +402,7 @@ START_TEST(test_plan_protocol)
     ck_assert_str_eq(pi.run.graphs_dir, graphs);
     ck_assert_uint_eq(pi.style.width, 640);
     ck_assert_uint_eq(pi.style.height, 180);
-    ck_assert_int_eq(pi.style.lang, GRAPH_EN);
+    ck_assert_int_eq(pi.style.lang, LANG_EN);
     ck_assert_uint_eq(pi.run.nprobes, 2);
     for (size_t i = 0; i < 2; i++) {
         ck_assert_str_eq(pi.run.probes[i].id, probes[i].id);
@@ -623,7 +629,7 @@ START_TEST(test_french)
                            .format = GRAPH_PNG,
                            .probe = config_find(cfg, "mixed"),
                            .end = g_end};
-    struct graph_style st = {0, 0, GRAPH_FR};
+    struct graph_style st = {0, 0, LANG_FR};
     struct graph_image img;
     char path[4096], err[512];
 
@@ -1036,7 +1042,7 @@ START_TEST(test_config)
             ck_assert_msg(rc == 0, "%s: %s", cases[i].yaml, text);
             ck_assert_uint_eq(cfg->graphs.interval_ms, 30000);
             ck_assert_uint_eq(cfg->graphs.formats, 1u << GRAPH_SVG);
-            ck_assert_int_eq(cfg->graphs.lang, GRAPH_EN);
+            ck_assert_int_eq(cfg->graphs.lang, LANG_EN);
             ck_assert_int_eq(cfg->graphs.width, 400);
             ck_assert_int_eq(cfg->graphs.height, 100);
             ck_assert(cfg->graphs.enabled);
@@ -1058,7 +1064,7 @@ START_TEST(test_config)
         ck_assert(cfg->graphs.enabled);
         ck_assert_uint_eq(cfg->graphs.interval_ms, 60000);
         ck_assert_uint_eq(cfg->graphs.formats, 3);
-        ck_assert_int_eq(cfg->graphs.lang, GRAPH_FR);
+        ck_assert_int_eq(cfg->graphs.lang, LANG_FR);
         ck_assert_int_eq(cfg->graphs.width, 720);
         ck_assert_int_eq(cfg->graphs.height, 200);
         config_free(cfg);

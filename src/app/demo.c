@@ -305,8 +305,7 @@ static void write_dashboard(const struct config *cfg)
 static void demo_graph(FILE *page, const struct config *cfg, struct graph_req *rq, const char *name,
                        size_t *drawn)
 {
-    struct graph_style st = {
-        .width = 720, .height = 200, .lang = (enum graph_lang)cfg->graphs.lang};
+    struct graph_style st = {.width = 720, .height = 200, .lang = cfg->graphs.lang};
     char path[4096], err[1024];
 
     rq->format = GRAPH_PNG;

@@ -36,7 +36,7 @@ struct opts {
     unsigned shard_i, shard_n; /* --shard i/n, 0/0 when not given */
     bool json;
     bool config_given;
-    enum dash_lang lang;
+    enum lang lang;
     bool lang_given;
     const char **ids;
     size_t nids;
@@ -151,7 +151,7 @@ static int parse_opts(int argc, char **argv, bool allow_ids, struct opts *o)
             break;
         }
         case OPT_LANG:
-            if (dash_lang_parse(optarg, &o->lang) != 0) {
+            if (lang_parse(optarg, &o->lang) != 0) {
                 fprintf(stderr, "vigie: --lang %s: expected fr or en\n", optarg);
                 return -1;
             }
@@ -396,7 +396,9 @@ out:
 /* `vigie graph`: one graph on demand, or all of them. */
 struct graph_cli {
     struct opts o;
-    const char *id, *group, *out, *lang;
+    const char *id, *group, *out;
+    enum lang lang;
+    bool lang_given;
     bool overview, all;
     int kind, period, format;
     time_t end;
@@ -452,11 +454,11 @@ static int graph_args(int argc, char **argv, struct graph_cli *g)
             }
             break;
         case OPT_LANG:
-            if (graph_lang_parse(optarg) < 0) {
+            if (lang_parse(optarg, &g->lang) < 0) {
                 fprintf(stderr, "vigie: --lang: expected fr or en\n");
                 return -1;
             }
-            g->lang = optarg;
+            g->lang_given = true;
             break;
         case OPT_END: {
             char *e = NULL;
@@ -560,7 +562,7 @@ static int cmd_graph(int argc, char **argv)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
     st.width = (unsigned)cfg->graphs.width;
     st.height = (unsigned)cfg->graphs.height;
-    st.lang = (enum graph_lang)(g.lang ? graph_lang_parse(g.lang) : cfg->graphs.lang);
+    st.lang = g.lang_given ? g.lang : cfg->graphs.lang;
     rq.period = (enum graph_period)g.period;
     rq.format = (enum graph_format)g.format;
     rq.end = g.end;

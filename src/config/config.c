@@ -37,14 +37,13 @@ static const struct key retention_keys[] = {
 static const struct keytab retention_tab = {
     "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
 
-/* graphs: (docs/GRAPHS.md). Names in the order of enum graph_lang. */
-static const char *const graph_langs[] = {"fr", "en", NULL};
+/* graphs: (docs/GRAPHS.md). */
 
 static const struct key graphs_keys[] = {
     {.name = "enabled", .type = K_BOOL, .off = S(graphs_enabled)},
     {.name = "interval", .type = K_DURATION, .off = S(graphs_interval), .min = SEC, .max = DAY},
     {.name = "formats", .type = K_SEQ, .off = S(graphs_formats)},
-    {.name = "lang", .type = K_CHOICE, .off = S(graphs_lang), .choices = graph_langs},
+    {.name = "lang", .type = K_CHOICE, .off = S(graphs_lang), .choices = lang_names},
     {.name = "width", .type = K_INT, .off = S(graphs_width), .min = 200, .max = 4000},
     {.name = "height", .type = K_INT, .off = S(graphs_height), .min = 80, .max = 2000},
 };

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "base/diag.h"
+#include "base/lang.h"
 #include "base/units.h"
 #include "net/http.h"
 
@@ -125,7 +126,7 @@ struct graphs_conf {
     bool enabled;         /* default true */
     uint64_t interval_ms; /* default 60s, 1s..1d: how often the daemon looks for graphs to redraw */
     unsigned formats;     /* bit (1u << enum graph_format): default png and svg */
-    int lang;             /* enum graph_lang: 0 fr (default), 1 en */
+    enum lang lang;       /* fr (default) or en */
     long width, height;   /* the plot area in pixels, default 720 × 200 */
 };
 

@@ -38,17 +38,6 @@ const char *dash_state_name(enum dash_state s)
     return (unsigned)s < DASH_STATE__COUNT ? state_names[s] : "?";
 }
 
-int dash_lang_parse(const char *s, enum dash_lang *out)
-{
-    if (strcmp(s, "fr") == 0)
-        *out = DASH_FR;
-    else if (strcmp(s, "en") == 0)
-        *out = DASH_EN;
-    else
-        return -EINVAL;
-    return 0;
-}
-
 /* ---- rows ---- */
 
 void dash_row_init(struct dash_row *r, const struct probe *p)
@@ -1079,7 +1068,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
 }
 
 /* FNV-1a over what a probe's page shows, but its "last check" line. */
-static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_lang lang,
+static uint64_t page_sig(const char *dir, const struct dash_row *r, enum lang lang,
                          unsigned formats)
 {
     uint64_t h = fnv1a_str(FNV_OFFSET, dir);
@@ -1102,10 +1091,10 @@ static uint64_t page_sig(const char *dir, const struct dash_row *r, enum dash_la
     return h;
 }
 
-int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum dash_lang lang,
+int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum lang lang,
                unsigned formats, time_t now, char *err, size_t errlen)
 {
-    const struct words *wd = lang == DASH_EN ? &en : &fr;
+    const struct words *wd = lang == LANG_EN ? &en : &fr;
     char sub[4096];
     int rc;
 
@@ -1141,7 +1130,7 @@ void dash_opts_from_config(const struct config *cfg, struct dash_refresh_opts *o
     o->rrd_dir = cfg->rrd_dir;
     o->graphs_dir = cfg->graphs_dir;
     o->flush_s = (time_t)(cfg->rrd_flush_ms / 1000);
-    o->lang = cfg->graphs.lang == GRAPH_EN ? DASH_EN : DASH_FR;
+    o->lang = cfg->graphs.lang;
     o->formats = (cfg->graphs.formats & (1u << GRAPH_PNG) ? DASH_PNG : 0) |
                  (cfg->graphs.formats & (1u << GRAPH_SVG) ? DASH_SVG : 0);
 }
@@ -1152,7 +1141,7 @@ struct dash_job {
     size_t n;
     char *rrd_dir, *graphs_dir;
     time_t flush_s;
-    enum dash_lang lang;
+    enum lang lang;
     unsigned formats;
     int rc;
     char err[512];

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/lang.h"
 #include "config/config.h"
 #include "store/rrdq.h"
 
@@ -34,11 +35,6 @@ enum dash_state {
 
 /* "down", "slow", "unchecked", "nodata", "ok" (CSS classes, filter values). */
 const char *dash_state_name(enum dash_state s);
-
-enum dash_lang { DASH_FR, DASH_EN };
-
-/* "fr" or "en" → 0, else -EINVAL. */
-int dash_lang_parse(const char *s, enum dash_lang *out);
 
 /* The windows summarised per probe: 24 h, 7 d, 3 months (92 d). */
 enum dash_window { DASH_DAY, DASH_WEEK, DASH_QUARTER, DASH_NWIN };
@@ -128,7 +124,7 @@ size_t dash_collect(const char *rrd_dir, struct dash_row *rows, size_t n, time_t
  * `formats` is a set of DASH_PNG / DASH_SVG; `now` is the generation time shown. Returns 0 or a
  * negative errno, with a message naming the file in err (NUL-terminated within errlen) when err
  * is not NULL. */
-int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum dash_lang lang,
+int dash_write(const char *graphs_dir, struct dash_row *rows, size_t n, enum lang lang,
                unsigned formats, time_t now, char *err, size_t errlen);
 
 /* ---- the daemon's refresh: live rows snapshot, collected and written off the loop ---- */
@@ -137,7 +133,7 @@ struct dash_refresh_opts {
     const char *rrd_dir;    /* copied */
     const char *graphs_dir; /* copied */
     time_t flush_s;         /* the RRD writer's delay (rrd_flush), for the "unchecked" rule */
-    enum dash_lang lang;
+    enum lang lang;
     unsigned formats; /* DASH_PNG | DASH_SVG as drawn, 0 for none */
 };
 

@@ -59,7 +59,7 @@ struct labels {
 };
 
 static const struct labels labels[2] = {
-    [GRAPH_FR] =
+    [LANG_FR] =
         {
             .period = {"jour", "semaine", "mois", "trimestre", "année"},
             .roll = {"1 h", "24 h", "7 jours", "30 jours", "3 mois"},
@@ -102,7 +102,7 @@ static const struct labels labels[2] = {
             .cls = {"", "vert", "jaune", "rouge"},
             .decimal = ',',
         },
-    [GRAPH_EN] =
+    [LANG_EN] =
         {
             .period = {"day", "week", "month", "quarter", "year"},
             .roll = {"1 h", "24 h", "7 days", "30 days", "3 months"},
@@ -729,7 +729,7 @@ static void title_of(char *buf, size_t len, const struct graph_req *rq, const st
 int graph_draw(const struct config *cfg, const struct graph_req *rq, const struct graph_style *st,
                const char *path, struct graph_image *img, char *err, size_t errlen)
 {
-    struct graph_style style = {GRAPH_DEF_WIDTH, GRAPH_DEF_HEIGHT, GRAPH_FR};
+    struct graph_style style = {GRAPH_DEF_WIDTH, GRAPH_DEF_HEIGHT, LANG_FR};
     struct graph_image dummy;
     const struct labels *L;
     struct args a = {0};
@@ -745,7 +745,7 @@ int graph_draw(const struct config *cfg, const struct graph_req *rq, const struc
     if (st) {
         style.width = st->width ? st->width : GRAPH_DEF_WIDTH;
         style.height = st->height ? st->height : GRAPH_DEF_HEIGHT;
-        style.lang = st->lang == GRAPH_EN ? GRAPH_EN : GRAPH_FR;
+        style.lang = st->lang == LANG_EN ? LANG_EN : LANG_FR;
     }
     if ((unsigned)rq->period >= GRAPH_NPERIODS || (unsigned)rq->format >= GRAPH_NFORMATS ||
         ((rq->kind == GRAPH_LATENCY || rq->kind == GRAPH_AVAIL) && !rq->probe) ||

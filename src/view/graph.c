@@ -46,8 +46,6 @@ static const time_t period_spans[GRAPH_NPERIODS] = {DAY_S, 7 * DAY_S, 31 * DAY_S
                                                     365 * DAY_S};
 static const char *const format_names[GRAPH_NFORMATS] = {"png", "svg"};
 static const char *const kind_names[GRAPH_NKINDS] = {"latency", "avail", "overview", "group"};
-static const char *const lang_names[] = {[GRAPH_FR] = "fr", [GRAPH_EN] = "en"};
-
 const char *graph_period_name(enum graph_period p)
 {
     return (unsigned)p < GRAPH_NPERIODS ? period_names[p] : "?";
@@ -84,16 +82,6 @@ int graph_format_parse(const char *s)
 int graph_kind_parse(const char *s)
 {
     return find_name(kind_names, GRAPH_NKINDS, s);
-}
-
-const char *graph_lang_name(enum graph_lang l)
-{
-    return (unsigned)l < 2 ? lang_names[l] : "?";
-}
-
-int graph_lang_parse(const char *s)
-{
-    return find_name(lang_names, 2, s);
 }
 
 time_t graph_period_span(enum graph_period p)
@@ -374,7 +362,7 @@ struct graph *graph_start(uv_loop_t *loop, const struct config *cfg,
     g->cfg = cfg;
     g->style.width = cfg->graphs.width > 0 ? (unsigned)cfg->graphs.width : GRAPH_DEF_WIDTH;
     g->style.height = cfg->graphs.height > 0 ? (unsigned)cfg->graphs.height : GRAPH_DEF_HEIGHT;
-    g->style.lang = cfg->graphs.lang == GRAPH_EN ? GRAPH_EN : GRAPH_FR;
+    g->style.lang = cfg->graphs.lang == LANG_EN ? LANG_EN : LANG_FR;
     g->formats = cfg->graphs.formats ? cfg->graphs.formats : (1u << GRAPH_NFORMATS) - 1;
     g->pass_cb = pass_cb;
     g->pass_arg = arg;

@@ -33,13 +33,13 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/lang.h"
 #include "config/config.h"
 
 enum graph_period { GRAPH_DAY, GRAPH_WEEK, GRAPH_MONTH, GRAPH_QUARTER, GRAPH_YEAR, GRAPH_NPERIODS };
 enum graph_format { GRAPH_PNG, GRAPH_SVG, GRAPH_NFORMATS };
 /* What a graph shows. */
 enum graph_kind { GRAPH_LATENCY, GRAPH_AVAIL, GRAPH_OVERVIEW, GRAPH_GROUP, GRAPH_NKINDS };
-enum graph_lang { GRAPH_FR, GRAPH_EN };
 
 /* Names used in file names and on the command line ("day", "png", "latency", "fr"), and their
  * parsers (-1 when unknown). */
@@ -49,7 +49,6 @@ const char *graph_kind_name(enum graph_kind k);
 int graph_period_parse(const char *s);
 int graph_format_parse(const char *s);
 int graph_kind_parse(const char *s);
-int graph_lang_parse(const char *s);
 
 /* The period's span in seconds: 1, 7, 31, 92 and 365 days. */
 time_t graph_period_span(enum graph_period p);
@@ -70,7 +69,7 @@ struct graph_req {
 /* How graphs look: the plot area in pixels (rrdtool adds axes, title and legend around it). */
 struct graph_style {
     unsigned width, height; /* 0: 720 × 200 */
-    enum graph_lang lang;
+    enum lang lang;
 };
 
 /* What a render produced. */

@@ -68,7 +68,6 @@ struct plan {
 };
 
 /* "fr", "en". */
-const char *graph_lang_name(enum graph_lang l);
 
 /* Appends a copy of rq. Returns 0 or -ENOMEM. */
 int graph_plan_add(struct plan *pl, const struct graph_req *rq);

@@ -187,7 +187,7 @@ int graph_plan_write(int fd, const struct config *cfg, const struct graph_style 
     rc = write_line(fd, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type", "settings", "rrd_dir",
                                   cfg->rrd_dir, "graphs_dir", cfg->graphs_dir, "width",
                                   (json_int_t)st->width, "height", (json_int_t)st->height, "lang",
-                                  graph_lang_name(st->lang)));
+                                  lang_name(st->lang)));
     if (rc != 0) {
         if (rc > 0)
             errno = EINVAL;
@@ -237,13 +237,14 @@ static int read_settings(struct plan_in *pi, json_t *o, size_t lineno)
     const char *rrd, *gd, *lang;
     json_int_t w, h;
     json_error_t je;
-    int l;
+    enum lang l = LANG_FR;
+    int lrc;
 
     if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:I, s:I, s:s}", "rrd_dir", &rrd, "graphs_dir", &gd,
                        "width", &w, "height", &h, "lang", &lang) != 0)
         return plan_bad(lineno, je.text);
-    l = graph_lang_parse(lang);
-    if (w < 0 || w > UINT_MAX || h < 0 || h > UINT_MAX || l < 0)
+    lrc = lang_parse(lang, &l);
+    if (w < 0 || w > UINT_MAX || h < 0 || h > UINT_MAX || lrc < 0)
         return plan_bad(lineno, "width, height or lang out of range");
     free(pi->run.rrd_dir);
     free(pi->run.graphs_dir);
@@ -253,7 +254,7 @@ static int read_settings(struct plan_in *pi, json_t *o, size_t lineno)
         return -ENOMEM;
     pi->style.width = (unsigned)w;
     pi->style.height = (unsigned)h;
-    pi->style.lang = (enum graph_lang)l;
+    pi->style.lang = l;
     return 0;
 }
 
