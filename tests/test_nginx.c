@@ -630,6 +630,263 @@ START_TEST(test_h2_alpn)
 }
 END_TEST
 
+/* ---- connections ------------------------------------------------------------------------------
+ */
+
+/* docs/CONFIG.md, reuse: "`false`: a fresh connection and DNS lookup for every check" (the
+ * default); true keeps the connection between checks. `vigie run` checks four probes every
+ * second for 5 s, over HTTP/1.1 and over h2 (TLS): nginx sees each check of a probe with reuse
+ * false on a connection of its own that carries nothing else, and every check of a probe with
+ * reuse true on one connection, its requests counted 1, 2, 3... */
+START_TEST(test_connections)
+{
+    static const struct {
+        const char *id;
+        const char *proto;
+        int reuse;
+    } cases[] = {
+        {"fresh-h1", "HTTP/1.1", 0},
+        {"reuse-h1", "HTTP/1.1", 1},
+        {"fresh-h2", "HTTP/2.0", 0},
+        {"reuse-h2", "HTTP/2.0", 1},
+    };
+    struct nginx n;
+    struct hit hits[MAXHITS], mine[MAXHITS];
+    char *cfg, *probes, *err = NULL;
+    size_t nh;
+    int rc;
+
+    nginx_start(&n, H2_SERVERS);
+    cfg = write_subst(n.dir, "vigie/vigie.yaml",
+                      "probes_dir: probes.d\n"
+                      "rrd_dir: rrd\n"
+                      "rrd_flush: 1s\n"
+                      "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
+                      "drain_timeout: 2s\n"
+                      "graphs: {enabled: false}\n"
+                      "defaults:\n"
+                      "  interval: 1s\n"
+                      "  timeout: 1s\n"
+                      "  tls:\n"
+                      "    ca_file: \"@DIR@/ca.pem\"\n",
+                      &n);
+    probes = write_subst(n.dir, "vigie/probes.d/nginx.yaml",
+                         "group: \"nginx\"\n"
+                         "probes:\n"
+                         "  - id: fresh-h1\n"
+                         "    url: \"http://127.0.0.1:@PORT@/fresh-h1\"\n"
+                         "  - id: reuse-h1\n"
+                         "    url: \"http://127.0.0.1:@PORT@/reuse-h1\"\n"
+                         "    reuse: true\n"
+                         "  - id: fresh-h2\n"
+                         "    url: \"https://127.0.0.1:@TLSPORT@/fresh-h2\"\n"
+                         "  - id: reuse-h2\n"
+                         "    url: \"https://127.0.0.1:@TLSPORT@/reuse-h2\"\n"
+                         "    reuse: true\n",
+                         &n);
+    {
+        const char *argv[] = {"run", "-c", cfg, "--duration", "5s", NULL};
+
+        rc = test_vigie(argv, NULL, &err, 30);
+        ck_assert_msg(rc == 0, "vigie run: exit %d: %s", rc, err);
+        free(err);
+    }
+    nh = read_hits(&n, 12, hits, MAXHITS);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[32];
+        size_t k;
+
+        snprintf(path, sizeof(path), "/%s", cases[i].id);
+        k = hits_at(hits, nh, path, mine, MAXHITS);
+        ck_assert_msg(k >= 3, "%s: %zu checks in 5 s at 1 s intervals", cases[i].id, k);
+        for (size_t j = 0; j < k; j++) {
+            ck_assert_msg(mine[j].status == 200 && strcmp(mine[j].proto, cases[i].proto) == 0,
+                          "%s: check %zu: %d over %s", cases[i].id, j, mine[j].status,
+                          mine[j].proto);
+            if (cases[i].reuse) {
+                ck_assert_msg(mine[j].conn == mine[0].conn && mine[j].nreq == (long)j + 1,
+                              "%s: check %zu on connection %ld as its request %ld; the first "
+                              "was on %ld",
+                              cases[i].id, j, mine[j].conn, mine[j].nreq, mine[0].conn);
+            } else {
+                ck_assert_msg(mine[j].nreq == 1, "%s: check %zu was request %ld of connection %ld",
+                              cases[i].id, j, mine[j].nreq, mine[j].conn);
+                for (size_t m = 0; m < j; m++)
+                    ck_assert_msg(mine[m].conn != mine[j].conn,
+                                  "%s: checks %zu and %zu on connection %ld", cases[i].id, m, j,
+                                  mine[j].conn);
+            }
+        }
+    }
+    free(probes);
+    free(cfg);
+    nginx_stop(&n);
+}
+END_TEST
+
+/* ---- redirects --------------------------------------------------------------------------------
+ */
+
+/* Every hop keeps the query (?p=<probe id>): nginx's log tells whose request each one was. */
+static const char REDIRECT_SERVERS[] =
+    "    server {\n"
+    "        listen 127.0.0.1:@PORT@;\n"
+    "        location = /c4 {\n"
+    "            return 301 /c3$is_args$args;\n"
+    "        }\n"
+    "        location = /c3 {\n"
+    "            return 302 /c2$is_args$args;\n"
+    "        }\n"
+    "        location = /c2 {\n"
+    "            absolute_redirect off; # a relative Location: /c1?...\n"
+    "            return 307 /c1$is_args$args;\n"
+    "        }\n"
+    "        location = /c1 {\n"
+    "            return 308 /final$is_args$args;\n"
+    "        }\n"
+    "        location = /see-other {\n"
+    "            return 303 /final$is_args$args;\n"
+    "        }\n"
+    "        location = /final {\n"
+    "            return 200 \"final\\n\";\n"
+    "        }\n"
+    "        location = /loop {\n"
+    "            return 302 /loop$is_args$args;\n"
+    "        }\n"
+    "        location = /to-https {\n"
+    "            return 301 https://127.0.0.1:@TLSPORT@/final$is_args$args;\n"
+    "        }\n"
+    "        location = /to-ftp {\n"
+    "            return 302 ftp://127.0.0.1:@PORT@/final$is_args$args;\n"
+    "        }\n"
+    "    }\n"
+    "    server {\n"
+    "        listen 127.0.0.1:@TLSPORT@ ssl http2;\n"
+    "        ssl_certificate @DIR@/srv.pem;\n"
+    "        ssl_certificate_key @DIR@/srv.key;\n"
+    "        location = /final {\n"
+    "            return 200 \"final\\n\";\n"
+    "        }\n"
+    "    }\n";
+
+#define LOOP11 "/loop /loop /loop /loop /loop /loop /loop /loop /loop /loop /loop"
+
+/* Real redirect chains: followed to the final answer, which is judged, with the number of hops
+ * (docs/CONFIG.md: follow_redirects, max_redirects, "expect.status: judged after redirects");
+ * more hops than max_redirects, and a loop, are class redirect_loop (src/net/result.h,
+ * docs/RELIABILITY.md); a redirect to ftp:// is refused, class protocol; follow_redirects: false
+ * and a probe with headers judge the first answer. nginx's log shows each probe's hops. */
+START_TEST(test_redirects)
+{
+    static const struct {
+        const char *id;
+        const char *path;
+        const char *keys; /* YAML lines of the probe, after url */
+        const char *verdict, *outcome;
+        long status, redirects; /* redirects -1: not asserted */
+        const char *url;        /* the effective URL, a template */
+        const char *msg;        /* in the message */
+        const char *hops;       /* the paths nginx saw for this probe, in order */
+    } cases[] = {
+        {"chain", "/c4", "", "ok", "ok", 200, 4, "http://127.0.0.1:@PORT@/final?p=chain", "",
+         "/c4 /c3 /c2 /c1 /final"},
+        {"chain-max4", "/c4", "    max_redirects: 4\n", "ok", "ok", 200, 4,
+         "http://127.0.0.1:@PORT@/final?p=chain-max4", "", "/c4 /c3 /c2 /c1 /final"},
+        {"chain-max3", "/c4", "    max_redirects: 3\n", "down", "redirect_loop", 308, 3,
+         "http://127.0.0.1:@PORT@/c1?p=chain-max3", "Maximum (3) redirects followed",
+         "/c4 /c3 /c2 /c1"},
+        {"see-other", "/see-other", "", "ok", "ok", 200, 1,
+         "http://127.0.0.1:@PORT@/final?p=see-other", "", "/see-other /final"},
+        {"to-https", "/to-https", "", "ok", "ok", 200, 1,
+         "https://127.0.0.1:@TLSPORT@/final?p=to-https", "", "/to-https /final"},
+        {"loop", "/loop", "", "down", "redirect_loop", 302, 10,
+         "http://127.0.0.1:@PORT@/loop?p=loop", "Maximum (10) redirects followed", LOOP11},
+        {"no-follow", "/c4", "    follow_redirects: false\n", "ok", "ok", 301, 0,
+         "http://127.0.0.1:@PORT@/c4?p=no-follow", "", "/c4"},
+        {"no-follow-200", "/c4", "    follow_redirects: false\n    expect: {status: 200}\n", "down",
+         "http_status", 301, 0, "http://127.0.0.1:@PORT@/c4?p=no-follow-200",
+         "status 301 not in 200", "/c4"},
+        {"headers", "/c4", "    headers: {X-Probe: nginx}\n", "ok", "ok", 301, 0,
+         "http://127.0.0.1:@PORT@/c4?p=headers", "", "/c4"},
+        /* libcurl counts the redirect it refuses (redirects 1): not asserted, nginx's log says
+         * what was requested */
+        {"to-ftp", "/to-ftp", "", "down", "protocol", 302, -1, NULL, "ftp", "/to-ftp"},
+    };
+    struct nginx n;
+    struct hit hits[MAXHITS];
+    char probes[8192], *cfg, *path;
+    size_t off, nh, want = 0, seen = 0;
+    json_t *all;
+
+    nginx_start(&n, REDIRECT_SERVERS);
+    cfg = write_subst(n.dir, "vigie/vigie.yaml", VIGIE_YAML, &n);
+    off = (size_t)snprintf(probes, sizeof(probes), "group: \"nginx\"\nprobes:\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        off += (size_t)snprintf(probes + off, sizeof(probes) - off,
+                                "  - id: %s\n    url: \"http://127.0.0.1:@PORT@%s?p=%s\"\n%s",
+                                cases[i].id, cases[i].path, cases[i].id, cases[i].keys);
+        ck_assert_uint_lt(off, sizeof(probes));
+        for (const char *h = cases[i].hops; *h; h++)
+            want += *h == '/';
+    }
+    path = write_subst(n.dir, "vigie/probes.d/nginx.yaml", probes, &n);
+    all = check_json(cfg, 2);
+    nh = read_hits(&n, want, hits, MAXHITS);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = result_of(all, cases[i].id);
+        char query[80], hops[1024];
+        size_t hl = 0;
+
+        ck_assert_msg(strcmp(jstr(o, "verdict"), cases[i].verdict) == 0 &&
+                          strcmp(jstr(o, "outcome"), cases[i].outcome) == 0,
+                      "%s: %s/%s (%s), want %s/%s", cases[i].id, jstr(o, "verdict"),
+                      jstr(o, "outcome"), jstr(o, "message"), cases[i].verdict, cases[i].outcome);
+        ck_assert_msg(jint(o, "status") == cases[i].status &&
+                          (cases[i].redirects < 0 || jint(o, "redirects") == cases[i].redirects),
+                      "%s: status %lld after %lld redirects, want %ld after %ld", cases[i].id,
+                      jint(o, "status"), jint(o, "redirects"), cases[i].status, cases[i].redirects);
+        ck_assert_msg(strstr(jstr(o, "message"), cases[i].msg), "%s: message \"%s\", want \"%s\"",
+                      cases[i].id, jstr(o, "message"), cases[i].msg);
+        if (cases[i].url) {
+            char *url = subst(cases[i].url, &n);
+
+            ck_assert_msg(strcmp(jstr(o, "url"), url) == 0, "%s: url %s, want %s", cases[i].id,
+                          jstr(o, "url"), url);
+            free(url);
+        }
+        if (cases[i].redirects > 0 && strcmp(cases[i].outcome, "ok") == 0)
+            ck_assert_msg(jint(o, "redirect_us") > 0, "%s: redirect_us", cases[i].id);
+        if (strcmp(cases[i].id, "to-https") == 0)
+            ck_assert_msg(jint(o, "tls_us") > 0, "to-https: tls_us");
+
+        /* on the wire: this probe's requests, hop by hop */
+        snprintf(query, sizeof(query), "?p=%s", cases[i].id);
+        hops[0] = '\0';
+        for (size_t j = 0; j < nh; j++) {
+            char *q = strchr(hits[j].uri, '?');
+
+            if (!q || strcmp(q, query) != 0)
+                continue;
+            hl += (size_t)snprintf(hops + hl, sizeof(hops) - hl, "%s%.*s", hl ? " " : "",
+                                   (int)(q - hits[j].uri), hits[j].uri);
+            ck_assert_uint_lt(hl, sizeof(hops));
+            if (strcmp(cases[i].id, "to-https") == 0 &&
+                strcmp(hits[j].uri, "/final?p=to-https") == 0)
+                ck_assert_msg(strcmp(hits[j].alpn, "h2") == 0, "to-https: the https hop's ALPN: %s",
+                              hits[j].alpn);
+            seen++;
+        }
+        ck_assert_msg(strcmp(hops, cases[i].hops) == 0, "%s: nginx saw \"%s\", want \"%s\"",
+                      cases[i].id, hops, cases[i].hops);
+    }
+    ck_assert_uint_eq(seen, nh);
+    json_decref(all);
+    free(path);
+    free(cfg);
+    nginx_stop(&n);
+}
+END_TEST
+
 Suite *nginx_suite(void)
 {
     Suite *s = suite_create("nginx");
@@ -638,6 +895,8 @@ Suite *nginx_suite(void)
     tcase_add_unchecked_fixture(tc, nginx_up, nginx_down);
     tcase_set_timeout(tc, test_timeout(30));
     tcase_add_test(tc, test_h2_alpn);
+    tcase_add_test(tc, test_connections);
+    tcase_add_test(tc, test_redirects);
     suite_add_tcase(s, tc);
     return s;
 }
