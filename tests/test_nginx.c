@@ -887,6 +887,371 @@ START_TEST(test_redirects)
 }
 END_TEST
 
+/* ---- the shipped nginx site serving the dashboard -------------------------------------------- */
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("VIGIE_SRCDIR");
+
+    return s ? s : ".";
+}
+
+/* Whether ::1 can be bound here (a machine or container may have no IPv6). */
+static int have_ipv6(void)
+{
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+    if (fd < 0)
+        return 0;
+    sa.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* docs/nginx-vigie.conf's server { } block, with only its listen lines rewritten (127.0.0.1:@PORT@,
+ * and [::1]:@PORT@ when ipv6, else the [::] line dropped) and its root (`graphs`); the rest as
+ * shipped. Asserts that the file has the two listen lines and the root line. The value of its
+ * Content-Security-Policy goes to csp. Caller frees. */
+static char *site_block(const char *graphs, int ipv6, char *csp, size_t csplen)
+{
+    char *path = path_in(srcdir(), "docs/nginx-vigie.conf"), *text = test_slurp(path, NULL);
+    size_t cap = strlen(text) + 4096, off = 0;
+    char *out = malloc(cap);
+    int depth = 0, in = 0, v4 = 0, v6 = 0, roots = 0;
+
+    ck_assert_ptr_nonnull(out);
+    csp[0] = '\0';
+    for (char *line = text, *next; line && *line; line = next) {
+        const char *t = line, *c;
+        char *hash;
+        int opens = 0, closes = 0;
+
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (!in && strncmp(t, "server {", 8) != 0)
+            continue;
+        in = 1;
+        hash = strchr(line, '#');
+        for (const char *p = line; *p && (!hash || p < hash); p++) {
+            opens += *p == '{';
+            closes += *p == '}';
+        }
+        if (strncmp(t, "listen ", 7) == 0 && strstr(t, "[::]")) {
+            v6++;
+            if (ipv6)
+                off += (size_t)snprintf(out + off, cap - off, "    listen [::1]:@PORT@;\n");
+        } else if (strncmp(t, "listen ", 7) == 0) {
+            v4++;
+            off += (size_t)snprintf(out + off, cap - off, "    listen 127.0.0.1:@PORT@;\n");
+        } else if (strncmp(t, "root ", 5) == 0) {
+            roots++;
+            off += (size_t)snprintf(out + off, cap - off, "    root %s;\n", graphs);
+        } else {
+            off += (size_t)snprintf(out + off, cap - off, "%s\n", line);
+        }
+        ck_assert_uint_lt(off, cap);
+        if ((c = strstr(line, "Content-Security-Policy \"")) != NULL) {
+            const char *v = c + strlen("Content-Security-Policy \""), *e = strchr(v, '"');
+
+            ck_assert_ptr_nonnull(e);
+            snprintf(csp, csplen, "%.*s", (int)(e - v), v);
+        }
+        depth += opens - closes;
+        if (depth == 0)
+            break;
+    }
+    ck_assert_msg(in && depth == 0, "%s: no complete server { } block", path);
+    ck_assert_msg(v4 == 1 && v6 == 1 && roots == 1,
+                  "%s: %d IPv4 and %d IPv6 listen lines, %d root lines: the test rewrites one of "
+                  "each",
+                  path, v4, v6, roots);
+    ck_assert_msg(csp[0], "%s: no Content-Security-Policy", path);
+    free(text);
+    free(path);
+    return out;
+}
+
+struct reply {
+    int status;
+    char *head; /* status line and headers */
+    char *body;
+    size_t body_len;
+};
+
+static void reply_free(struct reply *r)
+{
+    free(r->head);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* One HTTP/1.0 request to the loopback address of `family`, the path sent as is (no client
+ * normalises it): the whole answer, read until nginx closes. */
+static void http_do(int family, int port, const char *method, const char *path, struct reply *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char req[1024], *buf = NULL, *sep;
+    size_t len = 0, cap = 0;
+    long deadline = now_ms() + 5000L * test_timeout(1);
+    int fd = socket(family, SOCK_STREAM, 0);
+
+    memset(r, 0, sizeof(*r));
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        sl = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sl = sizeof(*a);
+    }
+    ck_assert_int_ge(fd, 0);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&ss, sl) == 0, "connect to port %d: %s", port,
+                  strerror(errno));
+    snprintf(req, sizeof(req),
+             "%s %s HTTP/1.0\r\nHost: vigie.example.org\r\nUser-Agent: vigie-test\r\n%s\r\n",
+             method, path, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
+    ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        long left = deadline - now_ms();
+        ssize_t got;
+
+        ck_assert_msg(left > 0, "%s %s: no complete answer within 5 s", method, path);
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        got = read(fd, buf + len, 4096);
+        ck_assert_msg(got >= 0, "%s %s: read: %s", method, path, strerror(errno));
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    ck_assert_ptr_nonnull(buf);
+    buf[len] = '\0';
+    ck_assert_msg(sscanf(buf, "HTTP/1.%*d %d", &r->status) == 1, "%s %s: not HTTP: %.200s", method,
+                  path, buf);
+    sep = strstr(buf, "\r\n\r\n");
+    ck_assert_msg(sep != NULL, "%s %s: no end of head", method, path);
+    r->head = strndup(buf, (size_t)(sep - buf) + 2);
+    r->body_len = len - (size_t)(sep + 4 - buf);
+    r->body = malloc(r->body_len + 1);
+    ck_assert_ptr_nonnull(r->body);
+    memcpy(r->body, sep + 4, r->body_len);
+    r->body[r->body_len] = '\0';
+    free(buf);
+}
+
+/* The value of header `name` in a reply's head (case-insensitive name), "" when absent. */
+static const char *header(const struct reply *r, const char *name, char *buf, size_t len)
+{
+    size_t nlen = strlen(name);
+
+    buf[0] = '\0';
+    for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        const char *l = p + 2, *e = strstr(l, "\r\n");
+
+        if (strncasecmp(l, name, nlen) == 0 && l[nlen] == ':') {
+            const char *v = l + nlen + 1;
+
+            while (*v == ' ')
+                v++;
+            snprintf(buf, len, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+            break;
+        }
+    }
+    return buf;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The shipped site (docs/nginx-vigie.conf: "copy this file to /etc/nginx/sites-available/vigie")
+ * with only its listen and root lines changed, inside an http { } with Debian's mime.types, in
+ * front of a dashboard that `vigie dashboard` wrote, plus a PNG and an SVG where vigie draws its
+ * overview graph. nginx -t accepts it (nginx_start); nginx's workers, an unprivileged user, read
+ * the files as vigie wrote them. Every dashboard file comes back byte for byte with the headers
+ * the site promises (no-cache, nosniff, the CSP); the methods that write are refused; nothing
+ * outside graphs_dir is reachable, not even vigie.yaml next to it; no directory is listed; every
+ * link of the index that names a file present is served, the others are 404. */
+START_TEST(test_dashboard_site)
+{
+    static const unsigned char png[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+        0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+        0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78,
+        0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00,
+        0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+    static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" "
+                              "height=\"1\"><rect width=\"1\" height=\"1\"/></svg>\n";
+    static const struct {
+        const char *method, *path;
+        int status;
+        const char *file;  /* served: this file of graphs_dir, with the site's headers */
+        const char *ctype; /* its Content-Type */
+    } cases[] = {
+        {"GET", "/", 200, "index.html", "text/html"},
+        {"GET", "/index.html", 200, "index.html", "text/html"},
+        {"GET", "/probe/a.html", 200, "probe/a.html", "text/html"},
+        {"GET", "/overview-day.png", 200, "overview-day.png", "image/png"},
+        {"GET", "/overview-day.svg", 200, "overview-day.svg", "image/svg+xml"},
+        {"HEAD", "/", 200, NULL, NULL},
+        /* read-only: location / has limit_except GET HEAD (403); the files' own location, a
+         * sibling, does not inherit it: nginx's static module refuses the rest (405) */
+        {"POST", "/", 403, NULL, NULL},
+        {"DELETE", "/", 403, NULL, NULL},
+        {"POST", "/index.html", 405, NULL, NULL},
+        {"PUT", "/probe/a.html", 405, NULL, NULL},
+        {"DELETE", "/overview-day.png", 405, NULL, NULL},
+        /* nothing outside graphs_dir: vigie.yaml sits next to it */
+        {"GET", "/../vigie.yaml", 400, NULL, NULL},
+        {"GET", "/%2e%2e/vigie.yaml", 400, NULL, NULL},
+        {"GET", "/probe/../../vigie.yaml", 400, NULL, NULL},
+        {"GET", "/vigie.yaml", 404, NULL, NULL},
+        {"GET", "/missing.html", 404, NULL, NULL},
+        /* no listing of a directory without index.html */
+        {"GET", "/probe/", 403, NULL, NULL},
+    };
+    struct nginx n;
+    char *dir = case_dir(), *graphs = path_in(dir, "graphs"), *cfg, *block, *p, *index;
+    char csp[512], v[512];
+    int ipv6 = have_ipv6(), links = 0, present = 0;
+
+    /* the dashboard, as vigie writes it (no RRD file yet: every probe without data) */
+    free(test_write(dir, "probes.d/a.yaml",
+                    "group: \"G\"\nprobes:\n  - {id: a, url: \"http://127.0.0.1:9/\"}\n"));
+    cfg = test_write(dir, "vigie.yaml", "probes_dir: probes.d\nrrd_dir: rrd\ngraphs_dir: graphs\n");
+    {
+        const char *argv[] = {"dashboard", "-c", cfg, NULL};
+        char *err = NULL;
+        int rc = test_vigie(argv, NULL, &err, 30);
+
+        ck_assert_msg(rc == 0, "vigie dashboard: exit %d: %s", rc, err);
+        free(err);
+    }
+    p = path_in(graphs, "overview-day.png");
+    write_bytes(p, png, sizeof(png));
+    free(p);
+    p = path_in(graphs, "overview-day.svg");
+    write_bytes(p, svg, strlen(svg));
+    free(p);
+
+    block = site_block(graphs, ipv6, csp, sizeof(csp));
+    ck_assert_msg(strstr(csp, "default-src 'self'"), "CSP %s", csp);
+    nginx_start(&n, block);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct reply r;
+
+        http_do(AF_INET, n.port, cases[i].method, cases[i].path, &r);
+        if (r.status != cases[i].status) {
+            char *log = nginx_errors(&n);
+
+            ck_abort_msg("%s %s: %d, want %d\n%s\nnginx's error log:\n%s", cases[i].method,
+                         cases[i].path, r.status, cases[i].status, r.head, log);
+        }
+        ck_assert_msg(!strstr(r.body, "probes_dir"), "%s %s: vigie.yaml came out", cases[i].method,
+                      cases[i].path);
+        if (strcmp(cases[i].method, "HEAD") == 0)
+            ck_assert_uint_eq(r.body_len, 0);
+        if (cases[i].file || strcmp(cases[i].method, "HEAD") == 0) {
+            ck_assert_msg(strcmp(header(&r, "Cache-Control", v, sizeof(v)), "no-cache") == 0,
+                          "%s %s: Cache-Control: %s", cases[i].method, cases[i].path, v);
+            ck_assert_msg(strcmp(header(&r, "X-Content-Type-Options", v, sizeof(v)), "nosniff") ==
+                              0,
+                          "%s %s: X-Content-Type-Options: %s", cases[i].method, cases[i].path, v);
+            ck_assert_msg(strcmp(header(&r, "Content-Security-Policy", v, sizeof(v)), csp) == 0,
+                          "%s %s: Content-Security-Policy: %s, want %s", cases[i].method,
+                          cases[i].path, v, csp);
+        }
+        if (cases[i].file) {
+            char *f = path_in(graphs, cases[i].file);
+            size_t flen;
+            char *want = test_slurp(f, &flen);
+
+            ck_assert_msg(strcmp(header(&r, "Content-Type", v, sizeof(v)), cases[i].ctype) == 0,
+                          "%s: Content-Type: %s, want %s", cases[i].path, v, cases[i].ctype);
+            ck_assert_msg(r.body_len == flen && memcmp(r.body, want, flen) == 0,
+                          "%s: %zu bytes, not the %zu of %s", cases[i].path, r.body_len, flen, f);
+            free(want);
+            free(f);
+        }
+        if (strcmp(cases[i].path, "/probe/") == 0)
+            ck_assert_msg(!strstr(r.body, "a.html"), "/probe/ listed:\n%s", r.body);
+        reply_free(&r);
+    }
+
+    /* the index's links: a file that is there is served, one not drawn yet is 404 */
+    p = path_in(graphs, "index.html");
+    index = test_slurp(p, NULL);
+    free(p);
+    for (const char *q = index; (q = strstr(q, "=\"")) != NULL; q += 2) {
+        char link[300], url[310];
+        const char *e = strchr(q + 2, '"');
+        struct reply r;
+        size_t l;
+        int there;
+
+        if ((strncmp(q - 4, "href", 4) != 0 && strncmp(q - 3, "src", 3) != 0) || !e)
+            continue;
+        l = strcspn(q + 2, "\"#");
+        if (l == 0 || l >= sizeof(link) || memchr(q + 2, ':', l))
+            continue;
+        snprintf(link, sizeof(link), "%.*s", (int)l, q + 2);
+        snprintf(url, sizeof(url), "/%s", link);
+        p = path_in(graphs, link);
+        there = access(p, F_OK) == 0;
+        free(p);
+        http_do(AF_INET, n.port, "GET", url, &r);
+        ck_assert_msg(r.status == (there ? 200 : 404), "the index's link %s: %d (file %s)", link,
+                      r.status, there ? "present" : "absent");
+        reply_free(&r);
+        links++;
+        present += there;
+    }
+    /* probe/a.html, overview-day.png and .svg at least */
+    ck_assert_msg(present >= 3 && links > present, "%d links, %d present", links, present);
+    free(index);
+
+    if (ipv6) {
+        struct reply r;
+
+        http_do(AF_INET6, n.port, "GET", "/", &r);
+        ck_assert_msg(r.status == 200, "GET [::1]/: %d", r.status);
+        reply_free(&r);
+    }
+    nginx_stop(&n);
+    free(block);
+    free(cfg);
+    free(graphs);
+    free(dir);
+}
+END_TEST
+
 Suite *nginx_suite(void)
 {
     Suite *s = suite_create("nginx");
@@ -897,6 +1262,7 @@ Suite *nginx_suite(void)
     tcase_add_test(tc, test_h2_alpn);
     tcase_add_test(tc, test_connections);
     tcase_add_test(tc, test_redirects);
+    tcase_add_test(tc, test_dashboard_site);
     suite_add_tcase(s, tc);
     return s;
 }
