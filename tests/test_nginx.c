@@ -314,7 +314,9 @@ static void nginx_start(struct nginx *n, const char *servers)
         do
             n->tls_port = test_free_port();
         while (n->tls_port == n->port);
-        snprintf(head_servers, sizeof(head_servers), "%s%s}\n", CONF_HEAD, servers);
+        ck_assert_uint_lt(
+            (size_t)snprintf(head_servers, sizeof(head_servers), "%s%s}\n", CONF_HEAD, servers),
+            sizeof(head_servers));
         free(write_subst(n->dir, "nginx.conf", head_servers, n));
         snprintf(conf, sizeof(conf), "%s/nginx.conf", n->dir);
         snprintf(errlog, sizeof(errlog), "%s/error.log", n->dir);
@@ -1034,9 +1036,11 @@ static void http_do(int family, int port, const char *method, const char *path, 
         if (poll(&pfd, 1, (int)left) <= 0)
             continue;
         if (len + 4096 + 1 > cap) {
+            char *bigger = realloc(buf, cap ? cap * 2 : 65536);
+
+            ck_assert_ptr_nonnull(bigger);
+            buf = bigger;
             cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
         }
         got = read(fd, buf + len, 4096);
         ck_assert_msg(got >= 0, "%s %s: read: %s", method, path, strerror(errno));
