@@ -9,7 +9,7 @@ DEB_PKGS  := build-essential pkg-config ca-certificates openssl \
              libuv1-dev libcurl4-openssl-dev libyaml-dev librrd-dev libsystemd-dev \
              libjansson-dev check libssl-dev rrdtool rrdcached clang-format cppcheck \
              systemd make clang libclang-rt-14-dev llvm libc6-dbg prometheus-alertmanager \
-             chromium fonts-dejavu-core procps faketime valgrind
+             chromium fonts-dejavu-core procps faketime valgrind nginx-light
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
