@@ -28,7 +28,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
-                    command -v rrdtool >/dev/null && echo yes)
+                    command -v rrdtool >/dev/null && [ -x /usr/sbin/nginx ] && echo yes)
 
 .PHONY: all run check-once test check-asan valgrind lint deps clean help validate bench install uninstall fuzz faults demo
 
