@@ -32,6 +32,7 @@
 #include "base/fsx.h"
 #include "base/log.h"
 #include "base/units.h"
+#include "net/url.h"
 #include "sim/sim.h"
 
 const unsigned sim_bounds_ms[9] = {125, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
@@ -763,16 +764,6 @@ static void yq(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* The path, query and fragment of a URL ("/" when none). */
-static const char *url_path(const char *url)
-{
-    const char *p = strstr(url, "://");
-
-    p = p ? p + 3 : url;
-    p += strcspn(p, "/?#");
-    return *p ? p : "/";
-}
-
 static bool key_in(const char *k, const char *const *set)
 {
     for (; *set; set++)
@@ -1005,10 +996,17 @@ static int write_probes(const struct sim *s, const char *dir, const struct sim_w
             const struct probe *p = &cfg->probes[j];
             uint64_t interval = w->interval_ms ? w->interval_ms : p->interval_ms;
             uint64_t timeout = p->timeout_ms, connect = p->connect_timeout_ms;
+            struct url_parts u;
 
             if (done[j] || !(p->file == file || (p->file && file && strcmp(p->file, file) == 0)))
                 continue;
             done[j] = true;
+            rc = url_parts(p->url, &u);
+            if (rc != 0) {
+                snprintf(err, errlen, "%s: %s: cannot read its URL: %s", path, p->id,
+                         strerror(-rc));
+                break;
+            }
             if (w->interval_ms) {
                 /* An answer must come within the interval: 80 % of it at most. */
                 timeout = timeout < interval * 4 / 5 ? timeout : interval * 4 / 5;
@@ -1018,7 +1016,8 @@ static int write_probes(const struct sim *s, const char *dir, const struct sim_w
             fprintf(f, "  - id: %s\n    name: ", p->id);
             yq(f, p->name);
             fprintf(f, "\n    url: \"http://127.0.0.1:%u", sim_port(s, j));
-            yesc(f, url_path(p->url));
+            yesc(f, u.path);
+            url_parts_fini(&u);
             fputs("\"\n", f);
             if (p->njdma) {
                 fputs("    jdma: [", f);
@@ -1051,7 +1050,7 @@ static int write_probes(const struct sim *s, const char *dir, const struct sim_w
                     p->alert_enabled ? "true" : "false", p->alert_confirm, p->alert_recover,
                     p->slow_window);
         }
-        if (ferror(f) | (fclose(f) != 0)) {
+        if ((ferror(f) | (fclose(f) != 0)) && rc == 0) {
             rc = -EIO;
             snprintf(err, errlen, "%s: write error", path);
         }
