@@ -3,6 +3,7 @@
 SUITE(units)
 SUITE(config)
 SUITE(httpc)
+SUITE(url)
 SUITE(check)
 SUITE(cli)
 SUITE(sched)

@@ -452,41 +452,6 @@ START_TEST(test_close_aborts)
 }
 END_TEST
 
-START_TEST(test_url_check)
-{
-    static const struct {
-        const char *url;
-        int ok;
-    } cases[] = {
-        {"https://www.impots.gouv.fr/", 1},
-        {"http://127.0.0.1:8080/x?y=1#frag", 1},
-        {"HTTPS://EXAMPLE.FR", 1},
-        {"ftp://example.fr/", 0},
-        {"file:///etc/passwd", 0},
-        {"gopher://x/", 0},
-        {"example.fr", 0},
-        {"https://", 0},
-        {"https://exa mple.fr/", 0},
-        {"", 0},
-    };
-    char buf[128];
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *why = NULL;
-        int rc = httpc_url_check(cases[i].url, &why);
-
-        ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\": rc %d (%s)", cases[i].url, rc,
-                      why ? why : "");
-        if (!cases[i].ok)
-            ck_assert_ptr_nonnull(why);
-    }
-    httpc_url_redact("https://user:secret@host.fr/p?q=a@b", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "https://host.fr/p?q=a@b");
-    httpc_url_redact("https://host.fr/p?q=a@b", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "https://host.fr/p?q=a@b");
-}
-END_TEST
-
 Suite *httpc_suite(void)
 {
     Suite *s = suite_create("httpc");
@@ -506,7 +471,6 @@ Suite *httpc_suite(void)
     tcase_add_test(tc, test_own_side);
     tcase_add_test(tc, test_thousand_concurrent);
     tcase_add_test(tc, test_close_aborts);
-    tcase_add_test(tc, test_url_check);
     suite_add_tcase(s, tc);
     return s;
 }

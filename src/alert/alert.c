@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "net/httpc.h"
+#include "net/url.h"
 #include "store/criterion.h"
 
 #define SUMMARY_MAX 200
@@ -149,7 +149,7 @@ struct alert *alert_new(const struct config *c, alert_send_fn send, void *arg)
         for (size_t j = 0; j < c->canaries.n; j++)
             if (strcmp(c->canaries.v[j], s->p->id) == 0)
                 s->canary = true;
-        hs[nh].key = s->p->url ? httpc_url_host(s->p->url) : NULL;
+        hs[nh].key = s->p->url ? url_host(s->p->url) : NULL;
         if (!hs[nh].key)
             hs[nh].key = strdup(s->p->id);
         if (!hs[nh].key)
@@ -174,7 +174,7 @@ struct alert *alert_new(const struct config *c, alert_send_fn send, void *arg)
     hs = NULL;
     for (size_t i = 0; i < a->n; i++) {
         struct pstate *s = &a->ps[i];
-        char *key = s->p->url ? httpc_url_host(s->p->url) : NULL;
+        char *key = s->p->url ? url_host(s->p->url) : NULL;
         struct host k = {.key = key ? key : s->p->id}, *h;
 
         h = bsearch(&k, a->hosts, a->nhosts, sizeof(k), cmp_host);
@@ -550,7 +550,7 @@ static json_t *alert_json(const struct alert *a, size_t i, int kind, bool firing
     rfc3339(since, sizeof(since), r->since);
     rfc3339(ends, sizeof(ends), r->ends);
     if (p && p->url)
-        httpc_url_redact(p->url, url, sizeof(url));
+        url_redact(p->url, url, sizeof(url));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "probe",
                      probe_id(a, i), "name", p ? p->name : "vigie", "group", group_of(a, i), "url",
                      url, "kind", config_alert_kinds[kind], "severity",

@@ -18,6 +18,7 @@
 #include "base/units.h"
 #include "config/config.h"
 #include "net/httpc.h"
+#include "net/url.h"
 #include "probe/check.h"
 #include "sim/sim.h"
 #include "view/dash.h"
@@ -286,7 +287,7 @@ static void print_json(const struct probe *p, const struct result *res)
     json_object_set_new(o, "redirects", json_integer(res->redirects));
     json_object_set_new(o, "bytes", json_integer(res->bytes));
     if (!res->url[0])
-        httpc_url_redact(p->url, url, sizeof(url));
+        url_redact(p->url, url, sizeof(url));
     json_object_set_new(o, "url", json_string(res->url[0] ? res->url : url));
     json_object_set_new(o, "cert_days",
                         res->cert_expiry ? json_integer(res->cert_days) : json_null());

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/httpc.h"
+#include "net/url.h"
 
 #define MAX_HEADERS 64
 #define ID_MAX_LEN 64
@@ -811,7 +811,7 @@ static void set_key(struct loader *ld, const struct key *kd, const struct ydoc_n
         store_node(field, v);
         break;
     case K_URL:
-        if (httpc_url_check(s, &why) < 0) {
+        if (url_check(s, &why) < 0) {
             cfg_report(ld, v, "\"%s\": %s", kd->name, why);
             return;
         }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/httpc.h"
+#include "net/url.h"
 
 /* ---- alerting ---- */
 
@@ -482,8 +482,8 @@ static void check_receiver(struct loader *ld, const struct ydoc_node *item, cons
                    "only one of \"url\", \"url_file\" and \"url_env\"");
     } else if (sc->rc_url) {
         const char *url = ydoc_scalar(sc->rc_url, NULL);
-        int err = httpc_url_check_schemes(
-            url, r->type == RECEIVER_SMTP ? smtp_schemes : http_schemes, &why);
+        int err =
+            url_check_schemes(url, r->type == RECEIVER_SMTP ? smtp_schemes : http_schemes, &why);
 
         if (err == -EPERM)
             cfg_report(ld, sc->rc_url, "\"url\": credentials do not belong in the URL (use %s)",
@@ -629,7 +629,7 @@ static void load_receiver(struct loader *ld, const struct ydoc_node *item)
         const char *key = sc.rc_url_file ? "url_file" : "url_env";
         char *url = sc.rc_url_file ? secret_read(ld, key, at) : secret_env(ld, key, at);
         const char *why = "";
-        int err = url ? httpc_url_check_schemes(url, http_schemes, &why) : 0;
+        int err = url ? url_check_schemes(url, http_schemes, &why) : 0;
 
         if (err == -EPERM)
             cfg_report(ld, at, "\"%s\": credentials do not belong in the URL (use token_file)",

@@ -19,7 +19,6 @@
  */
 #include "net/httpc.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "base/container.h"
 #include "base/log.h"
 #include "base/timex.h"
+#include "net/url.h"
 
 struct xfer {
     struct httpc *h;
@@ -106,28 +106,6 @@ static void on_timer_closed(uv_handle_t *handle)
 
     h->handles_open--;
     maybe_closed(h);
-}
-
-/* Copies url into buf, dropping a "user:password@" part. */
-void httpc_url_redact(const char *url, char *buf, size_t len)
-{
-    const char *auth = strstr(url, "://");
-    const char *at, *end;
-
-    if (len == 0)
-        return;
-    if (!auth) {
-        snprintf(buf, len, "%s", url);
-        return;
-    }
-    auth += 3;
-    end = auth + strcspn(auth, "/?#");
-    at = memchr(auth, '@', (size_t)(end - auth));
-    if (!at) {
-        snprintf(buf, len, "%s", url);
-        return;
-    }
-    snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
 }
 
 /* Parses OpenSSL's "Mar 12 00:00:00 2027 GMT" into UNIX time; 0 when it does not parse. */
@@ -240,7 +218,7 @@ static void measure(struct xfer *x, CURLcode rc, struct result *res)
         res->redirects = v;
     res->bytes = x->seen;
     if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
-        httpc_url_redact(eff, res->url, sizeof(res->url));
+        url_redact(eff, res->url, sizeof(res->url));
     res->cert_expiry = cert_expiry(e);
     res->outcome = classify(rc, x);
     if (rc == CURLE_OUT_OF_MEMORY && res->status > 0) {
@@ -560,7 +538,7 @@ static int setup(struct xfer *x, const struct httpc_req *r)
     if (rc != CURLE_OK) {
         char url[RESULT_URL_MAX];
 
-        httpc_url_redact(r->url, url, sizeof(url));
+        url_redact(r->url, url, sizeof(url));
         log_err("cannot set up a transfer of %s: %s", url, curl_easy_strerror(rc));
     }
     return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
@@ -730,7 +708,7 @@ static int setup_send(struct xfer *x, const struct httpc_send *r)
     if (rc != CURLE_OK) {
         char url[RESULT_URL_MAX];
 
-        httpc_url_redact(r->url, url, sizeof(url));
+        url_redact(r->url, url, sizeof(url));
         log_err("cannot set up a delivery to %s: %s", url, curl_easy_strerror(rc));
     }
     return rc == CURLE_OK ? 0 : (rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL);
@@ -856,116 +834,4 @@ void httpc_global_cleanup(void)
 const char *httpc_version(void)
 {
     return curl_version();
-}
-
-char *httpc_url_host(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *out = NULL;
-
-    if (!u)
-        return NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        size_t len = strlen(host) + strlen(port) + 2;
-
-        out = malloc(len);
-        if (out) {
-            snprintf(out, len, "%s:%s", host, port);
-            for (char *c = out; *c; c++)
-                *c = (char)tolower((unsigned char)*c);
-        }
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return out;
-}
-
-int httpc_url_check(const char *url, const char **why)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    CURLUcode rc;
-    int err = -EINVAL;
-
-    if (!u) {
-        *why = "out of memory";
-        return -ENOMEM;
-    }
-    rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-    if (rc != CURLUE_OK) {
-        *why = curl_url_strerror(rc);
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
-        *why = "no scheme";
-        goto out;
-    }
-    for (char *p = scheme; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        *why = "unsupported scheme, only http and https";
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-        *why = "no host";
-        goto out;
-    }
-    err = 0;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return err;
-}
-
-int httpc_url_check_schemes(const char *url, const char *const *schemes, const char **why)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
-    size_t i;
-    int err = -EINVAL;
-
-    if (!u) {
-        *why = "out of memory";
-        return -ENOMEM;
-    }
-    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-    if (rc != CURLUE_OK) {
-        *why = curl_url_strerror(rc);
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
-        *why = "no scheme";
-        goto out;
-    }
-    for (char *p = scheme; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    for (i = 0; schemes[i]; i++)
-        if (strcmp(scheme, schemes[i]) == 0)
-            break;
-    if (!schemes[i]) {
-        *why = "unsupported scheme";
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-        *why = "no host";
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
-        *why = "credentials in the URL";
-        err = -EPERM;
-        goto out;
-    }
-    err = 0;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(user);
-    curl_free(pass);
-    curl_url_cleanup(u);
-    return err;
 }

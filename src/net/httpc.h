@@ -1,11 +1,13 @@
-/* httpc — the only module that talks to libcurl. It owns one CURLM driven by the libuv loop: one
- * uv_timer_t for curl's timeouts and one uv_poll_t on an epoll set of httpc's own that holds
- * curl's sockets (docs/DESIGN.md says why not a uv_poll_t per socket); no polling loop and no
- * blocking call on the loop thread (curl's threaded resolver does DNS off the loop).
+/* httpc — the transfers: the checks' requests (httpc_submit) and the deliveries of notify (an
+ * HTTP POST or an SMTP message, httpc_send), on libcurl's multi interface driven by the libuv
+ * loop. It owns the one CURLM: one uv_timer_t for curl's timeouts and one uv_poll_t on an epoll
+ * set of httpc's own that holds curl's sockets (docs/DESIGN.md says why not a uv_poll_t per
+ * socket); no polling loop and no blocking call on the loop thread (curl's threaded resolver
+ * does DNS off the loop). URLs themselves (checks, host keys, redaction) are net/url's.
  *
- * A request is submitted with everything it needs (struct httpc_req, copied); when it ends, the
- * completion callback receives the measured struct result (phases, status, error class) and the
- * body bytes kept (up to the cap, only when asked for). */
+ * A transfer is submitted with everything it needs (struct httpc_req or httpc_send, copied);
+ * when it ends, the completion callback receives the measured struct result (phases, status,
+ * error class) and the body bytes kept (up to the cap, only when asked for). */
 #ifndef VIGIE_HTTPC_H
 #define VIGIE_HTTPC_H
 
@@ -84,11 +86,6 @@ int httpc_send(struct httpc *h, const struct httpc_send *req, httpc_done_cb cb, 
  * aborted). Linear in the transfers in flight: for shutting a user down, not for the hot path. */
 void httpc_cancel(struct httpc *h, void *arg);
 
-/* Checks that `url` is absolute, with a host, and a scheme among `schemes` (a NULL-terminated
- * list, lower case). Returns 0; -EPERM when it carries a user name or password (secrets do not
- * belong in a URL); -EINVAL with *why set to a static string otherwise. */
-int httpc_url_check_schemes(const char *url, const char *const *schemes, const char **why);
-
 /* Transfers in flight. */
 size_t httpc_active(const struct httpc *h);
 
@@ -107,16 +104,5 @@ void httpc_global_cleanup(void);
 
 /* libcurl's version string, for `vigie version`. */
 const char *httpc_version(void);
-
-/* Checks that `url` is an absolute http:// or https:// URL with a host, using libcurl's own URL
- * parser (so config and transfers agree). Returns 0 or -EINVAL with *why set to a static string. */
-int httpc_url_check(const char *url, const char **why);
-
-/* "host:port" of an http(s) URL, lower-cased, the port explicit (scheme default when absent), as
- * libcurl parses it: the key of the per-host concurrency bound. Caller frees; NULL on error. */
-char *httpc_url_host(const char *url);
-
-/* Copies `url` into buf without its user:password part (for logs and results). */
-void httpc_url_redact(const char *url, char *buf, size_t len);
 
 #endif

@@ -42,6 +42,7 @@
 #include "base/fnv.h"
 #include "base/heap.h"
 #include "base/log.h"
+#include "net/url.h"
 #include "probe/check.h"
 
 #define LAG_PERIOD_MS 100
@@ -513,7 +514,7 @@ static int hosts_build(struct sched *s)
         return -ENOMEM;
     for (size_t i = 0; i < s->nslots; i++) {
         k[i].slot = i;
-        k[i].name = httpc_url_host(s->slots[i].p->url);
+        k[i].name = url_host(s->slots[i].p->url);
         if (!k[i].name)
             err = -ENOMEM;
     }

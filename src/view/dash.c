@@ -23,7 +23,7 @@
 #include "base/html.h"
 #include "base/sbuf.h"
 #include "base/worker.h"
-#include "net/httpc.h"
+#include "net/url.h"
 #include "store/criterion.h"
 #include "view/graph.h"
 
@@ -1008,7 +1008,7 @@ static int write_probe(const char *dir, const struct dash_row *r, const struct w
         set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    httpc_url_redact(p->url, url, ulen);
+    url_redact(p->url, url, ulen);
     {
         char *title = malloc(strlen(p->name) + sizeof(" — vigie"));
 

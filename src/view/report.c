@@ -17,7 +17,7 @@
 #include "base/fsx.h"
 #include "base/html.h"
 #include "base/timex.h"
-#include "net/httpc.h"
+#include "net/url.h"
 
 #define DAY 86400
 
@@ -525,7 +525,7 @@ static int write_json(const struct report *r, FILE *out)
         const struct row *x = &r->rows[i];
         json_t *j = json_figures(&x->fig, o);
 
-        httpc_url_redact(x->p->url, url, sizeof(url));
+        url_redact(x->p->url, url, sizeof(url));
         json_object_set_new(j, "jdma", x->jdma >= 0 ? json_integer(x->jdma) : json_null());
         json_object_set_new(j, "probe", json_string(x->p->id));
         json_object_set_new(j, "name", json_string(x->p->name));
@@ -711,7 +711,7 @@ static int write_html(const struct report *r, FILE *out)
         fputs(" <small>(", out);
         html_esc_file(out, p->id);
         fputs(")</small></h3>\n<p>", out);
-        httpc_url_redact(p->url, url, sizeof(url));
+        url_redact(p->url, url, sizeof(url));
         html_esc_file(out, url);
         fputs("</p>\n", out);
         for (size_t k = 0; gdir && k < 2; k++) {
