@@ -125,8 +125,9 @@ static const struct {
     {"https://:pw@host.fr/", "https://host.fr/"},
     {"smtp://u:p@mail.fr:25/", "smtp://mail.fr:25/"},
     {"imap://u;AUTH=x@mail.fr/", "imap://mail.fr/"},
-    /* libcurl does not parse it: the authority up to its first "@" still goes. */
+    /* libcurl does not parse it: the authority up to its last "@" still goes. */
     {"http://u:secret@exa mple.fr/", "http://exa mple.fr/"},
+    {"http://u:p@ss w@exa mple.fr/?q=@", "http://exa mple.fr/?q=@"},
 };
 
 START_TEST(test_redact)

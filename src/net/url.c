@@ -135,8 +135,8 @@ char *url_host(const char *url)
     return out;
 }
 
-/* url_redact for what libcurl does not parse: "scheme://" then what follows the first "@" of the
- * authority. */
+/* url_redact for what libcurl does not parse: "scheme://" then what follows the last "@" of the
+ * authority (a password may hold an "@": none of it is shown). */
 static void redact_text(const char *url, char *buf, size_t len)
 {
     const char *auth = strstr(url, "://");
@@ -148,7 +148,10 @@ static void redact_text(const char *url, char *buf, size_t len)
     }
     auth += 3;
     end = auth + strcspn(auth, "/?#");
-    at = memchr(auth, '@', (size_t)(end - auth));
+    at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
     if (!at) {
         snprintf(buf, len, "%s", url);
         return;
