@@ -2,8 +2,9 @@
  *
  * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), graph
  * (the graph timer, worker thread; absent when `graphs: {enabled: false}`), signal and timer
- * handles. Every sample the scheduler produces goes to on_sample(): the RRD writer
- * queues it (never blocking), the per-probe live state logs state transitions.
+ * handles. Every sample the scheduler produces goes to on_sample(): the alert engine judges it,
+ * the RRD writer queues it (never blocking), the live state (view/live) records it for the
+ * dashboard, and a change of verdict is logged.
  *
  * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
  * sched_close (no new checks; in-flight ones drained, bounded) → graph_close (waits for the
@@ -15,9 +16,9 @@
  * logged (every error with file:line:col) and the running one stays. A valid one is swapped in
  * on the loop thread in one go: a new scheduler takes over from the old one (same phase and due
  * times for unchanged probes, see sched_takeover), alerting and notify move to it (state by
- * probe id), the dashboard rows are carried over by id, the graph timer restarts on it. The old
- * configuration stays alive (`struct gen`, reference counted) while anything still uses it: the
- * old scheduler draining its checks (their samples are routed by probe id), a job on the thread
+ * probe id), the live state is carried over by id (live_commit), the graph timer restarts on it.
+ * The old configuration stays alive (`struct gen`, reference counted) while anything still uses it:
+ * the old scheduler draining its checks (their samples are routed by probe id), a job on the thread
  * pool, the graph timer closing. Settings bound to files already open (rrd_dir, retention,
  * rrd_flush, rrd_queue_max, rrdcached, spool_dir) take effect at the next restart (logged).
  */
@@ -25,7 +26,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +49,8 @@
 #include "notify/notify.h"
 #include "probe/sched.h"
 #include "store/rrdw.h"
-#include "view/dash.h"
 #include "view/graph.h"
+#include "view/live.h"
 #include "view/report.h"
 
 #define STATS_PERIOD_MS 60000
@@ -115,13 +115,10 @@ struct daemon {
     struct graph_stats graph_last;
     struct gen *dash_gen;   /* the refresh in flight's */
     struct gen *report_gen; /* the report in flight's */
-    /* live state */
-    signed char *last_verdict; /* per probe, -1 unknown */
-    struct dash_row *rows;     /* per probe: the dashboard's live state and last errors */
-    uv_timer_t dash_timer;     /* refreshes the dashboard when no graph pass does */
-    bool dash_busy;            /* a refresh is in flight */
-    bool dash_failing;         /* the last one failed (logged once) */
-    uv_work_t report_work;     /* graphs_dir/report.html, the criterion over the last 3 months */
+    struct live *live;      /* per probe: the last check's state, last errors, verdict */
+    uv_timer_t dash_timer;  /* refreshes the dashboard when no graph pass does */
+    bool dash_failing;      /* the last refresh failed (logged once) */
+    uv_work_t report_work;  /* graphs_dir/report.html, the criterion over the last 3 months */
     bool report_busy;
     uint64_t report_next_ms; /* loop time of the next one */
     int report_rc;
@@ -251,6 +248,7 @@ static void on_sample(void *arg, const struct sched_sample *s)
     bool impaired = r && i != SIZE_MAX && alerting_result(d->alerting, i, r, s->flagged);
     uint64_t recheck =
         r && i != SIZE_MAX && !s->flagged && !impaired ? alerting_recheck_ms(d->alerting, i) : 0;
+    int was;
 
     /* An alert being confirmed: check again sooner (alert.recheck, docs/ALERTING.md), through
      * the current scheduler. A recheck's sample (extra) is for the alert engine only: not the
@@ -263,16 +261,7 @@ static void on_sample(void *arg, const struct sched_sample *s)
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
     if (!r || s->flagged || impaired || i == SIZE_MAX)
         return;
-    {
-        struct dash_row *row = &d->rows[i];
-        bool up = r->outcome == OUTCOME_OK;
-
-        row->state = dash_state_of(s->p, up, up ? (double)r->total_us / 1000.0 : NAN);
-        row->last_time = (time_t)(s->due_ms / 1000);
-        row->last_ms = up ? (double)r->total_us / 1000.0 : NAN;
-        if (!up)
-            dash_row_add_error(row, row->last_time, outcome_str(r->outcome), r->msg);
-    }
+    was = live_record(d->live, i, s->p, r, (time_t)(s->due_ms / 1000));
     log_debug("probe %s: %s dns %lld connect %lld tls %lld ttfb %lld total %lld us, lag %lld us, "
               "wait %lld us, loop lag %lld us",
               s->p->id, outcome_str(r->outcome), (long long)r->dns_us, (long long)r->connect_us,
@@ -287,16 +276,15 @@ static void on_sample(void *arg, const struct sched_sample *s)
             d->total_max_us = r->total_us;
     }
     /* Log transitions only: a probe that stays down is said once. */
-    if (d->last_verdict[i] != (signed char)r->verdict) {
+    if (was != (int)r->verdict) {
         if (r->verdict == VERDICT_DOWN)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: down (%s: %s)", s->p->id,
                       outcome_str(r->outcome), r->msg);
         else if (r->verdict == VERDICT_DEGRADED)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: degraded (%s)", s->p->id,
                       r->msg);
-        else if (d->last_verdict[i] >= 0)
+        else if (was >= 0)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: ok again", s->p->id);
-        d->last_verdict[i] = (signed char)r->verdict;
     }
 }
 
@@ -403,15 +391,10 @@ static void report_kick(struct daemon *d)
 
 /* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
 
-static void on_dash_done(void *arg, int rc, const char *err, const struct dash_refreshed *r)
+static void on_dash_done(void *arg, int rc, const char *err)
 {
     struct daemon *d = arg;
 
-    d->dash_busy = false;
-    /* The summaries are kept for the next refresh, which reads only the windows that aged:
-     * unless a reload replaced the rows meanwhile. */
-    if (d->dash_gen == d->cur)
-        dash_keep_summaries(d->rows, d->cfg->nprobes, r);
     gen_put(d, d->dash_gen);
     d->dash_gen = NULL;
     if (rc < 0 && !d->dash_failing)
@@ -425,20 +408,16 @@ static void on_dash_done(void *arg, int rc, const char *err, const struct dash_r
 
 static void dash_kick(struct daemon *d)
 {
-    struct dash_refresh_opts o;
     int rc;
 
-    if (d->dash_busy || d->stopping)
+    if (d->stopping)
         return;
-    dash_opts_from_config(d->cfg, &o);
     /* The rows point into the current configuration: it stays until the refresh is done. */
-    rc = dash_refresh(&d->loop, &o, d->rows, d->cfg->nprobes, on_dash_done, d);
-    if (rc == 0) {
-        d->dash_busy = true;
+    rc = live_refresh(d->live, &d->loop, on_dash_done, d);
+    if (rc == 0)
         d->dash_gen = gen_get(d->cur);
-    } else {
+    else if (rc != -EBUSY)
         log_err("dashboard refresh not started: %s", strerror(-rc));
-    }
 }
 
 static void on_graph_pass(void *arg, const struct graph_pass *pass)
@@ -501,10 +480,7 @@ static void on_status_timer(uv_timer_t *t)
                                    : 0;
     d->last_completed = st.completed;
     d->last_status_ns = now;
-    for (size_t i = 0; i < d->cfg->nprobes; i++) {
-        down += d->last_verdict[i] == VERDICT_DOWN;
-        degraded += d->last_verdict[i] == VERDICT_DEGRADED;
-    }
+    live_count(d->live, &down, &degraded);
     notify_stats(d->notify, &ns);
     alerting_stats(d->alerting, &as);
     rrdw_stats(d->rrdw, &rs);
@@ -766,15 +742,14 @@ static int reload_apply(struct daemon *d, struct config *c)
     const struct config *oc = og->cfg;
     struct sched *ns = NULL;
     struct retired *rt = calloc(1, sizeof(*rt));
-    struct dash_row *rows = calloc(c->nprobes ? c->nprobes : 1, sizeof(*rows));
-    signed char *verdict = malloc(c->nprobes ? c->nprobes : 1);
-    size_t kept = 0;
+    int live_rc = live_prepare(d->live, c);
+    size_t kept;
 
     keep_running_settings(oc, c);
     ng = gen_new(d, c);
     if (ng)
         ns = sched_new(&d->loop, d->httpc, c, &so, on_sample, d);
-    if (!rt || !rows || !verdict || !ns)
+    if (!rt || live_rc < 0 || !ns)
         goto fail;
     gen_get(og); /* alerting reads it until on_alerting_released */
     if (alerting_reload(d->alerting, c, on_alerting_released, d) < 0) {
@@ -782,30 +757,7 @@ static int reload_apply(struct daemon *d, struct config *c)
         goto fail;
     }
     /* The live state of the probes that stay, by id. */
-    for (size_t i = 0; i < c->nprobes; i++) {
-        const struct probe *op = config_find(oc, c->probes[i].id);
-
-        if (op) {
-            size_t j = (size_t)(op - oc->probes);
-
-            rows[i] = d->rows[j];
-            rows[i].probe = &c->probes[i];
-            verdict[i] = d->last_verdict[j];
-            kept++;
-        } else {
-            dash_row_init(&rows[i], &c->probes[i]);
-            rows[i].live = true;
-            rows[i].state = DASH_UNCHECKED;
-            verdict[i] = -1;
-        }
-    }
-    for (size_t j = 0; j < oc->nprobes; j++)
-        if (!config_find(c, oc->probes[j].id))
-            dash_row_fini(&d->rows[j]); /* a removed probe's errors (kept ones moved) */
-    free(d->rows);
-    d->rows = rows;
-    free(d->last_verdict);
-    d->last_verdict = verdict;
+    kept = live_commit(d->live);
     d->cur = ng;
     d->cfg = c;
     /* The old scheduler keeps its configuration until its last check is in. */
@@ -828,8 +780,7 @@ fail:
     if (ns)
         sched_close(ns, NULL, NULL, NULL);
     free(rt);
-    free(rows);
-    free(verdict);
+    live_cancel(d->live);
     if (ng)
         gen_put(d, ng);
     else
@@ -1025,18 +976,9 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
      * closing a socket must not either. */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    d->last_verdict = malloc(cfg->nprobes ? cfg->nprobes : 1);
-    if (!d->last_verdict)
+    d->live = live_new(cfg);
+    if (!d->live)
         goto out_free;
-    memset(d->last_verdict, -1, cfg->nprobes);
-    d->rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*d->rows));
-    if (!d->rows)
-        goto out_free;
-    for (size_t i = 0; i < cfg->nprobes; i++) {
-        dash_row_init(&d->rows[i], &cfg->probes[i]);
-        d->rows[i].live = true;
-        d->rows[i].state = DASH_UNCHECKED;
-    }
     if (uv_loop_init(&d->loop) != 0)
         goto out_free;
     d->httpc = httpc_new(&d->loop);
@@ -1127,10 +1069,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
         rc = 1;
 out_free:
-    free(d->last_verdict);
-    for (size_t i = 0; d->rows && i < d->cfg->nprobes; i++)
-        dash_row_fini(&d->rows[i]);
-    free(d->rows);
+    live_free(d->live);
     free(d->cfg_path);
     while (d->gens) {
         struct gen *g = d->gens;
