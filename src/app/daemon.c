@@ -1,16 +1,39 @@
 /* daemon — the run loop of `vigie run`.
  *
- * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), graph
- * (the graph timer, worker thread; absent when `graphs: {enabled: false}`), signal and timer
- * handles. Every sample the scheduler produces goes to daemon_on_sample(): the alert engine
- * judges it, the RRD writer queues it (never blocking), the live state (view/live) records it
- * for the dashboard, and a change of verdict is logged.
+ * Start-up, in this order: the loop, httpc (the curl multi), notify (the receivers and their
+ * spool), rrdw (the RRD writer; its writes on the thread pool), alerting, sched (the clock), the
+ * signal and timer handles, the graph timer (graph: its passes on the thread pool and a renderer
+ * process; without graphs the dashboard's own timer), the criterion report's schedule. Every
+ * sample the scheduler produces goes to daemon_on_sample(): the alert engine judges it, the RRD
+ * writer queues it (never blocking), the live state (view/live) records it for the dashboard,
+ * and a change of verdict is logged. After each graph pass (or dashboard tick) the dashboard is
+ * refreshed on the thread pool, and after a good refresh the criterion report when it is due.
  *
- * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
- * sched_close (no new checks; in-flight ones drained, bounded) → graph_close (waits for the
- * render in flight, not for the rest of the pass) → rrdw_close (last flush) → httpc_close → our own
- * handles. The loop then has nothing left and uv_run returns. A second signal during the drain
- * aborts the checks still in flight.
+ * Shutdown (SIGINT, SIGTERM, or --duration reached), stop(): STOPPING=1 to systemd, the RRD
+ * writer's queue length noted (stats), the statistics logged, the periodic timers stopped
+ * (statistics, duration, STATUS=, watchdog, the dashboard's). From then on no dashboard refresh,
+ * criterion report or reload starts; one already on the thread pool runs to its end (uv_run
+ * waits for it) and starts nothing after it (no report, a parsed configuration is freed). Then a
+ * chain of asynchronous closes, each started from the previous one's callback:
+ *   1. sched_close: no new checks; the checks in flight drain for at most drain_timeout, then
+ *      are aborted (their ticks count as missed). Their samples still go through
+ *      daemon_on_sample: alerting and the RRD writer are open. Schedulers a reload replaced
+ *      that are still draining get the same bound: the stop timer aborts every transfer in
+ *      flight (httpc_abort_all) after drain_timeout. "checks drained" once the current one is
+ *      closed.
+ *   2. stop_continue, once every scheduler is closed and no graph timer of a replaced
+ *      configuration is still closing: graph_close (its timer stopped, the pass in flight asked
+ *      to stop after its current render and waited for);
+ *   3. alerting_close ("sending pending alerts"): what is pending goes to notify now, without
+ *      waiting for the grouping window, and the alert state is written a last time;
+ *   4. rrdw_close ("flushing RRD writes"): one last flush of the samples still queued;
+ *   5. notify_close: deliveries in flight cancelled, programs killed; what was not delivered
+ *      stays in the spool for the next start;
+ *   6. httpc_close: the transfers left aborted, its handles closed;
+ *   7. our own handles: the three signals and the five timers.
+ * The loop then has nothing left and uv_run returns; daemon_run logs the totals and writes the
+ * --stats file. A second SIGINT or SIGTERM during the chain aborts every check still in flight
+ * (httpc_abort_all).
  *
  * Reload (SIGHUP): reload.c. A valid configuration replaces the running one in one go, an
  * invalid one is logged and the running one stays.
