@@ -62,9 +62,10 @@ int live_refresh(struct live *l, uv_loop_t *loop, void (*done)(void *arg, int rc
  * what the first prepared. */
 int live_prepare(struct live *l, const struct config *c);
 
-/* Swaps in the prepared rows: a probe whose id was in the previous configuration keeps its
- * state, last errors, summaries and verdict; a new one starts unchecked; the rows of removed
- * probes are freed. From now on index i is c's probe i. Returns the number of probes kept. */
+/* After a successful live_prepare, swaps in the prepared rows: a probe whose id was in the previous
+ * configuration keeps its state, last errors, summaries and verdict; a new one starts unchecked;
+ * the rows of removed probes are freed. From now on index i is c's probe i. Returns the number of
+ * probes kept. */
 size_t live_commit(struct live *l);
 
 /* Drops what live_prepare allocated, if anything. */
