@@ -1,31 +1,48 @@
 /* daemon — the run loop of `vigie run`.
  *
- * Start-up: loop, httpc (curl multi), rrdw (RRD writer, worker thread), sched (the clock), graph
- * (the graph timer, worker thread; absent when `graphs: {enabled: false}`), signal and timer
- * handles. Every sample the scheduler produces goes to on_sample(): the RRD writer
- * queues it (never blocking), the per-probe live state logs state transitions.
+ * Start-up, in this order: the loop, httpc (the curl multi), notify (the receivers and their
+ * spool), rrdw (the RRD writer; its writes on the thread pool), alerting, sched (the clock), the
+ * signal and timer handles, the graph timer (graph: its passes on the thread pool and a renderer
+ * process; without graphs the dashboard's own timer), the criterion report's schedule. Every
+ * sample the scheduler produces goes to daemon_on_sample(): the alert engine judges it, the RRD
+ * writer queues it (never blocking), the live state (view/live) records it for the dashboard,
+ * and a change of verdict is logged. After each graph pass (or dashboard tick) the dashboard is
+ * refreshed on the thread pool, and after a good refresh the criterion report when it is due.
  *
- * Shutdown is a chain of asynchronous closes, each started from the previous one's callback:
- * sched_close (no new checks; in-flight ones drained, bounded) → graph_close (waits for the
- * render in flight, not for the rest of the pass) → rrdw_close (last flush) → httpc_close → our own
- * handles. The loop then has nothing left and uv_run returns. A second signal during the drain
- * aborts the checks still in flight.
+ * Shutdown (SIGINT, SIGTERM, or --duration reached), stop(): STOPPING=1 to systemd, the RRD
+ * writer's queue length noted (stats), the statistics logged, the periodic timers stopped
+ * (statistics, duration, STATUS=, watchdog, the dashboard's). From then on no dashboard refresh,
+ * criterion report or reload starts; one already on the thread pool runs to its end (uv_run
+ * waits for it) and starts nothing after it (no report, a parsed configuration is freed). Then a
+ * chain of asynchronous closes, each started from the previous one's callback:
+ *   1. sched_close: no new checks; the checks in flight drain for at most drain_timeout, then
+ *      are aborted (their ticks count as missed). Their samples still go through
+ *      daemon_on_sample: alerting and the RRD writer are open. Schedulers a reload replaced
+ *      that are still draining get the same bound: the stop timer aborts every transfer in
+ *      flight (httpc_abort_all) after drain_timeout. "checks drained" once the current one is
+ *      closed.
+ *   2. stop_continue, once every scheduler is closed and no graph timer of a replaced
+ *      configuration is still closing: graph_close (its timer stopped, the pass in flight asked
+ *      to stop after its current render and waited for);
+ *   3. alerting_close ("sending pending alerts"): what is pending goes to notify now, without
+ *      waiting for the grouping window, and the alert state is written a last time;
+ *   4. rrdw_close ("flushing RRD writes"): one last flush of the samples still queued;
+ *   5. notify_close: deliveries in flight cancelled, programs killed; what was not delivered
+ *      stays in the spool for the next start;
+ *   6. httpc_close: the transfers left aborted, its handles closed;
+ *   7. our own handles: the three signals and the five timers.
+ * The loop then has nothing left and uv_run returns; daemon_run logs the totals and writes the
+ * --stats file. A second SIGINT or SIGTERM during the chain aborts every check still in flight
+ * (httpc_abort_all).
  *
- * Reload (SIGHUP). The configuration is parsed again on the thread pool. An invalid one is
- * logged (every error with file:line:col) and the running one stays. A valid one is swapped in
- * on the loop thread in one go: a new scheduler takes over from the old one (same phase and due
- * times for unchanged probes, see sched_takeover), alerting and notify move to it (state by
- * probe id), the dashboard rows are carried over by id, the graph timer restarts on it. The old
- * configuration stays alive (`struct gen`, reference counted) while anything still uses it: the
- * old scheduler draining its checks (their samples are routed by probe id), a job on the thread
- * pool, the graph timer closing. Settings bound to files already open (rrd_dir, retention,
- * rrd_flush, rrd_queue_max, rrdcached, spool_dir) take effect at the next restart (logged).
+ * Reload (SIGHUP): reload.c. A valid configuration replaces the running one in one go, an
+ * invalid one is logged and the running one stays.
  */
 #include "app/daemon.h"
+#include "app/daemon_int.h"
 
 #include <errno.h>
 #include <malloc.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +58,6 @@
 
 #include "alert/alerting.h"
 #include "base/container.h"
-#include "base/diag.h"
 #include "base/fsx.h"
 #include "base/log.h"
 #include "base/worker.h"
@@ -49,8 +65,8 @@
 #include "notify/notify.h"
 #include "probe/sched.h"
 #include "store/rrdw.h"
-#include "view/dash.h"
 #include "view/graph.h"
+#include "view/live.h"
 #include "view/report.h"
 
 #define STATS_PERIOD_MS 60000
@@ -58,87 +74,9 @@
 /* The watchdog is fed only while the scheduler is less than this far behind. */
 #define WATCHDOG_BEHIND_US 5000000
 
-/* A loaded configuration and how many still use it: the daemon while it is the current one,
- * and after a reload a scheduler draining its checks, the graph timer closing, a job on the
- * thread pool. Freed when the last one lets go. */
-struct gen {
-    struct config *cfg;
-    unsigned refs;
-    struct gen *next;
-};
-
-/* A scheduler replaced by a reload, draining its checks. */
-struct retired {
-    struct daemon *d;
-    struct gen *g;
-    struct sched_stats st;
-};
-
-struct daemon {
-    uv_loop_t loop;
-    struct config *cfg; /* cur->cfg */
-    struct gen *cur;
-    struct gen *gens; /* every generation still alive, the current one included */
-    struct daemon_opts opts;
-    char *cfg_path; /* what a reload loads (NULL: the built-in settings) */
-    struct httpc *httpc;
-    struct sched *sched;
-    struct rrdw *rrdw;
-    struct graph *graph; /* NULL when graphs are disabled */
-    struct alerting *alerting;
-    struct notify *notify;
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-    uv_signal_t sighup;
-    uv_timer_t stats_timer;
-    uv_timer_t stop_timer;
-    uv_timer_t status_timer;   /* sd_notify STATUS= */
-    uv_timer_t watchdog_timer; /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
-    uint64_t last_completed;   /* for checks/s in STATUS= */
-    uint64_t last_status_ns;
-    unsigned handles_open;
-    bool stopping;
-    bool closing_parts; /* the shutdown chain went past the schedulers */
-    uint64_t t0;
-    /* reload */
-    uv_work_t reload_work;
-    bool reload_busy;          /* a configuration is being parsed */
-    bool reload_again;         /* SIGHUP(s) came meanwhile: parse once more afterwards */
-    struct config *reload_cfg; /* the job's result */
-    struct diag reload_diag;
-    char reload_err[512];          /* why the last reload failed, "" after a good one (STATUS=) */
-    unsigned nretired;             /* schedulers still draining */
-    struct sched_stats sched_base; /* what the schedulers replaced so far counted */
-    struct graph_stats graph_base;
-    struct gen *graph_gen; /* the configuration the graph timer runs */
-    bool graph_closing;    /* the graph timer of a replaced configuration is closing */
-    struct graph_stats graph_last;
-    struct gen *dash_gen;   /* the refresh in flight's */
-    struct gen *report_gen; /* the report in flight's */
-    /* live state */
-    signed char *last_verdict; /* per probe, -1 unknown */
-    struct dash_row *rows;     /* per probe: the dashboard's live state and last errors */
-    uv_timer_t dash_timer;     /* refreshes the dashboard when no graph pass does */
-    bool dash_busy;            /* a refresh is in flight */
-    bool dash_failing;         /* the last one failed (logged once) */
-    uv_work_t report_work;     /* graphs_dir/report.html, the criterion over the last 3 months */
-    bool report_busy;
-    uint64_t report_next_ms; /* loop time of the next one */
-    int report_rc;
-    char report_err[4400];
-    uint64_t ok_samples;
-    double total_sum_us;
-    int64_t total_min_us;
-    int64_t total_max_us;
-    struct sched_stats final_sched; /* the last scheduler's, added to sched_base */
-    struct rrdw_stats final_rrdw;
-    uint64_t rrd_queued_at_stop; /* samples waiting for the writer when the stop began */
-    struct alert_stats final_alert;
-};
-
 /* ---- configuration generations ---- */
 
-static struct gen *gen_new(struct daemon *d, struct config *cfg)
+struct gen *daemon_gen_new(struct daemon *d, struct config *cfg)
 {
     struct gen *g = calloc(1, sizeof(*g));
 
@@ -151,13 +89,13 @@ static struct gen *gen_new(struct daemon *d, struct config *cfg)
     return g;
 }
 
-static struct gen *gen_get(struct gen *g)
+struct gen *daemon_gen_get(struct gen *g)
 {
     g->refs++;
     return g;
 }
 
-static void gen_put(struct daemon *d, struct gen *g)
+void daemon_gen_put(struct daemon *d, struct gen *g)
 {
     if (!g || --g->refs > 0)
         return;
@@ -169,19 +107,6 @@ static void gen_put(struct daemon *d, struct gen *g)
     }
     config_free(g->cfg);
     free(g);
-}
-
-/* alerting_reload's callback: the configuration it replaced is not read any more. */
-static void on_alerting_released(void *arg, const struct config *old)
-{
-    struct daemon *d = arg;
-
-    for (struct gen *g = d->gens; g; g = g->next) {
-        if (g->cfg == old) {
-            gen_put(d, g);
-            return;
-        }
-    }
 }
 
 /* The index of p's probe in the current configuration: p itself, or after a reload a probe of
@@ -243,7 +168,7 @@ static void graph_stats_add(struct graph_stats *to, const struct graph_stats *st
         to->render_max_s = st->render_max_s;
 }
 
-static void on_sample(void *arg, const struct sched_sample *s)
+void daemon_on_sample(void *arg, const struct sched_sample *s)
 {
     struct daemon *d = arg;
     size_t i = probe_index(d, s->p);
@@ -251,6 +176,7 @@ static void on_sample(void *arg, const struct sched_sample *s)
     bool impaired = r && i != SIZE_MAX && alerting_result(d->alerting, i, r, s->flagged);
     uint64_t recheck =
         r && i != SIZE_MAX && !s->flagged && !impaired ? alerting_recheck_ms(d->alerting, i) : 0;
+    int was;
 
     /* An alert being confirmed: check again sooner (alert.recheck, docs/ALERTING.md), through
      * the current scheduler. A recheck's sample (extra) is for the alert engine only: not the
@@ -263,16 +189,7 @@ static void on_sample(void *arg, const struct sched_sample *s)
     rrdw_push(d->rrdw, s->p, s->due_ms / 1000, r, s->flagged || impaired);
     if (!r || s->flagged || impaired || i == SIZE_MAX)
         return;
-    {
-        struct dash_row *row = &d->rows[i];
-        bool up = r->outcome == OUTCOME_OK;
-
-        row->state = dash_state_of(s->p, up, up ? (double)r->total_us / 1000.0 : NAN);
-        row->last_time = (time_t)(s->due_ms / 1000);
-        row->last_ms = up ? (double)r->total_us / 1000.0 : NAN;
-        if (!up)
-            dash_row_add_error(row, row->last_time, outcome_str(r->outcome), r->msg);
-    }
+    was = live_record(d->live, i, s->p, r, (time_t)(s->due_ms / 1000));
     log_debug("probe %s: %s dns %lld connect %lld tls %lld ttfb %lld total %lld us, lag %lld us, "
               "wait %lld us, loop lag %lld us",
               s->p->id, outcome_str(r->outcome), (long long)r->dns_us, (long long)r->connect_us,
@@ -287,16 +204,15 @@ static void on_sample(void *arg, const struct sched_sample *s)
             d->total_max_us = r->total_us;
     }
     /* Log transitions only: a probe that stays down is said once. */
-    if (d->last_verdict[i] != (signed char)r->verdict) {
+    if (was != (int)r->verdict) {
         if (r->verdict == VERDICT_DOWN)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: down (%s: %s)", s->p->id,
                       outcome_str(r->outcome), r->msg);
         else if (r->verdict == VERDICT_DEGRADED)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: degraded (%s)", s->p->id,
                       r->msg);
-        else if (d->last_verdict[i] >= 0)
+        else if (was >= 0)
             log_probe(VLOG_NOTICE, s->p->id, s->p->group, "probe %s: ok again", s->p->id);
-        d->last_verdict[i] = (signed char)r->verdict;
     }
 }
 
@@ -359,7 +275,7 @@ static void report_done(uv_work_t *w, int status)
     struct daemon *d = container_of(w, struct daemon, report_work);
 
     d->report_busy = false;
-    gen_put(d, d->report_gen);
+    daemon_gen_put(d, d->report_gen);
     d->report_gen = NULL;
     if (status == 0 && d->report_rc < 0)
         log_err("criterion report not written: %s", d->report_err);
@@ -392,27 +308,22 @@ static void report_kick(struct daemon *d)
     if (d->report_busy || d->stopping || now < d->report_next_ms)
         return;
     d->report_next_ms = now + REPORT_PERIOD_MS;
-    d->report_gen = gen_get(d->cur);
+    d->report_gen = daemon_gen_get(d->cur);
     if (uv_queue_work(&d->loop, &d->report_work, report_run, report_done) == 0) {
         d->report_busy = true;
     } else {
-        gen_put(d, d->report_gen);
+        daemon_gen_put(d, d->report_gen);
         d->report_gen = NULL;
     }
 }
 
 /* ---- the dashboard: refreshed after each graph pass (or on its own timer without graphs) ---- */
 
-static void on_dash_done(void *arg, int rc, const char *err, const struct dash_refreshed *r)
+static void on_dash_done(void *arg, int rc, const char *err)
 {
     struct daemon *d = arg;
 
-    d->dash_busy = false;
-    /* The summaries are kept for the next refresh, which reads only the windows that aged:
-     * unless a reload replaced the rows meanwhile. */
-    if (d->dash_gen == d->cur)
-        dash_keep_summaries(d->rows, d->cfg->nprobes, r);
-    gen_put(d, d->dash_gen);
+    daemon_gen_put(d, d->dash_gen);
     d->dash_gen = NULL;
     if (rc < 0 && !d->dash_failing)
         log_err("dashboard not written: %s (retrying at the next refresh)", err ? err : "error");
@@ -425,20 +336,16 @@ static void on_dash_done(void *arg, int rc, const char *err, const struct dash_r
 
 static void dash_kick(struct daemon *d)
 {
-    struct dash_refresh_opts o;
     int rc;
 
-    if (d->dash_busy || d->stopping)
+    if (d->stopping)
         return;
-    dash_opts_from_config(d->cfg, &o);
     /* The rows point into the current configuration: it stays until the refresh is done. */
-    rc = dash_refresh(&d->loop, &o, d->rows, d->cfg->nprobes, on_dash_done, d);
-    if (rc == 0) {
-        d->dash_busy = true;
-        d->dash_gen = gen_get(d->cur);
-    } else {
+    rc = live_refresh(d->live, &d->loop, on_dash_done, d);
+    if (rc == 0)
+        d->dash_gen = daemon_gen_get(d->cur);
+    else if (rc != -EBUSY)
         log_err("dashboard refresh not started: %s", strerror(-rc));
-    }
 }
 
 static void on_graph_pass(void *arg, const struct graph_pass *pass)
@@ -501,10 +408,7 @@ static void on_status_timer(uv_timer_t *t)
                                    : 0;
     d->last_completed = st.completed;
     d->last_status_ns = now;
-    for (size_t i = 0; i < d->cfg->nprobes; i++) {
-        down += d->last_verdict[i] == VERDICT_DOWN;
-        degraded += d->last_verdict[i] == VERDICT_DEGRADED;
-    }
+    live_count(d->live, &down, &degraded);
     notify_stats(d->notify, &ns);
     alerting_stats(d->alerting, &as);
     rrdw_stats(d->rrdw, &rs);
@@ -577,9 +481,6 @@ static void on_alerting_closed(void *arg)
     rrdw_close(d->rrdw, &d->final_rrdw, on_rrdw_closed, d);
 }
 
-static void graph_begin(struct daemon *d);
-static void graph_end(struct daemon *d);
-
 /* The shutdown chain past the checks: once every scheduler (the current one and those a reload
  * replaced) is drained and no graph timer is closing, the graph timer, then alerting, the RRD
  * writer, notify, httpc and our handles, each from the previous one's callback. */
@@ -588,7 +489,7 @@ static void stop_continue(struct daemon *d)
     if (d->sched || d->nretired > 0 || d->graph_closing || d->closing_parts)
         return;
     if (d->graph) {
-        graph_end(d); /* on_graph_closed comes back here */
+        daemon_graph_end(d); /* on_graph_closed comes back here */
         return;
     }
     d->closing_parts = true;
@@ -602,17 +503,17 @@ static void on_graph_closed(void *arg)
     struct daemon *d = arg;
 
     graph_stats_add(&d->graph_base, &d->graph_last);
-    gen_put(d, d->graph_gen);
+    daemon_gen_put(d, d->graph_gen);
     d->graph_gen = NULL;
     d->graph_closing = false;
     if (d->stopping)
         stop_continue(d);
     else
-        graph_begin(d); /* a reload closed the previous configuration's timer */
+        daemon_graph_begin(d); /* a reload closed the previous configuration's timer */
 }
 
 /* Closes the graph timer (at a reload or at the end); on_graph_closed follows. */
-static void graph_end(struct daemon *d)
+void daemon_graph_end(struct daemon *d)
 {
     d->graph_closing = true;
     graph_close(d->graph, &d->graph_last, on_graph_closed, d);
@@ -620,13 +521,13 @@ static void graph_end(struct daemon *d)
 }
 
 /* Starts the graph timer of the current configuration, or without graphs the dashboard's own. */
-static void graph_begin(struct daemon *d)
+void daemon_graph_begin(struct daemon *d)
 {
     const struct config *cfg = d->cfg;
 
     d->graph = graph_start(&d->loop, cfg, on_graph_pass, d);
     if (d->graph) {
-        d->graph_gen = gen_get(d->cur);
+        d->graph_gen = daemon_gen_get(d->cur);
         uv_timer_stop(&d->dash_timer);
         log_info("graphs every %llu ms in %s", (unsigned long long)cfg->graphs.interval_ms,
                  cfg->graphs_dir);
@@ -648,13 +549,13 @@ static void on_sched_stopped(void *arg)
 }
 
 /* A scheduler replaced by a reload has drained its checks. */
-static void on_sched_retired(void *arg)
+void daemon_sched_retired(void *arg)
 {
     struct retired *rt = arg;
     struct daemon *d = rt->d;
 
     sched_stats_add(&d->sched_base, &rt->st);
-    gen_put(d, rt->g);
+    daemon_gen_put(d, rt->g);
     d->nretired--;
     free(rt);
     if (d->stopping)
@@ -692,6 +593,12 @@ static void stop(struct daemon *d, const char *why)
     sched_close(d->sched, &d->final_sched, on_sched_stopped, d);
 }
 
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    reload_request(sig->data);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct daemon *d = sig->data;
@@ -702,226 +609,6 @@ static void on_signal(uv_signal_t *sig, int signum)
 static void on_stop_timer(uv_timer_t *t)
 {
     stop(container_of(t, struct daemon, stop_timer), "duration reached");
-}
-
-/* ---- reload (SIGHUP) ---- */
-
-static void reload_run(uv_work_t *w)
-{
-    struct daemon *d = container_of(w, struct daemon, reload_work);
-
-    worker_nice();
-    if (config_load(d->cfg_path, &d->reload_cfg, &d->reload_diag) != 0)
-        return;
-    if (d->opts.shard_n && config_shard(d->reload_cfg, d->opts.shard_i, d->opts.shard_n) == 0) {
-        diag_add(&d->reload_diag, d->cfg_path ? d->cfg_path : "(built-in)", 0, 0,
-                 "shard %u/%u holds none of the probes", d->opts.shard_i, d->opts.shard_n);
-        config_free(d->reload_cfg);
-        d->reload_cfg = NULL;
-    }
-}
-
-/* The settings bound to what is already open keep their running value until a restart. */
-static void keep_running_settings(const struct config *old, struct config *c)
-{
-#define KEEP_STR(f, name)                                                                          \
-    do {                                                                                           \
-        if ((old->f == NULL) != (c->f == NULL) || (old->f && strcmp(old->f, c->f) != 0)) {         \
-            char *v = old->f ? strdup(old->f) : NULL;                                              \
-            if (old->f && !v)                                                                      \
-                break;                                                                             \
-            log_warn("reload: %s changed: takes effect at the next restart", name);                \
-            free(c->f);                                                                            \
-            c->f = v;                                                                              \
-        }                                                                                          \
-    } while (0)
-#define KEEP_NUM(f, name)                                                                          \
-    do {                                                                                           \
-        if (old->f != c->f) {                                                                      \
-            log_warn("reload: %s changed: takes effect at the next restart", name);                \
-            c->f = old->f;                                                                         \
-        }                                                                                          \
-    } while (0)
-    KEEP_STR(rrd_dir, "rrd_dir");
-    KEEP_STR(rrdcached, "rrdcached");
-    KEEP_STR(spool_dir, "alerting.spool_dir");
-    KEEP_NUM(rrd_flush_ms, "rrd_flush");
-    KEEP_NUM(rrd_queue_max, "rrd_queue_max");
-    KEEP_NUM(rrd_full_ms, "rrd_retention.full");
-    KEEP_NUM(rrd_medium_ms, "rrd_retention.medium");
-    KEEP_NUM(rrd_hourly_ms, "rrd_retention.hourly");
-    KEEP_NUM(rrd_daily_ms, "rrd_retention.daily");
-#undef KEEP_STR
-#undef KEEP_NUM
-}
-
-static void log_insecure(const struct config *cfg);
-
-/* Swaps in configuration c (valid, owned): see the comment at the top. Returns 0, or -ENOMEM
- * with the running configuration untouched (c freed). */
-static int reload_apply(struct daemon *d, struct config *c)
-{
-    struct sched_opts so = {.saturation_us = c->saturation_ms * 1000, .drain_ms = c->drain_ms};
-    struct gen *og = d->cur, *ng = NULL;
-    const struct config *oc = og->cfg;
-    struct sched *ns = NULL;
-    struct retired *rt = calloc(1, sizeof(*rt));
-    struct dash_row *rows = calloc(c->nprobes ? c->nprobes : 1, sizeof(*rows));
-    signed char *verdict = malloc(c->nprobes ? c->nprobes : 1);
-    size_t kept = 0;
-
-    keep_running_settings(oc, c);
-    ng = gen_new(d, c);
-    if (ng)
-        ns = sched_new(&d->loop, d->httpc, c, &so, on_sample, d);
-    if (!rt || !rows || !verdict || !ns)
-        goto fail;
-    gen_get(og); /* alerting reads it until on_alerting_released */
-    if (alerting_reload(d->alerting, c, on_alerting_released, d) < 0) {
-        gen_put(d, og);
-        goto fail;
-    }
-    /* The live state of the probes that stay, by id. */
-    for (size_t i = 0; i < c->nprobes; i++) {
-        const struct probe *op = config_find(oc, c->probes[i].id);
-
-        if (op) {
-            size_t j = (size_t)(op - oc->probes);
-
-            rows[i] = d->rows[j];
-            rows[i].probe = &c->probes[i];
-            verdict[i] = d->last_verdict[j];
-            kept++;
-        } else {
-            dash_row_init(&rows[i], &c->probes[i]);
-            rows[i].live = true;
-            rows[i].state = DASH_UNCHECKED;
-            verdict[i] = -1;
-        }
-    }
-    for (size_t j = 0; j < oc->nprobes; j++)
-        if (!config_find(c, oc->probes[j].id))
-            dash_row_fini(&d->rows[j]); /* a removed probe's errors (kept ones moved) */
-    free(d->rows);
-    d->rows = rows;
-    free(d->last_verdict);
-    d->last_verdict = verdict;
-    d->cur = ng;
-    d->cfg = c;
-    /* The old scheduler keeps its configuration until its last check is in. */
-    rt->d = d;
-    rt->g = gen_get(og);
-    d->nretired++;
-    sched_takeover(ns, d->sched, &rt->st, on_sched_retired, rt);
-    d->sched = ns;
-    notify_reload(d->notify, c);
-    if (d->graph)
-        graph_end(d); /* then graph_begin on the new configuration */
-    else if (!d->graph_closing)
-        graph_begin(d);
-    gen_put(d, og); /* the daemon's own reference */
-    log_notice("configuration reloaded: %zu probes (%zu kept, %zu added, %zu removed)", c->nprobes,
-               kept, c->nprobes - kept, oc->nprobes - kept);
-    log_insecure(c);
-    return 0;
-fail:
-    if (ns)
-        sched_close(ns, NULL, NULL, NULL);
-    free(rt);
-    free(rows);
-    free(verdict);
-    if (ng)
-        gen_put(d, ng);
-    else
-        config_free(c);
-    return -ENOMEM;
-}
-
-static void reload_start(struct daemon *d);
-
-static void reload_done(uv_work_t *w, int status)
-{
-    struct daemon *d = container_of(w, struct daemon, reload_work);
-    struct config *c = d->reload_cfg;
-
-    d->reload_busy = false;
-    d->reload_cfg = NULL;
-    if (status != 0 || d->stopping) {
-        config_free(c);
-        diag_fini(&d->reload_diag);
-        return;
-    }
-    if (!c) {
-        const struct diag *dg = &d->reload_diag;
-
-        for (size_t i = 0; i < dg->n && i < DIAG_MAX; i++) {
-            const struct diag_entry *e = &dg->v[i];
-
-            if (e->line)
-                log_err("reload: %s:%u:%u: %s", e->file, e->line, e->col, e->msg);
-            else
-                log_err("reload: %s: %s", e->file, e->msg);
-        }
-        if (dg->n > 0 && dg->v[0].line)
-            snprintf(d->reload_err, sizeof(d->reload_err), "%zu error%s, first %s:%u:%u: %s", dg->n,
-                     dg->n == 1 ? "" : "s", dg->v[0].file, dg->v[0].line, dg->v[0].col,
-                     dg->v[0].msg);
-        else if (dg->n > 0)
-            snprintf(d->reload_err, sizeof(d->reload_err), "%zu error%s, first %s: %s", dg->n,
-                     dg->n == 1 ? "" : "s", dg->v[0].file, dg->v[0].msg);
-        else
-            snprintf(d->reload_err, sizeof(d->reload_err), "cannot load the configuration");
-        log_err("reload failed (%s): still running the previous configuration", d->reload_err);
-    } else if (reload_apply(d, c) < 0) {
-        snprintf(d->reload_err, sizeof(d->reload_err), "out of memory");
-        log_err("reload failed (out of memory): still running the previous configuration");
-    } else {
-        d->reload_err[0] = '\0';
-    }
-    diag_fini(&d->reload_diag);
-    if (d->reload_err[0])
-        sd_notifyf(0,
-                   "READY=1\nSTATUS=%zu probes; reload failed (%s), running the previous "
-                   "configuration",
-                   d->cfg->nprobes, d->reload_err);
-    else
-        sd_notifyf(0, "READY=1\nSTATUS=%zu probes, configuration reloaded", d->cfg->nprobes);
-    if (d->reload_again)
-        reload_start(d);
-}
-
-static void reload_start(struct daemon *d)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
-               (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
-    log_info("reloading the configuration (%s)", d->cfg_path ? d->cfg_path : "built-in");
-    d->reload_again = false;
-    d->reload_cfg = NULL;
-    diag_init(&d->reload_diag);
-    if (uv_queue_work(&d->loop, &d->reload_work, reload_run, reload_done) != 0) {
-        diag_fini(&d->reload_diag);
-        log_err("reload not started");
-        sd_notify(0, "READY=1");
-        return;
-    }
-    d->reload_busy = true;
-}
-
-/* SIGHUP: one reload at a time; signals during one make exactly one more afterwards. */
-static void on_sighup(uv_signal_t *sig, int signum)
-{
-    struct daemon *d = sig->data;
-
-    (void)signum;
-    if (d->stopping)
-        return;
-    if (d->reload_busy)
-        d->reload_again = true;
-    else
-        reload_start(d);
 }
 
 static int write_stats(struct daemon *d, const char *path)
@@ -980,7 +667,7 @@ static int write_stats(struct daemon *d, const char *path)
 
 /* Turning TLS verification off is a per-probe (per-receiver) choice that must never be silent:
  * each one is said at start and at every reload, where an operator reading the journal sees it. */
-static void log_insecure(const struct config *cfg)
+void daemon_log_insecure(const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->nprobes; i++)
         if (!cfg->probes[i].tls_verify)
@@ -1005,7 +692,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         return 1;
     }
     d->cfg = cfg;
-    d->cur = gen_new(d, cfg);
+    d->cur = daemon_gen_new(d, cfg);
     if (!d->cur) {
         config_free(cfg);
         free(d);
@@ -1025,18 +712,9 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
      * closing a socket must not either. */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    d->last_verdict = malloc(cfg->nprobes ? cfg->nprobes : 1);
-    if (!d->last_verdict)
+    d->live = live_new(cfg);
+    if (!d->live)
         goto out_free;
-    memset(d->last_verdict, -1, cfg->nprobes);
-    d->rows = calloc(cfg->nprobes ? cfg->nprobes : 1, sizeof(*d->rows));
-    if (!d->rows)
-        goto out_free;
-    for (size_t i = 0; i < cfg->nprobes; i++) {
-        dash_row_init(&d->rows[i], &cfg->probes[i]);
-        d->rows[i].live = true;
-        d->rows[i].state = DASH_UNCHECKED;
-    }
     if (uv_loop_init(&d->loop) != 0)
         goto out_free;
     d->httpc = httpc_new(&d->loop);
@@ -1061,7 +739,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
     if (d->alerting)
         alerting_hold_state(d->alerting, notify_spooling_cb, d);
-    d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, on_sample, d) : NULL;
+    d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, daemon_on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */
         log_err("cannot start: out of memory");
@@ -1100,7 +778,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     d->t0 = d->last_status_ns = uv_hrtime();
     sched_start(d->sched);
     /* Graphs read the RRD files on the thread pool; a failure to start them is not fatal. */
-    graph_begin(d);
+    daemon_graph_begin(d);
     report_schedule(d);
     uv_timer_start(&d->status_timer, on_status_timer, STATUS_PERIOD_MS, STATUS_PERIOD_MS);
     {
@@ -1114,7 +792,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     }
     sd_notifyf(0, "READY=1\nSTATUS=%zu probes, started", cfg->nprobes);
     log_info("running %zu probes, RRD files in %s", cfg->nprobes, cfg->rrd_dir);
-    log_insecure(cfg);
+    daemon_log_insecure(cfg);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->handles_open != 0 || uv_loop_close(&d->loop) != 0) {
         log_err("event loop did not close cleanly");
@@ -1127,10 +805,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
         rc = 1;
 out_free:
-    free(d->last_verdict);
-    for (size_t i = 0; d->rows && i < d->cfg->nprobes; i++)
-        dash_row_fini(&d->rows[i]);
-    free(d->rows);
+    live_free(d->live);
     free(d->cfg_path);
     while (d->gens) {
         struct gen *g = d->gens;

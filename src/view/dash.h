@@ -4,7 +4,7 @@
  * Data and rendering are apart so that the daemon can feed its live state:
  *
  *   rows (one per probe) ── dash_collect (RRD files, via rrdq) ──► summaries (+ state if not live)
- *                        ── the daemon, on the loop thread   ──► live state, last errors
+ *                        ── view/live (the daemon's), loop   ──► live state, last errors
  *   rows ── dash_write ──► index.html, probe/<id>.html (temp file + rename)
  *
  * dash_collect and dash_write touch the disk: a worker thread or the CLI, never the loop thread.
