@@ -23,21 +23,13 @@
 
 #include "base/container.h"
 #include "base/log.h"
+#include "base/prng.h"
 #include "notify/notify_int.h"
 
 #define ID_MAX 128
 #define HOUR_MS 3600000ULL
 
 /* ---- small helpers ---- */
-
-static uint64_t rng_next(struct notify *n)
-{
-    /* xorshift64*: jitter only, no need for more */
-    n->rng ^= n->rng >> 12;
-    n->rng ^= n->rng << 25;
-    n->rng ^= n->rng >> 27;
-    return n->rng * 2685821657736338717ULL;
-}
 
 static bool id_valid(const char *s)
 {
@@ -208,7 +200,7 @@ static uint64_t backoff_ms(struct notify *n, const struct rstate *rs)
     if (d > cap)
         d = cap;
     /* jitter: somewhere in [d/2, d], so receivers coming back are not hit all at once */
-    return d / 2 + rng_next(n) % (d / 2 + 1);
+    return d / 2 + prng_next(&n->rng) % (d / 2 + 1);
 }
 
 void notify_attempt_end(struct notify *n, struct rstate *rs, struct item *it, bool ok,

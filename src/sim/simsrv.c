@@ -24,6 +24,7 @@
 
 #include "base/container.h"
 #include "base/log.h"
+#include "base/prng.h"
 #include "sim/sim.h"
 #include "sim/sim_int.h"
 
@@ -84,21 +85,8 @@ struct sim {
     void (*close_cb)(void *);
     void *close_arg;
 };
+
 /* ---- random draws ---- */
-
-static uint64_t rng_next(struct sim *s)
-{
-    /* xorshift64* */
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return s->rng * 0x2545F4914F6CDD1DULL;
-}
-
-static double rng_unit(struct sim *s)
-{
-    return (double)(rng_next(s) >> 11) / 9007199254740992.0; /* [0, 1) */
-}
 
 /* A total time in ms drawn from the profile's histogram: a bucket with its weight, then uniformly
  * inside it (the first bucket from 20 ms: nothing on the Internet answers faster). */
@@ -110,14 +98,14 @@ static double draw_latency_ms(struct sim *s, const struct sim_profile *pr)
     if (!pr || pr->under[8] == 0) {
         double mean = pr && pr->t_total_ms ? pr->t_total_ms : 300.0;
 
-        return mean * (0.7 + 0.6 * rng_unit(s));
+        return mean * (0.7 + 0.6 * prng_unit(&s->rng));
     }
-    u = rng_unit(s) * pr->under[8];
+    u = prng_unit(&s->rng) * pr->under[8];
     for (int k = 0; k < 9; k++) {
         if (u < pr->under[k]) {
             unsigned hi = sim_bounds_ms[k];
 
-            return lo + (hi - lo) * rng_unit(s);
+            return lo + (hi - lo) * prng_unit(&s->rng);
         }
         lo = sim_bounds_ms[k];
     }
@@ -227,9 +215,9 @@ static void svc_decide(struct conn *c)
     double uptime = v->prof ? v->prof->uptime_pct : 99.9, delay;
 
     s->stats.requests++;
-    if (st->load > 1 && rng_unit(s) < 1 - 1 / st->load) {
+    if (st->load > 1 && prng_unit(&s->rng) < 1 - 1 / st->load) {
         /* Turned away by an overloaded front: at once, or by a gateway after a moment. */
-        uint64_t r = rng_next(s) % 3;
+        uint64_t r = prng_next(&s->rng) % 3;
 
         if (r == 0) {
             s->stats.resets++;
@@ -237,8 +225,8 @@ static void svc_decide(struct conn *c)
             return;
         }
         c->need = r == 1 ? 502 : 503;
-        delay = 5 + 45 * rng_unit(s);
-    } else if (rng_unit(s) * 100 >= uptime) {
+        delay = 5 + 45 * prng_unit(&s->rng);
+    } else if (prng_unit(&s->rng) * 100 >= uptime) {
         c->need = 503;
         delay = draw_latency_ms(s, v->prof) / 2;
     } else {
