@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/container.h"
+
 #define DAY_MS (24ULL * 3600 * 1000)
 #define DURATION_MAX (7305 * DAY_MS) /* 20 years: RRD retention reaches years */
 
@@ -104,7 +106,7 @@ int units_duration(const char *s, uint64_t *ms, const char **why)
                 return fail(why, -EINVAL, "spaces are not allowed");
             return fail(why, -EINVAL, "unexpected character after the number");
         }
-        for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(duration_units); i++) {
             if (strlen(duration_units[i].name) == ulen &&
                 memcmp(duration_units[i].name, p, ulen) == 0)
                 unit = duration_units[i].ms;
@@ -190,7 +192,7 @@ int units_size(const char *s, uint64_t *bytes, const char **why)
         *bytes = v;
         return 0;
     }
-    for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(size_units); i++) {
         if (strcmp(p, size_units[i].name) == 0)
             mult = size_units[i].mult;
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/container.h"
 #include "net/url.h"
 
 #define MAX_HEADERS 64
@@ -61,8 +62,7 @@ static const struct key alert_keys[] = {
      .max = 100},
 };
 
-static const struct keytab alert_tab = {"alert", alert_keys,
-                                        sizeof(alert_keys) / sizeof(alert_keys[0]), NULL};
+static const struct keytab alert_tab = {"alert", alert_keys, ARRAY_SIZE(alert_keys), NULL};
 
 static const struct key expect_keys[] = {
     {.name = "status", .type = K_STATUS, .off = S(l.status)},
@@ -71,8 +71,7 @@ static const struct key expect_keys[] = {
     {.name = "max_bytes", .type = K_SIZE, .off = S(l.max_bytes), .min = 1, .max = 1LL << 30},
 };
 
-static const struct keytab expect_tab = {"expect", expect_keys,
-                                         sizeof(expect_keys) / sizeof(expect_keys[0]), NULL};
+static const struct keytab expect_tab = {"expect", expect_keys, ARRAY_SIZE(expect_keys), NULL};
 
 static const struct key tls_keys[] = {
     {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
@@ -80,8 +79,7 @@ static const struct key tls_keys[] = {
     {.name = "min_days", .type = K_INT, .off = S(l.min_days), .min = 0, .max = 3650},
 };
 
-static const struct keytab tls_tab = {"tls", tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0]),
-                                      NULL};
+static const struct keytab tls_tab = {"tls", tls_keys, ARRAY_SIZE(tls_keys), NULL};
 
 /* The probe keys, allowed in defaults blocks and in probes. */
 static const struct key layer_keys[] = {
@@ -125,8 +123,7 @@ static const struct key layer_keys[] = {
     {.name = "alert", .type = K_SUB, .sub = &alert_tab},
 };
 
-const struct keytab cfg_defaults_tab = {"defaults", layer_keys,
-                                        sizeof(layer_keys) / sizeof(layer_keys[0]), NULL};
+const struct keytab cfg_defaults_tab = {"defaults", layer_keys, ARRAY_SIZE(layer_keys), NULL};
 
 static const struct key probe_keys[] = {
     {.name = "id", .type = K_ID, .off = S(id)},
@@ -136,8 +133,8 @@ static const struct key probe_keys[] = {
     {.name = "tags", .type = K_TAGS, .off = S(tags)},
 };
 
-const struct keytab cfg_probe_tab = {"probe", probe_keys,
-                                     sizeof(probe_keys) / sizeof(probe_keys[0]), &cfg_defaults_tab};
+const struct keytab cfg_probe_tab = {"probe", probe_keys, ARRAY_SIZE(probe_keys),
+                                     &cfg_defaults_tab};
 
 static const struct key file_keys[] = {
     {.name = "group", .type = K_STR, .off = S(group)},
@@ -145,8 +142,7 @@ static const struct key file_keys[] = {
     {.name = "probes", .type = K_SEQ, .off = S(probes)},
 };
 
-const struct keytab cfg_file_tab = {"probes file", file_keys,
-                                    sizeof(file_keys) / sizeof(file_keys[0]), NULL};
+const struct keytab cfg_file_tab = {"probes file", file_keys, ARRAY_SIZE(file_keys), NULL};
 
 static const struct key match_keys[] = {
     {.name = "group", .type = K_STRS, .off = S(r_groups)},
@@ -155,8 +151,7 @@ static const struct key match_keys[] = {
     {.name = "severity", .type = K_STRS, .off = S(r_sevs)},
 };
 
-static const struct keytab match_tab = {"match", match_keys,
-                                        sizeof(match_keys) / sizeof(match_keys[0]), NULL};
+static const struct keytab match_tab = {"match", match_keys, ARRAY_SIZE(match_keys), NULL};
 
 static const struct key route_keys[] = {
     {.name = "name", .type = K_STR, .off = S(r_name)},
@@ -167,8 +162,7 @@ static const struct key route_keys[] = {
     {.name = "continue", .type = K_BOOL, .off = S(r_continue)},
 };
 
-const struct keytab cfg_route_tab = {"route", route_keys,
-                                     sizeof(route_keys) / sizeof(route_keys[0]), NULL};
+const struct keytab cfg_route_tab = {"route", route_keys, ARRAY_SIZE(route_keys), NULL};
 
 static const struct key maint_keys[] = {
     {.name = "group", .type = K_STRS, .off = S(m_groups)},
@@ -179,16 +173,15 @@ static const struct key maint_keys[] = {
     {.name = "reason", .type = K_TEXT, .off = S(m_reason)},
 };
 
-const struct keytab cfg_maint_tab = {"maintenance window", maint_keys,
-                                     sizeof(maint_keys) / sizeof(maint_keys[0]), NULL};
+const struct keytab cfg_maint_tab = {"maintenance window", maint_keys, ARRAY_SIZE(maint_keys),
+                                     NULL};
 
 static const struct key rtls_keys[] = {
     {.name = "verify", .type = K_BOOL, .off = S(l.tls_verify)},
     {.name = "ca_file", .type = K_STR, .off = S(l.ca_file)},
 };
 
-static const struct keytab rtls_tab = {"tls", rtls_keys, sizeof(rtls_keys) / sizeof(rtls_keys[0]),
-                                       NULL};
+static const struct keytab rtls_tab = {"tls", rtls_keys, ARRAY_SIZE(rtls_keys), NULL};
 
 static const struct key receiver_keys[] = {
     {.name = "name", .type = K_STR, .off = S(rc_name)},
@@ -226,8 +219,7 @@ static const struct key receiver_keys[] = {
     {.name = "tls", .type = K_SUB, .sub = &rtls_tab},
 };
 
-const struct keytab cfg_receiver_tab = {"receiver", receiver_keys,
-                                        sizeof(receiver_keys) / sizeof(receiver_keys[0]), NULL};
+const struct keytab cfg_receiver_tab = {"receiver", receiver_keys, ARRAY_SIZE(receiver_keys), NULL};
 
 /* ---- messages ---- */
 
@@ -295,7 +287,7 @@ const char *cfg_fmt_ms(char *buf, size_t len, uint64_t ms)
     buf[0] = '\0';
     if (ms == 0)
         return "0";
-    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]) && o < len; i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(u) && o < len; i++) {
         if (ms >= u[i].ms) {
             int n =
                 snprintf(buf + o, len - o, "%llu%s", (unsigned long long)(ms / u[i].ms), u[i].name);
@@ -958,7 +950,7 @@ void cfg_apply_map(struct loader *ld, const struct ydoc_node *map, const struct 
             unknown_key(ld, k, tab, name);
             continue;
         }
-        if (idx < sizeof(seen) / sizeof(seen[0])) {
+        if (idx < ARRAY_SIZE(seen)) {
             if (seen[idx]) {
                 cfg_report(ld, k, "duplicate key %s (first at line %u)", cfg_quote(&q, name),
                            ydoc_line(seen[idx]));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/container.h"
 #include "base/fnv.h"
 
 #define USER_AGENT "vigie/0.1"
@@ -34,8 +35,8 @@ static const struct key retention_keys[] = {
     {.name = "daily", .type = K_DURATION, .off = S(ret_daily), .min = DAY, .max = 7305 * DAY},
 };
 
-static const struct keytab retention_tab = {
-    "rrd_retention", retention_keys, sizeof(retention_keys) / sizeof(retention_keys[0]), NULL};
+static const struct keytab retention_tab = {"rrd_retention", retention_keys,
+                                            ARRAY_SIZE(retention_keys), NULL};
 
 /* graphs: (docs/GRAPHS.md). */
 
@@ -48,8 +49,7 @@ static const struct key graphs_keys[] = {
     {.name = "height", .type = K_INT, .off = S(graphs_height), .min = 80, .max = 2000},
 };
 
-static const struct keytab graphs_tab = {"graphs", graphs_keys,
-                                         sizeof(graphs_keys) / sizeof(graphs_keys[0]), NULL};
+static const struct keytab graphs_tab = {"graphs", graphs_keys, ARRAY_SIZE(graphs_keys), NULL};
 static const struct key alerting_keys[] = {
     {.name = "state_file", .type = K_STR, .off = S(state_file)},
     {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
@@ -75,8 +75,8 @@ static const struct key alerting_keys[] = {
     {.name = "maintenance", .type = K_SEQ, .off = S(maintenance)},
 };
 
-static const struct keytab alerting_tab = {"alerting", alerting_keys,
-                                           sizeof(alerting_keys) / sizeof(alerting_keys[0]), NULL};
+static const struct keytab alerting_tab = {"alerting", alerting_keys, ARRAY_SIZE(alerting_keys),
+                                           NULL};
 
 static const struct key top_keys[] = {
     {.name = "probes_dir", .type = K_STR, .off = S(probes_dir)},
@@ -111,8 +111,7 @@ static const struct key top_keys[] = {
     {.name = "receivers", .type = K_SEQ, .off = S(receivers)},
 };
 
-static const struct keytab top_tab = {"vigie.yaml", top_keys,
-                                      sizeof(top_keys) / sizeof(top_keys[0]), NULL};
+static const struct keytab top_tab = {"vigie.yaml", top_keys, ARRAY_SIZE(top_keys), NULL};
 
 /* graphs.formats: a non-empty sequence of distinct names from graph_formats. Returns the bit
  * set (1u << index). */

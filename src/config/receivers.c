@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/container.h"
 #include "net/url.h"
 
 /* ---- alerting ---- */
@@ -455,7 +456,7 @@ static void check_receiver(struct loader *ld, const struct ydoc_node *item, cons
     for (size_t i = 0; i < ydoc_count(item); i++) {
         const char *k = ydoc_scalar(ydoc_key(item, i), NULL);
 
-        for (size_t j = 0; k && j < sizeof(rkey_types) / sizeof(rkey_types[0]); j++)
+        for (size_t j = 0; k && j < ARRAY_SIZE(rkey_types); j++)
             if (strcmp(k, rkey_types[j].key) == 0 && !(rkey_types[j].types & (1u << r->type)))
                 cfg_report(ld, ydoc_key(item, i), "key %s does not apply to a receiver of type %s",
                            cfg_quote(&q, k), type);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "base/container.h"
+
 struct ydoc_node {
     enum ydoc_kind kind;
     unsigned line;
@@ -446,7 +448,7 @@ bool ydoc_is_null(const struct ydoc_node *n)
 
     if (!ydoc_is_plain(n))
         return false;
-    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(nulls); i++) {
         if (strcmp(n->value, nulls[i]) == 0)
             return true;
     }

@@ -344,7 +344,7 @@ static void on_epoll(uv_poll_t *handle, int status, int events)
         log_err("http: the socket set failed: %s", uv_strerror(status));
         return;
     }
-    n = epoll_wait(h->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
+    n = epoll_wait(h->epfd, ev, (int)(ARRAY_SIZE(ev)), 0);
     for (int i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         int flags = 0;

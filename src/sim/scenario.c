@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/container.h"
 #include "sim/sim.h"
 
 const unsigned sim_bounds_ms[9] = {125, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
@@ -28,7 +29,7 @@ const struct sim_phase sim_phases[] = {
     {"second wave: slow recovery", SIM_EMPLOYMENT, 0.62, 0.20, 6.0, 1.0, 1.5, 0.8, false},
     {"second wave: slow recovery", SIM_TAX, 0.70, 0.14, 5.0, 1.0, 1.5, 0.8, false},
 };
-const size_t sim_nphases = sizeof(sim_phases) / sizeof(sim_phases[0]);
+const size_t sim_nphases = ARRAY_SIZE(sim_phases);
 
 static bool has(const char *s, const char *needle)
 {
