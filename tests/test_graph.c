@@ -1020,6 +1020,7 @@ START_TEST(test_config)
         {"graphs: {width: 50}\n", "\"width\": 50 out of range 200..4000"},
         {"graphs: {colour: red}\n", "unknown key \"colour\" in graphs"},
         {"graphs: {enabled: yes}\n", "\"enabled\": expected true or false"},
+        {"graphs: {lang: de}\n", "\"lang\": expected fr or en, found \"de\""},
     };
     char *dir = test_mkdtemp();
 

@@ -409,6 +409,26 @@ static void unknown_key(struct loader *ld, const struct ydoc_node *k, const stru
 
 /* ---- values ---- */
 
+/* "a, b or c" from a choice list (NULL-terminated). The text lives until the next call on the
+ * same thread (a configuration loads on one thread at a time: the loop at start, a pool thread
+ * on reload). */
+static const char *choices_text(const char *const *choices)
+{
+    static _Thread_local char buf[256];
+    size_t n = 0, len = 0;
+
+    while (choices[n])
+        n++;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof(buf); i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+                                i == 0       ? ""
+                                : i + 1 == n ? " or "
+                                             : ", ",
+                                choices[i]);
+    return buf;
+}
+
 static const char *type_name(const struct key *k)
 {
     switch (k->type) {
@@ -423,12 +443,7 @@ static const char *type_name(const struct key *k)
     case K_STATUS:
         return "a status set like 200-399, 2xx or 200,301-308";
     case K_CHOICE:
-        return k->choices == cfg_methods  ? "GET or HEAD"
-               : k->choices == ips        ? "any, v4 or v6"
-               : k->choices == cfg_rtypes ? "exec, webhook, smtp or alertmanager"
-               : k->choices == templates  ? "vigie, slack or mattermost"
-               : k->choices == starttls   ? "required or optional"
-                                          : "auto, 1.1 or 2";
+        return choices_text(k->choices);
     case K_HEADERS:
     case K_MAP:
     case K_SUB:
