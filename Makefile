@@ -52,14 +52,19 @@ TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
 ALL_CFLAGS := $(STD) $(WARN) $(WERROR) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LIB_SRC    := $(filter-out src/app/main.c,$(wildcard src/*/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC   := $(filter-out tests/testsrv.c tests/fakedns.c,$(wildcard tests/*.c))
+# tests/ mirrors src/: unit/<layer>/ the module suites, e2e/ the binary and the daemon whole,
+# faults/ the fault suites, harness/ the runner, the test server and their helpers.
+TEST_DIRS  := tests/harness tests/faults tests/e2e $(wildcard tests/unit/*)
+TEST_SRC   := $(filter-out tests/harness/testsrv.c tests/faults/fakedns.c,\
+                $(foreach d,$(TEST_DIRS),$(wildcard $(d)/*.c)))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/vigie
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -iquote src $(if $(filter tests/%,$<),$(TEST_CFLAGS)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -iquote src \
+	    $(if $(filter tests/%,$<),-iquote tests/harness -iquote tests/faults $(TEST_CFLAGS)) -c $< -o $@
 
 $(BUILD)/libvigie.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -67,12 +72,12 @@ $(BUILD)/libvigie.a: $(LIB_OBJ)
 $(BUILD)/vigie: $(BUILD)/src/app/main.o $(BUILD)/libvigie.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/testsrv: $(BUILD)/tests/testsrv.o
+$(BUILD)/testsrv: $(BUILD)/tests/harness/testsrv.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) -pthread
 
 # The fault suites' getaddrinfo shim (LD_PRELOAD into vigie run): no sanitizer inside, it only
 # forwards to the C library or sleeps.
-$(BUILD)/tests/fakedns.so: tests/fakedns.c
+$(BUILD)/tests/fakedns.so: tests/faults/fakedns.c
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(WARN) $(WERROR) -O2 -g -fPIC -shared -o $@ $< -ldl
 
@@ -167,28 +172,30 @@ bench: $(BUILD)/vigie $(BUILD)/bench-bare
 $(BUILD)/bench-bare: $(BUILD)/bench/bare.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Each test runs in its own process (Check's fork mode) with a timeout. tests/run-suites runs the
-# runner once per suite, TEST_JOBS suites at a time (they mostly wait on real daemons, servers and
+# Each test runs in its own process (Check's fork mode) with a timeout. tests/harness/run-suites
+# runs the runner once per suite, TEST_JOBS suites at a time (they mostly wait on real daemons, servers and
 # timers), each into $(BUILD)/tests/logs/<suite>.log, and prints every suite's summary, the
 # failures and the total.
 TEST_JOBS ?= 2
 test: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner
 	VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv VIGIE_SRCDIR=$(CURDIR) \
-	    tests/run-suites $(BUILD)/tests/runner $(BUILD)/tests/logs $(TEST_JOBS) tests/suites.h
+	    tests/harness/run-suites $(BUILD)/tests/runner $(BUILD)/tests/logs $(TEST_JOBS) \
+	    tests/harness/suites.h
 
-# The fault suites (tests/faults.h): the real daemon against misbehaving targets, disks,
+# The fault suites (tests/faults/faults.h): the real daemon against misbehaving targets, disks,
 # clocks and receivers; docs/RELIABILITY.md has the table. They mostly wait (a receiver down
 # for two minutes...): all at once.
 faults: $(BUILD)/vigie $(BUILD)/testsrv $(BUILD)/tests/runner $(BUILD)/tests/fakedns.so
 	VIGIE_TESTS=faults VIGIE_BIN=$(BUILD)/vigie VIGIE_TESTSRV=$(BUILD)/testsrv \
 	    VIGIE_FAKEDNS=$(BUILD)/tests/fakedns.so VIGIE_SRCDIR=$(CURDIR) \
-	    tests/run-suites $(BUILD)/tests/runner $(BUILD)/tests/faults-logs 3 tests/faults.h
+	    tests/harness/run-suites $(BUILD)/tests/runner $(BUILD)/tests/faults-logs 3 \
+	    tests/faults/faults.h
 
-# LeakSanitizer's suppressions (tests/lsan.supp: third-party leaks only) are in LSAN_OPTIONS,
-# which the runner, every test it forks and every process they start (vigie, its renderer)
+# LeakSanitizer's suppressions (tests/harness/lsan.supp: third-party leaks only) are in
+# LSAN_OPTIONS, which the runner, every test it forks and every process they start (vigie, its renderer)
 # inherit; the caller's LSAN_OPTIONS come after, and win.
 check-asan:
-	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/harness/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	    $(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
 	    VIGIE_TIMEOUT_SCALE=4 test
 
@@ -198,17 +205,18 @@ check-asan:
 valgrind:
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: make deps" >&2; exit 1; }
 	$(MAKE) BUILD=build-vg CFLAGS="-O1 -g" build-vg/vigie build-vg/testsrv build-vg/tests/runner
-	tests/valgrind.sh build-vg $(VG_SUITES)
+	tests/harness/valgrind.sh build-vg $(VG_SUITES)
 
 lint:
-	clang-format --dry-run --Werror src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c
+	clang-format --dry-run --Werror src/*/*.[ch] $(TEST_SRC) tests/*/*.h tests/faults/fakedns.c \
+	    tests/harness/testsrv.c tests/fuzz/*.c bench/*.c
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --std=c11 -Isrc src tests
 	@! grep -nE '\<(sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime) *\(' \
-	    src/*/*.[ch] tests/*.[ch] || { echo "lint: banned function" >&2; exit 1; }
+	    src/*/*.[ch] tests/*/*.[ch] tests/unit/*/*.c || { echo "lint: banned function" >&2; exit 1; }
 	tests/lint/layers.sh
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/app/main.d $(BUILD)/tests/testsrv.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/app/main.d $(BUILD)/tests/harness/testsrv.d
 
 endif
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the comparison table of docs/REPLAY.md (between its replay-table markers) from the
-# replay test (tests/test_report.c, test_replay): builds the tests, runs that case alone with
+# replay test (tests/unit/view/test_report.c, test_replay): builds the tests, runs that case alone with
 # VIGIE_REPLAY_TABLE pointing at a temporary file, and splices the table in.
 #   docs/tools/replay-table.sh            (BUILD=build-x to use another build directory)
 set -eu

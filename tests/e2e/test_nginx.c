@@ -209,7 +209,7 @@ static void make_certs(const char *dir)
 /* Everything but the servers: one worker, logs and temp paths in the prefix, the access log
  * format the tests read. */
 static const char CONF_HEAD[] =
-    "# written by tests/test_nginx.c\n"
+    "# written by tests/e2e/test_nginx.c\n"
     "worker_processes 1;\n"
     "pid @DIR@/nginx.pid;\n"
     "error_log @DIR@/error.log info;\n"

@@ -481,7 +481,7 @@ START_TEST(test_heap)
 }
 END_TEST
 
-Suite *units_suite(void); /* called by tests/runner.c */
+Suite *units_suite(void); /* called by tests/harness/runner.c */
 
 Suite *units_suite(void)
 {

@@ -1,16 +1,16 @@
 /* Fault suite, network side (`make faults`; docs/RELIABILITY.md holds the table).
  *
- * Each case runs the real `vigie run` against misbehaving loopback targets (tests/testsrv.c)
- * with several faulty probes and healthy controls in one run, then asserts, for every faulty
- * probe: the error class of every sample (the daemon's debug line per sample, its "down" log
- * line) and that every check ended within its timeout (the total time of that line; and the
- * scheduler missed no tick); that the RRD file recorded each of those checks as up = 0; for
- * every control: up = 1 on every row, no row lost (known rows, contiguous, as many as the run
- * allows and at least as many as the samples logged); and that the daemon exits 0 with the
+ * Each case runs the real `vigie run` against misbehaving loopback targets
+ * (tests/harness/testsrv.c) with several faulty probes and healthy controls in one run, then
+ * asserts, for every faulty probe: the error class of every sample (the daemon's debug line per
+ * sample, its "down" log line) and that every check ended within its timeout (the total time of
+ * that line; and the scheduler missed no tick); that the RRD file recorded each of those checks as
+ * up = 0; for every control: up = 1 on every row, no row lost (known rows, contiguous, as many as
+ * the run allows and at least as many as the samples logged); and that the daemon exits 0 with the
  * loop closed, every sample written (stats: rrd_written = completed, rrd_dropped = 0).
  *
  * DNS: there is no network in CI and whatever resolver there is must not decide the outcome,
- * so vigie runs with tests/fakedns.c in LD_PRELOAD (built by `make faults`, path in
+ * so vigie runs with tests/faults/fakedns.c in LD_PRELOAD (built by `make faults`, path in
  * $VIGIE_FAKEDNS): nxdomain.vigie.test fails, blackhole.vigie.test never answers,
  * loopback.vigie.test is 127.0.0.1 (a control proving the shim is loaded).
  *
@@ -33,7 +33,7 @@
 
 #include "testutil.h"
 
-/* tests/faults.h is not in testutil.h (only the module suites are). */
+/* tests/faults/faults.h is not in testutil.h (only the module suites are). */
 Suite *faults_net_suite(void);
 
 /* Extra time a check may take past its timeout before it counts as stuck: the loop wakes up a

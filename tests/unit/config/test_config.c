@@ -1039,7 +1039,7 @@ START_TEST(test_diag_cap)
 }
 END_TEST
 
-Suite *config_suite(void); /* called by tests/runner.c */
+Suite *config_suite(void); /* called by tests/harness/runner.c */
 
 Suite *config_suite(void)
 {

@@ -1,7 +1,7 @@
 /* The test runner: every module's suite in one Check SRunner, each test forked into its own
  * process with a timeout. CK_RUN_SUITE=name / CK_RUN_CASE=name select a part.
- * VIGIE_TESTS=faults runs the fault suites of tests/faults.h instead (`make faults`): the real
- * daemon against misbehaving targets, disks and receivers, minutes rather than seconds. */
+ * VIGIE_TESTS=faults runs the fault suites of tests/faults/faults.h instead (`make faults`): the
+ * real daemon against misbehaving targets, disks and receivers, minutes rather than seconds. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

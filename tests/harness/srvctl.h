@@ -1,4 +1,4 @@
-/* srvctl — start and stop the loopback test server (tests/testsrv.c) from the tests.
+/* srvctl — start and stop the loopback test server (tests/harness/testsrv.c) from the tests.
  *
  * The server runs as a child process with a pipe on its stdin: it exits when that pipe closes,
  * so it cannot outlive the test process even when Check kills a test on timeout. Its listeners

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make valgrind`: the test suite with every process we own under valgrind memcheck.
 #
-#   tests/valgrind.sh BUILD_DIR [SUITE...]      (default: every suite of tests/suites.h)
+#   tests/harness/valgrind.sh BUILD_DIR [SUITE...]      (default: every suite of tests/harness/suites.h)
 #
 # The runner runs under valgrind with --trace-children=yes, so three kinds of process are checked,
 # each writing its own log (DIR/<suite>/vg.<pid>.log):
@@ -23,17 +23,17 @@
 # Suites run one at a time (CK_RUN_SUITE). Everything is 20-50x slower: VIGIE_TIMEOUT_SCALE (the
 # tests' own waits and Check timeouts) defaults to 20; tests that assert timing may fail for
 # slowness, which the per-suite summary shows as Check failures with no memcheck error.
-# tests/valgrind.supp suppresses only what is inside third-party libraries (each entry says why).
+# tests/harness/valgrind.supp suppresses only what is inside third-party libraries (each entry says why).
 set -u
 
-build=${1:?usage: tests/valgrind.sh BUILD_DIR [SUITE...]}
+build=${1:?usage: tests/harness/valgrind.sh BUILD_DIR [SUITE...]}
 shift
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
 out=${VG_DIR:-$build/valgrind}
 VG_EXIT=99
 if [ $# -eq 0 ]; then
-    set -- $(sed -n 's/^SUITE(\([a-z_]*\))$/\1/p' "$src/tests/suites.h")
+    set -- $(sed -n 's/^SUITE(\([a-z_]*\))$/\1/p' "$src/tests/harness/suites.h")
 fi
 
 export VIGIE_BIN="$build/vigie" VIGIE_TESTSRV="$build/testsrv" VIGIE_SRCDIR="$src"
@@ -55,7 +55,7 @@ for s in "$@"; do
         --trace-children-skip='/usr/*,/bin/*,/sbin/*,*.sh' \
         --error-exitcode=$VG_EXIT --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --track-fds=yes --num-callers=30 \
-        --suppressions="$src/tests/valgrind.supp" --gen-suppressions=all \
+        --suppressions="$src/tests/harness/valgrind.supp" --gen-suppressions=all \
         --log-file="$d/vg.%p.log" "$build/tests/runner" >"$d/runner.out" 2>&1
     rc=$?
     t1=$(date +%s)
