@@ -1,0 +1,103 @@
+/* rrdw_int.h — what the two sides of the RRD writer hand to each other: the job.
+ *
+ * The loop side (rrdw.c) fills a `struct job` with copies of everything the worker needs and
+ * queues it; the worker side (rrdfile.c, rrdfile_work) writes it into the files and records
+ * what happened in it; back on the loop thread, rrdw.c takes it back. Private to rrdw.c and
+ * rrdfile.c. */
+#ifndef VIGIE_RRDW_INT_H
+#define VIGIE_RRDW_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "store/schema.h"
+
+#define NFILES SCHEMA_NFILES /* per probe: the criterion file, the phases file */
+#define F_CRIT SCHEMA_CRIT
+#define F_PHASES SCHEMA_PHASES
+#define DONE_ALL ((1u << NFILES) - 1)
+#define S_STALE (1u << NFILES) /* sample flag: skipped as stale by the criterion file */
+
+#define MSG_LEN 512
+
+/* What a sample says. Durations are microseconds, -1 when unknown (written as U). */
+enum kind { K_OK, K_FAILED, K_FLAGGED, K_MISSED };
+
+struct sample {
+    int64_t t; /* the step boundary it is written at */
+    int64_t total_us, response_us, dns_us, connect_us, tls_us, ttfb_us;
+    uint32_t step;
+    uint8_t kind; /* enum kind */
+    uint8_t done; /* bit F_CRIT, bit F_PHASES: already in that file; S_STALE */
+};
+
+/* Why a write failed. Each is logged once per file until the file works again. */
+enum cause {
+    C_NONE,
+    C_DIR,     /* the directory cannot be created or is not one */
+    C_ACCESS,  /* permission denied, read-only file system */
+    C_NOSPACE, /* disk full, quota */
+    C_IO,      /* the file exists but cannot be looked at */
+    C_CORRUPT, /* the file is not a readable RRD */
+    C_MOVE,    /* a file of another layout could not be moved aside */
+    C_CREATE,  /* rrd_create_r2 failed */
+    C_UPDATE,  /* rrd_update_r failed */
+    C__COUNT
+};
+
+struct rrdw;
+struct wfile;
+
+/* What the worker needs to create files. */
+struct layout {
+    struct schema_keep keep;
+    const char *daemon; /* rrdcached's address, NULL: librrd writes the files itself */
+    bool local;         /* the files are on this machine (no daemon, or a unix socket) */
+};
+
+/* One file's part of a job: in, what the worker needs; out, what happened. */
+struct jpart {
+    const char *path;
+    int64_t last;        /* in/out: its last update, 0 unknown */
+    uint32_t ready_step; /* in/out: step it was verified for, 0 none */
+    bool tried;          /* out: it was missing samples of the job */
+    uint64_t written;    /* out: samples written into it */
+    enum cause cause;    /* out: its first failure, C_NONE if none */
+    const char *where;   /* out: what failed: its path, or the directory */
+    char msg[MSG_LEN];
+    char *moved_to;                 /* allocated by the worker when the file was moved aside */
+    uint32_t moved_step, moved_for; /* its step, the new step */
+    int64_t back_from, back_to;     /* out: looked at again, its last update had gone back */
+    uint64_t back_n;                /* ... by this many steps: samples written, then lost */
+};
+
+/* One probe's part of a job. One allocation: the samples, then the strings. */
+struct jfile {
+    struct wfile *f; /* for job_done only: the worker never follows it */
+    const char *id, *dir;
+    uint64_t since;
+    uint64_t stale; /* out: samples skipped as not newer than the criterion file */
+    struct jpart part[NFILES];
+    size_t n;
+    struct sample s[];
+};
+
+struct job {
+    uv_work_t req;
+    struct rrdw *w; /* for job_done only */
+    struct layout lay;
+    bool final;
+    bool daemon_down; /* out: rrdcached could not be reached, nothing was tried */
+    char daemon_msg[MSG_LEN];
+    size_t n;
+    struct jfile *files[];
+};
+
+/* The uv_work_cb of a job (thread-pool thread): writes its samples into the files, marking
+ * each sample's `done` bits, and fills the out fields of its jfiles and jparts. Reads and
+ * writes only the job. */
+void rrdfile_work(uv_work_t *req);
+
+#endif
