@@ -465,6 +465,35 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* Any failing setopt is remembered; they all run so the first error is not masked. */
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        CURLcode c_ = curl_easy_setopt(e, opt, val);                                               \
+        if (c_ != CURLE_OK && rc == CURLE_OK)                                                      \
+            rc = c_;                                                                               \
+    } while (0)
+
+/* What every transfer sets: its URL, its owner, its error text, its body sink, the protocols it
+ * may use, no proxy from the environment (the service is measured, not a proxy named in
+ * http_proxy), and no wait for the resolver thread of a timed-out lookup (that wait would block
+ * the loop). */
+static CURLcode set_base(struct xfer *x, const char *url, const char *protocols)
+{
+    CURL *e = x->easy;
+    CURLcode rc = CURLE_OK;
+
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_PROTOCOLS_STR, protocols);
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_QUICK_EXIT, 1L);
+    return rc;
+}
+
 static int setup(struct xfer *x, const struct httpc_req *r)
 {
     CURL *e = x->easy;
@@ -487,25 +516,8 @@ static int setup(struct xfer *x, const struct httpc_req *r)
             return -ENOMEM;
         x->hdrs = l;
     }
-/* Any failing setopt is remembered; they all run so the first error is not masked. */
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        CURLcode c_ = curl_easy_setopt(e, opt, val);                                               \
-        if (c_ != CURLE_OK && rc == CURLE_OK)                                                      \
-            rc = c_;                                                                               \
-    } while (0)
-    SET(CURLOPT_URL, r->url);
-    SET(CURLOPT_PRIVATE, x);
-    SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    rc = set_base(x, r->url, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    /* Measure the service, not a proxy named in the environment (http_proxy, ...). */
-    SET(CURLOPT_PROXY, "");
-    /* Never wait for the resolver thread of a timed-out lookup: that wait would block the loop. */
-    SET(CURLOPT_QUICK_EXIT, 1L);
     /* Configured headers may carry tokens, and libcurl sends custom headers (all but
      * Authorization and Cookie) to whatever host a redirect names: a request with headers
      * follows no redirect, its first answer is judged. */
@@ -534,7 +546,6 @@ static int setup(struct xfer *x, const struct httpc_req *r)
         SET(CURLOPT_CAINFO, r->ca_file);
     /* Also for http URLs: they may redirect to https. */
     SET(CURLOPT_CERTINFO, 1L);
-#undef SET
     if (rc != CURLE_OK) {
         char url[RESULT_URL_MAX];
 
@@ -651,21 +662,7 @@ static int setup_send(struct xfer *x, const struct httpc_send *r)
             return -ENOMEM;
         x->rcpt = l;
     }
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        CURLcode c_ = curl_easy_setopt(e, opt, val);                                               \
-        if (c_ != CURLE_OK && rc == CURLE_OK)                                                      \
-            rc = c_;                                                                               \
-    } while (0)
-    SET(CURLOPT_URL, r->url);
-    SET(CURLOPT_PRIVATE, x);
-    SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_PROTOCOLS_STR, smtp ? "smtp,smtps" : "http,https");
-    SET(CURLOPT_PROXY, "");
-    SET(CURLOPT_QUICK_EXIT, 1L);
+    rc = set_base(x, r->url, smtp ? "smtp,smtps" : "http,https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     /* A connection of its own, never kept: libcurl 7.88 hands a STARTTLS-required transfer a
      * cached cleartext connection to the same server (left by a starttls: optional receiver)

@@ -135,6 +135,22 @@ static void find_last(const struct fetch *f, struct rrdq_summary *out)
     }
 }
 
+/* The path of probe id's criterion file into path, once it exists and rrdcached (when
+ * RRDCACHED_ADDRESS is set) has written its cached values into it. 0 or a negative errno. */
+static int crit_file(char *path, size_t len, const char *rrd_dir, const char *id, char *err,
+                     size_t errlen)
+{
+    if (!schema_path(path, len, rrd_dir, id, SCHEMA_CRIT))
+        return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
+    if (access(path, F_OK) != 0)
+        return set_error(err, errlen, -ENOENT, "%s: no such file", path);
+    rrd_clear_error();
+    if (rrdc_flush_if_daemon(NULL, path) != 0)
+        return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
+                         rrd_get_error());
+    return 0;
+}
+
 int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
                  struct rrdq_summary *out, char *err, size_t errlen)
 {
@@ -157,15 +173,8 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
     out->availability = out->median_ms = out->p95_ms = out->last_total_ms = NAN;
     for (int i = 0; i < SCHEMA_NBUCKETS; i++)
         out->le[i] = NAN;
-    if (!schema_path(path, sizeof(path), rrd_dir, id, SCHEMA_CRIT))
-        return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
-    if (access(path, F_OK) != 0)
-        return set_error(err, errlen, -ENOENT, "%s: no such file", path);
-    /* Through rrdcached (RRDCACHED_ADDRESS set): its cached values go to the file first. */
-    rrd_clear_error();
-    if (rrdc_flush_if_daemon(NULL, path) != 0)
-        return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
-                         rrd_get_error());
+    if ((rc = crit_file(path, sizeof(path), rrd_dir, id, err, errlen)) != 0)
+        return rc;
     /* rrd_info_r formats the whole header (hundreds of strings): a caller that reads the same
      * file again says the step it found last time. */
     hinted = *step != 0;
@@ -239,15 +248,8 @@ int rrdq_totals(const char *rrd_dir, const char *id, time_t start, time_t end,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!schema_path(path, sizeof(path), rrd_dir, id, SCHEMA_CRIT))
-        return set_error(err, errlen, -ENAMETOOLONG, "%s: path too long", id);
-    if (access(path, F_OK) != 0)
-        return set_error(err, errlen, -ENOENT, "%s: no such file", path);
-    /* Through rrdcached (RRDCACHED_ADDRESS set): its cached values go to the file first. */
-    rrd_clear_error();
-    if (rrdc_flush_if_daemon(NULL, path) != 0)
-        return set_error(err, errlen, -EIO, "%s: flush through rrdcached: %s", path,
-                         rrd_get_error());
+    if ((rc = crit_file(path, sizeof(path), rrd_dir, id, err, errlen)) != 0)
+        return rc;
     base = base_step(path);
     if (base == 0)
         return set_error(err, errlen, -EIO, "%s: cannot read its step", path);
