@@ -180,6 +180,7 @@ static const char *const period_ids[] = {"day", "week", "month", "quarter", "yea
 
 struct words {
     const char *lang;
+    bool comma; /* numbers as French writes them: a decimal comma, a no-break space before % */
     const char *title, *intro, *heading, *caption, *generated, *js_off, *skip;
     const char *col[9];
     const char *state[DASH_STATE__COUNT];
@@ -198,6 +199,7 @@ struct words {
 
 static const struct words fr = {
     .lang = "fr",
+    .comma = true,
     .title = "vigie — disponibilité et rapidité des démarches en ligne",
     .intro = "Chaque démarche vérifiée par vigie : son état au dernier contrôle, sa disponibilité "
              "et son temps de réponse, notés selon le critère de l’Observatoire.",
@@ -348,7 +350,7 @@ static void fmt_time(char *buf, size_t len, time_t t)
 /* French writes a decimal comma. */
 static void decimal(char *s, const struct words *wd)
 {
-    if (wd == &fr)
+    if (wd->comma)
         for (; *s; s++)
             if (*s == '.')
                 *s = ',';
@@ -359,7 +361,7 @@ static void fmt_avail(char *buf, size_t len, double a, const struct words *wd)
 {
     char pct[32];
 
-    snprintf(buf, len, wd == &fr ? "%s\u00a0%%" : "%s%%", criterion_pct(pct, sizeof(pct), a, 2));
+    snprintf(buf, len, wd->comma ? "%s\u00a0%%" : "%s%%", criterion_pct(pct, sizeof(pct), a, 2));
     decimal(buf, wd);
 }
 
@@ -922,7 +924,7 @@ static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct
             } else {
                 char num[64];
 
-                snprintf(num, sizeof(num), wd == &fr ? "%.1f\u00a0%%" : "%.1f%%", share * 100.0);
+                snprintf(num, sizeof(num), wd->comma ? "%.1f\u00a0%%" : "%.1f%%", share * 100.0);
                 decimal(num, wd);
                 sbuf_printf(b, "<td class=\"num\" data-v=\"%.6f\">%s</td>", share, num);
             }
