@@ -175,17 +175,14 @@ static void sb_pct(struct sbuf *b, const char *s)
 
 /* ---- words (HTML: written as they are, so a literal "<" is "&lt;") ---- */
 
-static const char *const period_ids[] = {"day", "week", "month", "quarter", "year"};
-#define NPERIODS (sizeof(period_ids) / sizeof(period_ids[0]))
-
 struct words {
     const char *lang;
     bool comma; /* numbers as French writes them: a decimal comma, a no-break space before % */
     const char *title, *intro, *heading, *caption, *generated, *js_off, *skip;
     const char *col[9];
     const char *state[DASH_STATE__COUNT];
-    const char *cls[4]; /* none green yellow red */
-    const char *period[NPERIODS];
+    const char *cls[4];                 /* none green yellow red */
+    const char *period[GRAPH_NPERIODS]; /* graph_period_name's order */
     const char *win[DASH_NWIN];
     const char *overview, *overview_alt, *groups, *group, *probes, *graphs, *other_periods;
     const char *report;
@@ -627,14 +624,14 @@ static void graph_links(struct sbuf *b, const struct words *wd, const char *pref
                         unsigned formats)
 {
     sbuf_puts(b, "<ul class=\"inline\">");
-    for (size_t p = 0; p < NPERIODS; p++) {
+    for (enum graph_period p = GRAPH_DAY; p < GRAPH_NPERIODS; p++) {
         sbuf_puts(b, "<li><a href=\"");
         html_esc(b, prefix);
-        sbuf_printf(b, "%s.%s\">%s</a>", period_ids[p], img_ext(formats), wd->period[p]);
+        sbuf_printf(b, "%s.%s\">%s</a>", graph_period_name(p), img_ext(formats), wd->period[p]);
         if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
             sbuf_puts(b, " (<a href=\"");
             html_esc(b, prefix);
-            sbuf_printf(b, "%s.svg\">%s</a>)", period_ids[p], wd->svg);
+            sbuf_printf(b, "%s.svg\">%s</a>)", graph_period_name(p), wd->svg);
         }
         sbuf_puts(b, "</li>");
     }
@@ -944,7 +941,7 @@ static void probe_graphs(struct sbuf *b, const struct probe *p, const struct wor
         return;
     sbuf_printf(b, "<section aria-labelledby=\"h-graphs\"><h2 id=\"h-graphs\">%s</h2>\n",
                 wd->graphs);
-    for (size_t per = 0; per < NPERIODS; per++) {
+    for (enum graph_period per = GRAPH_DAY; per < GRAPH_NPERIODS; per++) {
         sbuf_printf(b, "<h3>%s</h3><div class=\"graphs\">", wd->period[per]);
         for (size_t k = 0; k < 2; k++) {
             const char *title = k ? wd->avail_graph : wd->latency;
@@ -952,14 +949,14 @@ static void probe_graphs(struct sbuf *b, const struct probe *p, const struct wor
 
             sbuf_puts(b, "<figure><img loading=\"lazy\" src=\"");
             html_esc(b, p->id);
-            sbuf_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], period_ids[per],
+            sbuf_printf(b, "-%s-%s.%s\" alt=\"%s %s — ", kinds[k], graph_period_name(per),
                         img_ext(formats), alt, wd->period[per]);
             html_esc(b, p->name);
             sbuf_printf(b, "\"><figcaption>%s, %s", title, wd->period[per]);
             if ((formats & DASH_PNG) && (formats & DASH_SVG)) {
                 sbuf_puts(b, " — <a href=\"");
                 html_esc(b, p->id);
-                sbuf_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], period_ids[per], wd->svg);
+                sbuf_printf(b, "-%s-%s.svg\">%s</a>", kinds[k], graph_period_name(per), wd->svg);
             }
             sbuf_puts(b, "</figcaption></figure>");
         }
