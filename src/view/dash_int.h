@@ -1,11 +1,15 @@
 /* dash_int — what the files of the dashboard share (not for other modules).
  *
- *   view/dash.c      dash.h: the rows, dash_collect, dash_write and the daemon's refresh job;
+ *   view/dash.c      dash.h: the rows, dash_collect, dash_write (which probe pages are due) and
+ *                    the daemon's refresh job;
+ *   view/dashpage.c  the HTML of index.html and probe/<id>.html, each written atomically;
  *   view/dashtext.c  the fixed text of the pages: the words (fr, en), the style, the script. */
 #ifndef VIGIE_DASH_INT_H
 #define VIGIE_DASH_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include "base/lang.h"
 #include "view/dash.h"
@@ -41,5 +45,20 @@ extern const char dash_css[];
 /* The index's script: sorting by column (buttons added to the headers), filters by group and
  * state, the view kept in the fragment (#group=…&state=…&sort=col&dir=asc|desc). */
 extern const char dash_script[];
+
+/* The message of a failure into err (NUL-terminated within errlen); nothing when err is NULL or
+ * errlen 0. */
+void dash_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes dir/index.html (every row, worst first, the groups, the overview graph when `formats`
+ * is not 0), atomically. The rows are read, never changed. Returns 0 or a negative errno, with
+ * the message in err (dash_err). */
+int dash_write_index(const char *dir, const struct dash_row *rows, size_t n, const struct words *wd,
+                     unsigned formats, time_t now, char *err, size_t errlen);
+
+/* Writes dir/probe/<id>.html for row r (dir/probe must exist), atomically. Returns 0 or a
+ * negative errno, with the message in err (dash_err). */
+int dash_write_probe(const char *dir, const struct dash_row *r, const struct words *wd,
+                     unsigned formats, time_t now, char *err, size_t errlen);
 
 #endif
