@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/container.h"
 #include "base/fsx.h"
 #include "base/html.h"
 #include "base/sbuf.h"
@@ -533,7 +534,7 @@ static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct
                 "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
                 "<th scope=\"col\">%s</th>",
                 wd->summary, wd->summary, wd->window, wd->availability, wd->median, wd->p95);
-    for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++)
+    for (size_t u = 0; u < ARRAY_SIZE(under); u++)
         sbuf_printf(b, "<th scope=\"col\">%s %u\u00a0ms</th>", wd->under, under[u]);
     sbuf_printf(b, "<th scope=\"col\">%s</th></tr></thead><tbody>\n", wd->checks);
     for (int w = 0; w < DASH_NWIN; w++) {
@@ -544,7 +545,7 @@ static void probe_summary(struct sbuf *b, const struct dash_row *r, const struct
         cell_indicator(b, sum_avail(r, w), false, wd);
         cell_indicator(b, sum_median(r, w), true, wd);
         cell_indicator(b, sum_p95(r, w), true, wd);
-        for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++) {
+        for (size_t u = 0; u < ARRAY_SIZE(under); u++) {
             double share = NAN;
 
             for (int k = 0; ok && k < SCHEMA_NBUCKETS; k++)
