@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,9 +247,22 @@ START_TEST(test_sigterm_and_unusable_dir)
     snprintf(aside, sizeof(aside), "%s/rrd.aside", dir);
     pid = test_spawn_vigie(argv, errlog);
 
-    /* Let it create its files, then make the directory unusable for ~3 s: its path becomes a
-     * regular file (this fails for root too, unlike chmod). */
+    /* Let it create its files (their first write: about 2 s here, later on a loaded machine or
+     * under a sanitizer), then make the directory unusable for ~3 s: its path becomes a regular
+     * file (this fails for root too, unlike chmod). */
     test_sleep_ms(2500);
+    for (int waited = 0; waited < test_timeout(20) * 10; waited++) {
+        char p[1100];
+        bool all = true;
+
+        for (size_t k = 0; k < 4; k++) {
+            snprintf(p, sizeof(p), "%s/%s%s", rrd, ids[k / 2], k % 2 ? ".phases.rrd" : ".rrd");
+            all = all && access(p, F_OK) == 0;
+        }
+        if (all)
+            break;
+        test_sleep_ms(100);
+    }
     ck_assert_int_eq(rename(rrd, aside), 0);
     free(test_write(dir, "rrd", "not a directory\n"));
     test_sleep_ms(3000);
