@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "base/fsx.h"
+#include "base/lang.h"
 #include "net/url.h"
 #include "sim/sim.h"
 #include "sim/sim_int.h"
@@ -374,7 +375,7 @@ int sim_write_config(const struct sim *s, const char *dir, const struct sim_writ
                 "graphs: {enabled: true, interval: %llums, formats: [png], lang: %s, "
                 "width: %ld, height: %ld}\n",
                 (unsigned long long)(w->graphs_ms ? w->graphs_ms : 10000),
-                cfg->graphs.lang ? "en" : "fr", cfg->graphs.width, cfg->graphs.height);
+                lang_name(cfg->graphs.lang), cfg->graphs.width, cfg->graphs.height);
     }
     if (w->local_receiver) {
         drop[nd++] = "receivers";
