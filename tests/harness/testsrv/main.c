@@ -90,6 +90,8 @@
  * `struct conn`, so a delayed or silent request costs a sleeping thread and nothing else.
  * 1,500 simultaneous connections are fine: RLIMIT_NOFILE is raised to its hard limit.
  */
+#include "testsrv_int.h"
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -118,7 +120,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_MAX (64 * 1024)      /* request head cap */
 #define CHUNK (16 * 1024)         /* body streaming unit */
 #define HUGE_HEADER (200 * 1024)  /* mode=hugeheader: length of the header line */
 #define MAX_HEADERS 32            /* header= parameters kept */
@@ -126,57 +127,6 @@
 #define BACKLOG 4096
 #define LINGER_MS 2000   /* how long a closing connection waits for the client's FIN */
 #define STOP_WAIT_MS 500 /* how long shutdown waits for connection threads */
-
-enum listener_kind {
-    L_HTTP,
-    L_HTTPS,
-    L_EXPIRED,
-    L_WRONGHOST,
-    L_SOON,
-    L_SELFSIGNED,
-    L_STALL,
-    L_SMTP,
-    L_SMTPS,
-    L_SMTPPLAIN,
-    L_COUNT
-};
-
-struct server;
-
-struct listener {
-    int fd;
-    int port;
-    SSL_CTX *ctx;      /* NULL: plain TCP */
-    int stall;         /* never answer */
-    int smtp;          /* speak SMTP */
-    SSL_CTX *starttls; /* SMTP: offered with STARTTLS (borrowed) */
-    struct server *srv;
-};
-
-/* The root object. Connection threads only read it, except the registry under `lock`. */
-struct server {
-    struct listener l[L_COUNT];
-    int refused_fd; /* bound, never listening: connections to it are refused */
-    int refused_port;
-    const char *dir;     /* --dir: recorded mails and webhook requests go there */
-    atomic_uint records; /* numbering of the recorded files */
-    pthread_attr_t attr;
-    /* Registry of the sockets owned by connection threads, so that shutdown can wake them. A
-     * thread clears its slot before closing its fd, so a set slot is always an open socket. */
-    pthread_mutex_t lock;
-    int nconns;
-    unsigned char *active; /* active[fd] != 0 while a connection thread owns fd */
-    size_t nactive;
-};
-
-/* One client connection, owned by its thread. */
-struct conn {
-    int fd;
-    SSL *ssl; /* NULL on plain listeners */
-    struct listener *l;
-    char *buf;  /* HEAD_MAX bytes: request head(s) */
-    size_t len; /* bytes in buf */
-};
 
 enum mode {
     MODE_NORMAL,
@@ -217,69 +167,6 @@ static atomic_ulong cycle_count[CYCLE_SLOTS];
 /* Written to by the signal handler, read by the main poll loop. */
 static int sig_pipe[2] = {-1, -1};
 
-/* ---- small helpers ---------------------------------------------------------------------- */
-
-static void die(const char *what)
-{
-    fprintf(stderr, "testsrv: %s\n", what);
-    ERR_print_errors_fp(stderr);
-    exit(1);
-}
-
-static struct timespec mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts;
-}
-
-static void ts_add_ms(struct timespec *ts, long ms)
-{
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static long ts_diff_ms(struct timespec a, struct timespec b)
-{
-    return (long)(a.tv_sec - b.tv_sec) * 1000 + (a.tv_nsec - b.tv_nsec) / 1000000L;
-}
-
-/* Sleeps until the absolute CLOCK_MONOTONIC time `when`: precise, immune to signals and drift. */
-static void sleep_until(const struct timespec *when)
-{
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, when, NULL) == EINTR)
-        ;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* strtoll with full-string and range checks; 0 or -1. */
-static int parse_num(const char *s, long long min, long long max, long long *out)
-{
-    char *end;
-    long long v;
-
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int hexval(int ch)
 {
     if (ch >= '0' && ch <= '9')
@@ -313,46 +200,6 @@ static void pct_decode(char *s)
 static int has_crlf(const char *s)
 {
     return strpbrk(s, "\r\n") != NULL;
-}
-
-/* A growable string for response heads. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (!b->p || b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
-        char *p = realloc(b->p, cap);
-
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-        va_start(ap, fmt);
-        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
 }
 
 static const char *reason(int status)
@@ -400,7 +247,7 @@ static const char *reason(int status)
 /* ---- connection I/O ------------------------------------------------------------------------- */
 
 /* Reads up to n bytes: > 0 bytes read, 0 end-of-file, -1 error. */
-static ssize_t conn_read(struct conn *c, void *p, size_t n)
+ssize_t conn_read(struct conn *c, void *p, size_t n)
 {
     if (c->ssl) {
         int r = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
@@ -422,7 +269,7 @@ static ssize_t conn_read(struct conn *c, void *p, size_t n)
 }
 
 /* Writes all n bytes: 0 or -1. */
-static int conn_write(struct conn *c, const void *p, size_t n)
+int conn_write(struct conn *c, const void *p, size_t n)
 {
     const char *s = p;
 
@@ -449,13 +296,13 @@ static int conn_write(struct conn *c, const void *p, size_t n)
     return 0;
 }
 
-static int conn_puts(struct conn *c, const char *s)
+int conn_puts(struct conn *c, const char *s)
 {
     return conn_write(c, s, strlen(s));
 }
 
 /* Writes n copies of ch, CHUNK bytes at a time. */
-static int conn_fill(struct conn *c, int ch, long long n)
+int conn_fill(struct conn *c, int ch, long long n)
 {
     char chunk[CHUNK];
 
@@ -471,7 +318,7 @@ static int conn_fill(struct conn *c, int ch, long long n)
 }
 
 /* Reads and discards until the client closes (or an error); never writes. */
-static void conn_drain(struct conn *c)
+void conn_drain(struct conn *c)
 {
     char tmp[4096];
 
@@ -490,7 +337,7 @@ static void registry_add(struct server *srv, int fd)
     pthread_mutex_unlock(&srv->lock);
 }
 
-static void registry_del(struct server *srv, int fd)
+void registry_del(struct server *srv, int fd)
 {
     pthread_mutex_lock(&srv->lock);
     srv->nconns--;
@@ -518,14 +365,6 @@ static int registry_count(struct server *srv)
     pthread_mutex_unlock(&srv->lock);
     return n;
 }
-
-/* How a connection ends (CLOSE_NOT: it does not, the next request follows). */
-enum close_how {
-    CLOSE_NOT,
-    CLOSE_GRACEFUL, /* close_notify, FIN, then wait a little for the client's FIN */
-    CLOSE_ABORT,    /* just close (client gone, or protocol error on its side) */
-    CLOSE_RESET,    /* SO_LINGER 0: the peer sees a TCP RST */
-};
 
 /* Ends the connection and frees it. The registry slot is cleared before the fd is closed. */
 static void conn_free(struct conn *c, enum close_how how)
@@ -568,7 +407,7 @@ static void conn_free(struct conn *c, enum close_how how)
 
 /* Writes DIR/<prefix>-N<ext> (N from 1) from two pieces, through a temporary name so a reader
  * never sees a partial file. 0 or -1. */
-static int record(struct server *srv, const char *prefix, const char *ext, const char *a,
+int server_record(struct server *srv, const char *prefix, const char *ext, const char *a,
                   size_t alen, const char *b, size_t blen)
 {
     unsigned n = atomic_fetch_add(&srv->records, 1) + 1;
@@ -610,7 +449,7 @@ static long long head_content_length(const char *head, size_t len)
 }
 
 /* Reads a POST body (what followed the head in c->buf, then the rest). Caller frees *body. */
-static int read_post_body(struct conn *c, size_t head_len, char **body, size_t *blen)
+int webhook_read_body(struct conn *c, size_t head_len, char **body, size_t *blen)
 {
     long long want = head_content_length(c->buf, head_len);
     size_t have = c->len - head_len;
@@ -1048,7 +887,7 @@ static enum close_how serve_one(struct conn *c)
         return CLOSE_GRACEFUL;
     }
     if (rq.post) {
-        if (read_post_body(c, (size_t)head_len, &post, &post_len) < 0) {
+        if (webhook_read_body(c, (size_t)head_len, &post, &post_len) < 0) {
             req_fini(&rq);
             send_error(c, 400, "");
             return CLOSE_GRACEFUL;
@@ -1066,9 +905,8 @@ static enum close_how serve_one(struct conn *c)
         ts_add_ms(&t0, rq.delay);
         sleep_until(&t0);
     }
-    if (post && rq.status >= 200 && rq.status <= 299 && strncmp(rq.path, "/sink", 5) == 0 &&
-        rq.mode == MODE_NORMAL)
-        record(c->l->srv, "sink", ".req", c->buf, (size_t)head_len, post, post_len);
+    if (post && rq.mode == MODE_NORMAL)
+        webhook_record(c, rq.path, rq.status, (size_t)head_len, post, post_len);
     free(post);
     switch (rq.mode) {
     case MODE_SILENCE:
@@ -1095,6 +933,22 @@ static enum close_how serve_one(struct conn *c)
         c->len -= (size_t)head_len;
         memmove(c->buf, c->buf + head_len, c->len);
     }
+    return how;
+}
+
+void webhook_record(struct conn *c, const char *path, int status, size_t head_len, const char *body,
+                    size_t blen)
+{
+    if (status >= 200 && status <= 299 && strncmp(path, "/sink", 5) == 0)
+        server_record(c->l->srv, "sink", ".req", c->buf, head_len, body, blen);
+}
+
+enum close_how http_serve(struct conn *c)
+{
+    enum close_how how;
+
+    while ((how = serve_one(c)) == CLOSE_NOT)
+        ;
     return how;
 }
 
@@ -1198,7 +1052,7 @@ static int smtp_reply(struct conn *c, const char *s)
 }
 
 /* Serves one SMTP session. */
-static enum close_how smtp_serve(struct conn *c)
+enum close_how smtp_serve(struct conn *c)
 {
     char *line = malloc(SMTP_LINE);
     struct sbuf env = {0}, data = {0};
@@ -1285,7 +1139,7 @@ static enum close_how smtp_serve(struct conn *c)
             if (auth[0])
                 sb_printf(&env, "X-Testsrv-Auth: %s\r\n", auth);
             if (env.oom || data.oom ||
-                record(c->l->srv, "mail", ".eml", env.p, env.len, data.p, data.len) < 0) {
+                server_record(c->l->srv, "mail", ".eml", env.p, env.len, data.p, data.len) < 0) {
                 if (smtp_reply(c, "451 4.3.0 Cannot store\r\n") < 0)
                     goto out;
             } else if (smtp_reply(c, "250 2.0.0 OK queued\r\n") < 0) {
@@ -1314,7 +1168,7 @@ out:
     return how;
 }
 
-static void *conn_main(void *arg)
+void *conn_main(void *arg)
 {
     struct conn *c = arg;
     enum close_how how = CLOSE_ABORT;
@@ -1344,112 +1198,10 @@ static void *conn_main(void *arg)
         how = smtp_serve(c);
         goto out;
     }
-    while ((how = serve_one(c)) == CLOSE_NOT)
-        ;
+    how = http_serve(c);
 out:
     conn_free(c, how);
     return NULL;
-}
-
-/* ---- certificates --------------------------------------------------------------------------- */
-
-static void cert_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-
-    if (!ext || !X509_add_ext(x, ext, -1))
-        die("cannot add a certificate extension");
-    X509_EXTENSION_free(ext);
-}
-
-/* A new certificate for `key`, valid from now + nb_days to now + na_days, signed by
- * issuer/issuer_key (self-signed CA when issuer is NULL). san NULL: a CA. Caller frees. */
-static X509 *cert_new(const char *cn, const char *san, long nb_days, long na_days, EVP_PKEY *key,
-                      X509 *issuer, EVP_PKEY *issuer_key)
-{
-    X509 *x = X509_new();
-    BIGNUM *bn = BN_new();
-    X509_NAME *name;
-    X509V3_CTX ctx;
-
-    if (!x || !bn || !X509_set_version(x, X509_VERSION_3) ||
-        !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
-        !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-        !X509_time_adj_ex(X509_getm_notBefore(x), (int)nb_days, 0, NULL) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), (int)na_days, 0, NULL) || !X509_set_pubkey(x, key))
-        die("cannot build a certificate");
-    BN_free(bn);
-    name = X509_get_subject_name(x);
-    if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"vigie tests",
-                                    -1, -1, 0) ||
-        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                                    0) ||
-        !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
-        die("cannot name a certificate");
-
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-    cert_ext(x, &ctx, NID_subject_key_identifier, "hash");
-    if (!san) {
-        cert_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-        cert_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
-        cert_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE");
-        cert_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
-        cert_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
-        cert_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
-        cert_ext(x, &ctx, NID_subject_alt_name, san);
-    }
-    if (!X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()))
-        die("cannot sign a certificate");
-    return x;
-}
-
-static EVP_PKEY *key_new(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-
-    if (!k)
-        die("cannot generate an EC key");
-    return k;
-}
-
-/* A server context presenting a fresh leaf certificate signed by the CA (self-signed when ca is
- * NULL). */
-static SSL_CTX *tls_ctx_new(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char *san,
-                            long nb_days, long na_days)
-{
-    EVP_PKEY *key = key_new();
-    X509 *cert = cert_new(cn, san, nb_days, na_days, key, ca, ca_key);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1)
-        die("cannot set up a TLS context");
-    /* No resumption: every handshake is a full one, so clients always see the certificate. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_num_tickets(ctx, 0);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return ctx;
-}
-
-static void write_ca(const char *dir, X509 *ca)
-{
-    char path[4096];
-    FILE *f;
-
-    if (snprintf(path, sizeof(path), "%s/ca.pem", dir) >= (int)sizeof(path))
-        die("--dir is too long");
-    f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    if (!PEM_write_X509(f, ca) || fclose(f) != 0)
-        die("cannot write ca.pem");
 }
 
 /* ---- listeners and the main loop ------------------------------------------------------------ */
@@ -1678,8 +1430,8 @@ int main(int argc, char **argv)
         srv.l[L_HTTP].port = (int)p;
     }
 
-    ca_key = key_new();
-    ca = cert_new("vigie test CA", NULL, -60, 3650, ca_key, NULL, NULL);
+    ca_key = tls_key_new();
+    ca = tls_cert_new("vigie test CA", NULL, -60, 3650, ca_key, NULL, NULL);
     listener_start(&srv, L_HTTP, NULL);
     listener_start(&srv, L_HTTPS,
                    tls_ctx_new(ca, ca_key, "localhost", "IP:127.0.0.1,DNS:localhost", -1, 365));
@@ -1700,7 +1452,7 @@ int main(int argc, char **argv)
     srv.dir = argv[2];
     srv.refused_port = 0;
     srv.refused_fd = bind_loopback(&srv.refused_port);
-    write_ca(argv[2], ca);
+    tls_write_ca(argv[2], ca);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
 
