@@ -26,12 +26,6 @@
  *   smtps      the same behind implicit TLS
  *   smtpplain  the same, plain, without STARTTLS (a server, or a downgrading middlebox)
  *
- * The webhook sink: a POST (body by Content-Length, up to 1 MiB) is answered like a GET, with the
- * knobs below; when the answer is 2xx and the path starts with /sink, the request (head and
- * body) is written to DIR/sink-N.req the same way. down=NAME answers 503 while DIR/NAME exists
- * (a receiver that is down, then back; or, on a GET, a procedure in an outage the test switches
- * on and off).
- *
  * TLS listeners speak HTTP/1.1 only (no ALPN) and disable session resumption, so every handshake
  * is a full one and the client always sees the certificate.
  *
@@ -395,9 +389,7 @@ static void conn_free(struct conn *c, enum close_how how)
     close(fd);
 }
 
-/* ---- recording (webhook sink, SMTP) ------------------------------------------------------- */
-
-#define POST_MAX (1024 * 1024)
+/* ---- records (webhook sink, SMTP) ---------------------------------------------------------- */
 
 /* Writes DIR/<prefix>-N<ext> (N from 1) from two pieces, through a temporary name so a reader
  * never sees a partial file. 0 or -1. */
@@ -417,62 +409,6 @@ int server_record(struct server *srv, const char *prefix, const char *ext, const
     ok = fwrite(a, 1, alen, f) == alen && fwrite(b, 1, blen, f) == blen;
     ok = fclose(f) == 0 && ok;
     return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
-
-/* The value of Content-Length in a request head, or -1. */
-static long long head_content_length(const char *head, size_t len)
-{
-    static const char name[] = "\ncontent-length:";
-    long long v;
-
-    for (size_t i = 0; i + sizeof(name) - 1 < len; i++) {
-        if (strncasecmp(head + i, name, sizeof(name) - 1) == 0) {
-            char num[32];
-            size_t k = 0;
-            const char *p = head + i + sizeof(name) - 1;
-
-            while (*p == ' ' || *p == '\t')
-                p++;
-            while (k + 1 < sizeof(num) && *p >= '0' && *p <= '9')
-                num[k++] = *p++;
-            num[k] = '\0';
-            return parse_num(num, 0, POST_MAX, &v) ? -1 : v;
-        }
-    }
-    return -1;
-}
-
-/* Reads a POST body (what followed the head in c->buf, then the rest). Caller frees *body. */
-int webhook_read_body(struct conn *c, size_t head_len, char **body, size_t *blen)
-{
-    long long want = head_content_length(c->buf, head_len);
-    size_t have = c->len - head_len;
-    char *b;
-
-    *body = NULL;
-    *blen = 0;
-    if (want < 0)
-        return -1;
-    b = malloc((size_t)want + 1);
-    if (!b)
-        return -1;
-    if (have > (size_t)want)
-        have = (size_t)want;
-    memcpy(b, c->buf + head_len, have);
-    while (have < (size_t)want) {
-        ssize_t r = conn_read(c, b + have, (size_t)want - have);
-
-        if (r <= 0) {
-            free(b);
-            return -1;
-        }
-        have += (size_t)r;
-    }
-    b[have] = '\0';
-    c->len = head_len; /* the body is consumed */
-    *body = b;
-    *blen = have;
-    return 0;
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -928,13 +864,6 @@ static enum close_how serve_one(struct conn *c)
         memmove(c->buf, c->buf + head_len, c->len);
     }
     return how;
-}
-
-void webhook_record(struct conn *c, const char *path, int status, size_t head_len, const char *body,
-                    size_t blen)
-{
-    if (status >= 200 && status <= 299 && strncmp(path, "/sink", 5) == 0)
-        server_record(c->l->srv, "sink", ".req", c->buf, head_len, body, blen);
 }
 
 enum close_how http_serve(struct conn *c)
