@@ -1,5 +1,5 @@
 /*
- * testsrv — a loopback HTTP/HTTPS server for the test suite (and the benches).
+ * testsrv — a loopback HTTP/HTTPS/SMTP server for the test suite (and the benches).
  *
  * Usage: testsrv --dir DIR [--http-port P]
  *
@@ -29,39 +29,38 @@
  * TLS listeners speak HTTP/1.1 only (no ALPN) and disable session resumption, so every handshake
  * is a full one and the client always sees the certificate.
  *
+ * What the listeners speak is described where it is served: HTTP requests and the behaviours
+ * their query asks for (delays, statuses, redirects, silence, early close, drip, huge bodies...)
+ * in http.c, the webhook sink in webhook.c, the SMTP sink in smtp.c; the certificates are made in
+ * tls.c. testsrv_int.h lists the files.
+ *
  * It serves until SIGTERM/SIGINT or until its stdin reaches end-of-file (so it dies with the
  * process that started it), then exits 0.
  *
- * Design: the main thread polls the listeners, stdin and a self-pipe for signals and accepts;
- * each connection is served by its own detached thread (256 KiB stack) doing blocking I/O through
- * `struct conn`, so a delayed or silent request costs a sleeping thread and nothing else.
- * 1,500 simultaneous connections are fine: RLIMIT_NOFILE is raised to its hard limit.
+ * Design: the main thread (this file) polls the listeners, stdin and a self-pipe for signals and
+ * accepts; each connection is served by its own detached thread (256 KiB stack, conn.c) doing
+ * blocking I/O through `struct conn`, so a delayed or silent request costs a sleeping thread and
+ * nothing else. 1,500 simultaneous connections are fine: RLIMIT_NOFILE is raised to its hard
+ * limit.
  */
 #include "testsrv_int.h"
 
-#include <openssl/bn.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -116,8 +115,6 @@ static int registry_count(struct server *srv)
 
 /* ---- records (webhook sink, SMTP) ---------------------------------------------------------- */
 
-/* Writes DIR/<prefix>-N<ext> (N from 1) from two pieces, through a temporary name so a reader
- * never sees a partial file. 0 or -1. */
 int server_record(struct server *srv, const char *prefix, const char *ext, const char *a,
                   size_t alen, const char *b, size_t blen)
 {
