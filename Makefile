@@ -55,9 +55,11 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # tests/ mirrors src/: unit/<layer>/ the module suites, e2e/ the binary and the daemon whole,
 # faults/ the fault suites, harness/ the runner, the test server and their helpers.
 TEST_DIRS  := tests/harness tests/faults tests/e2e $(wildcard tests/unit/*)
-TEST_SRC   := $(filter-out tests/harness/testsrv.c tests/faults/fakedns.c,\
-                $(foreach d,$(TEST_DIRS),$(wildcard $(d)/*.c)))
+TEST_SRC   := $(filter-out tests/faults/fakedns.c,$(foreach d,$(TEST_DIRS),$(wildcard $(d)/*.c)))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+# The loopback test server (build/testsrv): its own directory, so not in TEST_SRC.
+TESTSRV_SRC := $(wildcard tests/harness/testsrv/*.c)
+TESTSRV_OBJ := $(TESTSRV_SRC:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/vigie
 
@@ -72,7 +74,7 @@ $(BUILD)/libvigie.a: $(LIB_OBJ)
 $(BUILD)/vigie: $(BUILD)/src/app/main.o $(BUILD)/libvigie.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/testsrv: $(BUILD)/tests/harness/testsrv.o
+$(BUILD)/testsrv: $(TESTSRV_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) -pthread
 
 # The fault suites' getaddrinfo shim (LD_PRELOAD into vigie run): no sanitizer inside, it only
@@ -209,14 +211,15 @@ valgrind:
 
 lint:
 	clang-format --dry-run --Werror src/*/*.[ch] $(TEST_SRC) tests/*/*.h tests/faults/fakedns.c \
-	    tests/harness/testsrv.c tests/fuzz/*.c bench/*.c
+	    $(TESTSRV_SRC) $(wildcard tests/harness/testsrv/*.h) tests/fuzz/*.c bench/*.c
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --std=c11 -Isrc src tests
 	@! grep -nE '\<(sprintf|strcpy|strcat|strtok|atoi|gets|localtime|gmtime|ctime) *\(' \
-	    src/*/*.[ch] tests/*/*.[ch] tests/unit/*/*.c || { echo "lint: banned function" >&2; exit 1; }
+	    src/*/*.[ch] tests/*/*.[ch] tests/unit/*/*.c tests/harness/testsrv/*.[ch] || \
+	    { echo "lint: banned function" >&2; exit 1; }
 	tests/lint/layers.sh
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/app/main.d $(BUILD)/tests/harness/testsrv.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/app/main.d $(TESTSRV_OBJ:.o=.d)
 
 endif
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Produces docs/dashboard.png and docs/probe.png: a real `vigie run` against loopback targets of
-# the test server (tests/harness/testsrv.c) with a realistic mix — some fast, some slow, one down, one
+# the test server (tests/harness/testsrv/) with a realistic mix — some fast, some slow, one down, one
 # timing out, a few flaky — then `vigie dashboard`, the graphs when `vigie graph` exists, and a
 # headless Chromium screenshot of the index and of one probe page.
 #

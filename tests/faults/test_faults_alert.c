@@ -1,7 +1,8 @@
 /* Fault suite (`make faults`): notification receivers unreachable for 2 minutes while procedures
  * go down and come back, then reachable again. The real daemon, real receivers on loopback: the
- * test server's webhook sink (a second tests/harness/testsrv.c bound to a fixed port, stopped: the
- * port refuses connections) and a real Alertmanager (stopped and started again on its port).
+ * test server's webhook sink (a second testsrv, tests/harness/testsrv/, bound to a fixed port,
+ * stopped: the port refuses connections) and a real Alertmanager (stopped and started again on its
+ * port).
  *
  * What must hold (docs/ALERTING.md, "Never lost"): every notification arrives once the receiver
  * is back, in order for each alert (a resolution never before its firing), none lost; a

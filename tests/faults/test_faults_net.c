@@ -1,7 +1,7 @@
 /* Fault suite, network side (`make faults`; docs/RELIABILITY.md holds the table).
  *
  * Each case runs the real `vigie run` against misbehaving loopback targets
- * (tests/harness/testsrv.c) with several faulty probes and healthy controls in one run, then
+ * (tests/harness/testsrv/) with several faulty probes and healthy controls in one run, then
  * asserts, for every faulty probe: the error class of every sample (the daemon's debug line per
  * sample, its "down" log line) and that every check ended within its timeout (the total time of
  * that line; and the scheduler missed no tick); that the RRD file recorded each of those checks as

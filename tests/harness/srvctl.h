@@ -1,9 +1,10 @@
-/* srvctl — start and stop the loopback test server (tests/harness/testsrv.c) from the tests.
+/* srvctl — start and stop the loopback test server (tests/harness/testsrv/) from the tests.
  *
  * The server runs as a child process with a pipe on its stdin: it exits when that pipe closes,
  * so it cannot outlive the test process even when Check kills a test on timeout. Its listeners
- * and their behaviours are described at the top of tests/testsrv.c. Plain C: errors are returned
- * (with a message on stderr), never asserted, so benches can use it too. */
+ * are described at the top of tests/harness/testsrv/main.c, their behaviours at the top of
+ * http.c, webhook.c and smtp.c beside it. Plain C: errors are returned (with a message on
+ * stderr), never asserted, so benches can use it too. */
 #ifndef VIGIE_SRVCTL_H
 #define VIGIE_SRVCTL_H
 
