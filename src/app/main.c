@@ -285,6 +285,12 @@ static void print_json(const struct probe *p, const struct result *res)
     json_object_set_new(o, "total_us", json_us(res->total_us));
     json_object_set_new(o, "redirect_us", json_us(res->redirect_us));
     json_object_set_new(o, "redirects", json_integer(res->redirects));
+    json_object_set_new(o, "http_version",
+                        res->http_version == 0    ? json_null()
+                        : res->http_version == 10 ? json_string("1.0")
+                        : res->http_version == 11 ? json_string("1.1")
+                        : res->http_version == 20 ? json_string("2")
+                                                  : json_string("3"));
     json_object_set_new(o, "bytes", json_integer(res->bytes));
     if (!res->url[0])
         url_redact(p->url, url, sizeof(url));

@@ -216,6 +216,12 @@ static void measure(struct xfer *x, CURLcode rc, struct result *res)
         res->status = v;
     if (curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &v) == CURLE_OK)
         res->redirects = v;
+    if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) == CURLE_OK)
+        res->http_version = v == CURL_HTTP_VERSION_1_0   ? 10
+                            : v == CURL_HTTP_VERSION_1_1 ? 11
+                            : v == CURL_HTTP_VERSION_2_0 ? 20
+                            : v == CURL_HTTP_VERSION_3   ? 30
+                                                         : 0;
     res->bytes = x->seen;
     if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
         url_redact(eff, res->url, sizeof(res->url));

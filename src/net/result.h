@@ -54,6 +54,7 @@ struct result {
     long status;         /* last HTTP status, 0 if none */
     int64_t bytes;       /* body bytes received (all of them, even past the cap) */
     long redirects;
+    int http_version;    /* of the last response, as negotiated (ALPN): 10, 11, 20, 30; 0 none */
     int64_t cert_expiry; /* UNIX time the leaf certificate expires, 0 unknown */
     int cert_days;       /* whole days left before cert_expiry, meaningful if cert_expiry */
     int aborted;         /* vigie stopped the check (shutdown): not a measurement */

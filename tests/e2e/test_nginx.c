@@ -556,9 +556,8 @@ static const char VIGIE_YAML[] = "probes_dir: probes.d\n"
                                  "    ca_file: \"@DIR@/ca.pem\"\n";
 
 /* http: "2" and auto get HTTP/2 from an nginx that offers h2 by ALPN, http: "1.1" asks for
- * http/1.1 only and gets it; auto over plain http is HTTP/1.1. vigie's output has no field for
- * the protocol (docs/CONFIG.md promises the negotiation, not a report of it): nginx's access log
- * says which protocol and which ALPN protocol each request came with. */
+ * http/1.1 only and gets it; auto over plain http is HTTP/1.1. Both sides say so: vigie's
+ * http_version, and nginx's access log (the protocol and the ALPN protocol of each request). */
 START_TEST(test_h2_alpn)
 {
     static const struct {
@@ -566,11 +565,12 @@ START_TEST(test_h2_alpn)
         const char *proto; /* $server_protocol */
         const char *alpn;  /* $ssl_alpn_protocol: "-" on a connection without TLS */
         int tls;
+        const char *version; /* vigie's http_version */
     } cases[] = {
-        {"h2", "HTTP/2.0", "h2", 1},
-        {"h11", "HTTP/1.1", "http/1.1", 1},
-        {"auto", "HTTP/2.0", "h2", 1},
-        {"plain", "HTTP/1.1", "-", 0},
+        {"h2", "HTTP/2.0", "h2", 1, "2"},
+        {"h11", "HTTP/1.1", "http/1.1", 1, "1.1"},
+        {"auto", "HTTP/2.0", "h2", 1, "2"},
+        {"plain", "HTTP/1.1", "-", 0, "1.1"},
     };
     struct nginx n;
     struct hit hits[MAXHITS], mine[4];
@@ -607,6 +607,7 @@ START_TEST(test_h2_alpn)
                       jstr(o, "message"));
         ck_assert_int_eq(jint(o, "status"), 200);
         ck_assert_int_eq(jint(o, "bytes"), 3);
+        ck_assert_str_eq(jstr(o, "http_version"), cases[i].version);
         if (cases[i].tls) {
             ck_assert_msg(jint(o, "tls_us") > 0, "%s: tls_us", cases[i].id);
             ck_assert_msg(jint(o, "cert_days") >= 363 && jint(o, "cert_days") <= 365,
