@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +519,9 @@ void rrdfile_work(uv_work_t *req)
     for (size_t i = 0; i < j->n; i++) {
         struct jfile *e = j->files[i];
 
+        /* rrdw_close's bound has passed: the probes not started go back untouched. */
+        if (atomic_load(&j->stop))
+            break;
         jfile_write(e, &j->lay);
         /* librrd drops the connection on a socket error: rrdcached went away. That is one
          * failure for the job, not one per file: what this file did not get stays queued. */

@@ -31,8 +31,22 @@
  * backoff (1 s doubling to 30 s). Then the next job may start.
  *
  * rrdw_close stops the timer, waits for the job in flight, sends one final job with everything
- * pending, waits for it, reports what is left as lost, closes the timer and frees everything in
- * the close callback.
+ * pending and waits for it: one attempt, which no backoff holds back. It is bounded: the timer,
+ * started again for close_ms (rrd_close_timeout), sets the job's `stop` flag when it fires, and
+ * the worker starts no probe after that; the probe being written is finished (a job cannot be
+ * interrupted inside librrd), so the stop waits at most close_ms plus one probe's write: its two
+ * files looked at (created, the first time: their size is the retention's rows), and its
+ * pending samples in updates of 256. What is still pending then, not written in time, or
+ * refused by the storage (a file failing in the final job), goes to the journal (rrdjournal.c)
+ * in one write on the thread pool, fsync'd, and is logged in one line; only if that fails too
+ * are the samples reported lost. Then the timer is closed and everything freed in its close
+ * callback.
+ *
+ * rrdw_new reads the journal back before anything is pushed: its samples go first in their
+ * probes' rings (they are older than any new one) and are written at once; the file stays in
+ * place until they all are (a crash meanwhile replays it again: what the files already have is
+ * skipped as stale, so a second replay writes nothing twice), and is then removed. rrdw_close
+ * replaces it with what is left, or removes it. A journal that cannot be read is moved aside.
  *
  * The timer is unreferenced: the writer alone does not keep the loop alive (a job in flight
  * does), so a program whose other handles are gone can still run the loop to completion. */
@@ -40,6 +54,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +110,7 @@ struct wfile {
     bool stale_logged;
     uint64_t retry_at;   /* loop time (ms) before which the timer leaves it alone */
     uint64_t backoff_ms; /* 0 while healthy */
+    int64_t journal_t;   /* the newest sample replayed from the journal, until it is written */
 };
 
 struct rrdw {
@@ -126,9 +142,18 @@ struct rrdw {
     bool overflowing;
     uint64_t overflow_dropped;
 
-    bool busy;      /* a job is in flight */
-    bool flush_req; /* rrdw_flush: take everything in the next job */
+    bool busy;       /* a job is in flight */
+    struct job *job; /* that job, for the close bound's `stop` flag */
+    bool flush_req;  /* rrdw_flush: take everything in the next job */
     bool closing;
+    bool expired; /* rrdw_close's bound has passed: no job starts any more */
+    uint64_t close_ms;
+
+    /* The journal: <journal_dir>/JOURNAL_NAME, NULL when there is none (a remote rrdcached). */
+    char *journal_dir, *journal;
+    bool journal_on_disk; /* it holds replayed samples, to remove once they are written */
+    size_t journal_files; /* files with replayed samples not written yet */
+    bool jbusy;           /* an operation on it is on the thread pool */
     void (*close_cb)(void *arg);
     struct rrdw_stats *close_stats; /* filled just before the writer is freed */
     void *close_arg;
@@ -410,6 +435,26 @@ static int64_t step_end(int64_t due, uint32_t step)
     return (q + 1) * step;
 }
 
+/* Appends s (newer than f->last_t) to f's ring, dropping the oldest sample past max_queued.
+ * 0, or -ENOMEM (s is not queued). */
+static int enqueue(struct rrdw *w, struct wfile *f, const struct sample *s)
+{
+    if (w->queued >= w->max_queued)
+        trim(w, w->max_queued - 1);
+    if (f->q.n == 0) {
+        f->since = uv_now(w->loop);
+        /* (duplicates, when a job emptied a file that had an entry, are skipped by trim;
+         * past twice the files, the heap is dropped and rebuilt when needed) */
+        if (w->fronts_valid && (w->nfronts > 2 * w->nfiles + 256 || fronts_push(w, f, s->t) != 0))
+            w->fronts_valid = false;
+    }
+    if (ring_push(&f->q, s) != 0)
+        return -ENOMEM;
+    f->last_t = s->t;
+    w->queued++;
+    return 0;
+}
+
 void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct result *res,
                bool flagged)
 {
@@ -457,21 +502,8 @@ void rrdw_push(struct rrdw *w, const struct probe *p, int64_t due, const struct 
         f->stale_logged = true;
         return;
     }
-    if (w->queued >= w->max_queued)
-        trim(w, w->max_queued - 1);
-    if (f->q.n == 0) {
-        f->since = uv_now(w->loop);
-        /* (duplicates, when a job emptied a file that had an entry, are skipped by trim;
-         * past twice the files, the heap is dropped and rebuilt when needed) */
-        if (w->fronts_valid && (w->nfronts > 2 * w->nfiles + 256 || fronts_push(w, f, s.t) != 0))
-            w->fronts_valid = false;
-    }
-    if (ring_push(&f->q, &s) != 0) {
+    if (enqueue(w, f, &s) != 0)
         w->st.dropped++;
-        return;
-    }
-    f->last_t = s.t;
-    w->queued++;
 }
 
 static void jfile_free(struct jfile *e)
@@ -523,7 +555,8 @@ static bool due_now(const struct rrdw *w, const struct wfile *f, bool all, uint6
     return all || (now >= f->retry_at && now - f->since >= w->flush_ms);
 }
 
-static void finish_close(struct rrdw *w);
+static void close_journal(struct rrdw *w);
+static void journal_start(struct rrdw *w, bool at_close);
 static void job_done(uv_work_t *req, int status);
 
 /* Sends the files that are due (all of them on flush or close) to the worker, unless a job is
@@ -537,12 +570,16 @@ static void start_job(struct rrdw *w)
 
     if (w->busy)
         return;
+    if (w->closing && w->expired) {
+        close_journal(w);
+        return;
+    }
     for (size_t i = 0; i < w->nfiles; i++)
         n += due_now(w, w->files[i], all, now);
     if (n == 0) {
         w->flush_req = false;
         if (w->closing)
-            finish_close(w);
+            close_journal(w);
         return;
     }
     j = calloc(1, sizeof(*j) + n * sizeof(j->files[0]));
@@ -551,6 +588,7 @@ static void start_job(struct rrdw *w)
     j->w = w;
     j->lay = w->lay;
     j->final = w->closing;
+    atomic_init(&j->stop, false);
     for (size_t i = 0; i < w->nfiles && j->n < n; i++) {
         struct wfile *f = w->files[i];
 
@@ -567,6 +605,7 @@ static void start_job(struct rrdw *w)
     }
     w->flush_req = false;
     w->busy = true;
+    w->job = j;
     /* uv_queue_work fails only on invalid arguments. */
     if (uv_queue_work(w->loop, &j->req, rrdfile_work, job_done) != 0)
         job_done(&j->req, UV_ECANCELED);
@@ -574,7 +613,7 @@ static void start_job(struct rrdw *w)
 nomem:
     log_err("rrd: out of memory preparing a write, retrying");
     if (w->closing)
-        finish_close(w);
+        close_journal(w);
 }
 
 /* Back on the loop thread, what happened to file k of e. */
@@ -631,7 +670,7 @@ static bool parts_report(struct jfile *e, const size_t *missing, bool final)
         if (!(fp->logged & (1u << p->cause)) && !(p->where == e->dir && p->cause == dir_logged)) {
             log_err("rrd: probe %s: %s: %s (%s); %zu samples %s", e->id, p->where,
                     cause_str[p->cause], p->msg, missing[k],
-                    final ? "not written" : "kept in memory, retrying");
+                    final ? "not written, for the journal" : "kept in memory, retrying");
             if (p->where == e->dir)
                 dir_logged = p->cause;
         }
@@ -708,6 +747,11 @@ static void jfile_done(struct rrdw *w, struct jfile *e, bool final)
             memset(missing, 0, sizeof(missing));
         }
     }
+    /* Its samples from the journal are all done once its oldest pending one is newer. */
+    if (f->journal_t && (f->q.n == 0 || ring_at(&f->q, 0)->t > f->journal_t)) {
+        f->journal_t = 0;
+        w->journal_files--;
+    }
 
     if (parts_report(e, missing, final)) {
         w->st.failures++;
@@ -746,6 +790,9 @@ static void job_done(uv_work_t *req, int status)
                 w->files[i]->part[k].ready_step = 0;
     free(j);
     w->busy = false;
+    w->job = NULL;
+    if (w->journal_on_disk && w->journal_files == 0 && !w->jbusy && !w->closing)
+        journal_start(w, false);
     if (w->queued > w->max_queued)
         trim(w, w->max_queued);
     if (w->overflowing && w->queued <= w->max_queued / 2) {
@@ -755,7 +802,7 @@ static void job_done(uv_work_t *req, int status)
         w->fronts_valid = false; /* not kept up outside an overflow */
     }
     if (final)
-        finish_close(w);
+        close_journal(w);
     else if (w->closing || w->flush_req)
         start_job(w);
 }
@@ -789,6 +836,8 @@ static void rrdw_free(struct rrdw *w)
     free(w->fronts);
     free(w->dir);
     free(w->daemon);
+    free(w->journal_dir);
+    free(w->journal);
     free(w);
 }
 
@@ -807,9 +856,118 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void finish_close(struct rrdw *w)
 {
-    if (w->queued > 0)
-        log_err("rrd: %" PRIu64 " samples could not be written and are lost", w->queued);
     uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The journal. */
+
+static void jnl_free(struct jnl *jn)
+{
+    for (size_t i = 0; i < jn->nfiles; i++)
+        jfile_free(jn->files[i]);
+    free(jn);
+}
+
+static void journal_done(uv_work_t *req, int status)
+{
+    struct jnl *jn = container_of(req, struct jnl, req);
+    struct rrdw *w = jn->w;
+    bool at_close = jn->at_close;
+
+    (void)status; /* never cancelled */
+    w->jbusy = false;
+    if (jn->remove) {
+        /* Not removed: replaying it again at the next start writes nothing twice (stale). */
+        if (jn->rc == 0)
+            log_notice("rrd: the %" PRIu64 " samples replayed from %s are written: removed",
+                       w->st.replayed, w->journal);
+        else
+            log_err("rrd: cannot remove %s (%s); its samples are written, replaying them again "
+                    "at the next start is harmless",
+                    w->journal, jn->msg);
+        w->journal_on_disk = false;
+    } else if (jn->rc == 0) {
+        w->st.journaled = jn->n;
+        log_notice("rrd: %" PRIu64 " samples not written kept in %s, written at the next start",
+                   jn->n, w->journal);
+    } else {
+        log_err("rrd: cannot write the journal %s (%s): %" PRIu64
+                " samples could not be written and are lost",
+                w->journal, jn->msg, w->queued);
+    }
+    jnl_free(jn);
+    if (at_close)
+        finish_close(w);
+    else if (w->closing)
+        close_journal(w); /* a removal was in flight when rrdw_close came */
+}
+
+/* Writes every pending sample into the journal (at close), or removes it. */
+static void journal_start(struct rrdw *w, bool at_close)
+{
+    size_t n = 0;
+    struct jnl *jn;
+
+    for (size_t i = 0; at_close && i < w->nfiles; i++)
+        n += w->files[i]->q.n > 0;
+    jn = calloc(1, sizeof(*jn) + n * sizeof(jn->files[0]));
+    if (!jn)
+        goto nomem;
+    jn->w = w;
+    jn->dir = w->journal_dir;
+    jn->path = w->journal;
+    jn->at_close = at_close;
+    jn->remove = n == 0;
+    for (size_t i = 0; i < w->nfiles && jn->nfiles < n; i++) {
+        if (w->files[i]->q.n == 0)
+            continue;
+        jn->files[jn->nfiles] = jfile_new(w, w->files[i]);
+        if (!jn->files[jn->nfiles]) {
+            jnl_free(jn);
+            goto nomem;
+        }
+        jn->nfiles++;
+    }
+    w->jbusy = true;
+    if (uv_queue_work(w->loop, &jn->req, rrdjournal_work, journal_done) != 0)
+        journal_done(&jn->req, UV_ECANCELED);
+    return;
+nomem:
+    if (!at_close)
+        return; /* tried again after the next job */
+    log_err("rrd: out of memory writing the journal: %" PRIu64
+            " samples could not be written and are lost",
+            w->queued);
+    finish_close(w);
+}
+
+/* rrdw_close, once no job is in flight and none will start: the journal gets what is left. */
+static void close_journal(struct rrdw *w)
+{
+    if (w->jbusy)
+        return; /* journal_done comes back here */
+    if (w->queued > 0 && !w->journal) {
+        log_err("rrd: %" PRIu64 " samples could not be written and are lost", w->queued);
+        finish_close(w);
+    } else if (w->queued > 0 || w->journal_on_disk) {
+        journal_start(w, true);
+    } else {
+        finish_close(w);
+    }
+}
+
+static void on_close_bound(uv_timer_t *t)
+{
+    struct rrdw *w = container_of(t, struct rrdw, timer);
+
+    w->expired = true;
+    if (!w->busy)
+        return;
+    atomic_store(&w->job->stop, true);
+    log_notice("rrd: closing took %" PRIu64 " ms (rrd_close_timeout): the probe being written is "
+               "finished, the %" PRIu64 " samples left go to the journal",
+               w->close_ms, w->queued);
 }
 
 void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg), void *arg)
@@ -821,7 +979,79 @@ void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg),
     w->close_cb = cb;
     w->close_arg = arg;
     uv_timer_stop(&w->timer);
+    uv_timer_start(&w->timer, on_close_bound, w->close_ms, 0);
     start_job(w); /* or, if one is in flight, job_done starts the final one */
+}
+
+/* A sample of the journal, at start: queued as rrdw_push would have. */
+static int replay_add(void *arg, const char *id, const struct sample *s)
+{
+    struct rrdw *w = arg;
+    struct wfile *f = file_get(w, id);
+
+    if (!f)
+        return -ENOMEM;
+    if (s->t <= f->last_t) { /* the same probe further up the journal */
+        w->st.stale++;
+        return 0;
+    }
+    if (enqueue(w, f, s) != 0)
+        return -ENOMEM;
+    if (!f->journal_t)
+        w->journal_files++;
+    f->journal_t = s->t;
+    w->st.replayed++;
+    return 0;
+}
+
+/* Queues the samples of the journal, if there is one, and starts writing them. */
+static void replay(struct rrdw *w)
+{
+    char msg[MSG_LEN], where[4200], aside[4200];
+    uint64_t n = 0;
+    size_t line = 0;
+    int rc, arc;
+
+    rc = rrdjournal_read(w->journal, replay_add, w, &n, &line, msg, sizeof(msg));
+    if (rc == -ENOENT)
+        return;
+    if (rc == 0 || w->st.replayed > 0) {
+        w->journal_on_disk = true;
+        log_notice("rrd: %" PRIu64 " samples of %zu probes replayed from %s, written first",
+                   w->st.replayed, w->journal_files, w->journal);
+    }
+    if (rc == 0) {
+        if (w->journal_files == 0)
+            journal_start(w, false); /* nothing left in it: removed now */
+    } else if (w->st.replayed > 0) {
+        /* The file is whole, the memory for its samples was not: it stays for the next start
+         * (until rrdw_close replaces it with what is pending then). */
+        log_err("rrd: %s: %s", w->journal, msg);
+        w->journal_files++;
+    } else {
+        if (line)
+            snprintf(where, sizeof(where), "%s:%zu", w->journal, line);
+        else
+            snprintf(where, sizeof(where), "%s", w->journal);
+        arc = rrdjournal_set_aside(w->journal, aside, sizeof(aside));
+        if (arc == 0)
+            log_err("rrd: %s: %s: moved aside to %s, nothing replayed", where, msg, aside);
+        else
+            log_err("rrd: %s: %s: cannot move it aside (%s), nothing replayed", where, msg,
+                    strerror(-arc));
+    }
+    w->flush_req = w->queued > 0;
+    start_job(w);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+
+    if (p)
+        snprintf(p, len, "%s/%s", dir, name);
+    return p;
 }
 
 struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
@@ -842,7 +1072,16 @@ struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
     }
     w->lay.daemon = w->daemon;
     w->lay.local = !w->daemon || strncmp(w->daemon, "unix:", 5) == 0 || w->daemon[0] == '/';
+    if (o && o->journal_dir)
+        w->journal_dir = strdup(o->journal_dir);
+    else if (w->lay.local)
+        w->journal_dir = strdup(w->dir);
+    if (w->journal_dir && !(w->journal = path_join(w->journal_dir, JOURNAL_NAME)))
+        goto fail;
+    if (((o && o->journal_dir) || w->lay.local) && !w->journal)
+        goto fail;
     w->flush_ms = o && o->flush_ms ? o->flush_ms : 30000;
+    w->close_ms = o && o->close_ms ? o->close_ms : 20000;
     w->max_queued = o && o->max_queued ? o->max_queued : 1000000;
     w->lay.keep.full_s = o && o->full_s ? o->full_s : 2 * DAY_S;
     w->lay.keep.medium_s = o && o->medium_s ? o->medium_s : 14 * DAY_S;
@@ -855,10 +1094,14 @@ struct rrdw *rrdw_new(uv_loop_t *loop, const struct rrdw_opts *o)
     tick = w->flush_ms < TICK_MS ? w->flush_ms : TICK_MS;
     uv_timer_start(&w->timer, on_tick, tick, tick);
     uv_unref((uv_handle_t *)&w->timer);
+    if (w->journal)
+        replay(w);
     return w;
 fail:
     free(w->dir);
     free(w->daemon);
+    free(w->journal_dir);
+    free(w->journal);
     free(w);
     return NULL;
 }

@@ -1,12 +1,14 @@
-/* rrdw_int.h — what the two sides of the RRD writer hand to each other: the job.
+/* rrdw_int.h — what the sides of the RRD writer hand to each other: the job, the journal.
  *
  * The loop side (rrdw.c) fills a `struct job` with copies of everything the worker needs and
  * queues it; the worker side (rrdfile.c, rrdfile_work) writes it into the files and records
- * what happened in it; back on the loop thread, rrdw.c takes it back. Private to rrdw.c and
- * rrdfile.c. */
+ * what happened in it; back on the loop thread, rrdw.c takes it back. What rrdw_close could not
+ * write goes the same way, in a `struct jnl`, to rrdjournal.c, which writes it into the journal
+ * file that rrdw_new reads back. Private to rrdw.c, rrdfile.c and rrdjournal.c. */
 #ifndef VIGIE_RRDW_INT_H
 #define VIGIE_RRDW_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +91,10 @@ struct job {
     struct rrdw *w; /* for job_done only */
     struct layout lay;
     bool final;
+    /* The one field both threads touch while the job runs: set by the loop when rrdw_close's
+     * bound has passed, read by the worker before each probe (the probes not started stay
+     * untouched and go back to their rings, for the journal). */
+    atomic_bool stop;
     bool daemon_down; /* out: rrdcached could not be reached, nothing was tried */
     char daemon_msg[MSG_LEN];
     size_t n;
@@ -97,7 +103,45 @@ struct job {
 
 /* The uv_work_cb of a job (thread-pool thread): writes its samples into the files, marking
  * each sample's `done` bits, and fills the out fields of its jfiles and jparts. Reads and
- * writes only the job. */
+ * writes only the job; stops before the next probe once `stop` is set. */
 void rrdfile_work(uv_work_t *req);
+
+/* The journal's name in the RRD directory. */
+#define JOURNAL_NAME ".vigie-journal"
+
+/* One operation on the journal file (rrdjournal.c), on the thread pool: write it with the
+ * samples of `files` (replacing it atomically, durably), or remove it. */
+struct jnl {
+    uv_work_t req;
+    struct rrdw *w;   /* for the loop side only */
+    const char *dir;  /* the directory it is in, created if missing */
+    const char *path; /* the journal: <dir>/JOURNAL_NAME */
+    bool remove;      /* remove it (its samples are written) rather than write it */
+    bool at_close;    /* rrdw_close's: the writer is freed once it is done */
+    int rc;           /* out: 0 or a negative errno */
+    char msg[MSG_LEN];
+    uint64_t n; /* out: samples written into it */
+    size_t nfiles;
+    struct jfile *files[];
+};
+
+/* The uv_work_cb of a struct jnl. Reads and writes only it. */
+void rrdjournal_work(uv_work_t *req);
+
+/* Receives one sample of the journal (its `done` bits as written) for probe `id`. 0, or a
+ * negative errno that stops the reading. */
+typedef int (*rrdjournal_add_cb)(void *arg, const char *id, const struct sample *s);
+
+/* Reads the journal at `path` and hands its samples to `add`, in order, only once the whole
+ * file has been found valid. 0 (*n samples handed), -ENOENT when there is none, or another
+ * negative errno with `msg` saying what is wrong and *line where (0: not a line's fault):
+ * -EINVAL for a journal that is not whole or not ours. Blocking: at start, before the loop
+ * runs. */
+int rrdjournal_read(const char *path, rrdjournal_add_cb add, void *arg, uint64_t *n, size_t *line,
+                    char *msg, size_t msglen);
+
+/* Renames a journal that cannot be read to "<path>.bad" (".<n>.bad" if that exists), into `to`.
+ * 0 or a negative errno. */
+int rrdjournal_set_aside(const char *path, char *to, size_t len);
 
 #endif
