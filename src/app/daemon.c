@@ -26,7 +26,9 @@
  *      to stop after its current render and waited for);
  *   3. alerting_close ("sending pending alerts"): what is pending goes to notify now, without
  *      waiting for the grouping window, and the alert state is written a last time;
- *   4. rrdw_close ("flushing RRD writes"): one last flush of the samples still queued;
+ *   4. rrdw_close ("flushing RRD writes"): one last flush of the samples still queued, for
+ *      rrd_close_timeout at most (plus the one probe being written then); what is not written
+ *      by then, or cannot be, goes to the journal in rrd_dir, which the next start replays;
  *   5. notify_close: deliveries in flight cancelled, programs killed; what was not delivered
  *      stays in the spool for the next start;
  *   6. httpc_close: the transfers left aborted, its handles closed;
@@ -685,6 +687,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     struct daemon *d = calloc(1, sizeof(*d));
     struct rrdw_opts ro = {0};
     struct sched_opts so = {0};
+    char *journal_dir = NULL;
     int rc = 1;
 
     if (!d) {
@@ -726,6 +729,19 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     ro.hourly_s = cfg->rrd_hourly_ms / 1000;
     ro.daily_s = cfg->rrd_daily_ms / 1000;
     ro.daemon = cfg->rrdcached;
+    ro.close_ms = cfg->rrd_close_ms;
+    /* Through a remote rrdcached, rrd_dir is on its host: the journal goes beside the alert
+     * state, on this one. */
+    if (cfg->rrdcached && strncmp(cfg->rrdcached, "unix:", 5) != 0 && cfg->rrdcached[0] != '/') {
+        const char *slash = strrchr(cfg->alert_state_file, '/');
+
+        journal_dir = slash
+                          ? strndup(cfg->alert_state_file, (size_t)(slash - cfg->alert_state_file))
+                          : strdup(".");
+        if (!journal_dir)
+            goto out_free;
+        ro.journal_dir = journal_dir;
+    }
     /* Readers (graphs, reports, the criterion job) flush a file through rrdcached before
      * reading it: librrd's rrd_graph and rrdc_flush_if_daemon take the address from here. Set
      * before any thread starts. */
@@ -805,6 +821,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
     if (d->opts.stats_path && write_stats(d, d->opts.stats_path) != 0)
         rc = 1;
 out_free:
+    free(journal_dir);
     live_free(d->live);
     free(d->cfg_path);
     while (d->gens) {

@@ -10,8 +10,9 @@
  * gen`, reference counted) while anything still uses it: the old scheduler draining its checks
  * (their samples are routed by probe id), a job on the thread pool, the graph timer closing,
  * alerting until it lets go of it. Settings bound to files already open (rrd_dir, retention,
- * rrd_flush, rrd_queue_max, rrdcached, spool_dir) keep their running value until the next
- * restart (logged). One reload runs at a time; SIGHUPs during one make one more afterwards. */
+ * rrd_flush, rrd_queue_max, rrd_close_timeout, rrdcached, spool_dir) keep their running value until
+ * the next restart (logged). One reload runs at a time; SIGHUPs during one make one more
+ * afterwards. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ static void keep_running_settings(const struct config *old, struct config *c)
     KEEP_STR(spool_dir, "alerting.spool_dir");
     KEEP_NUM(rrd_flush_ms, "rrd_flush");
     KEEP_NUM(rrd_queue_max, "rrd_queue_max");
+    KEEP_NUM(rrd_close_ms, "rrd_close_timeout");
     KEEP_NUM(rrd_full_ms, "rrd_retention.full");
     KEEP_NUM(rrd_medium_ms, "rrd_retention.medium");
     KEEP_NUM(rrd_hourly_ms, "rrd_retention.hourly");

@@ -93,6 +93,11 @@ static const struct key top_keys[] = {
      .min = 1000,
      .max = 100000000},
     {.name = "rrd_retention", .type = K_SUB, .sub = &retention_tab},
+    {.name = "rrd_close_timeout",
+     .type = K_DURATION,
+     .off = S(rrd_close_timeout),
+     .min = SEC,
+     .max = 600 * SEC},
     {.name = "rrdcached", .type = K_STR, .off = S(rrdcached)},
     {.name = "node", .type = K_ID, .off = S(node)},
     {.name = "saturation_lag",
@@ -226,6 +231,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.per_host = 8;
     ts.rrd_flush = 30 * SEC;
     ts.rrd_queue_max = 1000000;
+    ts.rrd_close_timeout = 20 * SEC;
     ts.saturation_lag = 250;
     ts.drain_timeout = 10 * SEC;
     ts.ret_full = 2 * DAY;
@@ -299,6 +305,7 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->per_host = ts.per_host;
     c->rrd_flush_ms = ts.rrd_flush;
     c->rrd_queue_max = ts.rrd_queue_max;
+    c->rrd_close_ms = ts.rrd_close_timeout;
     c->rrd_full_ms = ts.ret_full;
     c->rrd_medium_ms = ts.ret_medium;
     c->rrd_hourly_ms = ts.ret_hourly;

@@ -18,6 +18,7 @@
  *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
+ *   rrd_close_timeout: 20s          (RRD writes at stop; then what is left goes to the journal)
  *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
@@ -170,6 +171,7 @@ struct config {
     long per_host;          /* checks in flight per host, default 8 */
     uint64_t rrd_flush_ms;  /* rrd_flush: a sample waits at most this long, default 30s */
     long rrd_queue_max;     /* rrd_queue_max: samples kept in memory, default 1,000,000 */
+    uint64_t rrd_close_ms;  /* rrd_close_timeout: RRD writes at stop, then the journal, 20s */
     uint64_t rrd_full_ms;   /* rrd_retention.full: full resolution, default 2d */
     uint64_t rrd_medium_ms; /* rrd_retention.medium: 10-minute rows, default 14d */
     uint64_t rrd_hourly_ms; /* rrd_retention.hourly: 1-hour rows, default 400d */

@@ -93,7 +93,7 @@ struct scope {
     long concurrency;
     long per_host;
     long rrd_queue_max;
-    uint64_t rrd_flush, saturation_lag, drain_timeout;
+    uint64_t rrd_flush, rrd_close_timeout, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
     /* graphs: */
     bool graphs_enabled;
