@@ -965,9 +965,9 @@ static void on_close_bound(uv_timer_t *t)
     if (!w->busy)
         return;
     atomic_store(&w->job->stop, true);
-    log_notice("rrd: closing took %" PRIu64 " ms (rrd_close_timeout): the probe being written is "
-               "finished, the %" PRIu64 " samples left go to the journal",
-               w->close_ms, w->queued);
+    log_notice("rrd: rrd_close_timeout (%" PRIu64 " ms) reached: the probe being written is "
+               "finished, the samples not written go to the journal",
+               w->close_ms);
 }
 
 void rrdw_close(struct rrdw *w, struct rrdw_stats *final, void (*cb)(void *arg), void *arg)

@@ -103,12 +103,18 @@ static void env_flush(struct env *e)
     uv_run(&e->loop, UV_RUN_DEFAULT);
 }
 
-static void env_close(struct env *e)
+/* Closes the writer, its last statistics into *st if not NULL. */
+static void env_close_stats(struct env *e, struct rrdw_stats *st)
 {
-    rrdw_close(e->w, NULL, on_closed, &e->closed);
+    rrdw_close(e->w, st, on_closed, &e->closed);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(e->closed, 1);
     e->w = NULL;
+}
+
+static void env_close(struct env *e)
+{
+    env_close_stats(e, NULL);
 }
 
 static void env_fini(struct env *e)
@@ -252,6 +258,39 @@ static const char *const le_names[] = {"le_200", "le_400",  "le_500", "le_600",
                                        "le_800", "le_1000", "le_2000"};
 static const int64_t le_bounds[] = {200, 400, 500, 600, 800, 1000, 2000};
 
+/* Row i of scenario sc, at t, in the criterion file's rows c and the phases file's ph. */
+static void check_row(const struct series *c, const struct series *ph, const struct scenario *sc,
+                      int i, int64_t t)
+{
+    int64_t total_ms;
+    enum skind k = kind_of(sc, i, &total_ms);
+    struct result r = k == S_FAILED ? res_tls_failed() : res_ok(total_ms);
+    bool counted = k == S_OK || k == S_FAILED;
+    char what[64];
+
+    snprintf(what, sizeof(what), "%s row %d up", sc->name, i);
+    check_nan_or(series_at(c, t, "up"), counted ? (k == S_OK) : NAN, what);
+    snprintf(what, sizeof(what), "%s row %d valid", sc->name, i);
+    check_nan_or(series_at(c, t, "valid"), k == S_MISSED ? NAN : counted, what);
+    snprintf(what, sizeof(what), "%s row %d total", sc->name, i);
+    check_nan_or(series_at(c, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+    snprintf(what, sizeof(what), "%s row %d response", sc->name, i);
+    check_nan_or(series_at(c, t, "response"), k == S_OK ? r.response_us / 1e6 : NAN, what);
+    for (int b = 0; b < N(le_bounds); b++) {
+        bool under = k == S_OK && total_ms < le_bounds[b];
+
+        snprintf(what, sizeof(what), "%s row %d %s", sc->name, i, le_names[b]);
+        check_nan_or(series_at(c, t, le_names[b]), counted ? under : NAN, what);
+    }
+    /* Phases: what was reached, even for a failed check; nothing for flagged or missed. */
+    snprintf(what, sizeof(what), "%s row %d phases", sc->name, i);
+    check_nan_or(series_at(ph, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
+    check_nan_or(series_at(ph, t, "dns"), counted ? r.dns_us / 1e6 : NAN, what);
+    check_nan_or(series_at(ph, t, "connect"), counted ? r.connect_us / 1e6 : NAN, what);
+    check_nan_or(series_at(ph, t, "tls"), counted && r.tls_us >= 0 ? r.tls_us / 1e6 : NAN, what);
+    check_nan_or(series_at(ph, t, "ttfb"), counted && r.ttfb_us >= 0 ? r.ttfb_us / 1e6 : NAN, what);
+}
+
 /* The criterion and phases files hold exactly the sequence; AVERAGE over the window, computed
  * from fetch and by rrdtool graph, is the exact fraction. */
 START_TEST(test_sequence)
@@ -290,36 +329,13 @@ START_TEST(test_sequence)
     ck_assert_uint_eq(c->nds, 11);
     ck_assert_uint_eq(ph->nds, 5);
     for (int i = 0; i < sc->n; i++) {
-        int64_t t = base + (int64_t)(i + 1) * step, total_ms;
+        int64_t total_ms;
         enum skind k = kind_of(sc, i, &total_ms);
-        struct result r = k == S_FAILED ? res_tls_failed() : res_ok(total_ms);
         bool counted = k == S_OK || k == S_FAILED;
-        char what[64];
 
-        snprintf(what, sizeof(what), "%s row %d up", sc->name, i);
-        check_nan_or(series_at(c, t, "up"), counted ? (k == S_OK) : NAN, what);
-        snprintf(what, sizeof(what), "%s row %d valid", sc->name, i);
-        check_nan_or(series_at(c, t, "valid"), k == S_MISSED ? NAN : counted, what);
-        snprintf(what, sizeof(what), "%s row %d total", sc->name, i);
-        check_nan_or(series_at(c, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
-        snprintf(what, sizeof(what), "%s row %d response", sc->name, i);
-        check_nan_or(series_at(c, t, "response"), k == S_OK ? r.response_us / 1e6 : NAN, what);
-        for (int b = 0; b < N(le_bounds); b++) {
-            bool under = k == S_OK && total_ms < le_bounds[b];
-
-            snprintf(what, sizeof(what), "%s row %d %s", sc->name, i, le_names[b]);
-            check_nan_or(series_at(c, t, le_names[b]), counted ? under : NAN, what);
-            n_le[b] += under;
-        }
-        /* Phases: what was reached, even for a failed check; nothing for flagged or missed. */
-        snprintf(what, sizeof(what), "%s row %d phases", sc->name, i);
-        check_nan_or(series_at(ph, t, "total"), k == S_OK ? total_ms / 1e3 : NAN, what);
-        check_nan_or(series_at(ph, t, "dns"), counted ? r.dns_us / 1e6 : NAN, what);
-        check_nan_or(series_at(ph, t, "connect"), counted ? r.connect_us / 1e6 : NAN, what);
-        check_nan_or(series_at(ph, t, "tls"), counted && r.tls_us >= 0 ? r.tls_us / 1e6 : NAN,
-                     what);
-        check_nan_or(series_at(ph, t, "ttfb"), counted && r.ttfb_us >= 0 ? r.ttfb_us / 1e6 : NAN,
-                     what);
+        check_row(c, ph, sc, i, base + (int64_t)(i + 1) * step);
+        for (int b = 0; b < N(le_bounds); b++)
+            n_le[b] += k == S_OK && total_ms < le_bounds[b];
         n_counted += counted;
         n_up += k == S_OK;
         if (k == S_OK) {
@@ -1539,6 +1555,350 @@ START_TEST(test_close_while_writing)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------ */
+/* The close bound and the journal. */
+
+static void env_journal(const struct env *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/.vigie-journal", e->dir);
+}
+
+/* The journal's lines that are samples of probe `id`. */
+static size_t journal_count(const char *text, const char *id)
+{
+    char key[80];
+
+    ck_assert_int_lt(snprintf(key, sizeof(key), "\n%s ", id), (int)sizeof(key));
+    return count_str(text, key);
+}
+
+/* Closing with more to write than rrd_close_timeout allows (240 probes at 1 s whose files are
+ * created at close): rrdw_close returns within the bound plus one probe's write; each probe is
+ * either written whole or in the journal whole; the next writer replays the journal first, every
+ * sample ends up in the files, and the journal is removed. */
+START_TEST(test_close_bounded)
+{
+    enum { NPROBES = 240, NS = 20, BOUND_MS = 300 };
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    static char ids[NPROBES][24];
+    static struct probe p[NPROBES];
+    struct result r = res_ok(120);
+    int64_t base = base_time();
+    uint64_t t0, ms;
+    size_t in_journal = 0;
+    char jpath[600], path[700], *text, *log;
+
+    env_init(&e, "rrd", "bounded", 1);
+    o = env_opts(&e);
+    o.full_s = 4 * 3600; /* 14,400 rows a source: a few ms to create each probe's files */
+    o.close_ms = BOUND_MS;
+    env_open(&e, &o);
+    for (int k = 0; k < NPROBES; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "probe-%03d", k);
+        p[k] = e.p;
+        p[k].id = ids[k];
+    }
+    for (int i = 0; i < NS; i++)
+        for (int k = 0; k < NPROBES; k++)
+            rrdw_push(e.w, &p[k], base + i, &r, false);
+    t0 = uv_hrtime();
+    env_close_stats(&e, &st);
+    ms = (uv_hrtime() - t0) / 1000000;
+    printf("rrdw: close bounded at %d ms: closed after %llu ms, %llu written, %llu journaled\n",
+           BOUND_MS, (unsigned long long)ms, (unsigned long long)st.written,
+           (unsigned long long)st.journaled);
+    ck_assert_msg(ms < BOUND_MS + 1500u * (unsigned)test_timeout(1), "closed after %llu ms",
+                  (unsigned long long)ms);
+    ck_assert_uint_gt(st.journaled, 0);
+    ck_assert_uint_eq(st.written + st.journaled, NPROBES * NS);
+    ck_assert_uint_eq(st.queued, st.journaled);
+    ck_assert_uint_eq(st.dropped, 0);
+    log = env_log(&e);
+    ck_assert_msg(strstr(log, "rrd_close_timeout (300 ms) reached"), "%s", log);
+    snprintf(path, sizeof(path), "%llu samples not written kept in",
+             (unsigned long long)st.journaled);
+    ck_assert_msg(count_str(log, path) == 1, "%s", log);
+    free(log);
+
+    /* Exactly the samples not written: a probe is in the journal whole, and then has no file. */
+    env_journal(&e, jpath, sizeof(jpath));
+    text = test_slurp(jpath, NULL);
+    ck_assert_uint_eq(count_str(text, "\n"), st.journaled + 2);
+    for (int k = 0; k < NPROBES; k++) {
+        size_t n = journal_count(text, ids[k]);
+
+        ck_assert_msg(n == 0 || n == NS, "%s: %zu samples in the journal", ids[k], n);
+        ck_assert_ptr_nonnull(schema_path(path, sizeof(path), e.dir, ids[k], SCHEMA_CRIT));
+        ck_assert_msg((access(path, F_OK) == 0) == (n == 0), "%s: journaled %zu, file %s", ids[k],
+                      n, access(path, F_OK) == 0 ? "present" : "absent");
+        in_journal += n > 0;
+    }
+    ck_assert_uint_eq(in_journal * NS, st.journaled);
+    free(text);
+
+    /* The next start: replayed first, all written, the journal removed. */
+    o.close_ms = 0;
+    env_open(&e, &o);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.replayed, in_journal * NS);
+    ck_assert_uint_eq(st.queued, in_journal * NS);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.written, in_journal * NS);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.journaled, 0);
+    ck_assert_int_eq(access(jpath, F_OK), -1);
+    log = env_log(&e);
+    snprintf(path, sizeof(path), "%zu samples of %zu probes replayed from %s", in_journal * NS,
+             in_journal, jpath);
+    ck_assert_msg(strstr(log, path), "want '%s': %s", path, log);
+    ck_assert_msg(strstr(log, "are written: removed"), "%s", log);
+    free(log);
+    for (int k = 0; k < NPROBES; k++) {
+        struct series *c;
+
+        ck_assert_ptr_nonnull(schema_path(path, sizeof(path), e.dir, ids[k], SCHEMA_CRIT));
+        c = test_fetch(path, "AVERAGE", 1, base - 5, base + NS + 5);
+        ck_assert_msg(series_known(c, "up", base, base + NS + 5) == NS, "%s: %zu rows", ids[k],
+                      series_known(c, "up", base, base + NS + 5));
+        series_free(c);
+    }
+    env_fini(&e);
+}
+END_TEST
+
+static const struct {
+    const char *name;
+    bool crit; /* the criterion file refuses too, not only the phases file */
+} refuse_cases[] = {{"both files refuse", true}, {"the phases file refuses", false}};
+
+/* A storage that refuses every write at close (the files are directories): every sample goes
+ * to the journal (with what each file already has), missed and flagged ones too; once the files
+ * can be written, the next writer writes them all, exactly; replaying the same journal again
+ * writes nothing twice. */
+START_TEST(test_close_journal_replay)
+{
+    static const struct scenario sc = {"missed and flagged", 60, 20, 25, 40, 45};
+    const unsigned step = 10;
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time(), end = base + (int64_t)sc.n * step;
+    char crit[600], phases[600], jpath[600], want[700], *text, *log;
+    struct series *c, *ph;
+
+    env_init(&e, "rrd", "refused", step);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    env_journal(&e, jpath, sizeof(jpath));
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    ck_assert_int_eq(mkdir(phases, 0755), 0);
+    if (refuse_cases[_i].crit)
+        ck_assert_int_eq(mkdir(crit, 0755), 0);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_scenario(&e, &sc, base, step);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.written, 0);
+    ck_assert_uint_eq(st.journaled, (uint64_t)sc.n);
+    log = env_log(&e);
+    ck_assert_msg(strstr(log, "60 samples not written kept in"), "%s", log);
+    ck_assert_msg(strstr(log, "not written, for the journal"), "%s", log);
+    free(log);
+    text = test_slurp(jpath, NULL);
+    ck_assert_uint_eq(journal_count(text, "refused"), (size_t)sc.n);
+    ck_assert_ptr_nonnull(strstr(text, "vigie-journal 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nend 60\n"));
+    /* Each sample says which file has it already (the criterion file, when only the phases
+     * file refused): the replay does not write it there again. */
+    {
+        const char *done = refuse_cases[_i].crit ? "0" : "1";
+        size_t n[4];
+        static const char *const kinds[] = {"ok", "failed", "missed", "flagged"};
+
+        for (int k = 0; k < 4; k++) {
+            snprintf(want, sizeof(want), " %s %s ", kinds[k], done);
+            n[k] = count_str(text, want);
+        }
+        ck_assert_uint_eq(n[0] + n[1], 50);
+        ck_assert_uint_eq(n[1], 6);
+        ck_assert_uint_eq(n[2], 5);
+        ck_assert_uint_eq(n[3], 5);
+    }
+
+    /* The storage is back: the next start writes them. */
+    ck_assert_int_eq(rmdir(phases), 0);
+    if (refuse_cases[_i].crit)
+        ck_assert_int_eq(rmdir(crit), 0);
+    env_open(&e, &o);
+    ck_assert_uint_eq(env_stats(&e).replayed, (uint64_t)sc.n);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.written, (uint64_t)sc.n);
+    ck_assert_uint_eq(st.stale, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    ck_assert_int_eq(access(jpath, F_OK), -1);
+    c = test_fetch(crit, "AVERAGE", step, base - 5 * step, end + 5 * step);
+    ph = test_fetch(phases, "AVERAGE", step, base, end);
+    for (int i = 0; i < sc.n; i++)
+        check_row(c, ph, &sc, i, base + (int64_t)(i + 1) * step);
+    ck_assert(isnan(series_at(c, end + step, "up")));
+    series_free(c);
+    series_free(ph);
+
+    /* A crash before the journal was removed: replaying it again writes nothing twice. */
+    free(test_write(e.dir, ".vigie-journal", text));
+    env_open(&e, &o);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.written + st.stale, (uint64_t)sc.n);
+    ck_assert_uint_eq(st.failures, 0);
+    ck_assert_int_eq(access(jpath, F_OK), -1);
+    c = test_fetch(crit, "AVERAGE", step, base - 5 * step, end + 5 * step);
+    ph = test_fetch(phases, "AVERAGE", step, base, end);
+    for (int i = 0; i < sc.n; i++)
+        check_row(c, ph, &sc, i, base + (int64_t)(i + 1) * step);
+    series_free(c);
+    series_free(ph);
+    snprintf(want, sizeof(want), "samples not newer than the last update of %s", crit);
+    log = env_log(&e);
+    ck_assert_msg(!refuse_cases[_i].crit || strstr(log, want), "%s", log);
+    free(log);
+    free(text);
+    env_fini(&e);
+}
+END_TEST
+
+/* The journal's format (docs/RRD.md): a hand-written one is replayed as it says. */
+START_TEST(test_journal_format)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    int64_t base = base_time();
+    char crit[600], phases[600], text[1024];
+    struct series *c, *ph;
+
+    env_init(&e, "rrd", "hand", 10);
+    snprintf(text, sizeof(text),
+             "vigie-journal 1\n"
+             "hand 10 %lld ok 0 250000 125000 25000 50000 75000 200000\n"
+             "hand 10 %lld failed 0 -1 -1 5000 12345 -1 -1\n"
+             "hand 10 %lld missed 0 -1 -1 -1 -1 -1 -1\n"
+             "hand 10 %lld flagged 0 -1 -1 -1 -1 -1 -1\n"
+             "end 4\n",
+             (long long)base + 10, (long long)base + 20, (long long)base + 30,
+             (long long)base + 40);
+    free(test_write(e.dir, ".vigie-journal", text));
+    o = env_opts(&e);
+    env_open(&e, &o);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.replayed, 4);
+    ck_assert_uint_eq(st.written, 4);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    c = test_fetch(crit, "AVERAGE", 10, base, base + 60);
+    ph = test_fetch(phases, "AVERAGE", 10, base, base + 60);
+    check_close(series_at(c, base + 10, "up"), 1, 0, "ok: up");
+    check_close(series_at(c, base + 10, "total"), 0.25, 1e-9, "ok: total");
+    check_close(series_at(c, base + 10, "le_400"), 1, 0, "ok: le_400");
+    check_close(series_at(ph, base + 10, "ttfb"), 0.2, 1e-9, "ok: ttfb");
+    check_close(series_at(c, base + 20, "up"), 0, 0, "failed: up");
+    check_close(series_at(ph, base + 20, "connect"), 0.012345, 1e-9, "failed: connect");
+    ck_assert(isnan(series_at(c, base + 30, "valid")));
+    check_close(series_at(c, base + 40, "valid"), 0, 0, "flagged: valid");
+    ck_assert(isnan(series_at(c, base + 40, "up")));
+    series_free(c);
+    series_free(ph);
+    env_fini(&e);
+}
+END_TEST
+
+/* A journal that is not whole or not ours: moved aside with an error naming its line, nothing
+ * replayed, the writer works. */
+static const struct {
+    const char *name;
+    const char *text; /* T: a time on a 10 s boundary */
+    int line;
+    const char *msg;
+} bad_journals[] = {
+    {"not ours", "hello\n", 1, "not a vigie journal"},
+    {"empty", "", 1, "empty"},
+    {"no end line", "vigie-journal 1\nalpha 10 T ok 0 1 1 1 1 1 1\n", 3, "truncated (no end line)"},
+    {"cut in a line", "vigie-journal 1\nalpha 10 T ok 0 1 1", 2, "truncated (no end of line)"},
+    {"wrong count", "vigie-journal 1\nalpha 10 T ok 0 1 1 1 1 1 1\nend 2\n", 3,
+     "the end line counts 2 samples, 1 read"},
+    {"bad kind", "vigie-journal 1\nalpha 10 T great 0 1 1 1 1 1 1\nend 1\n", 2,
+     "expected ok, failed, flagged or missed"},
+    {"off the step", "vigie-journal 1\nalpha 7 T ok 0 1 1 1 1 1 1\nend 1\n", 2,
+     "expected a time on a step boundary"},
+    {"a field short", "vigie-journal 1\nalpha 10 T ok 0 1 1 1 1 1\nend 1\n", 2,
+     "expected 6 durations"},
+    {"out of order",
+     "vigie-journal 1\nalpha 10 T ok 0 1 1 1 1 1 1\nalpha 10 T ok 0 1 1 1 1 1 1\nend 2\n", 3,
+     "probe alpha: sample at"},
+    {"after the end", "vigie-journal 1\nend 0\nalpha 10 T ok 0 1 1 1 1 1 1\n", 3,
+     "a line after the end"},
+};
+
+START_TEST(test_journal_bad)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    char text[512], t[32], jpath[600], aside[700], want[1400], *got, *log;
+    const char *src = bad_journals[_i].text;
+    size_t n = 0;
+
+    env_init(&e, "rrd", "alpha", 10);
+    /* T: a time on the step */
+    snprintf(t, sizeof(t), "%lld", (long long)(time(NULL) / 3600 * 3600));
+    for (const char *q = src; *q && n + 32 < sizeof(text); q++) {
+        if (*q == 'T' && (q == src || q[-1] == ' ')) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", t);
+            continue;
+        }
+        text[n++] = *q;
+    }
+    text[n] = '\0';
+    free(test_write(e.dir, ".vigie-journal", text));
+    env_journal(&e, jpath, sizeof(jpath));
+    snprintf(aside, sizeof(aside), "%s.bad", jpath);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.replayed, 0);
+    ck_assert_int_eq(access(jpath, F_OK), -1);
+    got = test_slurp(aside, NULL);
+    ck_assert_str_eq(got, text);
+    free(got);
+    log = env_log(&e);
+    snprintf(want, sizeof(want), "rrd: %s:%d: %s", jpath, bad_journals[_i].line,
+             bad_journals[_i].msg);
+    ck_assert_msg(strstr(log, want), "%s: want '%s' in: %s", bad_journals[_i].name, want, log);
+    snprintf(want, sizeof(want), "moved aside to %s, nothing replayed", aside);
+    ck_assert_msg(strstr(log, want), "%s: %s", bad_journals[_i].name, log);
+    free(log);
+    /* the writer works, and a second bad journal does not replace the first one aside */
+    push_ok(&e, base_time(), 0, 3, 100);
+    env_close_stats(&e, &st);
+    ck_assert_uint_eq(st.written, 3);
+    free(test_write(e.dir, ".vigie-journal", "hello\n"));
+    env_open(&e, &o);
+    env_close(&e);
+    snprintf(want, sizeof(want), "%s.2.bad", jpath);
+    ck_assert_int_eq(access(want, F_OK), 0);
+    got = test_slurp(aside, NULL);
+    ck_assert_str_eq(got, text);
+    free(got);
+    env_fini(&e);
+}
+END_TEST
+
 START_TEST(test_path)
 {
     char buf[64];
@@ -1616,6 +1976,10 @@ Suite *rrdw_suite(void)
     tcase_add_test(tc, test_push_during_write);
     tcase_add_test(tc, test_close_loses_loudly);
     tcase_add_test(tc, test_close_while_writing);
+    tcase_add_test(tc, test_close_bounded);
+    tcase_add_loop_test(tc, test_close_journal_replay, 0, N(refuse_cases));
+    tcase_add_test(tc, test_journal_format);
+    tcase_add_loop_test(tc, test_journal_bad, 0, N(bad_journals));
     tcase_add_test(tc, test_path);
     tcase_add_test(tc, test_gap_keeps_next_sample);
     suite_add_tcase(s, tc);
