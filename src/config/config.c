@@ -96,7 +96,7 @@ static const struct key top_keys[] = {
     {.name = "rrd_close_timeout",
      .type = K_DURATION,
      .off = S(rrd_close_timeout),
-     .min = SEC,
+     .min = MS(100),
      .max = 600 * SEC},
     {.name = "rrdcached", .type = K_STR, .off = S(rrdcached)},
     {.name = "node", .type = K_ID, .off = S(node)},

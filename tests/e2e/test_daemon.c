@@ -310,6 +310,132 @@ START_TEST(test_sigterm_and_unusable_dir)
 }
 END_TEST
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SIGTERM with writes slower than rrd_close_timeout (every file created at the stop, a day of
+ * 1 s rows each) and one probe whose files refuse every write (directories in their place): the
+ * stop takes drain_timeout + rrd_close_timeout and one probe's write at most; every sample not
+ * written is in the journal; the next run replays it first, and the files hold every sample of
+ * the first run, failed and missed ones included. */
+START_TEST(test_sigterm_journal)
+{
+    static const char *const ids[] = {"p01", "p02", "p03", "p04",     "p05",   "p06",
+                                      "p07", "p08", "p09", "failing", "stuck", "refuse"};
+    enum { NIDS = sizeof(ids) / sizeof(ids[0]) };
+    char *dir = test_mkdtemp(), *cfg, stats[1024], errlog[1024], path[1100], want[1200];
+    char probes[4096], *err = NULL;
+    const char *argv[] = {"run", "-c", NULL, "--stats", stats, NULL};
+    const char *argv2[] = {"run", "-c", NULL, "--duration", "4s", "--stats", stats, NULL};
+    long long completed1, missed1, written1, queued1, rows = 0;
+    int64_t t_start = (int64_t)time(NULL), t_end;
+    uint64_t t0, ms;
+    json_t *st;
+    pid_t pid;
+    size_t n = 0;
+    int rc;
+
+    for (int i = 0; i < 9; i++)
+        n += (size_t)snprintf(probes + n, sizeof(probes) - n,
+                              "  - {id: %s, url: \"http://127.0.0.1:PORT/?delay=%d&t=jnl\", "
+                              "interval: 1s, timeout: 900ms}\n",
+                              ids[i], 20 * i);
+    snprintf(probes + n, sizeof(probes) - n,
+             "  - {id: failing, url: \"http://127.0.0.1:PORT/?status=503&t=jnl\", interval: 1s, "
+             "timeout: 900ms}\n"
+             "  - {id: stuck, url: \"http://127.0.0.1:PORT/?delay=1500&t=jnl\", interval: 1s, "
+             "timeout: 1s, connect_timeout: 1s}\n"
+             "  - {id: refuse, url: \"http://127.0.0.1:PORT/?t=jnl\", interval: 1s, "
+             "timeout: 900ms}\n");
+    test_write_probes(dir, probes);
+    cfg = test_write(dir, "vigie.yaml",
+                     "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1h\n"
+                     "rrd_retention: {full: 1d, medium: 1d, hourly: 1d, daily: 1d}\n"
+                     "drain_timeout: 2s\nrrd_close_timeout: 200ms\ngraphs: {enabled: false}\n");
+    snprintf(path, sizeof(path), "%s/rrd", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "%s/rrd/refuse%s", dir, k ? ".phases.rrd" : ".rrd");
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+    argv[2] = argv2[2] = cfg;
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    snprintf(errlog, sizeof(errlog), "%s/stderr.log", dir);
+    pid = test_spawn_vigie(argv, errlog);
+    test_sleep_ms(4500);
+    t0 = mono_ms();
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    rc = test_wait_exit(pid, test_timeout(30));
+    ms = mono_ms() - t0;
+    t_end = (int64_t)time(NULL);
+    {
+        char *log = test_slurp(errlog, NULL);
+
+        ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
+        printf("daemon: SIGTERM with a 200 ms rrd_close_timeout: exited after %llu ms\n",
+               (unsigned long long)ms);
+        ck_assert_msg(ms < 2000 + 200 + 3000u * (unsigned)test_timeout(1),
+                      "stopped after %llu ms: %s", (unsigned long long)ms, log);
+        ck_assert_msg(strstr(log, "rrd_close_timeout (200 ms) reached"), "%s", log);
+        st = read_stats(stats);
+        completed1 = jint(st, "completed");
+        missed1 = jint(st, "missed");
+        written1 = jint(st, "rrd_written");
+        queued1 = jint(st, "rrd_queued");
+        json_decref(st);
+        ck_assert_int_ge(missed1, 1);
+        ck_assert_int_gt(queued1, 0);
+        ck_assert_int_eq(written1 + queued1, completed1 + missed1);
+        snprintf(want, sizeof(want), "rrd: %lld samples not written kept in %s/rrd/.vigie-journal",
+                 queued1, dir);
+        ck_assert_msg(strstr(log, want), "want '%s': %s", want, log);
+        free(log);
+    }
+
+    /* The storage works again; the next run replays the journal first, then stops in time. */
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "%s/rrd/refuse%s", dir, k ? ".phases.rrd" : ".rrd");
+        ck_assert_int_eq(rmdir(path), 0);
+    }
+    free(test_write(dir, "vigie.yaml",
+                    "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1s\n"
+                    "rrd_retention: {full: 1d, medium: 1d, hourly: 1d, daily: 1d}\n"
+                    "drain_timeout: 2s\nrrd_close_timeout: 60s\ngraphs: {enabled: false}\n"));
+    test_sleep_ms(1500);
+    rc = test_vigie(argv2, NULL, &err, test_timeout(60));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    snprintf(want, sizeof(want), "rrd: %lld samples of ", queued1);
+    ck_assert_msg(strstr(err, want) && strstr(err, "replayed from"), "want '%s': %s", want, err);
+    ck_assert_msg(strstr(err, "are written: removed"), "%s", err);
+    free(err);
+    st = read_stats(stats);
+    ck_assert_int_eq(jint(st, "rrd_written"), jint(st, "completed") + jint(st, "missed") + queued1);
+    ck_assert_int_eq(jint(st, "rrd_queued"), 0);
+    ck_assert_int_eq(jint(st, "rrd_stale"), 0);
+    json_decref(st);
+    snprintf(path, sizeof(path), "%s/rrd/.vigie-journal", dir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* Every check of the first run is a row (`valid` known: ok or failed) of its window. */
+    for (size_t i = 0; i < NIDS; i++) {
+        char *f = rrd_file(dir, ids[i], ".rrd");
+        struct series *sr = test_fetch(f, "AVERAGE", 1, t_start - 5, t_end + 1);
+
+        rows += (long long)series_known(sr, "valid", t_start - 5, t_end + 1);
+        series_free(sr);
+        free(f);
+    }
+    ck_assert_int_eq(rows, completed1);
+    free(cfg);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The systemd protocol through libsystemd, to a real notification socket made by the test and
  * read while vigie runs (as systemd does): READY=1 once running, WATCHDOG=1 at half of
  * WATCHDOG_USEC, STATUS=, STOPPING=1 at the end. */
@@ -511,6 +637,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_records_truth);
     tcase_add_test(tc, test_missed_ticks);
     tcase_add_test(tc, test_sigterm_and_unusable_dir);
+    tcase_add_test(tc, test_sigterm_journal);
     tcase_add_test(tc, test_sd_notify);
     tcase_add_test(tc, test_journal_fields);
     tcase_add_test(tc, test_dashboard_live);

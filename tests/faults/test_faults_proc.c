@@ -570,12 +570,15 @@ START_TEST(test_corrupt_and_foreign)
 END_TEST
 
 /* A corrupt file that nobody removes: the samples wait in memory while vigie runs; at the stop
- * they are reported lost in one line, and counted (rrd_queued). The other probes are fine. */
+ * they go to the journal, in one line, and are counted (rrd_queued). The other probes are fine.
+ * Once the operator removes the file, the next start writes them first: nothing lost. */
 START_TEST(test_corrupt_left_alone)
 {
     struct fx f;
-    char *log, line[128];
+    char *log, line[128], path[1200];
+    long long journaled;
     static const char *const ids[] = {"good"};
+    static const char *const both[] = {"good", "corrupt"};
 
     fx_init(&f, "rrd_dir: rrd\n",
             "  - {id: good, url: \"http://127.0.0.1:PORT/?t=cl\", interval: 1s, timeout: 900ms}\n"
@@ -588,11 +591,25 @@ START_TEST(test_corrupt_left_alone)
     ck_assert_int_gt(f.queued, 0);
     ck_assert_int_eq(fx_balance(&f), f.queued);
     fx_assert_rows(&f, ids, 1, f.started - f.queued);
-    snprintf(line, sizeof(line), "%lld samples could not be written and are lost", f.queued);
+    snprintf(line, sizeof(line), "%lld samples not written kept in", f.queued);
+    ck_assert_msg(log_count(log, line, "/rrd/.vigie-journal") == 1, "want '%s':\n%s", line, log);
+    journaled = f.queued;
+    free(log);
+
+    snprintf(path, sizeof(path), "%s/rrd/corrupt.rrd", f.dir);
+    ck_assert_int_eq(unlink(path), 0);
+    fx_start(&f);
+    test_sleep_ms(3000);
+    log = fx_stop(&f);
+    snprintf(line, sizeof(line), "%lld samples of 1 probes replayed", journaled);
     ck_assert_msg(log_count(log, line, NULL) == 1, "want '%s':\n%s", line, log);
+    /* counted left in the first run, written in the second */
+    f.queued -= journaled;
+    ck_assert_int_eq(fx_balance(&f), 0);
+    fx_assert_rows(&f, both, 2, f.started);
     printf("faults_proc: corrupt left alone: %lld samples of the corrupt probe kept in memory, "
-           "lost at the stop and reported\n",
-           f.queued);
+           "journaled at the stop, written after the file was removed, 0 lost\n",
+           journaled);
     free(log);
     fx_fini(&f);
 }
