@@ -191,19 +191,6 @@ static int file_move_aside(struct jfile *e, int k, const struct layout *lay, uns
     return 0;
 }
 
-/* The size of the file rrd_create_r2 writes, fully allocated: the header (the structures of
- * librrd 1.x's rrd_format.h on LP64: stat_head 128 bytes, live_head 16, per DS ds_def 120 and
- * pdp_prep 112, per RRA rra_def 120 and rra_ptr 8, per DS and RRA cdp_prep 80), then 8 bytes
- * per DS per row. Only for messages; test_create_failures compares it with real files. */
-static uint64_t file_bytes(size_t nds, const struct schema_rra *rra, size_t nrra)
-{
-    uint64_t rows = 0;
-
-    for (size_t i = 0; i < nrra; i++)
-        rows += rra[i].rows;
-    return 128 + 16 + nds * (120 + 112) + nrra * (120 + 8) + nds * nrra * 80 + nds * rows * 8;
-}
-
 /* rrd_create_r2 failed, and errno was `err` just after. librrd 1.7.2 says nothing (an empty
  * message, errno ENOENT) when the file does not fit on the disk or under RLIMIT_FSIZE: those two
  * are checked here. Otherwise librrd's message, or errno's when librrd
@@ -268,7 +255,7 @@ static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_
              ? rrdc_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)
              : rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)) !=
         0)
-        return create_failed(e, k, file_bytes(nds, rra, nrra), errno);
+        return create_failed(e, k, schema_file_bytes((enum schema_file)k, step, &lay->keep), errno);
     return 0;
 }
 
