@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/criterion.h"
+#include "store/rrdq.h"
 #include "store/rrdw.h"
 #include "store/schema.h"
 #include "testutil.h"
@@ -1333,6 +1334,89 @@ START_TEST(test_size_bound)
 }
 END_TEST
 
+/* Creates `path` with rrdtool as vigie created it before the files were bounded (old_plan). */
+static void create_old(const char *path, enum schema_file f, unsigned step, int64_t start)
+{
+    struct schema_rra r[SCHEMA_MAX_RRA];
+    size_t n = old_plan(r, f, step, &default_keep), nds, argc = 0;
+    const struct schema_ds *ds = schema_ds(f, &nds);
+    char defs[SCHEMA_MAX_DS + SCHEMA_MAX_RRA + 2][64];
+    const char *argv[SCHEMA_MAX_DS + SCHEMA_MAX_RRA + 8];
+
+    argv[argc++] = "create";
+    argv[argc++] = path;
+    argv[argc++] = "--step";
+    snprintf(defs[0], sizeof(defs[0]), "%u", step);
+    argv[argc++] = defs[0];
+    argv[argc++] = "--start";
+    snprintf(defs[1], sizeof(defs[1]), "%lld", (long long)start);
+    argv[argc++] = defs[1];
+    for (size_t i = 0; i < nds; i++) {
+        snprintf(defs[2 + i], sizeof(defs[2 + i]), "DS:%s:GAUGE:%u:0:%s", ds[i].name, 2 * step,
+                 ds[i].max);
+        argv[argc++] = defs[2 + i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(defs[2 + nds + i], sizeof(defs[2 + nds + i]), "RRA:%s:0.5:%lu:%lu", r[i].cf,
+                 r[i].pdp, r[i].rows);
+        argv[argc++] = defs[2 + nds + i];
+    }
+    argv[argc] = NULL;
+    ck_assert_int_eq(test_run("rrdtool", argv, NULL, NULL, 60), 0);
+}
+
+/* Files of a sub-minute probe created before the files were bounded (17,280 rows at full
+ * resolution at 10 s): their layout is ours, so they are used as they are, not moved aside;
+ * a NOTICE says so once per file; the readers read them (their day at full resolution). */
+START_TEST(test_old_plan)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    struct rrdq_summary sum;
+    int64_t base = base_time();
+    char path[2][600], *text, *log, err[256];
+
+    env_init(&e, "rrd", "old", 10);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    for (int k = 0; k < 2; k++) {
+        env_path(&e, path[k], sizeof(path[k]), k == 1);
+        create_old(path[k], (enum schema_file)k, 10, base);
+    }
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 30, 200);
+    env_flush(&e);
+    push_ok(&e, base, 30, 30, 200);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 60);
+    ck_assert_uint_eq(st.files_moved, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    env_close(&e);
+    ck_assert_uint_eq(count_baks(e.dir, "old.rrd."), 0);
+    ck_assert_uint_eq(count_baks(e.dir, "old.phases.rrd."), 0);
+    for (int k = 0; k < 2; k++) {
+        text = test_rrdinfo(path[k]);
+        ck_assert_int_eq(test_info_long(text, "rra[0].rows"), 17280);
+        free(text);
+    }
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "from before the files were bounded") == 2, "%s", log);
+    ck_assert_msg(count_str(log, "old.rrd keeps 17280 rows at full resolution, from before the "
+                                 "files were bounded (now 2880, and one-minute rows): used as it "
+                                 "is") == 1,
+                  "%s", log);
+    free(log);
+    ck_assert_int_eq(rrdq_summary(e.dir, "old", 0, 86400, &sum, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sum.step, 10);
+    check_close(sum.samples, 60, 1e-9, "samples");
+    check_close(sum.availability, 1, 1e-9, "availability");
+    ck_assert_int_eq(sum.last_time, base + 600);
+    env_fini(&e);
+}
+END_TEST
+
 static long series_step(const struct series *sr)
 {
     return sr->nrows > 1 ? (long)(sr->t[1] - sr->t[0]) : 0;
@@ -1867,6 +1951,7 @@ Suite *rrdw_suite(void)
     tcase_add_loop_test(tc, test_sizes, 0, N(size_cases));
     tcase_add_test(tc, test_one_second);
     tcase_add_test(tc, test_size_bound);
+    tcase_add_test(tc, test_old_plan);
     tcase_add_test(tc, test_rrdtool_reads);
     tcase_add_test(tc, test_overflow);
     tcase_add_test(tc, test_overflow_oldest_first);
