@@ -163,9 +163,8 @@ static unsigned long full_rows(const char *path)
 }
 
 /* The newest counted sample up to `end`, from the last LAST_ROWS rows of the full-resolution
- * archive. When that archive holds fewer rows (below a one-minute step it holds `full` × step /
- * 60: one minute at 1 s with `full` at 1 h), librrd answers from a coarser one: the window is
- * then the rows it holds. */
+ * archive. When that archive holds fewer rows (60 at a 60 s step with `full` at its least, 1 h),
+ * librrd answers from a coarser one: the window is then the rows it holds. */
 static void last_sample(const char *path, time_t end, unsigned long base, struct rrdq_summary *out)
 {
     unsigned long rows = LAST_ROWS;
