@@ -81,17 +81,20 @@ static int part_fail(struct jpart *p, const char *where, enum cause c, int err, 
 
 enum found { FOUND_OURS, FOUND_NONE, FOUND_OTHER };
 
-/* Looks at file k: absent, ours (step and DS names match; *last = its last update), or a valid
- * RRD of another layout (*old_step). 0, or a negative errno (recorded in e) when it cannot be
- * read as an RRD. */
+/* Looks at file k: absent, ours (step and DS names match; *last = its last update, *full_rows
+ * the rows of its first archive when it is the full resolution, else 0), or a valid RRD of
+ * another layout (*old_step). 0, or a negative errno (recorded in e) when it cannot be read as an
+ * RRD. */
 static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32_t step,
-                        int64_t *last, unsigned long *old_step, enum found *found)
+                        int64_t *last, unsigned long *old_step, unsigned long *full_rows,
+                        enum found *found)
 {
     struct jpart *p = &e->part[k];
     struct stat st;
     rrd_info_t *info, *i;
     size_t nds = 0, nours;
     const struct schema_ds *ours = schema_ds((enum schema_file)k, &nours);
+    unsigned long rows0 = 0, pdp0 = 0;
     bool same = true;
     int fd;
 
@@ -121,6 +124,7 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
         return part_fail(p, p->path, C_CORRUPT, 0, rrd_get_error());
     *old_step = 0;
     *last = 0;
+    *full_rows = 0;
     for (i = info; i; i = i->next) {
         const char *key = i->key;
         size_t len = strlen(key);
@@ -129,6 +133,10 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
             *old_step = i->value.u_cnt;
         } else if (strcmp(key, "last_update") == 0 && i->type == RD_I_CNT) {
             *last = (int64_t)i->value.u_cnt;
+        } else if (strcmp(key, "rra[0].rows") == 0 && i->type == RD_I_CNT) {
+            rows0 = i->value.u_cnt;
+        } else if (strcmp(key, "rra[0].pdp_per_row") == 0 && i->type == RD_I_CNT) {
+            pdp0 = i->value.u_cnt;
         } else if (strncmp(key, "ds[", 3) == 0 && len > 10 &&
                    strcmp(key + len - 7, "].index") == 0 && i->type == RD_I_CNT) {
             unsigned long idx = i->value.u_cnt;
@@ -141,6 +149,7 @@ static int file_inspect(struct jfile *e, int k, const struct layout *lay, uint32
         }
     }
     rrd_info_free(info);
+    *full_rows = pdp0 == 1 ? rows0 : 0;
     if (*old_step == 0)
         return part_fail(p, p->path, C_CORRUPT, 0, "no step in rrd_info");
     if (lay->daemon) {
@@ -190,19 +199,6 @@ static int file_move_aside(struct jfile *e, int k, const struct layout *lay, uns
     p->moved_step = (uint32_t)old_step;
     p->moved_for = step;
     return 0;
-}
-
-/* The size of the file rrd_create_r2 writes, fully allocated: the header (the structures of
- * librrd 1.x's rrd_format.h on LP64: stat_head 128 bytes, live_head 16, per DS ds_def 120 and
- * pdp_prep 112, per RRA rra_def 120 and rra_ptr 8, per DS and RRA cdp_prep 80), then 8 bytes
- * per DS per row. Only for messages; test_create_failures compares it with real files. */
-static uint64_t file_bytes(size_t nds, const struct schema_rra *rra, size_t nrra)
-{
-    uint64_t rows = 0;
-
-    for (size_t i = 0; i < nrra; i++)
-        rows += rra[i].rows;
-    return 128 + 16 + nds * (120 + 112) + nrra * (120 + 8) + nds * nrra * 80 + nds * rows * 8;
 }
 
 /* rrd_create_r2 failed, and errno was `err` just after. librrd 1.7.2 says nothing (an empty
@@ -269,7 +265,7 @@ static int file_create(struct jfile *e, int k, const struct layout *lay, uint32_
              ? rrdc_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)
              : rrd_create_r2(e->part[k].path, step, (time_t)last_up, 1, NULL, NULL, argc, argv)) !=
         0)
-        return create_failed(e, k, file_bytes(nds, rra, nrra), errno);
+        return create_failed(e, k, schema_file_bytes((enum schema_file)k, step, &lay->keep), errno);
     return 0;
 }
 
@@ -280,7 +276,7 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
 {
     struct jpart *p = &e->part[k];
     enum found found = FOUND_NONE;
-    unsigned long old_step = 0;
+    unsigned long old_step = 0, full_rows = 0;
     int64_t last = 0;
     int rc;
 
@@ -288,7 +284,18 @@ static int file_ready(struct jfile *e, int k, const struct layout *lay, uint32_t
         *dir_rc = lay->local ? fsx_mkdir_p(e->dir, 0755) : 0;
     if (*dir_rc < 0)
         return part_fail(p, e->dir, C_DIR, -*dir_rc, NULL);
-    rc = file_inspect(e, k, lay, step, &last, &old_step, &found);
+    rc = file_inspect(e, k, lay, step, &last, &old_step, &full_rows, &found);
+    /* Ours, but of the plan from before the files were bounded below one minute (172,800 rows
+     * at 1 s): its layout is ours, every reader reads it, so it is used as it is, and said. */
+    if (rc == 0 && found == FOUND_OURS && schema_minute_pdp(step) != 0) {
+        struct schema_rra rra[SCHEMA_MAX_RRA];
+
+        schema_rra_plan(rra, (enum schema_file)k, step, &lay->keep);
+        if (full_rows > rra[0].rows) {
+            p->big_rows = full_rows;
+            p->big_plan = rra[0].rows;
+        }
+    }
     /* Ours, but older than what we wrote into it: the samples in between were accepted and are
      * gone (rrdcached killed before it wrote them or flushed its journal, a file restored from
      * a backup). They cannot be written again; say so rather than lose them silently. */

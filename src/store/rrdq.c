@@ -135,6 +135,56 @@ static void find_last(const struct fetch *f, struct rrdq_summary *out)
     }
 }
 
+/* The rows of the full-resolution archive (AVERAGE, one step per row) of `path`; 0 unknown. */
+static unsigned long full_rows(const char *path)
+{
+    rrd_info_t *info = rrd_info_r(path), *i;
+    unsigned long rows[SCHEMA_MAX_RRA] = {0}, found = 0;
+    bool full[SCHEMA_MAX_RRA] = {false}, avg[SCHEMA_MAX_RRA] = {false};
+
+    for (i = info; i; i = i->next) {
+        unsigned idx;
+        int at = 0;
+
+        if (sscanf(i->key, "rra[%u].%n", &idx, &at) != 1 || at == 0 || idx >= SCHEMA_MAX_RRA)
+            continue;
+        if (strcmp(i->key + at, "rows") == 0 && i->type == RD_I_CNT)
+            rows[idx] = i->value.u_cnt;
+        else if (strcmp(i->key + at, "pdp_per_row") == 0 && i->type == RD_I_CNT)
+            full[idx] = i->value.u_cnt == 1;
+        else if (strcmp(i->key + at, "cf") == 0 && i->type == RD_I_STR)
+            avg[idx] = strcmp(i->value.u_str, "AVERAGE") == 0;
+    }
+    rrd_info_free(info);
+    for (size_t k = 0; k < SCHEMA_MAX_RRA && !found; k++)
+        if (full[k] && avg[k])
+            found = rows[k];
+    return found;
+}
+
+/* The newest counted sample up to `end`, from the last LAST_ROWS rows of the full-resolution
+ * archive. When that archive holds fewer rows (60 at a 60 s step with `full` at its least, 1 h),
+ * librrd answers from a coarser one: the window is then the rows it holds. */
+static void last_sample(const char *path, time_t end, unsigned long base, struct rrdq_summary *out)
+{
+    unsigned long rows = LAST_ROWS;
+    struct fetch last;
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (fetch(path, end - (time_t)(rows * base), end, base, &last, NULL, 0) != 0)
+            return;
+        if (last.step == base) {
+            find_last(&last, out);
+            fetch_free(&last);
+            return;
+        }
+        fetch_free(&last);
+        rows = full_rows(path);
+        if (rows == 0 || rows >= LAST_ROWS)
+            return;
+    }
+}
+
 /* The path of probe id's criterion file into path, once it exists and rrdcached (when
  * RRDCACHED_ADDRESS is set) has written its cached values into it. 0 or a negative errno. */
 static int crit_file(char *path, size_t len, const char *rrd_dir, const char *id, char *err,
@@ -159,14 +209,70 @@ int rrdq_summary(const char *rrd_dir, const char *id, time_t end, time_t span,
     return rrdq_summary_step(rrd_dir, id, end, span, &step, out, err, errlen);
 }
 
+/* Sums of counted checks over rows, as rrdq_summary weighs them. */
+struct acc {
+    double w, up, le[SCHEMA_NBUCKETS];
+    size_t rows;
+};
+
+/* Adds the counted rows of f, from `from` on (a row ends at its label), into a. Each row's
+ * AVERAGE(valid) is the share of its known samples that were counted; weighting a row by it
+ * (times the samples per row) gives every counted check the same weight. */
+static void acc_add(struct acc *a, const struct fetch *f, unsigned long base, time_t from)
+{
+    for (size_t r = 0; r < f->rows; r++) {
+        double w;
+
+        if (f->start + (time_t)(r * f->step) < from || !row_counted(f, r))
+            continue;
+        w = cell(f, r, f->valid) * (double)(f->step / base);
+        a->rows++;
+        a->w += w;
+        a->up += w * cell(f, r, f->up);
+        for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
+            double le = cell(f, r, f->le[i]);
+            a->le[i] += w * (isnan(le) ? 0 : le);
+        }
+    }
+}
+
+/* Below a one-minute step, a window longer than the full-resolution archive is read from the
+ * one-minute archive (schema_rra_plan), whose newest row librrd consolidates only once its
+ * minute is over: the steps after it are read into *tail, at full resolution. That keeps a
+ * sub-minute probe's day as fresh as a one-minute probe's, whose day is at full resolution.
+ * Returns whether *tail was fetched (from `*from` on: the end of the last consolidated row). */
+static bool minute_tail(const char *path, const struct fetch *f, unsigned long base, time_t end,
+                        time_t span, struct fetch *tail, time_t *from)
+{
+    unsigned long minute = schema_minute_pdp(base);
+    time_t last, done;
+
+    if (minute == 0 || f->step != minute * base)
+        return false;
+    rrd_clear_error();
+    last = rrd_last_r(path);
+    if (last <= 0)
+        return false;
+    done = last - last % (time_t)f->step;
+    *from = done > end - span ? done : end - span;
+    if (*from >= end || fetch(path, *from, end, base, tail, NULL, 0) != 0)
+        return false;
+    if (tail->step != base) {
+        fetch_free(tail);
+        return false;
+    }
+    return true;
+}
+
 int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t span,
                       unsigned long *step, struct rrdq_summary *out, char *err, size_t errlen)
 {
     char path[4096];
-    double w, sum_w = 0, sum_up = 0, sum_le[SCHEMA_NBUCKETS] = {0};
+    struct acc a = {0};
     unsigned long base;
-    bool hinted;
-    struct fetch f, last;
+    bool hinted, have_tail;
+    struct fetch f, tail;
+    time_t from = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -205,36 +311,29 @@ int rrdq_summary_step(const char *rrd_dir, const char *id, time_t end, time_t sp
     out->end = f.end;
     out->step = f.step;
     out->rows = f.rows;
-    /* Each row's AVERAGE(valid) is the share of its known samples that were counted; weighting
-     * a row by it (times the samples per row) gives every counted check the same weight. */
-    for (size_t r = 0; r < f.rows; r++) {
-        if (!row_counted(&f, r))
-            continue;
-        w = cell(&f, r, f.valid) * (double)(f.step / base);
-        out->rows_known++;
-        sum_w += w;
-        sum_up += w * cell(&f, r, f.up);
-        for (int i = 0; i < SCHEMA_NBUCKETS; i++) {
-            double le = cell(&f, r, f.le[i]);
-            sum_le[i] += w * (isnan(le) ? 0 : le);
-        }
-    }
-    out->samples = sum_w;
-    if (sum_w > 0) {
-        out->availability = sum_up / sum_w;
+    /* The rows of f after the tail's start are not consolidated yet: unknown, not counted. */
+    acc_add(&a, &f, base, 0);
+    have_tail = minute_tail(path, &f, base, end, span, &tail, &from);
+    if (have_tail)
+        acc_add(&a, &tail, base, from);
+    out->rows_known = a.rows;
+    out->samples = a.w;
+    if (a.w > 0) {
+        out->availability = a.up / a.w;
         for (int i = 0; i < SCHEMA_NBUCKETS; i++)
-            out->le[i] = sum_le[i] / sum_w;
+            out->le[i] = a.le[i] / a.w;
         out->median_ms = rrdq_percentile(out->le, out->availability, 0.5);
         out->p95_ms = rrdq_percentile(out->le, out->availability, 0.95);
     }
 
-    if (f.step == base) {
+    if (f.step == base)
         find_last(&f, out);
-    } else if (fetch(path, end - (time_t)(LAST_ROWS * base), end, base, &last, NULL, 0) == 0) {
-        if (last.step == base)
-            find_last(&last, out);
-        fetch_free(&last);
+    if (have_tail) {
+        find_last(&tail, out);
+        fetch_free(&tail);
     }
+    if (f.step != base && out->last_time == 0)
+        last_sample(path, end, base, out);
     fetch_free(&f);
     return 0;
 }

@@ -95,6 +95,7 @@ struct wpart {
     uint32_t ready_step; /* step it was verified for, 0 = verify on next write */
     unsigned logged;     /* bit per enum cause: already reported */
     uint64_t late;       /* samples written into it while it was failing */
+    bool big_told;       /* that it is larger than the plan gives (jpart.big_rows) is logged */
 };
 
 /* Loop-side state of one probe id. */
@@ -631,6 +632,13 @@ static void part_done(struct rrdw *w, struct jfile *e, int k)
                 " samples written into it are lost (rrdcached killed before "
                 "writing them out, or an older copy put back)",
                 e->id, p->path, p->back_from, p->back_to, p->back_n);
+    }
+    if (p->big_rows && !fp->big_told) {
+        fp->big_told = true;
+        log_notice("rrd: probe %s: %s keeps %lu rows at full resolution, from before the files "
+                   "were bounded (now %lu, and one-minute rows): used as it is; docs/RRD.md says "
+                   "how to bring it within the bound",
+                   e->id, p->path, p->big_rows, p->big_plan);
     }
     if (!p->moved_to)
         return;

@@ -73,6 +73,9 @@ struct jpart {
     uint32_t moved_step, moved_for; /* its step, the new step */
     int64_t back_from, back_to;     /* out: looked at again, its last update had gone back */
     uint64_t back_n;                /* ... by this many steps: samples written, then lost */
+    /* out: a file of a sub-minute step holding more rows at full resolution (big_rows) than
+     * schema_rra_plan gives it now (big_plan): one created before the files were bounded. */
+    unsigned long big_rows, big_plan;
 };
 
 /* One probe's part of a job. One allocation: the samples, then the strings. */

@@ -796,20 +796,7 @@ static void cached_start(struct cached *c)
         _exit(127);
     }
     c->pid = pid;
-    for (int i = 0; i < 200; i++) {
-        char *out = NULL;
-        bool up;
-
-        test_run("rrdtool",
-                 (const char *const[]){"flushcached", "--daemon", c->addr, "nonexistent.rrd", NULL},
-                 NULL, &out, 10);
-        up = out && !strstr(out, "onnect") && !strstr(out, "refused");
-        free(out);
-        if (up)
-            return;
-        test_sleep_ms(50);
-    }
-    ck_abort_msg("rrdcached did not come up on %s", c->addr);
+    test_rrdcached_wait(c->addr, 10000);
 }
 
 static void cached_signal(struct cached *c, int sig)

@@ -388,6 +388,24 @@ void test_sleep_ms(long ms)
     nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
 }
 
+void test_rrdcached_wait(const char *addr, long timeout_ms)
+{
+    for (long waited = 0; waited < timeout_ms; waited += 50) {
+        char *out = NULL;
+        bool up;
+
+        test_run("rrdtool",
+                 (const char *const[]){"flushcached", "--daemon", addr, "nonexistent.rrd", NULL},
+                 NULL, &out, 10);
+        up = out && !strstr(out, "onnect") && !strstr(out, "refused");
+        free(out);
+        if (up)
+            return;
+        test_sleep_ms(50);
+    }
+    ck_abort_msg("rrdcached did not come up on %s", addr);
+}
+
 /* ---- loopback HTTP and a real Alertmanager (test_notify, test_faults_alert) ---- */
 
 int test_free_port(void)

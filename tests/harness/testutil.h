@@ -60,6 +60,10 @@ int test_wait_exit(pid_t pid, int timeout_s);
 
 void test_sleep_ms(long ms);
 
+/* Waits until an rrdcached listens on addr ("unix:/path", "host:port"): `rrdtool flushcached`
+ * gets through to it. Fails the test after timeout_ms. */
+void test_rrdcached_wait(const char *addr, long timeout_ms);
+
 /* rrdtool with inline arguments: RRDTOOL(&out, "fetch", path, "AVERAGE"). */
 #define RRDTOOL(out, ...)                                                                          \
     test_run("rrdtool", (const char *const[]){__VA_ARGS__, NULL}, out, NULL, 60)

@@ -57,21 +57,7 @@ static void cached_start(struct cached *c, const char *tmp, const char *addr)
         _exit(127);
     }
     c->pid = pid;
-    /* ready when it answers: `rrdtool` talks to it */
-    for (int i = 0; i < 100; i++) {
-        char *out = NULL;
-        bool up;
-
-        test_run("rrdtool",
-                 (const char *const[]){"flushcached", "--daemon", c->addr, "nonexistent.rrd", NULL},
-                 NULL, &out, 10);
-        up = out && !strstr(out, "onnect") && !strstr(out, "refused");
-        free(out);
-        if (up)
-            return;
-        nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
-    }
-    ck_abort_msg("rrdcached did not come up on %s", c->addr);
+    test_rrdcached_wait(c->addr, 5000);
 }
 
 static void cached_stop(struct cached *c)

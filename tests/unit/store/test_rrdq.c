@@ -50,15 +50,17 @@ static struct result mix(int i)
     return r;
 }
 
-/* Writes the mix for probe "p" into <tmp>/rrd, starting on an hour boundary 3 hours ago. */
-static char *write_mix(int64_t *base_out)
+/* Writes the mix for probe "p" into <tmp>/rrd every `step` seconds, starting on an hour boundary
+ * 3 hours ago: `nok` counted samples, then `nbad` flagged, then `nbad` missed. `full_s` is the
+ * retention at full resolution, 0 the default. */
+static char *write_probe(unsigned step, int nok, int nbad, uint64_t full_s, int64_t *base_out)
 {
     char *tmp = test_mkdtemp();
     char dir[600];
     int64_t base = ((int64_t)time(NULL) - 3 * 3600) / 3600 * 3600;
     char id[] = "p";
-    struct probe p = {.id = id, .interval_ms = STEP * 1000};
-    struct rrdw_opts o = {.dir = dir, .flush_ms = 3600 * 1000};
+    struct probe p = {.id = id, .interval_ms = step * 1000};
+    struct rrdw_opts o = {.dir = dir, .flush_ms = 3600 * 1000, .full_s = full_s};
     uv_loop_t loop;
     struct rrdw *w;
     int closed = 0;
@@ -67,9 +69,10 @@ static char *write_mix(int64_t *base_out)
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     w = rrdw_new(&loop, &o);
     ck_assert_ptr_nonnull(w);
-    for (int i = 0; i < NOK + 20; i++) {
+    for (int i = 0; i < nok + 2 * nbad; i++) {
         struct result r = mix(i);
-        rrdw_push(w, &p, base + (int64_t)i * STEP + 1, i < NOK + 10 ? &r : NULL, i >= NOK);
+        rrdw_push(w, &p, base + (int64_t)i * step + (step > 1), i < nok + nbad ? &r : NULL,
+                  i >= nok);
     }
     rrdw_close(w, NULL, on_closed, &closed);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -77,6 +80,12 @@ static char *write_mix(int64_t *base_out)
     ck_assert_int_eq(uv_loop_close(&loop), 0);
     *base_out = base;
     return tmp;
+}
+
+/* The mix for probe "p" every STEP seconds: NOK counted, 10 flagged, 10 missed. */
+static char *write_mix(int64_t *base_out)
+{
+    return write_probe(STEP, NOK, 10, 0, base_out);
 }
 
 static void check_mix(const struct rrdq_summary *s, const char *what)
@@ -181,6 +190,76 @@ START_TEST(test_summary_coarse_archive)
     ck_assert_uint_eq(s.rows_known, NOK / 10);
     check_mix(&s, "10 min");
     ck_assert_int_eq(s.last_time, base + NOK * STEP);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* A probe at 1 s keeps an hour at full resolution and its days in one-minute rows: a day's window
+ * is read from those, and the minute not consolidated yet from the raw rows, so that every
+ * sample counts once; the last sample is the newest raw row. */
+START_TEST(test_summary_one_second)
+{
+    struct rrdq_summary s;
+    int64_t base;
+    char *tmp = write_probe(1, 150, 0, 0, &base), dir[600], err[256];
+    time_t end = (time_t)(base + 150), ends[] = {end, 0, time(NULL)};
+    unsigned long step = 0;
+
+    snprintf(dir, sizeof(dir), "%s/rrd", tmp);
+    for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+        char what[64];
+
+        snprintf(what, sizeof(what), "24 h, end %lld", (long long)ends[k]);
+        ck_assert_int_eq(rrdq_summary(dir, "p", ends[k], 86400, &s, err, sizeof(err)), 0);
+        ck_assert_uint_eq(s.step, 60);
+        /* two minutes, then the 30 raw rows after them */
+        ck_assert_uint_eq(s.rows_known, 2 + 30);
+        ck_close(s.samples, 150, 1e-6, what);
+        ck_close(s.availability, 0.9, 1e-9, what);
+        ck_close(s.le[1], 0.6, 1e-9, "le_400");
+        ck_close(s.le[4], 0.9, 1e-9, "le_800");
+        ck_close(s.median_ms, 300, 1e-6, "median");
+        /* the last counted sample: i = 149, a failure */
+        ck_assert_int_eq(s.last_time, end);
+        ck_assert(!s.last_up);
+    }
+    /* The dashboard's reader, the step known: the same. */
+    ck_assert_int_eq(rrdq_summary_step(dir, "p", end, 86400, &step, &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(rrdq_summary_step(dir, "p", time(NULL), 86400, &step, &s, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(step, 1);
+    ck_close(s.samples, 150, 1e-6, "known step");
+    ck_assert_int_eq(s.last_time, end);
+    /* Within the hour: the raw rows alone. */
+    ck_assert_int_eq(rrdq_summary(dir, "p", end, 600, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.step, 1);
+    ck_assert_uint_eq(s.rows_known, 150);
+    ck_close(s.availability, 0.9, 1e-9, "10 min");
+    /* A window ending inside the second minute: its rows, as librrd aligns them (the second
+     * minute whole), nothing twice. */
+    ck_assert_int_eq(rrdq_summary(dir, "p", (time_t)(base + 90), 86400, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.step, 60);
+    ck_close(s.samples, 120, 1e-6, "to the second minute");
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* With `full` at its least (1 h), a 60 s probe's full-resolution archive holds 60 rows, fewer
+ * than the last sample's window (64): the last sample is looked for in the rows it holds. */
+START_TEST(test_summary_short_full)
+{
+    struct rrdq_summary s;
+    int64_t base;
+    char *tmp = write_probe(STEP, NOK, 0, 3600, &base), dir[600], err[256];
+    time_t end = (time_t)(base + NOK * STEP);
+
+    snprintf(dir, sizeof(dir), "%s/rrd", tmp);
+    ck_assert_int_eq(rrdq_summary(dir, "p", end, 86400, &s, err, sizeof(err)), 0);
+    ck_assert_uint_gt(s.step, STEP);
+    ck_assert_int_eq(s.last_time, end);
+    ck_assert(!s.last_up);
     test_rmtree(tmp);
     free(tmp);
 }
@@ -309,6 +388,8 @@ Suite *rrdq_suite(void)
     tcase_add_test(tc, test_summary_full_resolution);
     tcase_add_test(tc, test_summary_known_step);
     tcase_add_test(tc, test_summary_coarse_archive);
+    tcase_add_test(tc, test_summary_one_second);
+    tcase_add_test(tc, test_summary_short_full);
     tcase_add_test(tc, test_summary_errors);
     tcase_add_test(tc, test_percentile);
     tcase_add_test(tc, test_classes);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/criterion.h"
+#include "store/rrdq.h"
 #include "store/rrdw.h"
 #include "store/schema.h"
 #include "testutil.h"
@@ -1125,28 +1126,100 @@ START_TEST(test_gap_keeps_next_sample)
 }
 END_TEST
 
+/* The default retention (rrdw_opts, vigie.yaml's rrd_retention). */
+static const struct schema_keep default_keep = {2 * 86400, 14 * 86400, 400 * 86400, 92 * 86400,
+                                                1830 * 86400};
+
+/* The largest pair of files at any interval with the default retention (docs/RRD.md): at 1 s. */
+#define MAX_PAIR_BYTES 2764288
+
 /* File sizes with the default retention, and the archives' rows. */
 struct size_case {
     unsigned step;
-    long crit_rows[4];   /* full, 10 min, 1 h, 1 d */
-    long phases_rows[3]; /* full, 10 min, 1 h (each 10 min and 1 h row for AVERAGE, MIN, MAX) */
-    long max_bytes;      /* both files together, 0: no limit */
+    /* Steps per row and rows of each archive: full, 1 min (below 60 s), 10 min, 1 h, 1 d for the
+     * criterion file; full, then (1 min), 10 min, 1 h each for AVERAGE, MIN and MAX for the
+     * phases file. */
+    size_t ncrit;
+    unsigned long crit[5][2];
+    size_t nphases;
+    unsigned long phases[4][2];
+    long crit_bytes, phases_bytes; /* measured with ls -l, as docs/RRD.md gives them */
+    long max_bytes;                /* both files together, 0: no limit but MAX_PAIR_BYTES */
 };
 
 static const struct size_case size_cases[] = {
-    {60, {2880, 2016, 9600, 1830}, {2880, 2016, 2208}, 2097152},
-    {10, {17280, 2016, 9600, 1830}, {17280, 2016, 2208}, 0},
-    {300, {576, 2016, 9600, 1830}, {576, 2016, 2208}, 0},
+    /* Steps of 60 s and more: what they always were. */
+    {60,
+     4,
+     {{1, 2880}, {10, 2016}, {60, 9600}, {1440, 1830}},
+     3,
+     {{1, 2880}, {10, 2016}, {60, 2208}},
+     1443416,
+     627080,
+     2097152},
+    {300,
+     4,
+     {{1, 576}, {2, 2016}, {12, 9600}, {288, 1830}},
+     3,
+     {{1, 576}, {2, 2016}, {12, 2208}},
+     1240664,
+     534920,
+     0},
+    /* (phases: AVERAGE, MIN and MAX of one step, 92 days; test_size_bound checks the plan) */
+    {3600, 2, {{1, 9600}, {24, 1830}}, 0, {{0, 0}}, 1010552, 267848, 0},
+    /* Below a minute: an hour at least at full resolution, two days of one-minute rows. */
+    {1,
+     5,
+     {{1, 3600}, {60, 2880}, {600, 2016}, {3600, 9600}, {86400, 1830}},
+     4,
+     {{1, 3600}, {60, 2880}, {600, 2016}, {3600, 2208}},
+     1761224,
+     1003064,
+     MAX_PAIR_BYTES},
+    {10,
+     5,
+     {{1, 2880}, {6, 2880}, {60, 2016}, {360, 9600}, {8640, 1830}},
+     4,
+     {{1, 2880}, {6, 2880}, {60, 2016}, {360, 2208}},
+     1697864,
+     974264,
+     0},
+    {30,
+     5,
+     {{1, 2880}, {2, 2880}, {20, 2016}, {120, 9600}, {2880, 1830}},
+     4,
+     {{1, 2880}, {2, 2880}, {20, 2016}, {120, 2208}},
+     1697864,
+     974264,
+     0},
 };
+
+/* rrdtool info's archive `r` of a file: its function, steps per row and rows. */
+static void check_rra(const char *text, int r, const char *cf, unsigned long pdp,
+                      unsigned long rows, const char *what)
+{
+    char key[64], want[64];
+
+    snprintf(key, sizeof(key), "rra[%d].pdp_per_row", r);
+    ck_assert_msg(test_info_long(text, key) == (long)pdp, "%s %s: %ld, want %lu", what, key,
+                  test_info_long(text, key), pdp);
+    snprintf(key, sizeof(key), "rra[%d].rows", r);
+    ck_assert_msg(test_info_long(text, key) == (long)rows, "%s %s: %ld, want %lu", what, key,
+                  test_info_long(text, key), rows);
+    snprintf(want, sizeof(want), "rra[%d].cf = \"%s\"", r, cf);
+    ck_assert_msg(strstr(text, want) != NULL, "%s: no %s", what, want);
+}
 
 START_TEST(test_sizes)
 {
+    static const char *const mmm[] = {"AVERAGE", "MIN", "MAX"};
     const struct size_case *sc = &size_cases[_i];
     struct env e;
     struct rrdw_opts o;
     struct stat sb[2];
     char path[2][600], key[64], *text;
     int64_t base = base_time();
+    int r;
 
     env_init(&e, "rrd", "size", sc->step);
     o = env_opts(&e);
@@ -1163,27 +1236,260 @@ START_TEST(test_sizes)
             path[0] + strlen(e.dir) + 1, (long long)sb[0].st_size, path[1] + strlen(e.dir) + 1,
             (long long)sb[1].st_size, (long long)(sb[0].st_size + sb[1].st_size));
     fflush(stdout);
+    ck_assert_int_eq(sb[0].st_size, sc->crit_bytes);
+    ck_assert_int_eq(sb[1].st_size, sc->phases_bytes);
+    /* The size the writer's messages give is the size of the file. */
+    ck_assert_int_eq(sb[0].st_size, schema_file_bytes(SCHEMA_CRIT, sc->step, &default_keep));
+    ck_assert_int_eq(sb[1].st_size, schema_file_bytes(SCHEMA_PHASES, sc->step, &default_keep));
+    ck_assert_int_le(sb[0].st_size + sb[1].st_size, MAX_PAIR_BYTES);
     if (sc->max_bytes)
         ck_assert_int_le(sb[0].st_size + sb[1].st_size, sc->max_bytes);
 
     text = test_rrdinfo(path[0]);
     ck_assert_int_eq(test_info_long(text, "step"), sc->step);
-    for (int r = 0; r < 4; r++) {
-        snprintf(key, sizeof(key), "rra[%d].rows", r);
-        ck_assert_int_eq(test_info_long(text, key), sc->crit_rows[r]);
-    }
-    ck_assert_ptr_null(strstr(text, "rra[4]."));
+    for (r = 0; r < (int)sc->ncrit; r++)
+        check_rra(text, r, "AVERAGE", sc->crit[r][0], sc->crit[r][1], "criterion");
+    snprintf(key, sizeof(key), "rra[%d].", r);
+    ck_assert_ptr_null(strstr(text, key));
     ck_assert_ptr_null(strstr(text, "\"MIN\""));
     free(text);
     text = test_rrdinfo(path[1]);
-    snprintf(key, sizeof(key), "rra[0].rows");
-    ck_assert_int_eq(test_info_long(text, key), sc->phases_rows[0]);
-    for (int r = 1; r < 7; r++) {
-        snprintf(key, sizeof(key), "rra[%d].rows", r);
-        ck_assert_int_eq(test_info_long(text, key), sc->phases_rows[r < 4 ? 1 : 2]);
+    ck_assert_int_eq(test_info_long(text, "step"), sc->step);
+    if (sc->nphases) {
+        check_rra(text, 0, "AVERAGE", sc->phases[0][0], sc->phases[0][1], "phases");
+        r = 1;
+        for (size_t a = 1; a < sc->nphases; a++)
+            for (int cf = 0; cf < 3; cf++, r++)
+                check_rra(text, r, mmm[cf], sc->phases[a][0], sc->phases[a][1], "phases");
+        snprintf(key, sizeof(key), "rra[%d].", r);
+        ck_assert_ptr_null(strstr(text, key));
     }
-    ck_assert_ptr_null(strstr(text, "rra[7]."));
     free(text);
+    env_fini(&e);
+}
+END_TEST
+
+/* The plan as it was before sub-minute steps were bounded (a copy of it): the reference that
+ * steps of 60 s and more must still follow exactly. */
+static void old_add(struct schema_rra *r, size_t *n, const char *cf, unsigned long step,
+                    unsigned long span_s, unsigned long keep_s)
+{
+    unsigned long pdp = span_s / step > 1 ? span_s / step : 1, per_row = pdp * step;
+    unsigned long rows = (keep_s + per_row - 1) / per_row;
+
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(r[i].cf, cf) == 0 && r[i].pdp == pdp) {
+            if (r[i].rows < rows)
+                r[i].rows = rows;
+            return;
+        }
+    }
+    r[(*n)++] = (struct schema_rra){cf, pdp, rows < 1 ? 1 : rows};
+}
+
+static size_t old_plan(struct schema_rra *r, enum schema_file f, unsigned long step,
+                       const struct schema_keep *k)
+{
+    static const char *const mmm[] = {"AVERAGE", "MIN", "MAX"};
+    size_t n = 0;
+
+    old_add(r, &n, "AVERAGE", step, 0, k->full_s);
+    if (f == SCHEMA_CRIT) {
+        old_add(r, &n, "AVERAGE", step, 600, k->medium_s);
+        old_add(r, &n, "AVERAGE", step, 3600, k->hourly_s);
+        old_add(r, &n, "AVERAGE", step, 86400, k->daily_s);
+    } else {
+        for (int i = 0; i < 3; i++)
+            old_add(r, &n, mmm[i], step, 600, k->medium_s);
+        for (int i = 0; i < 3; i++)
+            old_add(r, &n, mmm[i], step, 3600, k->phases_hourly_s);
+    }
+    return n;
+}
+
+/* Every interval from 1 s to a day: the pair of files stays within MAX_PAIR_BYTES, which the
+ * 1 s step reaches; no archive holds more rows than 2 days of minutes or an hour of steps;
+ * from 60 s up, the plan is exactly the one of before (the same files). */
+START_TEST(test_size_bound)
+{
+    struct schema_rra r[SCHEMA_MAX_RRA], old[SCHEMA_MAX_RRA];
+    uint64_t most = 0;
+    unsigned long most_at = 0;
+
+    for (unsigned long step = 1; step <= 86400; step++) {
+        uint64_t pair = schema_file_bytes(SCHEMA_CRIT, step, &default_keep) +
+                        schema_file_bytes(SCHEMA_PHASES, step, &default_keep);
+
+        if (pair > most) {
+            most = pair;
+            most_at = step;
+        }
+        for (int f = 0; f < SCHEMA_NFILES; f++) {
+            size_t n = schema_rra_plan(r, (enum schema_file)f, step, &default_keep);
+
+            ck_assert_uint_eq(r[0].pdp, 1);
+            if (step < 60) {
+                ck_assert_uint_le(r[0].rows, 3600);
+                for (size_t i = 1; i < n; i++)
+                    ck_assert_msg(r[i].rows <= 2880 || r[i].pdp * step >= 600,
+                                  "step %lu archive %zu: %lu rows", step, i, r[i].rows);
+                continue;
+            }
+            ck_assert_uint_eq(n, old_plan(old, (enum schema_file)f, step, &default_keep));
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(strcmp(r[i].cf, old[i].cf) == 0 && r[i].pdp == old[i].pdp &&
+                                  r[i].rows == old[i].rows,
+                              "step %lu archive %zu: %s %lu × %lu, was %s %lu × %lu", step, i,
+                              r[i].cf, r[i].pdp, r[i].rows, old[i].cf, old[i].pdp, old[i].rows);
+        }
+    }
+    printf("rrdw: the largest pair of files: %llu bytes, at %lu s\n", (unsigned long long)most,
+           most_at);
+    ck_assert_uint_eq(most, MAX_PAIR_BYTES);
+    ck_assert_uint_eq(most_at, 1);
+}
+END_TEST
+
+/* Creates `path` with rrdtool as vigie created it before the files were bounded (old_plan). */
+static void create_old(const char *path, enum schema_file f, unsigned step, int64_t start)
+{
+    struct schema_rra r[SCHEMA_MAX_RRA];
+    size_t n = old_plan(r, f, step, &default_keep), nds, argc = 0;
+    const struct schema_ds *ds = schema_ds(f, &nds);
+    char defs[SCHEMA_MAX_DS + SCHEMA_MAX_RRA + 2][64];
+    const char *argv[SCHEMA_MAX_DS + SCHEMA_MAX_RRA + 8];
+
+    argv[argc++] = "create";
+    argv[argc++] = path;
+    argv[argc++] = "--step";
+    snprintf(defs[0], sizeof(defs[0]), "%u", step);
+    argv[argc++] = defs[0];
+    argv[argc++] = "--start";
+    snprintf(defs[1], sizeof(defs[1]), "%lld", (long long)start);
+    argv[argc++] = defs[1];
+    for (size_t i = 0; i < nds; i++) {
+        snprintf(defs[2 + i], sizeof(defs[2 + i]), "DS:%s:GAUGE:%u:0:%s", ds[i].name, 2 * step,
+                 ds[i].max);
+        argv[argc++] = defs[2 + i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(defs[2 + nds + i], sizeof(defs[2 + nds + i]), "RRA:%s:0.5:%lu:%lu", r[i].cf,
+                 r[i].pdp, r[i].rows);
+        argv[argc++] = defs[2 + nds + i];
+    }
+    argv[argc] = NULL;
+    ck_assert_int_eq(test_run("rrdtool", argv, NULL, NULL, 60), 0);
+}
+
+/* Files of a sub-minute probe created before the files were bounded (17,280 rows at full
+ * resolution at 10 s): their layout is ours, so they are used as they are, not moved aside;
+ * a NOTICE says so once per file; the readers read them (their day at full resolution). */
+START_TEST(test_old_plan)
+{
+    struct env e;
+    struct rrdw_opts o;
+    struct rrdw_stats st;
+    struct rrdq_summary sum;
+    int64_t base = base_time();
+    char path[2][600], *text, *log, err[256];
+
+    env_init(&e, "rrd", "old", 10);
+    ck_assert_int_eq(mkdir(e.dir, 0755), 0);
+    for (int k = 0; k < 2; k++) {
+        env_path(&e, path[k], sizeof(path[k]), k == 1);
+        create_old(path[k], (enum schema_file)k, 10, base);
+    }
+    o = env_opts(&e);
+    env_open(&e, &o);
+    push_ok(&e, base, 0, 30, 200);
+    env_flush(&e);
+    push_ok(&e, base, 30, 30, 200);
+    env_flush(&e);
+    st = env_stats(&e);
+    ck_assert_uint_eq(st.written, 60);
+    ck_assert_uint_eq(st.files_moved, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    env_close(&e);
+    ck_assert_uint_eq(count_baks(e.dir, "old.rrd."), 0);
+    ck_assert_uint_eq(count_baks(e.dir, "old.phases.rrd."), 0);
+    for (int k = 0; k < 2; k++) {
+        text = test_rrdinfo(path[k]);
+        ck_assert_int_eq(test_info_long(text, "rra[0].rows"), 17280);
+        free(text);
+    }
+    log = env_log(&e);
+    ck_assert_msg(count_str(log, "from before the files were bounded") == 2, "%s", log);
+    ck_assert_msg(count_str(log, "old.rrd keeps 17280 rows at full resolution, from before the "
+                                 "files were bounded (now 2880, and one-minute rows): used as it "
+                                 "is") == 1,
+                  "%s", log);
+    free(log);
+    ck_assert_int_eq(rrdq_summary(e.dir, "old", 0, 86400, &sum, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sum.step, 10);
+    check_close(sum.samples, 60, 1e-9, "samples");
+    check_close(sum.availability, 1, 1e-9, "availability");
+    ck_assert_int_eq(sum.last_time, base + 600);
+    env_fini(&e);
+}
+END_TEST
+
+static long series_step(const struct series *sr)
+{
+    return sr->nrows > 1 ? (long)(sr->t[1] - sr->t[0]) : 0;
+}
+
+/* A probe at 1 s: its files are within the bound, every archive is read back (rrdtool fetch at
+ * each resolution), and the one-minute archive holds the exact fraction of its minutes. */
+START_TEST(test_one_second)
+{
+    struct env e;
+    struct rrdw_opts o;
+    int64_t base = base_time();
+    char crit[600], phases[600], s[32], en[32];
+    struct series *sr;
+    struct stat sb[2];
+
+    env_init(&e, "rrd", "fast", 1);
+    o = env_opts(&e);
+    env_open(&e, &o);
+    /* 10 minutes of checks, one in 10 failed (scenarios' rule). */
+    push_scenario(&e, &(struct scenario){"1 s", 600, -1, -1, -1, -1}, base, 1);
+    env_flush(&e);
+    ck_assert_uint_eq(env_stats(&e).written, 600);
+    env_close(&e);
+    env_path(&e, crit, sizeof(crit), false);
+    env_path(&e, phases, sizeof(phases), true);
+    ck_assert_int_eq(stat(crit, &sb[0]), 0);
+    ck_assert_int_eq(stat(phases, &sb[1]), 0);
+    ck_assert_int_le(sb[0].st_size + sb[1].st_size, MAX_PAIR_BYTES);
+    snprintf(s, sizeof(s), "%lld", (long long)base);
+    snprintf(en, sizeof(en), "%lld", (long long)base + 600);
+    for (int r = 0; r < 5; r++) {
+        static const char *const res[] = {"1", "60", "600", "3600", "86400"};
+        ck_assert_int_eq(RRDTOOL(NULL, "fetch", crit, "AVERAGE", "-r", res[r], "-s", s, "-e", en),
+                         0);
+    }
+    for (int cf = 0; cf < 3; cf++) {
+        static const char *const cfs[] = {"AVERAGE", "MIN", "MAX"};
+        ck_assert_int_eq(RRDTOOL(NULL, "fetch", phases, cfs[cf], "-r", "60", "-s", s, "-e", en), 0);
+    }
+    /* Raw rows: all 600. */
+    sr = test_fetch(crit, "AVERAGE", 1, base, base + 600);
+    ck_assert_int_eq(series_step(sr), 1);
+    ck_assert_uint_eq(series_known(sr, "up", base, base + 600), 600);
+    series_free(sr);
+    /* Minute rows: 10, each with 6 failures in 60 (i % 10 == 9). */
+    sr = test_fetch(crit, "AVERAGE", 60, base, base + 600);
+    ck_assert_int_eq(series_step(sr), 60);
+    ck_assert_uint_eq(series_known(sr, "up", base, base + 600), 10);
+    for (int m = 1; m <= 10; m++)
+        check_close(series_at(sr, base + m * 60, "up"), 0.9, 1e-9, "up per minute");
+    series_free(sr);
+    sr = test_fetch(phases, "MAX", 60, base, base + 600);
+    ck_assert_int_eq(series_step(sr), 60);
+    ck_assert_uint_eq(series_known(sr, "total", base, base + 600), 10);
+    check_close(series_at(sr, base + 60, "total"), 2.5, 1e-9, "max total of the first minute");
+    series_free(sr);
     env_fini(&e);
 }
 END_TEST
@@ -1911,6 +2217,14 @@ START_TEST(test_path)
 }
 END_TEST
 
+static void check_plan(const struct schema_rra *r, size_t i, const char *cf, unsigned long pdp,
+                       unsigned long rows)
+{
+    ck_assert_msg(strcmp(r[i].cf, cf) == 0 && r[i].pdp == pdp && r[i].rows == rows,
+                  "archive %zu: %s %lu × %lu, want %s %lu × %lu", i, r[i].cf, r[i].pdp, r[i].rows,
+                  cf, pdp, rows);
+}
+
 /* The schema's tables agree with each other: one le_<ms> source per bound, in order; every
  * file's plan starts with its full resolution and merges what the step already covers. */
 START_TEST(test_schema)
@@ -1942,11 +2256,38 @@ START_TEST(test_schema)
     ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 3600, &keep), 2);
     ck_assert_uint_eq(r[0].pdp, 1);
     ck_assert_uint_eq(r[0].rows, 400 * 24);
-    /* Phases at 10 s: AVERAGE full, then AVERAGE MIN MAX at 10 min and 1 h. */
-    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_PHASES, 10, &keep), 7);
-    ck_assert_str_eq(r[6].cf, "MAX");
-    ck_assert_uint_eq(r[6].pdp, 360);
-    ck_assert_uint_eq(r[6].rows, 92 * 24);
+    /* 1 s: an hour at full resolution (more than 2 days' minutes: 2880), 2 days of minutes. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 1, &keep), 5);
+    check_plan(r, 0, "AVERAGE", 1, 3600);
+    check_plan(r, 1, "AVERAGE", 60, 2880);
+    check_plan(r, 2, "AVERAGE", 600, 2016);
+    check_plan(r, 4, "AVERAGE", 86400, 1830);
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_PHASES, 1, &keep), 10);
+    check_plan(r, 0, "AVERAGE", 1, 3600);
+    check_plan(r, 1, "AVERAGE", 60, 2880);
+    check_plan(r, 2, "MIN", 60, 2880);
+    check_plan(r, 3, "MAX", 60, 2880);
+    check_plan(r, 6, "MAX", 600, 2016);
+    check_plan(r, 9, "MAX", 3600, 92 * 24);
+    /* 30 s: 2 days' minutes at full resolution (24 h), minutes of 2 steps for 2 days. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 30, &keep), 5);
+    check_plan(r, 0, "AVERAGE", 1, 2880);
+    check_plan(r, 1, "AVERAGE", 2, 2880);
+    check_plan(r, 2, "AVERAGE", 20, 2016);
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_PHASES, 30, &keep), 10);
+    check_plan(r, 3, "MAX", 2, 2880);
+    check_plan(r, 9, "MAX", 120, 92 * 24);
+    /* 45 s: the "minute" is the fewest steps lasting one, 90 s: no more rows than 2880. */
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 45, &keep), 5);
+    check_plan(r, 0, "AVERAGE", 1, 2880);
+    check_plan(r, 1, "AVERAGE", 2, 1920);
+    /* Retention at its least (1 h): below a minute, full resolution keeps that hour. */
+    keep.full_s = 3600;
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 1, &keep), 5);
+    check_plan(r, 0, "AVERAGE", 1, 3600);
+    check_plan(r, 1, "AVERAGE", 60, 60);
+    ck_assert_uint_eq(schema_rra_plan(r, SCHEMA_CRIT, 10, &keep), 5);
+    check_plan(r, 0, "AVERAGE", 1, 360);
 }
 END_TEST
 
@@ -1968,6 +2309,9 @@ Suite *rrdw_suite(void)
     tcase_add_loop_test(tc, test_create_failures, 0, N(limit_names));
     tcase_add_test(tc, test_stale);
     tcase_add_loop_test(tc, test_sizes, 0, N(size_cases));
+    tcase_add_test(tc, test_one_second);
+    tcase_add_test(tc, test_size_bound);
+    tcase_add_test(tc, test_old_plan);
     tcase_add_test(tc, test_rrdtool_reads);
     tcase_add_test(tc, test_overflow);
     tcase_add_test(tc, test_overflow_oldest_first);
