@@ -318,18 +318,17 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* SIGTERM with writes slower than rrd_close_timeout (every file created at the stop, a day of
- * 1 s rows each) and one probe whose files refuse every write (directories in their place): the
+/* SIGTERM with writes slower than rrd_close_timeout (the files of 200 probes at 1 s all created
+ * at the stop) and one probe whose files refuse every write (directories in their place): the
  * stop takes drain_timeout + rrd_close_timeout and one probe's write at most; every sample not
  * written is in the journal; the next run replays it first, and the files hold every sample of
  * the first run, failed and missed ones included. */
 START_TEST(test_sigterm_journal)
 {
-    static const char *const ids[] = {"p01", "p02", "p03", "p04",     "p05",   "p06",
-                                      "p07", "p08", "p09", "failing", "stuck", "refuse"};
-    enum { NIDS = sizeof(ids) / sizeof(ids[0]) };
+    enum { NOK = 200, NIDS = NOK + 3 };
+    static char ids[NIDS][16], probes[NIDS * 160];
     char *dir = test_mkdtemp(), *cfg, stats[1024], errlog[1024], path[1100], want[1200];
-    char probes[4096], *err = NULL;
+    char *err = NULL;
     const char *argv[] = {"run", "-c", NULL, "--stats", stats, NULL};
     const char *argv2[] = {"run", "-c", NULL, "--duration", "4s", "--stats", stats, NULL};
     long long completed1, missed1, written1, queued1, rows = 0;
@@ -340,23 +339,32 @@ START_TEST(test_sigterm_journal)
     size_t n = 0;
     int rc;
 
-    for (int i = 0; i < 9; i++)
+    /* (more than test_write_probes takes) */
+    n = (size_t)snprintf(probes, sizeof(probes), "group: \"Loopback\"\nprobes:\n");
+    for (int i = 0; i < NOK; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "p%03d", i);
         n += (size_t)snprintf(probes + n, sizeof(probes) - n,
-                              "  - {id: %s, url: \"http://127.0.0.1:PORT/?delay=%d&t=jnl\", "
+                              "  - {id: %s, url: \"http://127.0.0.1:%d/?delay=%d&t=jnl\", "
                               "interval: 1s, timeout: 900ms}\n",
-                              ids[i], 20 * i);
-    snprintf(probes + n, sizeof(probes) - n,
-             "  - {id: failing, url: \"http://127.0.0.1:PORT/?status=503&t=jnl\", interval: 1s, "
-             "timeout: 900ms}\n"
-             "  - {id: stuck, url: \"http://127.0.0.1:PORT/?delay=1500&t=jnl\", interval: 1s, "
-             "timeout: 1s, connect_timeout: 1s}\n"
-             "  - {id: refuse, url: \"http://127.0.0.1:PORT/?t=jnl\", interval: 1s, "
-             "timeout: 900ms}\n");
-    test_write_probes(dir, probes);
+                              ids[i], test_srv.http, 20 * (i % 10));
+    }
+    snprintf(ids[NOK], sizeof(ids[NOK]), "failing");
+    snprintf(ids[NOK + 1], sizeof(ids[NOK + 1]), "stuck");
+    snprintf(ids[NOK + 2], sizeof(ids[NOK + 2]), "refuse");
+    n += (size_t)snprintf(
+        probes + n, sizeof(probes) - n,
+        "  - {id: failing, url: \"http://127.0.0.1:%d/?status=503&t=jnl\", interval: 1s, "
+        "timeout: 900ms}\n"
+        "  - {id: stuck, url: \"http://127.0.0.1:%d/?delay=1500&t=jnl\", interval: 1s, "
+        "timeout: 1s, connect_timeout: 1s}\n"
+        "  - {id: refuse, url: \"http://127.0.0.1:%d/?t=jnl\", interval: 1s, timeout: 900ms}\n",
+        test_srv.http, test_srv.http, test_srv.http);
+    ck_assert_uint_lt(n, sizeof(probes));
+    free(test_write(dir, "probes.d/local.yaml", probes));
     cfg = test_write(dir, "vigie.yaml",
                      "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1h\n"
                      "rrd_retention: {full: 1d, medium: 1d, hourly: 1d, daily: 1d}\n"
-                     "drain_timeout: 2s\nrrd_close_timeout: 200ms\ngraphs: {enabled: false}\n");
+                     "drain_timeout: 2s\nrrd_close_timeout: 100ms\ngraphs: {enabled: false}\n");
     snprintf(path, sizeof(path), "%s/rrd", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     for (int k = 0; k < 2; k++) {
@@ -377,11 +385,11 @@ START_TEST(test_sigterm_journal)
         char *log = test_slurp(errlog, NULL);
 
         ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
-        printf("daemon: SIGTERM with a 200 ms rrd_close_timeout: exited after %llu ms\n",
+        printf("daemon: SIGTERM with a 100 ms rrd_close_timeout: exited after %llu ms\n",
                (unsigned long long)ms);
-        ck_assert_msg(ms < 2000 + 200 + 3000u * (unsigned)test_timeout(1),
+        ck_assert_msg(ms < 2000 + 100 + 3000u * (unsigned)test_timeout(1),
                       "stopped after %llu ms: %s", (unsigned long long)ms, log);
-        ck_assert_msg(strstr(log, "rrd_close_timeout (200 ms) reached"), "%s", log);
+        ck_assert_msg(strstr(log, "rrd_close_timeout (100 ms) reached"), "%s", log);
         st = read_stats(stats);
         completed1 = jint(st, "completed");
         missed1 = jint(st, "missed");
@@ -422,12 +430,12 @@ START_TEST(test_sigterm_journal)
     ck_assert_int_eq(access(path, F_OK), -1);
     /* Every check of the first run is a row (`valid` known: ok or failed) of its window. */
     for (size_t i = 0; i < NIDS; i++) {
-        char *f = rrd_file(dir, ids[i], ".rrd");
-        struct series *sr = test_fetch(f, "AVERAGE", 1, t_start - 5, t_end + 1);
+        struct series *sr;
 
+        snprintf(path, sizeof(path), "%s/rrd/%.15s.rrd", dir, ids[i]);
+        sr = test_fetch(path, "AVERAGE", 1, t_start - 5, t_end + 1);
         rows += (long long)series_known(sr, "valid", t_start - 5, t_end + 1);
         series_free(sr);
-        free(f);
     }
     ck_assert_int_eq(rows, completed1);
     free(cfg);

@@ -1878,13 +1878,13 @@ static size_t journal_count(const char *text, const char *id)
     return count_str(text, key);
 }
 
-/* Closing with more to write than rrd_close_timeout allows (240 probes at 1 s whose files are
- * created at close): rrdw_close returns within the bound plus one probe's write; each probe is
- * either written whole or in the journal whole; the next writer replays the journal first, every
- * sample ends up in the files, and the journal is removed. */
+/* Closing with more to write than rrd_close_timeout allows (600 probes at 1 s whose files are
+ * created at close, a millisecond or two each): rrdw_close returns within the bound plus one
+ * probe's write; each probe is either written whole or in the journal whole; the next writer
+ * replays the journal first, every sample ends up in the files, and the journal is removed. */
 START_TEST(test_close_bounded)
 {
-    enum { NPROBES = 240, NS = 20, BOUND_MS = 300 };
+    enum { NPROBES = 600, NS = 10, BOUND_MS = 100 };
     struct env e;
     struct rrdw_opts o;
     struct rrdw_stats st;
@@ -1898,7 +1898,6 @@ START_TEST(test_close_bounded)
 
     env_init(&e, "rrd", "bounded", 1);
     o = env_opts(&e);
-    o.full_s = 4 * 3600; /* 14,400 rows a source: a few ms to create each probe's files */
     o.close_ms = BOUND_MS;
     env_open(&e, &o);
     for (int k = 0; k < NPROBES; k++) {
@@ -1922,7 +1921,7 @@ START_TEST(test_close_bounded)
     ck_assert_uint_eq(st.queued, st.journaled);
     ck_assert_uint_eq(st.dropped, 0);
     log = env_log(&e);
-    ck_assert_msg(strstr(log, "rrd_close_timeout (300 ms) reached"), "%s", log);
+    ck_assert_msg(strstr(log, "rrd_close_timeout (100 ms) reached"), "%s", log);
     snprintf(path, sizeof(path), "%llu samples not written kept in",
              (unsigned long long)st.journaled);
     ck_assert_msg(count_str(log, path) == 1, "%s", log);
