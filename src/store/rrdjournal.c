@@ -264,7 +264,7 @@ static int journal_pass(FILE *fp, rrdjournal_add_cb add, void *arg, uint64_t *n,
             rc = -EINVAL;
             goto out;
         }
-        memcpy(prev, id, sizeof(prev));
+        snprintf(prev, sizeof(prev), "%s", id);
         prev_t = s.t;
         if (add && (rc = add(arg, id, &s)) != 0) {
             snprintf(msg, msglen, "cannot queue its samples (%s)",
