@@ -368,7 +368,10 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
     struct host *h = &a->hosts[s->host];
     bool ok = r->outcome == OUTCOME_OK;
 
-    if (r->aborted)
+    /* A flagged sample (vigie saturated while it ran: its timeout may be vigie's own) says
+     * nothing about the service, nor about vigie's network: it counts for no rule, impairment
+     * included — an overloaded vigie timing out everywhere is not cut off. */
+    if (r->aborted || flagged)
         return false;
     h->last = now;
     h->failed = !ok && is_network(r->outcome);
@@ -376,8 +379,6 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
      * behind the same name) says nothing about vigie's network. */
     s->last = now;
     s->last_failed = h->failed;
-    if (flagged)
-        return false;
     if (!ok && is_network(r->outcome) && a->impaired)
         return true; /* vigie cannot see: neither a failure nor a success of the service */
     if (!s->p->alert_enabled)

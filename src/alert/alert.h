@@ -53,7 +53,8 @@ struct alert *alert_new(const struct config *c, alert_send_fn send, void *arg);
 void alert_free(struct alert *a);
 
 /* A check of probe `c->probes[i]` completed at `now`. `flagged`: the sample was taken while the
- * scheduler was saturated (not counted). Returns true when the sample must be written as flagged
+ * scheduler was saturated: it counts for no rule (no DOWN, SLOW, TLS, recovery, nor impairment:
+ * its failure may be vigie's own). Returns true when the sample must be written as flagged
  * because vigie is impaired (a network-level failure while impaired). */
 bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagged, int64_t now);
 

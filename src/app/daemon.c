@@ -123,6 +123,16 @@ static size_t probe_index(const struct daemon *d, const struct probe *p)
     return p ? (size_t)(p - c->probes) : SIZE_MAX;
 }
 
+void daemon_sched_opts(struct daemon *d, const struct config *c, struct sched_opts *so)
+{
+    (void)d;
+    memset(so, 0, sizeof(*so));
+    so->saturation_us = c->saturation_ms * 1000;
+    so->drain_ms = c->drain_ms;
+    so->busy_max = c->overload.busy;
+    so->loop_lag_us = c->overload.loop_lag_ms * 1000;
+}
+
 /* Statistics of every scheduler so far: the ones replaced by reloads, then `cur`. */
 static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st)
 {
@@ -132,6 +142,9 @@ static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st
     to->flagged += st->flagged;
     to->rechecks += st->rechecks;
     to->promoted += st->promoted;
+    to->saturated_ms += st->saturated_ms;
+    to->busy = st->busy; /* the last one added: the current scheduler's */
+    to->cpu = st->cpu;
     to->in_flight += st->in_flight;
     if (st->in_flight_max > to->in_flight_max)
         to->in_flight_max = st->in_flight_max;
@@ -367,12 +380,13 @@ static void log_stats(struct daemon *d)
     all_sched_stats(d, &st);
     rrdw_stats(d->rrdw, &rs);
     log_info("checks %llu done, %llu missed, %llu flagged, lag p50 %.1f ms p99 %.1f ms max "
-             "%.1f ms; rrd %llu written, %llu queued, %llu dropped",
+             "%.1f ms, loop %.0f %% busy, saturated %.1f s; rrd %llu written, %llu queued, "
+             "%llu dropped",
              (unsigned long long)st.completed, (unsigned long long)st.missed,
              (unsigned long long)st.flagged, sched_lag_quantile(&st, 0.5) / 1000.0,
-             sched_lag_quantile(&st, 0.99) / 1000.0, st.lag_max_us / 1000.0,
-             (unsigned long long)rs.written, (unsigned long long)rs.queued,
-             (unsigned long long)rs.dropped);
+             sched_lag_quantile(&st, 0.99) / 1000.0, st.lag_max_us / 1000.0, st.busy * 100,
+             (double)st.saturated_ms / 1000.0, (unsigned long long)rs.written,
+             (unsigned long long)rs.queued, (unsigned long long)rs.dropped);
     if (d->graph) {
         struct graph_stats gs;
 
@@ -628,6 +642,7 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
     json_object_set_new(o, "rechecks", json_integer((json_int_t)st->rechecks));
     json_object_set_new(o, "rechecks_promoted", json_integer((json_int_t)st->promoted));
+    json_object_set_new(o, "saturated_s", json_real((double)st->saturated_ms / 1000.0));
     json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
     json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
     json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
@@ -731,8 +746,7 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
      * before any thread starts. */
     if (cfg->rrdcached)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
-    so.saturation_us = cfg->saturation_ms * 1000;
-    so.drain_ms = cfg->drain_ms;
+    daemon_sched_opts(d, cfg, &so);
     if (d->httpc && notify_new(&d->loop, d->httpc, cfg, cfg->spool_dir, &d->notify) < 0)
         d->notify = NULL;
     d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;

@@ -50,6 +50,16 @@ static const struct key graphs_keys[] = {
 };
 
 static const struct keytab graphs_tab = {"graphs", graphs_keys, ARRAY_SIZE(graphs_keys), NULL};
+
+/* overload: (docs/ALERTING.md, OVERLOADED). */
+
+static const struct key overload_keys[] = {
+    {.name = "busy", .type = K_PERCENT, .off = S(ov_busy), .min = 50, .max = 100},
+    {.name = "loop_lag", .type = K_DURATION, .off = S(ov_loop_lag), .min = MS(1), .max = 60 * SEC},
+};
+
+static const struct keytab overload_tab = {"overload", overload_keys, ARRAY_SIZE(overload_keys),
+                                           NULL};
 static const struct key alerting_keys[] = {
     {.name = "state_file", .type = K_STR, .off = S(state_file)},
     {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
@@ -105,6 +115,7 @@ static const struct key top_keys[] = {
      .off = S(drain_timeout),
      .min = MS(100),
      .max = 300 * SEC},
+    {.name = "overload", .type = K_SUB, .sub = &overload_tab},
     {.name = "graphs", .type = K_SUB, .sub = &graphs_tab},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
     {.name = "alerting", .type = K_SUB, .sub = &alerting_tab},
@@ -228,6 +239,8 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.rrd_queue_max = 1000000;
     ts.saturation_lag = 250;
     ts.drain_timeout = 10 * SEC;
+    ts.ov_busy = 0.9;
+    ts.ov_loop_lag = 20;
     ts.ret_full = 2 * DAY;
     ts.ret_medium = 14 * DAY;
     ts.ret_hourly = 400 * DAY;
@@ -305,6 +318,8 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->rrd_daily_ms = ts.ret_daily;
     c->saturation_ms = ts.saturation_lag;
     c->drain_ms = ts.drain_timeout;
+    c->overload.busy = ts.ov_busy;
+    c->overload.loop_lag_ms = ts.ov_loop_lag;
     c->graphs.enabled = ts.graphs_enabled;
     c->graphs.interval_ms = ts.graphs_interval;
     c->graphs.formats = ts.graphs_formats ? graph_formats_of(&ld, ts.graphs_formats) : 3u;

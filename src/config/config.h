@@ -18,6 +18,7 @@
  *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
+ *   overload: {busy: 90%, loop_lag: 20ms}
  *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
@@ -130,6 +131,12 @@ struct graphs_conf {
     long width, height;   /* the plot area in pixels, default 720 × 200 */
 };
 
+/* overload: when vigie judges itself saturated (docs/ALERTING.md, "OVERLOADED"). */
+struct overload_conf {
+    double busy;          /* a 100 ms period the loop is this busy is saturated, default 90% */
+    uint64_t loop_lag_ms; /* ... or whose timer fires this late, default 20ms */
+};
+
 enum receiver_type { RECEIVER_EXEC, RECEIVER_WEBHOOK, RECEIVER_SMTP, RECEIVER_ALERTMANAGER };
 enum receiver_template { TEMPLATE_VIGIE, TEMPLATE_SLACK, TEMPLATE_MATTERMOST };
 
@@ -178,6 +185,7 @@ struct config {
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     struct graphs_conf graphs;
+    struct overload_conf overload;
     /* alerting: { ... } */
     char *alert_state_file;      /* state_file, default state/alerts.json */
     char *spool_dir;             /* spool_dir, default state/spool */

@@ -95,6 +95,9 @@ struct scope {
     long rrd_queue_max;
     uint64_t rrd_flush, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
+    /* overload: */
+    double ov_busy;
+    uint64_t ov_loop_lag;
     /* graphs: */
     bool graphs_enabled;
     uint64_t graphs_interval;

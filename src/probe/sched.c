@@ -30,6 +30,32 @@
  * Self-measurement. A 100 ms repeating timer measures how late the loop runs it (loop lag). A
  * check is flagged when its own start lag or the loop lag while it ran exceeds the saturation
  * bound: its timings may hold vigie's delay, not the service's.
+ *
+ * That bound (250 ms) catches stalls, not saturation: a loop with more work than its core can do
+ * runs short iterations, each taking at most the 1024 events epoll hands it, so its timers fire
+ * nearly on time while every socket waits many iterations for its turn — timings swell, timeouts
+ * fire, and nothing is over 250 ms. So the same timer also measures, over each period, the loop's
+ * busy share (1 − idle/wall, idle being the time libuv spent blocked in epoll_wait:
+ * UV_METRICS_IDLE_TIME) and the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID). A period is
+ * saturated when it and the one before it were each
+ *   - at least 90 % busy (busy_max): the margin a loop needs to absorb the bursts of a spread
+ *     schedule (a burst of due checks, a completion storm) without queueing them; measured:
+ *     8,000 checks/s keep this loop 84 % busy and on time (docs/BENCH.md), past 90 % the lag
+ *     percentiles climb; or
+ *   - late by 20 ms or more (loop_lag): a check needs about five loop round trips (resolve,
+ *     connect, TLS, request, response), so a lag L can put up to ~5 L of vigie's own delay into
+ *     its total; 20 ms keeps that near 100 ms, an eighth of the default `slow` (800 ms). This
+ *     is what a thread starved of CPU by another process shows (it is woken late).
+ * Two periods in a row, because one alone is a hiccup (a reload's swap, a page fault burst)
+ * whose effect on a check is at most one period, and a longer stall is the 250 ms rule's. Once
+ * saturated, the loop stays so until a period is clearly under the bounds (busy under
+ * busy_max − 10 points and lag under half its bound): near the bound the measure wobbles (a
+ * period at 89 % in the middle of a 95 % load, measured on a contended machine). A check
+ * is flagged when its lifetime overlaps a saturated period: the scheduler counts saturated
+ * periods (sat_epoch); a check notes the count when it starts and is flagged when it differs at
+ * its end, or when the last period judged was saturated (a check shorter than a period, inside a
+ * saturation). One store and two compares per check, no system call: the measurements are the
+ * timer's, ten a second.
  */
 #include "probe/sched.h"
 
@@ -56,6 +82,7 @@ struct slot {
     uint64_t queued_at;
     uint64_t started_at;
     uint64_t stall_mark; /* s->stalls when the check started */
+    uint64_t sat_mark;   /* s->sat_epoch when the check started */
     int64_t loop_lag_at_start;
     size_t host; /* index into s->hosts */
     size_t heap; /* position in s->heap */
@@ -94,6 +121,15 @@ struct sched {
     uint64_t lag_expected; /* uv_hrtime() at which lag_timer should fire */
     int64_t loop_lag_us;   /* last measured */
     uint64_t stalls;       /* count of lag measurements over the bound */
+    /* saturation, measured by on_lag over each period */
+    uint64_t per_at;    /* uv_hrtime() of the period's start */
+    uint64_t per_idle;  /* uv_metrics_idle_time() then */
+    uint64_t per_cpu;   /* the loop thread's CPU time then, ns */
+    bool per_over;      /* the last period was over a bound (busy or lag) */
+    bool saturated;     /* ... and the one before it too: the last period judged saturated */
+    double per_busy;    /* the last period's busy share */
+    uint64_t sat_epoch; /* saturated periods so far */
+    uint64_t sec_wall, sec_idle, sec_cpu; /* the periods of the second being summed up */
     int64_t wall_anchor_ms;
     uint64_t mono_anchor;
     uint64_t flag_log_next;  /* rate limit of the "flagged" warning */
@@ -151,6 +187,15 @@ static struct slot *heap_pop(struct sched *s)
 }
 
 /* ---- samples ---- */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int64_t wall_ms_of(const struct sched *s, uint64_t mono)
 {
@@ -251,6 +296,7 @@ static void start_check(struct sched *s, struct slot *sl, uint64_t now)
     sl->running = true;
     sl->started_at = now;
     sl->stall_mark = s->stalls;
+    sl->sat_mark = s->sat_epoch;
     sl->loop_lag_at_start = s->loop_lag_us;
     s->in_flight++;
     if (s->in_flight > s->st.in_flight_max)
@@ -349,7 +395,7 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
         judged = 0; /* a promoted recheck waited before its tick was due */
     smp.flagged = (uint64_t)judged > s->opts.saturation_us ||
                   (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
-                  res->outcome == OUTCOME_INTERNAL;
+                  sl->sat_mark != s->sat_epoch || s->saturated || res->outcome == OUTCOME_INTERNAL;
     sl->host_bound = false;
     if (aborted && extra) {
         /* An aborted recheck is no tick of the probe: nothing to report. */
@@ -375,8 +421,9 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
             else
                 log_probe(VLOG_WARNING, p->id, p->group,
                           "probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
-                          "lag %lld ms)",
-                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
+                          "lag %lld ms, loop busy %.0f %%)",
+                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000),
+                          s->per_busy * 100);
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
@@ -465,6 +512,59 @@ static void on_tick(uv_timer_t *t)
     rearm(s);
 }
 
+/* Starts measuring a period at `now`. */
+static void period_begin(struct sched *s, uint64_t now)
+{
+    s->per_at = now;
+    s->per_idle = uv_metrics_idle_time(s->loop);
+    s->per_cpu = thread_cpu_ns();
+}
+
+/* The second summed up: the busy and CPU shares the statistics show. */
+static void second_end(struct sched *s)
+{
+    double wall = (double)s->sec_wall;
+
+    s->st.busy = 1.0 - (double)s->sec_idle / wall;
+    s->st.cpu = (double)s->sec_cpu / wall;
+    s->sec_wall = s->sec_idle = s->sec_cpu = 0;
+}
+
+/* Judges the period that ends at `now` (its timer `lag` µs late): saturated or not. */
+static void period_end(struct sched *s, uint64_t now, int64_t lag)
+{
+    uint64_t idle = uv_metrics_idle_time(s->loop), cpu = thread_cpu_ns();
+    uint64_t wall = now > s->per_at ? now - s->per_at : 0;
+    uint64_t d_idle = idle > s->per_idle ? idle - s->per_idle : 0;
+    uint64_t d_cpu = cpu > s->per_cpu ? cpu - s->per_cpu : 0;
+    bool over;
+
+    if (wall == 0)
+        return;
+    if (d_idle > wall)
+        d_idle = wall; /* the idle clock is read apart from ours */
+    s->per_busy = 1.0 - (double)d_idle / (double)wall;
+    over = s->per_busy >= s->opts.busy_max || (uint64_t)lag >= s->opts.loop_lag_us;
+    if (s->saturated)
+        s->saturated =
+            s->per_busy >= s->opts.busy_max - 0.1 || (uint64_t)lag >= s->opts.loop_lag_us / 2;
+    else
+        s->saturated = over && s->per_over;
+    s->per_over = over;
+    if (s->saturated) {
+        s->sat_epoch++;
+        s->st.saturated_ms += wall / 1000000;
+    }
+    s->sec_wall += wall;
+    s->sec_idle += d_idle;
+    s->sec_cpu += d_cpu;
+    if (s->sec_wall >= 1000000000ULL)
+        second_end(s);
+    s->per_at = now;
+    s->per_idle = idle;
+    s->per_cpu = cpu;
+}
+
 static void on_lag(uv_timer_t *t)
 {
     struct sched *s = container_of(t, struct sched, lag_timer);
@@ -489,6 +589,7 @@ static void on_lag(uv_timer_t *t)
         }
     }
     s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    period_end(s, now, lag);
 }
 
 /* ---- lifecycle ---- */
@@ -553,6 +654,10 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
         s->opts.saturation_us = 250000;
     if (!s->opts.drain_ms)
         s->opts.drain_ms = 10000;
+    if (s->opts.busy_max <= 0)
+        s->opts.busy_max = 0.9;
+    if (!s->opts.loop_lag_us)
+        s->opts.loop_lag_us = 20000;
     s->nslots = cfg->nprobes;
     s->slots = calloc(s->nslots ? s->nslots : 1, sizeof(*s->slots));
     s->heap = calloc(s->nslots ? s->nslots : 1, sizeof(*s->heap));
@@ -566,6 +671,8 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
     }
     if (hosts_build(s) != 0)
         goto fail;
+    /* The busy share needs libuv's idle time; set again by a reload's scheduler, harmlessly. */
+    uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_timer_init(loop, &s->tick);
     uv_timer_init(loop, &s->lag_timer);
     uv_timer_init(loop, &s->drain_timer);
@@ -607,6 +714,7 @@ int sched_start(struct sched *s)
         heap_push(s, &s->slots[i]);
     }
     s->lag_expected = uv_hrtime() + LAG_PERIOD_MS * 1000000ULL;
+    period_begin(s, uv_hrtime());
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
     rearm(s);
     return 0;
@@ -660,6 +768,12 @@ int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *fina
         heap_push(s, sl);
     }
     s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    period_begin(s, now);
+    /* A saturation in progress goes on under s. */
+    s->per_over = prev->per_over;
+    s->saturated = prev->saturated;
+    s->st.busy = prev->st.busy;
+    s->st.cpu = prev->st.cpu;
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
     /* prev stops ticking now; its waiting checks that s did not take (probes removed or with a
      * new interval) are missed; its checks in flight end by their own timeout. */

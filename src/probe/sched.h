@@ -9,9 +9,13 @@
  * waiting for a slot is measured apart from the target's latency (curl's clock starts when the
  * transfer starts).
  *
- * The probe measures itself: scheduling lag (start − due) per check, and loop lag (how late a
- * 100 ms timer fires). A sample taken while vigie was saturated — scheduling lag or loop lag over
- * the saturation bound — is flagged, so that it is not counted against the service. */
+ * The probe measures itself: scheduling lag (start − due) per check, and every 100 ms the loop's
+ * lag (how late a timer fires), its busy share (1 − idle/wall, libuv's idle-time metric) and the
+ * loop thread's CPU time. A sample is flagged — not counted against the service — when vigie may
+ * have distorted it: its own start lag or a loop stall over `saturation_us`, or a lifetime that
+ * overlaps a saturated period (the loop busy `busy_max` of the period, or late by `loop_lag_us`,
+ * two periods in a row).
+ */
 #ifndef VIGIE_SCHED_H
 #define VIGIE_SCHED_H
 
@@ -44,6 +48,8 @@ typedef void (*sched_sample_cb)(void *arg, const struct sched_sample *s);
 struct sched_opts {
     uint64_t saturation_us; /* lag bound for flagging, default 250 ms */
     uint64_t drain_ms;      /* how long sched_close waits for checks in flight, default 10 s */
+    double busy_max;        /* a period the loop is busy this share of is saturated: 0.9 */
+    uint64_t loop_lag_us;   /* ... or a period whose timer fires this late: 20 ms */
 };
 
 /* Lag histogram: bucket i counts lags in [i*100 µs, (i+1)*100 µs) up to 100 ms, then a
@@ -52,12 +58,15 @@ struct sched_opts {
 #define SCHED_LAG_COARSE 600 /* 100 ms steps up to 60 s */
 
 struct sched_stats {
-    uint64_t started;   /* checks started */
-    uint64_t completed; /* checks completed */
-    uint64_t missed;    /* ticks missed */
-    uint64_t flagged;   /* samples flagged */
-    uint64_t rechecks;  /* extra checks started by sched_recheck (also counted in started) */
-    uint64_t promoted;  /* rechecks still running at their probe's tick, taken as its sample */
+    uint64_t started;      /* checks started */
+    uint64_t completed;    /* checks completed */
+    uint64_t missed;       /* ticks missed */
+    uint64_t flagged;      /* samples flagged */
+    uint64_t rechecks;     /* extra checks started by sched_recheck (also counted in started) */
+    uint64_t promoted;     /* rechecks still running at their probe's tick, taken as its sample */
+    uint64_t saturated_ms; /* wall time of the saturated 100 ms periods */
+    double busy;           /* the loop's busy share over the last second judged */
+    double cpu;            /* the loop thread's CPU share over that second */
     uint64_t in_flight;
     uint64_t in_flight_max; /* the most checks in flight at once */
     uint64_t waiting;       /* checks waiting for a slot */
@@ -68,7 +77,9 @@ struct sched_stats {
 };
 
 /* Creates the scheduler for every probe of cfg. cfg, h must outlive it. `cb` receives every
- * sample (completed or missed) on the loop thread. NULL on failure. */
+ * sample (completed or missed) on the loop thread. Enables libuv's idle-time metric on
+ * `loop` (UV_METRICS_IDLE_TIME; best before the loop first runs: idle time is counted from
+ * then on). NULL on failure. */
 struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *cfg,
                         const struct sched_opts *o, sched_sample_cb cb, void *arg);
 

@@ -371,6 +371,44 @@ START_TEST(test_mass_network_failure_impaired)
 }
 END_TEST
 
+/* Samples flagged by the scheduler (vigie saturated: its timeouts may be its own) count for no
+ * rule: timeouts on every host, for longer than confirm and the impairment window, give no DOWN,
+ * no SLOW, no impaired alert and no notification; nor do they undo a confirmation in progress. */
+START_TEST(test_flagged_counts_for_nothing)
+{
+    struct env e;
+    struct alert_stats st;
+    struct result slow = res(OUTCOME_OK, 5000), out = res(OUTCOME_TIMEOUT, 0);
+    int64_t t = T0;
+
+    env_init(&e, ROUTE_ALL, 3, 10);
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC); /* one real failure, a confirmation begins */
+    for (int round = 0; round < 10; round++) {
+        for (int g = 0; g < 3; g++)
+            for (int i = 0; i < 10; i++) {
+                char id[32];
+
+                snprintf(id, sizeof(id), "p%d-%d", g, i);
+                ck_assert(!alert_result(e.a, idx(&e, id), i % 2 ? &out : &slow, true, t += 30));
+            }
+        alert_tick(e.a, t);
+    }
+    for (int i = 0; i < 70; i++)
+        alert_tick(e.a, t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert(!st.impaired);
+    ck_assert_uint_eq(st.firing, 0);
+    ck_assert_uint_eq(st.transitions, 0);
+    ck_assert_uint_eq(ngot(&e), 0);
+    ck_assert(alert_confirming(e.a, idx(&e, "p2-9"))); /* flagged samples broke no streak */
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC);
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert_uint_eq(st.firing, 1); /* the third real failure in a row: DOWN */
+    env_fini(&e);
+}
+END_TEST
+
 static void local_time(char *buf, size_t len, int64_t ms)
 {
     time_t tt = (time_t)(ms / 1000);
@@ -647,6 +685,7 @@ Suite *alert_suite(void)
     tcase_add_test(tc, test_canaries_impaired);
     tcase_add_test(tc, test_mass_network_failure_impaired);
     tcase_add_test(tc, test_canary_shares_its_host);
+    tcase_add_test(tc, test_flagged_counts_for_nothing);
     tcase_add_test(tc, test_maintenance_holds);
     tcase_add_test(tc, test_slow_hysteresis);
     tcase_add_test(tc, test_state_survives_restart);
