@@ -51,11 +51,25 @@ static const struct key graphs_keys[] = {
 
 static const struct keytab graphs_tab = {"graphs", graphs_keys, ARRAY_SIZE(graphs_keys), NULL};
 
-/* overload: (docs/ALERTING.md, OVERLOADED). */
+/* overload: (docs/ALERTING.md, OVERLOADED). max_factor is a power of two (the ticks kept at 2f
+ * are a subset of those kept at f): its index in this list is its log2. */
+
+static const char *const factors[] = {"1", "2", "4", "8", "16", "32", "64", NULL};
 
 static const struct key overload_keys[] = {
     {.name = "busy", .type = K_PERCENT, .off = S(ov_busy), .min = 50, .max = 100},
     {.name = "loop_lag", .type = K_DURATION, .off = S(ov_loop_lag), .min = MS(1), .max = 60 * SEC},
+    {.name = "shed_after",
+     .type = K_DURATION,
+     .off = S(ov_shed_after),
+     .min = SEC,
+     .max = 3600 * SEC},
+    {.name = "relax_after",
+     .type = K_DURATION,
+     .off = S(ov_relax_after),
+     .min = SEC,
+     .max = 86400 * SEC},
+    {.name = "max_factor", .type = K_CHOICE, .off = S(ov_max_factor), .choices = factors},
 };
 
 static const struct keytab overload_tab = {"overload", overload_keys, ARRAY_SIZE(overload_keys),
@@ -241,6 +255,9 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.drain_timeout = 10 * SEC;
     ts.ov_busy = 0.9;
     ts.ov_loop_lag = 20;
+    ts.ov_shed_after = 3 * SEC;
+    ts.ov_relax_after = 30 * SEC;
+    ts.ov_max_factor = 3; /* "8" */
     ts.ret_full = 2 * DAY;
     ts.ret_medium = 14 * DAY;
     ts.ret_hourly = 400 * DAY;
@@ -320,6 +337,9 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->drain_ms = ts.drain_timeout;
     c->overload.busy = ts.ov_busy;
     c->overload.loop_lag_ms = ts.ov_loop_lag;
+    c->overload.shed_after_ms = ts.ov_shed_after;
+    c->overload.relax_after_ms = ts.ov_relax_after;
+    c->overload.max_factor = 1L << ts.ov_max_factor;
     c->graphs.enabled = ts.graphs_enabled;
     c->graphs.interval_ms = ts.graphs_interval;
     c->graphs.formats = ts.graphs_formats ? graph_formats_of(&ld, ts.graphs_formats) : 3u;

@@ -18,7 +18,7 @@
  *   node: paris-1                   (optional: this vantage point's files in rrd_dir/<node>/)
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
- *   overload: {busy: 90%, loop_lag: 20ms}
+ *   overload: {busy: 90%, loop_lag: 20ms, shed_after: 3s, relax_after: 30s, max_factor: 8}
  *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
@@ -133,8 +133,11 @@ struct graphs_conf {
 
 /* overload: when vigie judges itself saturated (docs/ALERTING.md, "OVERLOADED"). */
 struct overload_conf {
-    double busy;          /* a 100 ms period the loop is this busy is saturated, default 90% */
-    uint64_t loop_lag_ms; /* ... or whose timer fires this late, default 20ms */
+    double busy;             /* a 100 ms period the loop is this busy is saturated, default 90% */
+    uint64_t loop_lag_ms;    /* ... or whose timer fires this late, default 20ms */
+    uint64_t shed_after_ms;  /* overloaded this long: shed (the factor doubles), default 3s */
+    uint64_t relax_after_ms; /* quiet this long: the factor halves, default 30s */
+    long max_factor;         /* the largest factor, a power of two, default 8 */
 };
 
 enum receiver_type { RECEIVER_EXEC, RECEIVER_WEBHOOK, RECEIVER_SMTP, RECEIVER_ALERTMANAGER };

@@ -92,7 +92,25 @@ struct rec {
     uv_timer_t hog_timer;
     uint64_t t0;      /* uv_hrtime() at the start */
     int64_t wall0_ms; /* the wall clock then */
+    struct {
+        uint64_t at_ms; /* after the start */
+        struct sched_overload o;
+    } changes[8]; /* the shedding factor's, from overload_cb */
+    size_t nchanges;
+    const struct probe *p0; /* asked for a recheck at each change to shedding */
+    int recheck_shedding;   /* ... sched_recheck's answer */
 };
+
+static void on_overload(void *arg, const struct sched_overload *o)
+{
+    struct rec *r = arg;
+
+    ck_assert_uint_lt(r->nchanges, 8);
+    r->changes[r->nchanges].at_ms = (uv_hrtime() - r->t0) / 1000000;
+    r->changes[r->nchanges++].o = *o;
+    if (o->factor > 1 && r->p0)
+        r->recheck_shedding = sched_recheck(r->s, r->p0, 10);
+}
 
 static int rc_index(int rc)
 {
@@ -460,6 +478,104 @@ START_TEST(test_busy_loop_flagged)
 }
 END_TEST
 
+/* The factor in effect at `at_ms` after the start, or 0 within 100 ms of a change. */
+static unsigned factor_at(const struct rec *r, int64_t at_ms)
+{
+    unsigned f = 1;
+
+    for (size_t c = 0; c < r->nchanges; c++) {
+        int64_t t = (int64_t)r->changes[c].at_ms;
+
+        if (llabs(at_ms - t) < 100)
+            return 0;
+        if (t <= at_ms)
+            f = r->changes[c].o.factor;
+    }
+    return f;
+}
+
+/* Saturation that persists: the factor doubles after shed_after (1 s here), again after another
+ * second, then holds at max_factor (4); once the loop is quiet it halves after relax_after (1 s)
+ * and again. While shedding, every tick still has its sample, one interval apart in phase (shed
+ * ones without a check); a probe keeps the ticks of one residue of its tick index modulo the
+ * factor, the residue at 4 being one of those at 2 (nested: its phase kept); no recheck. */
+START_TEST(test_shed_and_relax)
+{
+    static struct fixture f;
+    static struct rec r;
+    static const unsigned want[] = {2, 4, 2, 1};
+    size_t shed = 0;
+
+    fixture_init(&f, 6, 250, 200, "/?t=shed");
+    r.opts.shed_after_ms = 1000;
+    r.opts.relax_after_ms = 1000;
+    r.opts.max_factor = 5; /* rounded down to 4 */
+    r.opts.overload_cb = on_overload;
+    r.opts.overload_arg = &r;
+    r.p0 = &f.probes[0];
+    r.hog_from_ms = 500;
+    r.hog_to_ms = 3500;
+    r.hog_spin_us = 9500;
+    run_for(&f, &r, 7000, 1000);
+    ck_assert_uint_eq(r.nchanges, 4);
+    for (size_t c = 0; c < 4; c++) {
+        ck_assert_uint_eq(r.changes[c].o.factor, want[c]);
+        /* the cause stays the last overloaded second's until shedding is over */
+        ck_assert_int_eq(r.changes[c].o.cause, c < 3 ? SCHED_CAUSE_BUSY : SCHED_CAUSE_NONE);
+    }
+    ck_assert_msg(r.changes[0].at_ms >= 1500 && r.changes[0].at_ms < 2600, "shed at %llu ms",
+                  (unsigned long long)r.changes[0].at_ms);
+    ck_assert_uint_ge(r.changes[2].at_ms, 3500 + 1000);
+    ck_assert_int_eq(r.recheck_shedding, -EAGAIN);
+    for (size_t i = 0; i < f.cfg.nprobes; i++) {
+        uint64_t iv = f.probes[i].interval_ms, off = sched_offset_ms(f.probes[i].id, iv);
+        int64_t prev = -1;
+        int kept2 = -1, kept4 = -1;
+
+        for (size_t k = 0; k < r.n; k++) {
+            const struct sched_sample *sm = &r.smp[k];
+            int64_t tick = sm->due_ms / (int64_t)iv;
+            unsigned fa = factor_at(&r, sm->due_ms - r.wall0_ms);
+
+            if (sm->p != &f.probes[i])
+                continue;
+            ck_assert_msg(!sm->extra, "a recheck while shedding");
+            ck_assert_msg(llabs(sm->due_ms % (int64_t)iv - (int64_t)off) <= 1 ||
+                              llabs(sm->due_ms % (int64_t)iv - (int64_t)off) >= (int64_t)iv - 1,
+                          "%s: due %lld out of phase", f.probes[i].id, (long long)sm->due_ms);
+            if (prev >= 0)
+                ck_assert_int_eq(sm->due_ms - prev, (int64_t)iv);
+            prev = sm->due_ms;
+            if (sm->shed) {
+                shed++;
+                ck_assert_ptr_null(sm->res);
+                ck_assert(!sm->missed && !sm->flagged);
+                ck_assert_msg(fa != 1, "%s: tick %lld shed at factor 1", f.probes[i].id,
+                              (long long)(sm->due_ms - r.wall0_ms));
+            }
+            if (fa == 2 && !sm->shed && !sm->missed) {
+                ck_assert(kept2 < 0 || kept2 == (int)(tick % 2));
+                kept2 = (int)(tick % 2);
+            }
+            if (fa == 4 && !sm->shed && !sm->missed) {
+                ck_assert(kept4 < 0 || kept4 == (int)(tick % 4));
+                kept4 = (int)(tick % 4);
+            }
+            if (fa == 4 && sm->shed && kept4 >= 0)
+                ck_assert_int_ne(kept4, (int)(tick % 4));
+        }
+        ck_assert_msg(kept4 >= 0 && kept2 >= 0, "%s: kept %d at 2, %d at 4", f.probes[i].id, kept2,
+                      kept4);
+        ck_assert_int_eq(kept4 % 2, kept2);
+    }
+    ck_assert_uint_eq(r.end.shed, shed);
+    ck_assert_uint_ge(shed, 6 * 4); /* at least a second at 4 for each probe: 3 of 4 ticks */
+    ck_assert_uint_eq(r.end.factor_max, 4);
+    ck_assert_uint_eq(r.end.factor, 1);
+    ck_assert_uint_eq(r.end.missed, 0);
+}
+END_TEST
+
 /* Regular samples of probe i: in phase, exactly one interval apart, none missed nor extra between
  * first and last; returns how many. */
 static int assert_ticks_kept(const struct fixture *f, const struct rec *r, size_t i)
@@ -758,6 +874,7 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_drain_completes);
     tcase_add_test(tc, test_busy_loop_flagged);
+    tcase_add_test(tc, test_shed_and_relax);
     tcase_add_test(tc, test_recheck_timing);
     tcase_add_test(tc, test_recheck_not_stacked);
     tcase_add_test(tc, test_recheck_refused);
