@@ -123,10 +123,20 @@ static size_t probe_index(const struct daemon *d, const struct probe *p)
     return p ? (size_t)(p - c->probes) : SIZE_MAX;
 }
 
+/* The scheduler's shedding factor changed (it logged why): the overloaded alert follows. */
+static void on_overload(void *arg, const struct sched_overload *o)
+{
+    struct daemon *d = arg;
+
+    if (d->alerting)
+        alerting_overload(d->alerting, o->factor, sched_cause_str(o->cause));
+}
+
 void daemon_sched_opts(struct daemon *d, const struct config *c, struct sched_opts *so)
 {
-    (void)d;
     memset(so, 0, sizeof(*so));
+    so->overload_cb = on_overload;
+    so->overload_arg = d;
     so->saturation_us = c->saturation_ms * 1000;
     so->drain_ms = c->drain_ms;
     so->busy_max = c->overload.busy;
@@ -768,8 +778,10 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
         d->notify = NULL;
     d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
-    if (d->alerting)
+    if (d->alerting) {
         alerting_hold_state(d->alerting, notify_spooling_cb, d);
+        alerting_overload(d->alerting, 1, ""); /* not shedding yet, whatever the state says */
+    }
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, daemon_on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */

@@ -16,8 +16,8 @@
 
 #define USER_AGENT "vigie/0.1"
 
-const char *const config_alert_kinds[AK_N + 1] = {"down",      "slow",     "tls_expiry",
-                                                  "criterion", "impaired", NULL};
+const char *const config_alert_kinds[AK_N + 1] = {
+    "down", "slow", "tls_expiry", "criterion", "impaired", "overloaded", NULL};
 const char *const config_severities[SEV_N + 1] = {"warning", "critical", NULL};
 
 /* graphs.formats: names in the order of enum graph_format (docs/GRAPHS.md). */

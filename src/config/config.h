@@ -44,7 +44,7 @@
 #include "net/http.h"
 
 /* What an alert is about, and how urgent it is (docs/ALERTING.md). */
-enum alert_kind { AK_DOWN, AK_SLOW, AK_TLS, AK_CRITERION, AK_IMPAIRED, AK_N };
+enum alert_kind { AK_DOWN, AK_SLOW, AK_TLS, AK_CRITERION, AK_IMPAIRED, AK_OVERLOADED, AK_N };
 enum alert_severity { SEV_WARNING, SEV_CRITICAL, SEV_N };
 extern const char *const config_alert_kinds[AK_N + 1]; /* "down", "slow", "tls_expiry", ... */
 extern const char *const config_severities[SEV_N + 1]; /* "warning", "critical" */
