@@ -15,7 +15,7 @@
 #include "store/criterion.h"
 
 #define SUMMARY_MAX 200
-#define SELF SIZE_MAX /* the probe index of vigie itself (the impaired alert) */
+#define SELF SIZE_MAX /* the probe index of vigie itself (the impaired and overloaded alerts) */
 
 /* One alert: a kind of trouble of one probe. */
 struct rec {
@@ -37,7 +37,7 @@ struct pstate {
     long fails, oks;
     double *win; /* the last slow_window successful totals, ms */
     size_t win_n, win_i;
-    struct rec rec[AK_N]; /* AK_IMPAIRED unused */
+    struct rec rec[AK_N]; /* AK_IMPAIRED and AK_OVERLOADED unused */
 };
 
 struct host {
@@ -69,7 +69,7 @@ struct alert {
     size_t n;
     struct host *hosts;
     size_t nhosts;
-    struct rec self; /* AK_IMPAIRED */
+    struct rec self[AK_N]; /* AK_IMPAIRED and AK_OVERLOADED (self_kind) */
     char self_group[8];
     bool impaired;
     struct pending *pend;
@@ -82,8 +82,14 @@ struct alert {
 
 static const enum alert_severity severity_of[AK_N] = {
     [AK_DOWN] = SEV_CRITICAL,     [AK_SLOW] = SEV_WARNING,      [AK_TLS] = SEV_WARNING,
-    [AK_CRITERION] = SEV_WARNING, [AK_IMPAIRED] = SEV_CRITICAL,
+    [AK_CRITERION] = SEV_WARNING, [AK_IMPAIRED] = SEV_CRITICAL, [AK_OVERLOADED] = SEV_CRITICAL,
 };
+
+/* The kinds of vigie itself (probe "vigie"), not of a probe. */
+static bool self_kind(int kind)
+{
+    return kind == AK_IMPAIRED || kind == AK_OVERLOADED;
+}
 
 static bool is_network(enum outcome o)
 {
@@ -92,7 +98,7 @@ static bool is_network(enum outcome o)
 
 static struct rec *rec_of(struct alert *a, size_t i, int kind)
 {
-    return i == SELF ? &a->self : &a->ps[i].rec[kind];
+    return i == SELF ? &a->self[kind] : &a->ps[i].rec[kind];
 }
 
 static const char *probe_id(const struct alert *a, size_t i)
@@ -134,7 +140,8 @@ struct alert *alert_new(const struct config *c, alert_send_fn send, void *arg)
     a->n = c->nprobes;
     a->ps = calloc(a->n ? a->n : 1, sizeof(*a->ps));
     hs = calloc(a->n ? a->n : 1, sizeof(*hs));
-    if (!a->ps || !hs || rec_init(&a->self, c->nroutes) < 0)
+    if (!a->ps || !hs || rec_init(&a->self[AK_IMPAIRED], c->nroutes) < 0 ||
+        rec_init(&a->self[AK_OVERLOADED], c->nroutes) < 0)
         goto fail;
     for (size_t i = 0; i < a->n; i++) {
         struct pstate *s = &a->ps[i];
@@ -207,7 +214,8 @@ void alert_free(struct alert *a)
     for (size_t i = 0; i < a->nhosts; i++)
         free(a->hosts[i].key);
     free(a->hosts);
-    free(a->self.last_sent);
+    for (int k = 0; k < AK_N; k++)
+        free(a->self[k].last_sent);
     free(a->pend);
     free(a);
 }
@@ -368,7 +376,10 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
     struct host *h = &a->hosts[s->host];
     bool ok = r->outcome == OUTCOME_OK;
 
-    if (r->aborted)
+    /* A flagged sample (vigie saturated while it ran: its timeout may be vigie's own) says
+     * nothing about the service, nor about vigie's network: it counts for no rule, impairment
+     * included — an overloaded vigie timing out everywhere is not cut off. */
+    if (r->aborted || flagged)
         return false;
     h->last = now;
     h->failed = !ok && is_network(r->outcome);
@@ -376,8 +387,6 @@ bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagge
      * behind the same name) says nothing about vigie's network. */
     s->last = now;
     s->last_failed = h->failed;
-    if (flagged)
-        return false;
     if (!ok && is_network(r->outcome) && a->impaired)
         return true; /* vigie cannot see: neither a failure nor a success of the service */
     if (!s->p->alert_enabled)
@@ -472,6 +481,20 @@ static void judge_impaired(struct alert *a, int64_t now)
         resolve(a, SELF, AK_IMPAIRED, now);
 }
 
+void alert_overload(struct alert *a, unsigned factor, const char *cause, int64_t now)
+{
+    struct rec *r = &a->self[AK_OVERLOADED];
+
+    if (factor <= 1) {
+        resolve(a, SELF, AK_OVERLOADED, now);
+        return;
+    }
+    if (r->firing && r->value != (double)factor)
+        a->dirty = true; /* the summary kept in the state file says the factor */
+    fire(a, SELF, AK_OVERLOADED, now, (double)factor,
+         "vigie overloaded (%s): each probe checked one tick in %u", cause, factor);
+}
+
 /* ---- maintenance ---- */
 
 static bool in_list(const struct strlist *l, const char *s)
@@ -542,7 +565,7 @@ static void rfc3339(char *buf, size_t len, int64_t ms)
 
 static json_t *alert_json(const struct alert *a, size_t i, int kind, bool firing)
 {
-    const struct rec *r = i == SELF ? &a->self : &a->ps[i].rec[kind];
+    const struct rec *r = i == SELF ? &a->self[kind] : &a->ps[i].rec[kind];
     const struct probe *p = i == SELF ? NULL : a->ps[i].p;
     char since[32], ends[32];
     char url[RESULT_URL_MAX] = "";
@@ -615,8 +638,12 @@ static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 /* "Ministère X: 12 down, 3 slow; 2 resolved" */
 static void title(const struct bucket *b, char *buf, size_t len)
 {
-    static const char *const words[AK_N] = {"down", "slow", "certificate expiring",
-                                            "criterion at risk", "vigie impaired"};
+    static const char *const words[AK_N] = {"down",
+                                            "slow",
+                                            "certificate expiring",
+                                            "criterion at risk",
+                                            "vigie impaired",
+                                            "vigie overloaded"};
     const char *sep = " ";
     size_t off = 0;
 
@@ -734,7 +761,7 @@ static void revisit(struct alert *a, int64_t now)
         for (int kind = 0; kind < AK_N; kind++) {
             struct rec *r;
 
-            if ((pi == SELF) != (kind == AK_IMPAIRED))
+            if ((pi == SELF) != self_kind(kind))
                 continue;
             r = rec_of(a, pi, kind);
             if (!r->firing)
@@ -772,11 +799,12 @@ void alert_tick(struct alert *a, int64_t now)
 void alert_stats(const struct alert *a, struct alert_stats *out)
 {
     *out = a->st;
-    out->firing = a->self.firing;
+    out->firing = a->self[AK_IMPAIRED].firing + a->self[AK_OVERLOADED].firing;
     for (size_t i = 0; i < a->n; i++)
         for (int k = 0; k < AK_N; k++)
             out->firing += a->ps[i].rec[k].firing;
     out->impaired = a->impaired;
+    out->overloaded = a->self[AK_OVERLOADED].firing;
 }
 
 bool alert_dirty(const struct alert *a)
@@ -818,8 +846,11 @@ json_t *alert_state_save(struct alert *a)
                             json_pack("{s:I, s:I, s:o}", "fails", (json_int_t)s->fails, "oks",
                                       (json_int_t)s->oks, "alerts", alerts ? alerts : json_null()));
     }
-    root = json_pack("{s:i, s:o, s:o}", "vigie_alert_state", 1, "probes", probes, "impaired",
-                     a->self.firing ? rec_save(a, &a->self) : json_null());
+    root = json_pack("{s:i, s:o, s:o, s:o}", "vigie_alert_state", 1, "probes", probes, "impaired",
+                     a->self[AK_IMPAIRED].firing ? rec_save(a, &a->self[AK_IMPAIRED]) : json_null(),
+                     "overloaded",
+                     a->self[AK_OVERLOADED].firing ? rec_save(a, &a->self[AK_OVERLOADED])
+                                                   : json_null());
     a->dirty = false;
     return root;
 }
@@ -847,7 +878,7 @@ static void rec_load(struct alert *a, size_t i, int kind, const json_t *j, int64
 
 int alert_state_load(struct alert *a, const json_t *state, int64_t now)
 {
-    json_t *probes = json_object_get(state, "probes"), *imp;
+    json_t *probes = json_object_get(state, "probes"), *imp, *ov;
 
     if (!json_is_object(state) ||
         json_integer_value(json_object_get(state, "vigie_alert_state")) != 1 ||
@@ -865,7 +896,7 @@ int alert_state_load(struct alert *a, const json_t *state, int64_t now)
         for (int k = 0; k < AK_N; k++) {
             json_t *j = json_object_get(alerts, config_alert_kinds[k]);
 
-            if (k != AK_IMPAIRED && json_is_object(j))
+            if (!self_kind(k) && json_is_object(j))
                 rec_load(a, i, k, j, now);
         }
     }
@@ -874,5 +905,10 @@ int alert_state_load(struct alert *a, const json_t *state, int64_t now)
         rec_load(a, SELF, AK_IMPAIRED, imp, now);
         a->impaired = true;
     }
+    /* Firing until the daemon says otherwise (alert_overload): at a start, that it is not
+     * shedding (a new process starts at factor 1); at a reload, nothing (the shedding goes on). */
+    ov = json_object_get(state, "overloaded");
+    if (json_is_object(ov))
+        rec_load(a, SELF, AK_OVERLOADED, ov, now);
     return 0;
 }

@@ -18,6 +18,9 @@
  *              connect, timeout) and at least `impaired_min_hosts` were checked. While impaired,
  *              network-level failures do not count against the services: the probes stay as
  *              they were (UNKNOWN to a reader), the samples are to be flagged.
+ *   OVERLOADED vigie sheds load (its scheduler checks one tick in f, f > 1: sched.h): fired by
+ *              alert_overload when shedding starts, its summary naming the cause and the factor
+ *              as it changes (one alert, not one per change), resolved when shedding ends.
  *
  * Notifications: a transition waits in a pending list; `group_wait` after the oldest pending one,
  * all pending transitions are routed (alerting.routes, first match unless `continue`) and
@@ -46,6 +49,7 @@ struct alert_stats {
     uint64_t held;          /* transitions held by a maintenance window */
     unsigned firing;        /* alerts firing now */
     bool impaired;          /* vigie judges itself impaired now */
+    bool overloaded;        /* the overloaded alert fires */
 };
 
 /* The engine for config `c` (borrowed: it must outlive the engine). NULL when out of memory. */
@@ -53,7 +57,8 @@ struct alert *alert_new(const struct config *c, alert_send_fn send, void *arg);
 void alert_free(struct alert *a);
 
 /* A check of probe `c->probes[i]` completed at `now`. `flagged`: the sample was taken while the
- * scheduler was saturated (not counted). Returns true when the sample must be written as flagged
+ * scheduler was saturated: it counts for no rule (no DOWN, SLOW, TLS, recovery, nor impairment:
+ * its failure may be vigie's own). Returns true when the sample must be written as flagged
  * because vigie is impaired (a network-level failure while impaired). */
 bool alert_result(struct alert *a, size_t i, const struct result *r, bool flagged, int64_t now);
 
@@ -65,6 +70,10 @@ bool alert_confirming(const struct alert *a, size_t i);
 
 /* The availability of probe i over its availability_window (0..1; NAN: no data, ignored). */
 void alert_availability(struct alert *a, size_t i, double availability, int64_t now);
+
+/* The scheduler's shedding factor changed to `factor` (1: not shedding), for `cause` (words,
+ * "loop busy"...): OVERLOADED fires (or its summary and value follow the factor) or resolves. */
+void alert_overload(struct alert *a, unsigned factor, const char *cause, int64_t now);
 
 /* Re-evaluates impairment, maintenance windows and repeats, and sends the pending transitions
  * that waited group_wait. Call it about every second. */

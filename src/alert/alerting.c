@@ -262,6 +262,11 @@ bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool
     return alert_result(al->a, i, r, flagged, wall_ms(al));
 }
 
+void alerting_overload(struct alerting *al, unsigned factor, const char *cause)
+{
+    alert_overload(al->a, factor, cause, wall_ms(al));
+}
+
 uint64_t alerting_recheck_ms(const struct alerting *al, size_t i)
 {
     uint64_t ms = al->c->probes[i].recheck_ms;

@@ -34,6 +34,10 @@ void alerting_hold_state(struct alerting *al, bool (*hold)(void *arg), void *arg
  * itself is impaired. */
 bool alerting_result(struct alerting *al, size_t i, const struct result *r, bool flagged);
 
+/* The scheduler's shedding factor changed (alert_overload); also at start, with factor 1, so that
+ * an overloaded alert the state file brought back resolves (a new process is not shedding). */
+void alerting_overload(struct alerting *al, unsigned factor, const char *cause);
+
 /* How soon probe c->probes[i] should be checked again, in milliseconds, after the result just
  * given to alerting_result: its `alert.recheck` while its DOWN alert is being confirmed (failing
  * or recovering), else 0 (no recheck: the next tick will do). */

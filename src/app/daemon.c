@@ -125,6 +125,29 @@ static size_t probe_index(const struct daemon *d, const struct probe *p)
     return p ? (size_t)(p - c->probes) : SIZE_MAX;
 }
 
+/* The scheduler's shedding factor changed (it logged why): the overloaded alert follows. */
+static void on_overload(void *arg, const struct sched_overload *o)
+{
+    struct daemon *d = arg;
+
+    if (d->alerting)
+        alerting_overload(d->alerting, o->factor, sched_cause_str(o->cause));
+}
+
+void daemon_sched_opts(struct daemon *d, const struct config *c, struct sched_opts *so)
+{
+    memset(so, 0, sizeof(*so));
+    so->overload_cb = on_overload;
+    so->overload_arg = d;
+    so->saturation_us = c->saturation_ms * 1000;
+    so->drain_ms = c->drain_ms;
+    so->busy_max = c->overload.busy;
+    so->loop_lag_us = c->overload.loop_lag_ms * 1000;
+    so->shed_after_ms = c->overload.shed_after_ms;
+    so->relax_after_ms = c->overload.relax_after_ms;
+    so->max_factor = (unsigned)c->overload.max_factor;
+}
+
 /* Statistics of every scheduler so far: the ones replaced by reloads, then `cur`. */
 static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st)
 {
@@ -134,6 +157,13 @@ static void sched_stats_add(struct sched_stats *to, const struct sched_stats *st
     to->flagged += st->flagged;
     to->rechecks += st->rechecks;
     to->promoted += st->promoted;
+    to->shed += st->shed;
+    to->saturated_ms += st->saturated_ms;
+    if (st->factor_max > to->factor_max)
+        to->factor_max = st->factor_max;
+    to->factor = st->factor; /* the last one added: the current scheduler's */
+    to->busy = st->busy;
+    to->cpu = st->cpu;
     to->in_flight += st->in_flight;
     if (st->in_flight_max > to->in_flight_max)
         to->in_flight_max = st->in_flight_max;
@@ -368,11 +398,13 @@ static void log_stats(struct daemon *d)
 
     all_sched_stats(d, &st);
     rrdw_stats(d->rrdw, &rs);
-    log_info("checks %llu done, %llu missed, %llu flagged, lag p50 %.1f ms p99 %.1f ms max "
-             "%.1f ms; rrd %llu written, %llu queued, %llu dropped",
+    log_info("checks %llu done, %llu missed, %llu flagged, %llu shed (one tick in %u now), lag "
+             "p50 %.1f ms p99 %.1f ms max %.1f ms, loop %.0f %% busy, saturated %.1f s; rrd %llu "
+             "written, %llu queued, %llu dropped",
              (unsigned long long)st.completed, (unsigned long long)st.missed,
-             (unsigned long long)st.flagged, sched_lag_quantile(&st, 0.5) / 1000.0,
-             sched_lag_quantile(&st, 0.99) / 1000.0, st.lag_max_us / 1000.0,
+             (unsigned long long)st.flagged, (unsigned long long)st.shed, st.factor,
+             sched_lag_quantile(&st, 0.5) / 1000.0, sched_lag_quantile(&st, 0.99) / 1000.0,
+             st.lag_max_us / 1000.0, st.busy * 100, (double)st.saturated_ms / 1000.0,
              (unsigned long long)rs.written, (unsigned long long)rs.queued,
              (unsigned long long)rs.dropped);
     if (d->graph) {
@@ -400,8 +432,10 @@ static void on_status_timer(uv_timer_t *t)
     struct notify_stats ns;
     struct alert_stats as;
     struct rrdw_stats rs;
+    struct sched_overload ov;
     uint64_t now = uv_hrtime();
     size_t down = 0, degraded = 0;
+    char shed[96] = "";
     double rate;
 
     all_sched_stats(d, &st);
@@ -414,11 +448,15 @@ static void on_status_timer(uv_timer_t *t)
     notify_stats(d->notify, &ns);
     alerting_stats(d->alerting, &as);
     rrdw_stats(d->rrdw, &rs);
+    sched_overload(d->sched, &ov);
+    if (ov.factor > 1)
+        snprintf(shed, sizeof(shed), ", overloaded (%s): one tick in %u checked",
+                 sched_cause_str(ov.cause), ov.factor);
     sd_notifyf(0,
-               "STATUS=%zu probes, %.1f checks/s, %zu down, %zu degraded, %llu missed ticks, "
+               "STATUS=%zu probes, %.1f checks/s%s, %zu down, %zu degraded, %llu missed ticks, "
                "%u alerts firing%s, %llu notifications pending%s%s%s",
-               d->cfg->nprobes, rate, down, degraded, (unsigned long long)st.missed, as.firing,
-               as.impaired ? " (vigie impaired)" : "", (unsigned long long)ns.pending,
+               d->cfg->nprobes, rate, shed, down, degraded, (unsigned long long)st.missed,
+               as.firing, as.impaired ? " (vigie impaired)" : "", (unsigned long long)ns.pending,
                rs.daemon_down ? ", rrdcached unreachable" : "",
                d->reload_err[0] ? "; last reload failed: " : "", d->reload_err);
 }
@@ -630,6 +668,10 @@ static int write_stats(struct daemon *d, const char *path)
     json_object_set_new(o, "flagged", json_integer((json_int_t)st->flagged));
     json_object_set_new(o, "rechecks", json_integer((json_int_t)st->rechecks));
     json_object_set_new(o, "rechecks_promoted", json_integer((json_int_t)st->promoted));
+    json_object_set_new(o, "saturated_s", json_real((double)st->saturated_ms / 1000.0));
+    json_object_set_new(o, "shed", json_integer((json_int_t)st->shed));
+    json_object_set_new(o, "shed_factor", json_integer((json_int_t)d->final_sched.factor));
+    json_object_set_new(o, "shed_factor_max", json_integer((json_int_t)st->factor_max));
     json_object_set_new(o, "lag_p50_us", json_integer(sched_lag_quantile(st, 0.5)));
     json_object_set_new(o, "lag_p99_us", json_integer(sched_lag_quantile(st, 0.99)));
     json_object_set_new(o, "lag_max_us", json_integer(st->lag_max_us));
@@ -747,14 +789,15 @@ int daemon_run(struct config *cfg, const struct daemon_opts *o)
      * before any thread starts. */
     if (cfg->rrdcached)
         setenv("RRDCACHED_ADDRESS", cfg->rrdcached, 1);
-    so.saturation_us = cfg->saturation_ms * 1000;
-    so.drain_ms = cfg->drain_ms;
+    daemon_sched_opts(d, cfg, &so);
     if (d->httpc && notify_new(&d->loop, d->httpc, cfg, cfg->spool_dir, &d->notify) < 0)
         d->notify = NULL;
     d->rrdw = d->notify ? rrdw_new(&d->loop, &ro) : NULL;
     d->alerting = d->rrdw ? alerting_new(&d->loop, cfg, on_alert_send, d) : NULL;
-    if (d->alerting)
+    if (d->alerting) {
         alerting_hold_state(d->alerting, notify_spooling_cb, d);
+        alerting_overload(d->alerting, 1, ""); /* not shedding yet, whatever the state says */
+    }
     d->sched = d->alerting ? sched_new(&d->loop, d->httpc, cfg, &so, daemon_on_sample, d) : NULL;
     if (!d->sched) {
         /* Partial start-up: close what was opened, so that the loop closes cleanly. */

@@ -114,6 +114,9 @@ struct gen *daemon_gen_get(struct gen *g);
 /* Lets go of g (NULL is a no-op): the last reference frees it and its configuration. */
 void daemon_gen_put(struct daemon *d, struct gen *g);
 
+/* The scheduler's options for configuration c (at start and at a reload). */
+void daemon_sched_opts(struct daemon *d, const struct config *c, struct sched_opts *so);
+
 /* The schedulers' sample callback (arg: the daemon). */
 void daemon_on_sample(void *arg, const struct sched_sample *s);
 

@@ -100,7 +100,7 @@ static void on_alerting_released(void *arg, const struct config *old)
  * with the running configuration untouched (c freed). */
 static int reload_apply(struct daemon *d, struct config *c)
 {
-    struct sched_opts so = {.saturation_us = c->saturation_ms * 1000, .drain_ms = c->drain_ms};
+    struct sched_opts so;
     struct gen *og = d->cur, *ng = NULL;
     const struct config *oc = og->cfg;
     struct sched *ns = NULL;
@@ -109,6 +109,7 @@ static int reload_apply(struct daemon *d, struct config *c)
     size_t kept;
 
     keep_running_settings(oc, c);
+    daemon_sched_opts(d, c, &so);
     ng = daemon_gen_new(d, c);
     if (ng)
         ns = sched_new(&d->loop, d->httpc, c, &so, daemon_on_sample, d);

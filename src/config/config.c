@@ -16,8 +16,8 @@
 
 #define USER_AGENT "vigie/0.1"
 
-const char *const config_alert_kinds[AK_N + 1] = {"down",      "slow",     "tls_expiry",
-                                                  "criterion", "impaired", NULL};
+const char *const config_alert_kinds[AK_N + 1] = {
+    "down", "slow", "tls_expiry", "criterion", "impaired", "overloaded", NULL};
 const char *const config_severities[SEV_N + 1] = {"warning", "critical", NULL};
 
 /* graphs.formats: names in the order of enum graph_format (docs/GRAPHS.md). */
@@ -50,6 +50,30 @@ static const struct key graphs_keys[] = {
 };
 
 static const struct keytab graphs_tab = {"graphs", graphs_keys, ARRAY_SIZE(graphs_keys), NULL};
+
+/* overload: (docs/ALERTING.md, OVERLOADED). max_factor is a power of two (the ticks kept at 2f
+ * are a subset of those kept at f): its index in this list is its log2. */
+
+static const char *const factors[] = {"1", "2", "4", "8", "16", "32", "64", NULL};
+
+static const struct key overload_keys[] = {
+    {.name = "busy", .type = K_PERCENT, .off = S(ov_busy), .min = 50, .max = 100},
+    {.name = "loop_lag", .type = K_DURATION, .off = S(ov_loop_lag), .min = MS(1), .max = 60 * SEC},
+    {.name = "shed_after",
+     .type = K_DURATION,
+     .off = S(ov_shed_after),
+     .min = SEC,
+     .max = 3600 * SEC},
+    {.name = "relax_after",
+     .type = K_DURATION,
+     .off = S(ov_relax_after),
+     .min = SEC,
+     .max = 86400 * SEC},
+    {.name = "max_factor", .type = K_CHOICE, .off = S(ov_max_factor), .choices = factors},
+};
+
+static const struct keytab overload_tab = {"overload", overload_keys, ARRAY_SIZE(overload_keys),
+                                           NULL};
 static const struct key alerting_keys[] = {
     {.name = "state_file", .type = K_STR, .off = S(state_file)},
     {.name = "spool_dir", .type = K_STR, .off = S(spool_dir)},
@@ -110,6 +134,7 @@ static const struct key top_keys[] = {
      .off = S(drain_timeout),
      .min = MS(100),
      .max = 300 * SEC},
+    {.name = "overload", .type = K_SUB, .sub = &overload_tab},
     {.name = "graphs", .type = K_SUB, .sub = &graphs_tab},
     {.name = "defaults", .type = K_MAP, .off = S(defaults)},
     {.name = "alerting", .type = K_SUB, .sub = &alerting_tab},
@@ -234,6 +259,11 @@ int config_load(const char *path, struct config **out, struct diag *d)
     ts.rrd_close_timeout = 20 * SEC;
     ts.saturation_lag = 250;
     ts.drain_timeout = 10 * SEC;
+    ts.ov_busy = 0.9;
+    ts.ov_loop_lag = 20;
+    ts.ov_shed_after = 3 * SEC;
+    ts.ov_relax_after = 30 * SEC;
+    ts.ov_max_factor = 3; /* "8" */
     ts.ret_full = 2 * DAY;
     ts.ret_medium = 14 * DAY;
     ts.ret_hourly = 400 * DAY;
@@ -312,6 +342,11 @@ int config_load(const char *path, struct config **out, struct diag *d)
     c->rrd_daily_ms = ts.ret_daily;
     c->saturation_ms = ts.saturation_lag;
     c->drain_ms = ts.drain_timeout;
+    c->overload.busy = ts.ov_busy;
+    c->overload.loop_lag_ms = ts.ov_loop_lag;
+    c->overload.shed_after_ms = ts.ov_shed_after;
+    c->overload.relax_after_ms = ts.ov_relax_after;
+    c->overload.max_factor = 1L << ts.ov_max_factor;
     c->graphs.enabled = ts.graphs_enabled;
     c->graphs.interval_ms = ts.graphs_interval;
     c->graphs.formats = ts.graphs_formats ? graph_formats_of(&ld, ts.graphs_formats) : 3u;

@@ -19,6 +19,7 @@
  *   saturation_lag: 250ms
  *   drain_timeout: 10s
  *   rrd_close_timeout: 20s          (RRD writes at stop; then what is left goes to the journal)
+ *   overload: {busy: 90%, loop_lag: 20ms, shed_after: 3s, relax_after: 30s, max_factor: 8}
  *   graphs: {enabled: true, interval: 60s, formats: [png, svg], lang: fr, width: 720, height: 200}
  *   defaults: { <probe keys> }
  *   receivers: [ {name, type, ...} ]  (docs/ALERTING.md)
@@ -44,7 +45,7 @@
 #include "net/http.h"
 
 /* What an alert is about, and how urgent it is (docs/ALERTING.md). */
-enum alert_kind { AK_DOWN, AK_SLOW, AK_TLS, AK_CRITERION, AK_IMPAIRED, AK_N };
+enum alert_kind { AK_DOWN, AK_SLOW, AK_TLS, AK_CRITERION, AK_IMPAIRED, AK_OVERLOADED, AK_N };
 enum alert_severity { SEV_WARNING, SEV_CRITICAL, SEV_N };
 extern const char *const config_alert_kinds[AK_N + 1]; /* "down", "slow", "tls_expiry", ... */
 extern const char *const config_severities[SEV_N + 1]; /* "warning", "critical" */
@@ -131,6 +132,15 @@ struct graphs_conf {
     long width, height;   /* the plot area in pixels, default 720 × 200 */
 };
 
+/* overload: when vigie judges itself saturated (docs/ALERTING.md, "OVERLOADED"). */
+struct overload_conf {
+    double busy;             /* a 100 ms period the loop is this busy is saturated, default 90% */
+    uint64_t loop_lag_ms;    /* ... or whose timer fires this late, default 20ms */
+    uint64_t shed_after_ms;  /* overloaded this long: shed (the factor doubles), default 3s */
+    uint64_t relax_after_ms; /* quiet this long: the factor halves, default 30s */
+    long max_factor;         /* the largest factor, a power of two, default 8 */
+};
+
 enum receiver_type { RECEIVER_EXEC, RECEIVER_WEBHOOK, RECEIVER_SMTP, RECEIVER_ALERTMANAGER };
 enum receiver_template { TEMPLATE_VIGIE, TEMPLATE_SLACK, TEMPLATE_MATTERMOST };
 
@@ -180,6 +190,7 @@ struct config {
     uint64_t saturation_ms; /* saturation_lag: flag samples past this lag, default 250ms */
     uint64_t drain_ms;      /* drain_timeout: wait for checks at stop, default 10s */
     struct graphs_conf graphs;
+    struct overload_conf overload;
     /* alerting: { ... } */
     char *alert_state_file;      /* state_file, default state/alerts.json */
     char *spool_dir;             /* spool_dir, default state/spool */

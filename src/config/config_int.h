@@ -95,6 +95,10 @@ struct scope {
     long rrd_queue_max;
     uint64_t rrd_flush, rrd_close_timeout, saturation_lag, drain_timeout;
     uint64_t ret_full, ret_medium, ret_hourly, ret_daily;
+    /* overload: */
+    double ov_busy;
+    uint64_t ov_loop_lag, ov_shed_after, ov_relax_after;
+    int ov_max_factor; /* the index of its choice: log2 of the factor */
     /* graphs: */
     bool graphs_enabled;
     uint64_t graphs_interval;

@@ -19,7 +19,8 @@
  *     "group": "...", "created": "<RFC 3339 UTC>", "status": "firing"|"resolved",
  *     "title": "12 procedures of Ministère X down",
  *     "alerts": [ { "probe": "id", "name": "...", "group": "...", "url": "...",
- *                   "kind": "down"|"slow"|"unknown"|"impaired"|"tls_expiry"|"criterion",
+ *                   "kind": "down"|"slow"|"unknown"|"impaired"|"overloaded"|"tls_expiry"
+ *                           |"criterion",
  *                   "severity": "critical"|"warning", "status": "firing"|"resolved",
  *                   "since": "<RFC 3339>", "ends": "<RFC 3339>"|null, "summary": "...",
  *                   "value": number|null } ] }

@@ -30,6 +30,50 @@
  * Self-measurement. A 100 ms repeating timer measures how late the loop runs it (loop lag). A
  * check is flagged when its own start lag or the loop lag while it ran exceeds the saturation
  * bound: its timings may hold vigie's delay, not the service's.
+ *
+ * That bound (250 ms) catches stalls, not saturation: a loop with more work than its core can do
+ * runs short iterations, each taking at most the 1024 events epoll hands it, so its timers fire
+ * nearly on time while every socket waits many iterations for its turn — timings swell, timeouts
+ * fire, and nothing is over 250 ms. So the same timer also measures, over each period, the loop's
+ * busy share (1 − idle/wall, idle being the time libuv spent blocked in epoll_wait:
+ * UV_METRICS_IDLE_TIME) and the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID). A period is
+ * saturated when it and the one before it were each
+ *   - at least 90 % busy (busy_max): the margin a loop needs to absorb the bursts of a spread
+ *     schedule (a burst of due checks, a completion storm) without queueing them; measured:
+ *     8,000 checks/s keep this loop 84 % busy and on time (docs/BENCH.md), past 90 % the lag
+ *     percentiles climb; or
+ *   - late by 20 ms or more (loop_lag): a check needs about five loop round trips (resolve,
+ *     connect, TLS, request, response), so a lag L can put up to ~5 L of vigie's own delay into
+ *     its total; 20 ms keeps that near 100 ms, an eighth of the default `slow` (800 ms). This
+ *     is what a thread starved of CPU by another process shows (it is woken late).
+ * Two periods in a row, because one alone is a hiccup (a reload's swap, a page fault burst)
+ * whose effect on a check is at most one period, and a longer stall is the 250 ms rule's. Once
+ * saturated, the loop stays so until a period is clearly under the bounds (busy under
+ * busy_max − 10 points and lag under half its bound): near the bound the measure wobbles (a
+ * period at 89 % in the middle of a 95 % load, measured on a contended machine). A check
+ * is flagged when its lifetime overlaps a saturated period: the scheduler counts saturated
+ * periods (sat_epoch); a check notes the count when it starts and is flagged when it differs at
+ * its end, or when the last period judged was saturated (a check shorter than a period, inside a
+ * saturation). One store and two compares per check, no system call: the measurements are the
+ * timer's, ten a second.
+ *
+ * Shedding. Flagging keeps a saturated vigie from paging, but a vigie that stays saturated
+ * measures nothing. So each second is judged: overloaded when at least half of it was saturated
+ * (cause: the loop busy, or — its thread getting less than half the CPU time it was not idle,
+ * or lagging without being busy — starved of CPU), or when checks started late for a global
+ * slot (by more than the saturation bound) or ticks were missed for one (cause: slots full;
+ * waits for the per-host bound do not count, a slow host must not thin every probe). After
+ * shed_after of overloaded seconds the factor f doubles (up to max_factor), and again after
+ * each further shed_after; after relax_after of quiet seconds it halves. Quiet is the loop under
+ * 45 % of busy_max (so that doubling the load back lands under 90 % of the bound), no period
+ * saturated or over the lag bound, nothing late; a second in between holds f. While f > 1 a
+ * probe checks only the ticks with (k + stagger) ≡ 0 (mod f), k being the tick's index on the
+ * wall clock (due / interval: the same for a probe across restarts and reloads) and stagger a
+ * hash of its id: the probes of one interval check on different ticks, so the load thins evenly
+ * in time instead of coming in bursts; f being a power of two, the ticks kept at 2f are a subset
+ * of those kept at f (a change of f moves no probe off its phase). The others are shed: one
+ * sample each (shed, no result) so that the writer records them as unknown, like a missed
+ * tick. One test of the tick's index per tick; nothing per check.
  */
 #include "probe/sched.h"
 
@@ -56,12 +100,16 @@ struct slot {
     uint64_t queued_at;
     uint64_t started_at;
     uint64_t stall_mark; /* s->stalls when the check started */
+    uint64_t sat_mark;   /* s->sat_epoch when the check started */
     int64_t loop_lag_at_start;
     size_t host; /* index into s->hosts */
     size_t heap; /* position in s->heap */
     struct slot *next_wait;
+    uint64_t k;          /* the index of `due`: its wall-clock due time / interval */
     uint64_t miss_first; /* ticks missed while a check runs or waits: reported after it, */
+    uint64_t miss_k;     /* (the first one's index) */
     uint32_t miss_n;     /* so that samples reach the writer in due-time order */
+    uint32_t stagger;    /* which ticks it keeps while shedding: (k + stagger) % factor == 0 */
     bool running;
     bool waiting;
     bool host_bound; /* waiting only because its host had per_host checks in flight */
@@ -94,6 +142,25 @@ struct sched {
     uint64_t lag_expected; /* uv_hrtime() at which lag_timer should fire */
     int64_t loop_lag_us;   /* last measured */
     uint64_t stalls;       /* count of lag measurements over the bound */
+    /* saturation, measured by on_lag over each period */
+    uint64_t per_at;    /* uv_hrtime() of the period's start */
+    uint64_t per_idle;  /* uv_metrics_idle_time() then */
+    uint64_t per_cpu;   /* the loop thread's CPU time then, ns */
+    bool per_over;      /* the last period was over a bound (busy or lag) */
+    bool saturated;     /* ... and the one before it too: the last period judged saturated */
+    double per_busy;    /* the last period's busy share */
+    uint64_t sat_epoch; /* saturated periods so far */
+    uint64_t sec_wall, sec_idle, sec_cpu; /* the periods of the second being summed up */
+    uint64_t sec_sat;                     /* ... how long of it was saturated, ns */
+    int64_t sec_lag_max;                  /* ... its worst loop lag, µs */
+    uint64_t sec_late; /* ... checks started late for a slot, ticks missed for one */
+    /* shedding */
+    unsigned factor;            /* 1, 2, 4, ... max_factor */
+    enum sched_cause cause;     /* the last overloaded second's */
+    uint64_t over_ns;           /* overloaded seconds in a row, their wall time */
+    uint64_t quiet_ns;          /* quiet seconds in a row */
+    bool max_said;              /* "still overloaded at the maximum factor" logged */
+    struct sched_overload last; /* the last second judged */
     int64_t wall_anchor_ms;
     uint64_t mono_anchor;
     uint64_t flag_log_next;  /* rate limit of the "flagged" warning */
@@ -107,6 +174,29 @@ struct sched {
     struct sched_stats *stop_stats;
     struct sched_stats st;
 };
+
+static const char *const cause_words[SCHED_CAUSE_N] = {
+    [SCHED_CAUSE_NONE] = "",
+    [SCHED_CAUSE_BUSY] = "loop busy",
+    [SCHED_CAUSE_STARVED] = "CPU starved",
+    [SCHED_CAUSE_BEHIND] = "slots full",
+};
+
+const char *sched_cause_str(enum sched_cause c)
+{
+    return c >= 0 && c < SCHED_CAUSE_N ? cause_words[c] : "";
+}
+
+/* Which ticks a probe keeps while shedding: from its id, apart from its offset's hash. */
+static uint32_t stagger_of(const char *id)
+{
+    uint64_t h = fnv1a_str(0x9e3779b97f4a7c15ULL, id);
+
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
 
 uint64_t sched_offset_ms(const char *id, uint64_t interval_ms)
 {
@@ -151,6 +241,15 @@ static struct slot *heap_pop(struct sched *s)
 }
 
 /* ---- samples ---- */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int64_t wall_ms_of(const struct sched *s, uint64_t mono)
 {
@@ -197,6 +296,25 @@ int64_t sched_lag_quantile(const struct sched_stats *st, double q)
     return st->lag_max_us;
 }
 
+/* Whether the tick of index k is shed (vigie shedding load, and not one the probe keeps). */
+static bool tick_shed(const struct sched *s, const struct slot *sl, uint64_t k)
+{
+    return s->factor > 1 && ((k + sl->stagger) & (s->factor - 1)) != 0;
+}
+
+static void emit_shed(struct sched *s, struct slot *sl, uint64_t due)
+{
+    struct sched_sample smp = {
+        .p = sl->p,
+        .due_ms = wall_ms_of(s, due),
+        .lag_us = -1,
+        .shed = true,
+    };
+
+    s->st.shed++;
+    s->cb(s->cb_arg, &smp);
+}
+
 static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
 {
     struct sched_sample smp = {
@@ -214,22 +332,36 @@ static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
  * waiting, its sample has not been delivered yet: the missed tick is held back and reported right
  * after it, so every probe's samples come out in due-time order (the RRD writer needs strictly
  * increasing timestamps). Held ticks are consecutive, one interval apart. */
-static void tick_missed(struct sched *s, struct slot *sl, uint64_t due)
+static void tick_missed(struct sched *s, struct slot *sl, uint64_t due, uint64_t k)
 {
+    /* A tick that wanted a check and cannot have one for want of a slot: vigie is behind (not
+     * for the per-host bound: politeness towards a slow host is no overload). */
+    if (!tick_shed(s, sl, k) && !sl->host_bound)
+        s->sec_late++;
     if (sl->running || sl->waiting) {
-        if (sl->miss_n++ == 0)
+        if (sl->miss_n++ == 0) {
             sl->miss_first = due;
+            sl->miss_k = k;
+        }
         return;
     }
-    emit_missed(s, sl, due);
+    if (tick_shed(s, sl, k))
+        emit_shed(s, sl, due);
+    else
+        emit_missed(s, sl, due);
 }
 
+/* The ticks held back while a check ran, after its sample: shed or missed by the factor now. */
 static void release_missed(struct sched *s, struct slot *sl)
 {
     uint64_t iv = sl->p->interval_ms * 1000000;
 
-    for (uint32_t k = 0; k < sl->miss_n; k++)
-        emit_missed(s, sl, sl->miss_first + k * iv);
+    for (uint32_t j = 0; j < sl->miss_n; j++) {
+        if (tick_shed(s, sl, sl->miss_k + j))
+            emit_shed(s, sl, sl->miss_first + j * iv);
+        else
+            emit_missed(s, sl, sl->miss_first + j * iv);
+    }
     sl->miss_n = 0;
 }
 
@@ -251,6 +383,7 @@ static void start_check(struct sched *s, struct slot *sl, uint64_t now)
     sl->running = true;
     sl->started_at = now;
     sl->stall_mark = s->stalls;
+    sl->sat_mark = s->sat_epoch;
     sl->loop_lag_at_start = s->loop_lag_us;
     s->in_flight++;
     if (s->in_flight > s->st.in_flight_max)
@@ -349,8 +482,10 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
         judged = 0; /* a promoted recheck waited before its tick was due */
     smp.flagged = (uint64_t)judged > s->opts.saturation_us ||
                   (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
-                  res->outcome == OUTCOME_INTERNAL;
+                  sl->sat_mark != s->sat_epoch || s->saturated || res->outcome == OUTCOME_INTERNAL;
     sl->host_bound = false;
+    if (!aborted && (uint64_t)judged > s->opts.saturation_us)
+        s->sec_late++; /* started late for a global slot: vigie is behind */
     if (aborted && extra) {
         /* An aborted recheck is no tick of the probe: nothing to report. */
         release_missed(s, sl);
@@ -375,8 +510,9 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
             else
                 log_probe(VLOG_WARNING, p->id, p->group,
                           "probe %s: sample flagged, vigie saturated (start lag %lld ms, loop "
-                          "lag %lld ms)",
-                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000));
+                          "lag %lld ms, loop busy %.0f %%)",
+                          p->id, (long long)(lag / 1000), (long long)(loop_lag / 1000),
+                          s->per_busy * 100);
             if (s->flag_log_quiet)
                 log_warn("%llu more samples flagged in the last minute",
                          (unsigned long long)s->flag_log_quiet);
@@ -444,7 +580,9 @@ static void on_tick(uv_timer_t *t)
             sl->cur_due = sl->due;
             s->st.promoted++;
         } else if (sl->running || sl->waiting) {
-            tick_missed(s, sl, sl->due);
+            tick_missed(s, sl, sl->due, sl->k);
+        } else if (tick_shed(s, sl, sl->k)) {
+            emit_shed(s, sl, sl->due);
         } else {
             sl->cur_due = sl->due;
             if (can_start(s, sl) && !s->wait_head)
@@ -453,16 +591,152 @@ static void on_tick(uv_timer_t *t)
                 wait_push(s, sl, now);
         }
         sl->due += interval;
+        sl->k++;
         /* Fell behind by more than one interval (the loop was stopped, the machine suspended):
-         * every tick that passed is missed, and said so. */
+         * every tick that passed is missed (or shed), and said so. */
         while (sl->due <= now) {
-            tick_missed(s, sl, sl->due);
+            tick_missed(s, sl, sl->due, sl->k);
             sl->due += interval;
+            sl->k++;
         }
         heap_push(s, sl);
     }
     wait_drain(s);
     rearm(s);
+}
+
+/* Starts measuring a period at `now`. */
+static void period_begin(struct sched *s, uint64_t now)
+{
+    s->per_at = now;
+    s->per_idle = uv_metrics_idle_time(s->loop);
+    s->per_cpu = thread_cpu_ns();
+}
+
+/* The factor changed: said once, and handed to overload_cb. */
+static void factor_changed(struct sched *s, unsigned was)
+{
+    const struct sched_overload *o = &s->last;
+    unsigned long long quiet_s = s->opts.relax_after_ms / 1000;
+
+    if (s->factor > s->st.factor_max)
+        s->st.factor_max = s->factor;
+    s->st.factor = s->factor;
+    s->last.factor = s->factor;
+    s->last.cause = s->cause;
+    if (s->factor > was)
+        log_warn("vigie overloaded for %llu s (%s: the loop %.0f %% busy, its thread %.0f %% on a "
+                 "CPU, lag up to %lld ms): shedding load, each probe checked one tick in %u (was "
+                 "%u)",
+                 (unsigned long long)(s->opts.shed_after_ms / 1000), sched_cause_str(s->cause),
+                 o->busy * 100, o->cpu * 100, (long long)(o->loop_lag_us / 1000), s->factor, was);
+    else if (s->factor > 1)
+        log_notice("vigie quiet for %llu s (the loop %.0f %% busy): each probe checked one tick in "
+                   "%u (was %u)",
+                   quiet_s, o->busy * 100, s->factor, was);
+    else
+        log_notice("vigie quiet for %llu s (the loop %.0f %% busy): every tick checked again, "
+                   "shedding over",
+                   quiet_s, o->busy * 100);
+    if (s->opts.overload_cb)
+        s->opts.overload_cb(s->opts.overload_arg, &s->last);
+}
+
+/* The second summed up: its busy and CPU shares (the statistics), then whether vigie is
+ * overloaded, quiet or in between, and the factor that follows (see the top of this file). */
+static void second_end(struct sched *s)
+{
+    uint64_t wall = s->sec_wall;
+    double busy = 1.0 - (double)s->sec_idle / (double)wall, cpu = (double)s->sec_cpu / (double)wall;
+    enum sched_cause cause = SCHED_CAUSE_NONE;
+    bool quiet;
+    unsigned was = s->factor;
+
+    if (s->sec_sat * 2 >= wall)
+        cause = busy >= s->opts.busy_max - 0.1 && cpu >= 0.5 * busy ? SCHED_CAUSE_BUSY
+                                                                    : SCHED_CAUSE_STARVED;
+    else if (s->sec_late > 0)
+        cause = SCHED_CAUSE_BEHIND;
+    quiet = busy < 0.45 * s->opts.busy_max && s->sec_sat == 0 && s->sec_late == 0 &&
+            (uint64_t)s->sec_lag_max < s->opts.loop_lag_us;
+    s->st.busy = s->last.busy = busy;
+    s->st.cpu = s->last.cpu = cpu;
+    s->last.loop_lag_us = s->sec_lag_max;
+    s->sec_wall = s->sec_idle = s->sec_cpu = s->sec_sat = s->sec_late = 0;
+    s->sec_lag_max = 0;
+    if (s->stopping)
+        return; /* a scheduler stopping (or replaced) changes nothing any more */
+    if (cause != SCHED_CAUSE_NONE) {
+        s->quiet_ns = 0;
+        s->over_ns += wall;
+        s->cause = cause;
+        if (s->over_ns < s->opts.shed_after_ms * 1000000ULL)
+            return;
+        s->over_ns = 0;
+        if (s->factor < s->opts.max_factor) {
+            s->factor *= 2;
+            factor_changed(s, was);
+        } else if (!s->max_said) {
+            log_warn("vigie still overloaded (%s) at the largest shedding factor: each probe "
+                     "checked one tick in %u",
+                     sched_cause_str(cause), s->factor);
+            s->max_said = true;
+        }
+    } else if (quiet) {
+        s->over_ns = 0;
+        if (s->factor == 1)
+            return;
+        s->quiet_ns += wall;
+        if (s->quiet_ns < s->opts.relax_after_ms * 1000000ULL)
+            return;
+        s->quiet_ns = 0;
+        s->factor /= 2;
+        s->max_said = false;
+        if (s->factor == 1)
+            s->cause = SCHED_CAUSE_NONE;
+        factor_changed(s, was);
+    } else {
+        s->over_ns = 0;
+        s->quiet_ns = 0;
+    }
+}
+
+/* Judges the period that ends at `now` (its timer `lag` µs late): saturated or not. */
+static void period_end(struct sched *s, uint64_t now, int64_t lag)
+{
+    uint64_t idle = uv_metrics_idle_time(s->loop), cpu = thread_cpu_ns();
+    uint64_t wall = now > s->per_at ? now - s->per_at : 0;
+    uint64_t d_idle = idle > s->per_idle ? idle - s->per_idle : 0;
+    uint64_t d_cpu = cpu > s->per_cpu ? cpu - s->per_cpu : 0;
+    bool over;
+
+    if (wall == 0)
+        return;
+    if (d_idle > wall)
+        d_idle = wall; /* the idle clock is read apart from ours */
+    s->per_busy = 1.0 - (double)d_idle / (double)wall;
+    over = s->per_busy >= s->opts.busy_max || (uint64_t)lag >= s->opts.loop_lag_us;
+    if (s->saturated)
+        s->saturated =
+            s->per_busy >= s->opts.busy_max - 0.1 || (uint64_t)lag >= s->opts.loop_lag_us / 2;
+    else
+        s->saturated = over && s->per_over;
+    s->per_over = over;
+    if (s->saturated) {
+        s->sat_epoch++;
+        s->st.saturated_ms += wall / 1000000;
+        s->sec_sat += wall;
+    }
+    if (lag > s->sec_lag_max)
+        s->sec_lag_max = lag;
+    s->sec_wall += wall;
+    s->sec_idle += d_idle;
+    s->sec_cpu += d_cpu;
+    if (s->sec_wall >= 1000000000ULL)
+        second_end(s);
+    s->per_at = now;
+    s->per_idle = idle;
+    s->per_cpu = cpu;
 }
 
 static void on_lag(uv_timer_t *t)
@@ -489,6 +763,7 @@ static void on_lag(uv_timer_t *t)
         }
     }
     s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    period_end(s, now, lag);
 }
 
 /* ---- lifecycle ---- */
@@ -553,6 +828,19 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
         s->opts.saturation_us = 250000;
     if (!s->opts.drain_ms)
         s->opts.drain_ms = 10000;
+    if (s->opts.busy_max <= 0)
+        s->opts.busy_max = 0.9;
+    if (!s->opts.loop_lag_us)
+        s->opts.loop_lag_us = 20000;
+    if (!s->opts.shed_after_ms)
+        s->opts.shed_after_ms = 3000;
+    if (!s->opts.relax_after_ms)
+        s->opts.relax_after_ms = 30000;
+    if (!s->opts.max_factor)
+        s->opts.max_factor = 8;
+    while (s->opts.max_factor & (s->opts.max_factor - 1))
+        s->opts.max_factor &= s->opts.max_factor - 1; /* a power of two */
+    s->factor = s->st.factor = s->st.factor_max = s->last.factor = 1;
     s->nslots = cfg->nprobes;
     s->slots = calloc(s->nslots ? s->nslots : 1, sizeof(*s->slots));
     s->heap = calloc(s->nslots ? s->nslots : 1, sizeof(*s->heap));
@@ -563,9 +851,12 @@ struct sched *sched_new(uv_loop_t *loop, struct httpc *h, const struct config *c
         s->slots[i].s = s;
         s->slots[i].p = &cfg->probes[i];
         s->slots[i].heap = NOT_IN_HEAP;
+        s->slots[i].stagger = stagger_of(cfg->probes[i].id);
     }
     if (hosts_build(s) != 0)
         goto fail;
+    /* The busy share needs libuv's idle time; set again by a reload's scheduler, harmlessly. */
+    uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_timer_init(loop, &s->tick);
     uv_timer_init(loop, &s->lag_timer);
     uv_timer_init(loop, &s->drain_timer);
@@ -582,8 +873,9 @@ fail:
 }
 
 /* The first due time of a slot: the next wall-clock instant ≡ its offset (mod its interval),
- * strictly after `mono` (now), on the monotonic clock through the scheduler's anchor. */
-static uint64_t first_due(const struct sched *s, const struct slot *sl, uint64_t mono)
+ * strictly after `mono` (now), on the monotonic clock through the scheduler's anchor; and its
+ * index. */
+static void first_due(const struct sched *s, struct slot *sl, uint64_t mono)
 {
     uint64_t iv = sl->p->interval_ms;
     uint64_t off = sched_offset_ms(sl->p->id, iv);
@@ -592,7 +884,8 @@ static uint64_t first_due(const struct sched *s, const struct slot *sl, uint64_t
 
     if (base <= wall_ms)
         base += iv;
-    return mono + (base - wall_ms) * 1000000;
+    sl->due = mono + (base - wall_ms) * 1000000;
+    sl->k = base / iv;
 }
 
 int sched_start(struct sched *s)
@@ -603,10 +896,11 @@ int sched_start(struct sched *s)
     s->mono_anchor = uv_hrtime();
     s->wall_anchor_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (size_t i = 0; i < s->nslots; i++) {
-        s->slots[i].due = first_due(s, &s->slots[i], s->mono_anchor);
+        first_due(s, &s->slots[i], s->mono_anchor);
         heap_push(s, &s->slots[i]);
     }
     s->lag_expected = uv_hrtime() + LAG_PERIOD_MS * 1000000ULL;
+    period_begin(s, uv_hrtime());
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
     rearm(s);
     return 0;
@@ -630,6 +924,7 @@ static void wait_move(struct sched *prev, struct slot *from, struct sched *s, st
     to->extra = from->extra; /* a recheck waiting stays one */
     from->extra = false;
     to->miss_first = from->miss_first;
+    to->miss_k = from->miss_k;
     to->miss_n = from->miss_n;
     from->miss_n = 0;
     wait_push(s, to, from->queued_at);
@@ -651,15 +946,30 @@ int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *fina
 
         if (ol && ol->p->interval_ms == sl->p->interval_ms) {
             sl->due = ol->due;
+            sl->k = ol->k;
             sl->recheck = ol->recheck; /* a pending recheck too (still before the tick) */
             if (ol->waiting)
                 wait_move(prev, ol, s, sl);
         } else {
-            sl->due = first_due(s, sl, now);
+            first_due(s, sl, now);
         }
         heap_push(s, sl);
     }
     s->lag_expected = now + LAG_PERIOD_MS * 1000000ULL;
+    period_begin(s, now);
+    /* A saturation in progress goes on under s. */
+    s->per_over = prev->per_over;
+    s->saturated = prev->saturated;
+    s->st.busy = prev->st.busy;
+    s->st.cpu = prev->st.cpu;
+    /* ... and so does the shedding: a reload is no cure for an overload */
+    s->factor = s->st.factor = prev->factor;
+    s->st.factor_max = prev->factor;
+    s->cause = prev->cause;
+    s->over_ns = prev->over_ns;
+    s->quiet_ns = prev->quiet_ns;
+    s->max_said = prev->max_said;
+    s->last = prev->last;
     uv_timer_start(&s->lag_timer, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
     /* prev stops ticking now; its waiting checks that s did not take (probes removed or with a
      * new interval) are missed; its checks in flight end by their own timeout. */
@@ -771,6 +1081,8 @@ int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms)
         return -EINVAL;
     if (s->stopping)
         return -ECANCELED;
+    if (s->factor > 1)
+        return -EAGAIN;
     sl = &s->slots[p - s->cfg->probes];
     if (sl->running || sl->waiting)
         return -EBUSY;
@@ -787,6 +1099,13 @@ int sched_recheck(struct sched *s, const struct probe *p, uint64_t delay_ms)
             rearm(s);
     }
     return 0;
+}
+
+void sched_overload(const struct sched *s, struct sched_overload *out)
+{
+    *out = s->last;
+    out->factor = s->factor;
+    out->cause = s->cause;
 }
 
 void sched_stats(const struct sched *s, struct sched_stats *out)

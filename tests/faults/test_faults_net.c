@@ -95,8 +95,9 @@ static void run_setup(struct run *r, const char *extra, const char *probes)
               * before the end is drained, never aborted into a missed tick */
              "drain_timeout: 6s\n"
              /* the suite judges outcomes: a loaded machine must not turn samples into "vigie
-              * saturated" flags (saturation has tests of its own) */
-             "saturation_lag: 5s\n"
+              * saturated" flags (saturation has tests of its own), neither by a stall nor by a
+              * lagging loop */
+             "saturation_lag: 5s\noverload: {loop_lag: 5s}\n"
              "%s",
              extra ? extra : "graphs: {enabled: false}\n");
     free(test_write(r->dir, "vigie.yaml", conf));
@@ -601,7 +602,7 @@ START_TEST(test_secrets_and_tls_verify)
     snprintf(extra, sizeof(extra),
              "probes_dir: probes.d\nrrd_dir: rrd\nrrd_flush: 1s\n"
              "rrd_retention: {full: 1h, medium: 1h, hourly: 1d, daily: 1d}\n"
-             "drain_timeout: 3s\nsaturation_lag: 5s\n"
+             "drain_timeout: 3s\nsaturation_lag: 5s\noverload: {loop_lag: 5s}\n"
              "graphs: {interval: 2s, formats: [svg, png], lang: en}\n"
              "receivers:\n  - {name: pager, type: exec, command: [\"%s\"], timeout: 10s}\n"
              "alerting:\n  group_wait: 1s\n"

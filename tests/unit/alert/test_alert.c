@@ -371,6 +371,44 @@ START_TEST(test_mass_network_failure_impaired)
 }
 END_TEST
 
+/* Samples flagged by the scheduler (vigie saturated: its timeouts may be its own) count for no
+ * rule: timeouts on every host, for longer than confirm and the impairment window, give no DOWN,
+ * no SLOW, no impaired alert and no notification; nor do they undo a confirmation in progress. */
+START_TEST(test_flagged_counts_for_nothing)
+{
+    struct env e;
+    struct alert_stats st;
+    struct result slow = res(OUTCOME_OK, 5000), out = res(OUTCOME_TIMEOUT, 0);
+    int64_t t = T0;
+
+    env_init(&e, ROUTE_ALL, 3, 10);
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC); /* one real failure, a confirmation begins */
+    for (int round = 0; round < 10; round++) {
+        for (int g = 0; g < 3; g++)
+            for (int i = 0; i < 10; i++) {
+                char id[32];
+
+                snprintf(id, sizeof(id), "p%d-%d", g, i);
+                ck_assert(!alert_result(e.a, idx(&e, id), i % 2 ? &out : &slow, true, t += 30));
+            }
+        alert_tick(e.a, t);
+    }
+    for (int i = 0; i < 70; i++)
+        alert_tick(e.a, t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert(!st.impaired);
+    ck_assert_uint_eq(st.firing, 0);
+    ck_assert_uint_eq(st.transitions, 0);
+    ck_assert_uint_eq(ngot(&e), 0);
+    ck_assert(alert_confirming(e.a, idx(&e, "p2-9"))); /* flagged samples broke no streak */
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC);
+    feed(&e, "p2-9", OUTCOME_CONNECT, t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert_uint_eq(st.firing, 1); /* the third real failure in a row: DOWN */
+    env_fini(&e);
+}
+END_TEST
+
 static void local_time(char *buf, size_t len, int64_t ms)
 {
     time_t tt = (time_t)(ms / 1000);
@@ -503,6 +541,74 @@ START_TEST(test_state_survives_restart)
     st = json_pack("{s:s}", "not", "a state");
     ck_assert_int_eq(alert_state_load(e.a, st, t), -EINVAL);
     json_decref(st);
+    env_fini(&e);
+}
+END_TEST
+
+/* The scheduler sheds load: one "overloaded" alert of probe vigie, critical like "impaired" and
+ * routed like it (a route for kinds impaired and overloaded takes it, one for down does not);
+ * the factor rising again refreshes its summary without a second notification; it survives a
+ * restart's state file, and a new process that is not shedding resolves it. */
+START_TEST(test_overloaded)
+{
+    struct env e;
+    struct alert_stats st;
+    json_t *state, *al;
+    int64_t t = T0;
+
+    env_init(&e,
+             "  group_wait: 5s\n"
+             "  routes:\n"
+             "    - {name: probes, match: {kind: down}, receivers: [chat]}\n"
+             "    - {name: self, match: {kind: [impaired, overloaded], severity: critical},"
+             " receivers: [pager], repeat: 1h}\n",
+             1, 3);
+    alert_overload(e.a, 2, "loop busy", t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert(st.overloaded);
+    ck_assert_uint_eq(st.firing, 1);
+    for (int i = 0; i < 10; i++)
+        alert_tick(e.a, t += SEC);
+    alert_overload(e.a, 4, "loop busy", t += SEC); /* shedding more: the same alert */
+    for (int i = 0; i < 60; i++)
+        alert_tick(e.a, t += SEC);
+    ck_assert_uint_eq(ngot(&e), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e.sink.got, 0), "receiver")),
+                     "pager");
+    ck_assert_str_eq(got_str(&e, 0, "title"), "vigie: 1 vigie overloaded");
+    al = json_array_get(json_object_get(got(&e, 0), "alerts"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(al, "kind")), "overloaded");
+    ck_assert_str_eq(json_string_value(json_object_get(al, "probe")), "vigie");
+    ck_assert_str_eq(json_string_value(json_object_get(al, "severity")), "critical");
+    ck_assert_str_eq(json_string_value(json_object_get(al, "summary")),
+                     "vigie overloaded (loop busy): each probe checked one tick in 2");
+    ck_assert(alert_dirty(e.a)); /* the factor changed: the state file says 4 */
+
+    state = alert_state_save(e.a);
+    alert_free(e.a);
+    e.a = alert_new(e.c, on_send, &e.sink);
+    ck_assert_int_eq(alert_state_load(e.a, state, t), 0);
+    json_decref(state);
+    alert_stats(e.a, &st);
+    ck_assert(st.overloaded);
+    alert_overload(e.a, 1, "", t += SEC); /* a new process: not shedding */
+    for (int i = 0; i < 10; i++)
+        alert_tick(e.a, t += SEC);
+    alert_stats(e.a, &st);
+    ck_assert(!st.overloaded);
+    ck_assert_uint_eq(st.firing, 0);
+    ck_assert_uint_eq(ngot(&e), 2);
+    ck_assert_str_eq(got_str(&e, 1, "status"), "resolved");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(got(&e, 1), "alerts"), 0), "summary")),
+                     "vigie overloaded (loop busy): each probe checked one tick in 4");
+
+    /* overloaded and back within group_wait: nobody is told */
+    alert_overload(e.a, 2, "CPU starved", t += SEC);
+    alert_overload(e.a, 1, "", t += SEC);
+    for (int i = 0; i < 10; i++)
+        alert_tick(e.a, t += SEC);
+    ck_assert_uint_eq(ngot(&e), 2);
     env_fini(&e);
 }
 END_TEST
@@ -647,6 +753,8 @@ Suite *alert_suite(void)
     tcase_add_test(tc, test_canaries_impaired);
     tcase_add_test(tc, test_mass_network_failure_impaired);
     tcase_add_test(tc, test_canary_shares_its_host);
+    tcase_add_test(tc, test_flagged_counts_for_nothing);
+    tcase_add_test(tc, test_overloaded);
     tcase_add_test(tc, test_maintenance_holds);
     tcase_add_test(tc, test_slow_hysteresis);
     tcase_add_test(tc, test_state_survives_restart);

@@ -86,6 +86,15 @@ static const struct ecase ecases[] = {
       "a.yaml:8:18: =\"max_bytes\": 2GiB out of range 1..1GiB",
       "a.yaml:10:17: =\"min_days\": -1 out of range 0..3650",
       "a.yaml:11:14: \"timeout\": expected a duration|too large"}},
+    {"overload out of range",
+     {{"vigie.yaml", V "overload: {busy: 40%, loop_lag: 0s}\n"}, {"probes.d/a.yaml", G P1}},
+     {"vigie.yaml:2:18: =\"busy\": 40% out of range 50%..100%",
+      "vigie.yaml:2:33: =\"loop_lag\": 0s out of range 1ms..1m"}},
+    {"overload: a factor that is not a power of two, a quiet period too short",
+     {{"vigie.yaml", V "overload:\n  max_factor: 6\n  relax_after: 500ms\n"},
+      {"probes.d/a.yaml", G P1}},
+     {"vigie.yaml:3:15: =\"max_factor\": expected 1, 2, 4, 8, 16, 32 or 64, found \"6\"",
+      "vigie.yaml:4:16: =\"relax_after\": 500ms out of range 1s..1d"}},
     {"bad urls",
      {{"vigie.yaml", V},
       {"probes.d/a.yaml", G "  - id: a\n    url: ftp://example.org/\n"
@@ -580,6 +589,11 @@ START_TEST(test_builtin_defaults)
     ck_assert_int_eq(c->concurrency, 10);
     ck_assert_int_eq(c->per_host, 8);
     ck_assert_str_eq(c->user_agent, "vigie/0.1");
+    ck_assert(c->overload.busy == 0.9);
+    ck_assert_uint_eq(c->overload.loop_lag_ms, 20);
+    ck_assert_uint_eq(c->overload.shed_after_ms, 3000);
+    ck_assert_uint_eq(c->overload.relax_after_ms, 30000);
+    ck_assert_int_eq(c->overload.max_factor, 8);
     config_free(c);
     test_rmtree(dir);
     free(dir);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "probe/sched.h"
 #include "srvctl.h"
@@ -84,7 +85,32 @@ struct rec {
     uint64_t recheck_ms;    /* when set, every completed check asks for a recheck this soon */
     int recheck_rc[8];      /* how many sched_recheck calls returned 0, -EALREADY, -ERANGE, ... */
     struct sched_stats end; /* the statistics just before the stop */
+    struct sched_opts opts; /* given to the scheduler (drain_ms set by run_for) */
+    /* A loop kept busy: from hog_from_ms to hog_to_ms after the start, a 10 ms timer spins
+     * hog_spin_us each time it fires; at blip_ms a single spin of blip_us (a hiccup). */
+    uint64_t hog_from_ms, hog_to_ms, hog_spin_us, blip_ms, blip_us;
+    uv_timer_t hog_timer;
+    uint64_t t0;      /* uv_hrtime() at the start */
+    int64_t wall0_ms; /* the wall clock then */
+    struct {
+        uint64_t at_ms; /* after the start */
+        struct sched_overload o;
+    } changes[8]; /* the shedding factor's, from overload_cb */
+    size_t nchanges;
+    const struct probe *p0; /* asked for a recheck at each change to shedding */
+    int recheck_shedding;   /* ... sched_recheck's answer */
 };
+
+static void on_overload(void *arg, const struct sched_overload *o)
+{
+    struct rec *r = arg;
+
+    ck_assert_uint_lt(r->nchanges, 8);
+    r->changes[r->nchanges].at_ms = (uv_hrtime() - r->t0) / 1000000;
+    r->changes[r->nchanges++].o = *o;
+    if (o->factor > 1 && r->p0)
+        r->recheck_shedding = sched_recheck(r->s, r->p0, 10);
+}
 
 static int rc_index(int rc)
 {
@@ -130,6 +156,8 @@ static void on_stopped(void *arg)
     r->s = NULL;
     httpc_close(r->h, on_httpc_closed, NULL);
     uv_close((uv_handle_t *)&r->stop_timer, NULL);
+    if (r->hog_timer.data)
+        uv_close((uv_handle_t *)&r->hog_timer, NULL);
     if (r->watch_timer.data) /* started by run_for only */
         uv_close((uv_handle_t *)&r->watch_timer, NULL);
 }
@@ -144,6 +172,27 @@ static void on_watch_timer(uv_timer_t *t)
     sched_stats(r->s, &st);
     if (st.in_flight > r->max_in_flight)
         r->max_in_flight = st.in_flight;
+}
+
+static void spin_us(uint64_t us)
+{
+    uint64_t until = uv_hrtime() + us * 1000;
+
+    while (uv_hrtime() < until)
+        ;
+}
+
+static void on_hog_timer(uv_timer_t *t)
+{
+    struct rec *r = t->data;
+    uint64_t at = (uv_hrtime() - r->t0) / 1000000;
+
+    if (r->blip_us && at >= r->blip_ms) {
+        spin_us(r->blip_us);
+        r->blip_us = 0;
+    }
+    if (at >= r->hog_from_ms && at < r->hog_to_ms)
+        spin_us(r->hog_spin_us);
 }
 
 static void on_stop_timer(uv_timer_t *t)
@@ -165,8 +214,10 @@ static void on_stop_timer(uv_timer_t *t)
 static void run_for(struct fixture *f, struct rec *r, uint64_t run_ms, uint64_t drain_ms)
 {
     uv_loop_t loop;
-    struct sched_opts o = {.drain_ms = drain_ms};
+    struct sched_opts o = r->opts;
+    struct timespec ts;
 
+    o.drain_ms = drain_ms;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     r->h = httpc_new(&loop);
     ck_assert_ptr_nonnull(r->h);
@@ -178,6 +229,14 @@ static void run_for(struct fixture *f, struct rec *r, uint64_t run_ms, uint64_t 
     uv_timer_init(&loop, &r->watch_timer);
     r->watch_timer.data = r;
     uv_timer_start(&r->watch_timer, on_watch_timer, 10, 10);
+    if (r->hog_spin_us || r->blip_us) {
+        uv_timer_init(&loop, &r->hog_timer);
+        r->hog_timer.data = r;
+        uv_timer_start(&r->hog_timer, on_hog_timer, 10, 10);
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r->t0 = uv_hrtime();
+    r->wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     ck_assert_int_eq(sched_start(r->s), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert(r->stopped);
@@ -370,6 +429,150 @@ START_TEST(test_drain_completes)
         done += !r.smp[k].missed;
     }
     ck_assert_uint_ge(done, 8);
+}
+END_TEST
+
+/* A loop with more work than it can do runs its timers nearly on time — here a 10 ms timer that
+ * spins 9.5 ms: the loop is 95 % busy, its lag under 20 ms, far under the 250 ms stall bound —
+ * while every socket waits for its turn. Checks overlapping that saturation are flagged (the
+ * busy share, from libuv's idle time); checks before and after are not, nor around a single
+ * 60 ms hiccup (one period over the bounds is not saturation). */
+START_TEST(test_busy_loop_flagged)
+{
+    static struct fixture f;
+    static struct rec r;
+    size_t before = 0, during = 0, after = 0;
+
+    fixture_init(&f, 4, 200, 150, "/?t=busy");
+    r.blip_ms = 400;
+    r.blip_us = 60000;
+    r.hog_from_ms = 1200;
+    r.hog_to_ms = 2400;
+    r.hog_spin_us = 9500;
+    run_for(&f, &r, 3800, 1000);
+    assert_in_order(&f, &r);
+    for (size_t k = 0; k < r.n; k++) {
+        int64_t at = r.smp[k].due_ms - r.wall0_ms;
+
+        ck_assert_msg(!r.smp[k].missed, "sample %zu missed", k);
+        if (at < 1100) {
+            ck_assert_msg(!r.smp[k].flagged, "sample %zu due at %lld ms flagged", k, (long long)at);
+            before++;
+        } else if (at >= 1500 && at < 2300) {
+            ck_assert_msg(r.smp[k].flagged, "sample %zu due at %lld ms not flagged", k,
+                          (long long)at);
+            during++;
+        } else if (at >= 2800) {
+            ck_assert_msg(!r.smp[k].flagged, "sample %zu due at %lld ms flagged", k, (long long)at);
+            after++;
+        }
+    }
+    ck_assert_uint_ge(before, 4 * 4);
+    ck_assert_uint_ge(during, 4 * 3);
+    ck_assert_uint_ge(after, 4 * 3);
+    /* the old bound saw nothing: no stall over 250 ms */
+    ck_assert_int_lt(r.end.loop_lag_max_us, 250000);
+    ck_assert_msg(r.end.saturated_ms >= 800 && r.end.saturated_ms <= 1400, "saturated %llu ms",
+                  (unsigned long long)r.end.saturated_ms);
+    ck_assert_uint_ge(r.end.flagged, during);
+}
+END_TEST
+
+/* The factor in effect at `at_ms` after the start, or 0 within 100 ms of a change. */
+static unsigned factor_at(const struct rec *r, int64_t at_ms)
+{
+    unsigned f = 1;
+
+    for (size_t c = 0; c < r->nchanges; c++) {
+        int64_t t = (int64_t)r->changes[c].at_ms;
+
+        if (llabs(at_ms - t) < 100)
+            return 0;
+        if (t <= at_ms)
+            f = r->changes[c].o.factor;
+    }
+    return f;
+}
+
+/* Saturation that persists: the factor doubles after shed_after (1 s here), again after another
+ * second, then holds at max_factor (4); once the loop is quiet it halves after relax_after (1 s)
+ * and again. While shedding, every tick still has its sample, one interval apart in phase (shed
+ * ones without a check); a probe keeps the ticks of one residue of its tick index modulo the
+ * factor, the residue at 4 being one of those at 2 (nested: its phase kept); no recheck. */
+START_TEST(test_shed_and_relax)
+{
+    static struct fixture f;
+    static struct rec r;
+    static const unsigned want[] = {2, 4, 2, 1};
+    size_t shed = 0;
+
+    fixture_init(&f, 6, 250, 200, "/?t=shed");
+    r.opts.shed_after_ms = 1000;
+    r.opts.relax_after_ms = 1000;
+    r.opts.max_factor = 5; /* rounded down to 4 */
+    r.opts.overload_cb = on_overload;
+    r.opts.overload_arg = &r;
+    r.p0 = &f.probes[0];
+    r.hog_from_ms = 500;
+    r.hog_to_ms = 3500;
+    r.hog_spin_us = 9500;
+    run_for(&f, &r, 7000, 1000);
+    ck_assert_uint_eq(r.nchanges, 4);
+    for (size_t c = 0; c < 4; c++) {
+        ck_assert_uint_eq(r.changes[c].o.factor, want[c]);
+        /* the cause stays the last overloaded second's until shedding is over */
+        ck_assert_int_eq(r.changes[c].o.cause, c < 3 ? SCHED_CAUSE_BUSY : SCHED_CAUSE_NONE);
+    }
+    ck_assert_msg(r.changes[0].at_ms >= 1500 && r.changes[0].at_ms < 2600, "shed at %llu ms",
+                  (unsigned long long)r.changes[0].at_ms);
+    ck_assert_uint_ge(r.changes[2].at_ms, 3500 + 1000);
+    ck_assert_int_eq(r.recheck_shedding, -EAGAIN);
+    for (size_t i = 0; i < f.cfg.nprobes; i++) {
+        uint64_t iv = f.probes[i].interval_ms, off = sched_offset_ms(f.probes[i].id, iv);
+        int64_t prev = -1;
+        int kept2 = -1, kept4 = -1;
+
+        for (size_t k = 0; k < r.n; k++) {
+            const struct sched_sample *sm = &r.smp[k];
+            int64_t tick = sm->due_ms / (int64_t)iv;
+            unsigned fa = factor_at(&r, sm->due_ms - r.wall0_ms);
+
+            if (sm->p != &f.probes[i])
+                continue;
+            ck_assert_msg(!sm->extra, "a recheck while shedding");
+            ck_assert_msg(llabs(sm->due_ms % (int64_t)iv - (int64_t)off) <= 1 ||
+                              llabs(sm->due_ms % (int64_t)iv - (int64_t)off) >= (int64_t)iv - 1,
+                          "%s: due %lld out of phase", f.probes[i].id, (long long)sm->due_ms);
+            if (prev >= 0)
+                ck_assert_int_eq(sm->due_ms - prev, (int64_t)iv);
+            prev = sm->due_ms;
+            if (sm->shed) {
+                shed++;
+                ck_assert_ptr_null(sm->res);
+                ck_assert(!sm->missed && !sm->flagged);
+                ck_assert_msg(fa != 1, "%s: tick %lld shed at factor 1", f.probes[i].id,
+                              (long long)(sm->due_ms - r.wall0_ms));
+            }
+            if (fa == 2 && !sm->shed && !sm->missed) {
+                ck_assert(kept2 < 0 || kept2 == (int)(tick % 2));
+                kept2 = (int)(tick % 2);
+            }
+            if (fa == 4 && !sm->shed && !sm->missed) {
+                ck_assert(kept4 < 0 || kept4 == (int)(tick % 4));
+                kept4 = (int)(tick % 4);
+            }
+            if (fa == 4 && sm->shed && kept4 >= 0)
+                ck_assert_int_ne(kept4, (int)(tick % 4));
+        }
+        ck_assert_msg(kept4 >= 0 && kept2 >= 0, "%s: kept %d at 2, %d at 4", f.probes[i].id, kept2,
+                      kept4);
+        ck_assert_int_eq(kept4 % 2, kept2);
+    }
+    ck_assert_uint_eq(r.end.shed, shed);
+    ck_assert_uint_ge(shed, 6 * 4); /* at least a second at 4 for each probe: 3 of 4 ticks */
+    ck_assert_uint_eq(r.end.factor_max, 4);
+    ck_assert_uint_eq(r.end.factor, 1);
+    ck_assert_uint_eq(r.end.missed, 0);
 }
 END_TEST
 
@@ -670,6 +873,8 @@ Suite *sched_suite(void)
     tcase_add_test(tc, test_per_host_two_hosts);
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_drain_completes);
+    tcase_add_test(tc, test_busy_loop_flagged);
+    tcase_add_test(tc, test_shed_and_relax);
     tcase_add_test(tc, test_recheck_timing);
     tcase_add_test(tc, test_recheck_not_stacked);
     tcase_add_test(tc, test_recheck_refused);
