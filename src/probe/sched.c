@@ -59,14 +59,18 @@
  *
  * Shedding. Flagging keeps a saturated vigie from paging, but a vigie that stays saturated
  * measures nothing. So each second is judged: overloaded when at least half of it was saturated
- * (cause: the loop busy, or — its thread getting less than half the CPU time it was not idle,
- * or lagging without being busy — starved of CPU), or when checks started late for a global
- * slot (by more than the saturation bound) or ticks were missed for one (cause: slots full;
+ * or the loop stalled past the saturation bound in it, the loop being busy at least half of
+ * busy_max over the second (cause: the loop busy, or — its thread getting less than half the CPU
+ * time it was not idle — starved of CPU; a loop that lags while mostly idle is starved by other
+ * processes, and thinning its little work would not help: its samples are flagged, nothing is
+ * shed); or else when checks waited for a global slot longer than the saturation bound, or
+ * ticks were missed while their probe's previous check still waited for one (cause: slots full;
  * waits for the per-host bound do not count, a slow host must not thin every probe). After
  * shed_after of overloaded seconds the factor f doubles (up to max_factor), and again after
  * each further shed_after; after relax_after of quiet seconds it halves. Quiet is the loop under
  * 45 % of busy_max (so that doubling the load back lands under 90 % of the bound), no period
- * saturated or over the lag bound, nothing late; a second in between holds f. While f > 1 a
+ * saturated (a lone hiccup over the lag bound is not saturation), nothing late; a second in
+ * between holds f. While f > 1 a
  * probe checks only the ticks with (k + stagger) ≡ 0 (mod f), k being the tick's index on the
  * wall clock (due / interval: the same for a probe across restarts and reloads) and stagger a
  * hash of its id: the probes of one interval check on different ticks, so the load thins evenly
@@ -153,7 +157,7 @@ struct sched {
     uint64_t sec_wall, sec_idle, sec_cpu; /* the periods of the second being summed up */
     uint64_t sec_sat;                     /* ... how long of it was saturated, ns */
     int64_t sec_lag_max;                  /* ... its worst loop lag, µs */
-    uint64_t sec_late; /* ... checks started late for a slot, ticks missed for one */
+    uint64_t sec_late; /* ... checks that waited long for a slot, ticks missed waiting for one */
     /* shedding */
     unsigned factor;            /* 1, 2, 4, ... max_factor */
     enum sched_cause cause;     /* the last overloaded second's */
@@ -302,29 +306,21 @@ static bool tick_shed(const struct sched *s, const struct slot *sl, uint64_t k)
     return s->factor > 1 && ((k + sl->stagger) & (s->factor - 1)) != 0;
 }
 
-static void emit_shed(struct sched *s, struct slot *sl, uint64_t due)
+/* The sample of a tick without a check: missed, or shed (counted apart). */
+static void emit_empty(struct sched *s, struct slot *sl, uint64_t due, bool shed)
 {
     struct sched_sample smp = {
         .p = sl->p,
         .due_ms = wall_ms_of(s, due),
         .lag_us = -1,
-        .shed = true,
+        .missed = !shed,
+        .shed = shed,
     };
 
-    s->st.shed++;
-    s->cb(s->cb_arg, &smp);
-}
-
-static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
-{
-    struct sched_sample smp = {
-        .p = sl->p,
-        .due_ms = wall_ms_of(s, due),
-        .lag_us = -1,
-        .missed = true,
-    };
-
-    s->st.missed++;
+    if (shed)
+        s->st.shed++;
+    else
+        s->st.missed++;
     s->cb(s->cb_arg, &smp);
 }
 
@@ -334,9 +330,10 @@ static void emit_missed(struct sched *s, struct slot *sl, uint64_t due)
  * increasing timestamps). Held ticks are consecutive, one interval apart. */
 static void tick_missed(struct sched *s, struct slot *sl, uint64_t due, uint64_t k)
 {
-    /* A tick that wanted a check and cannot have one for want of a slot: vigie is behind (not
-     * for the per-host bound: politeness towards a slow host is no overload). */
-    if (!tick_shed(s, sl, k) && !sl->host_bound)
+    /* A tick that wanted a check and cannot have one because the previous one still waits for a
+     * slot: vigie is behind (not for the per-host bound: politeness towards a slow host is no
+     * overload; nor a tick the loop itself passed by, stalled: that is the loop's measure). */
+    if (sl->waiting && !sl->host_bound && !tick_shed(s, sl, k))
         s->sec_late++;
     if (sl->running || sl->waiting) {
         if (sl->miss_n++ == 0) {
@@ -345,10 +342,7 @@ static void tick_missed(struct sched *s, struct slot *sl, uint64_t due, uint64_t
         }
         return;
     }
-    if (tick_shed(s, sl, k))
-        emit_shed(s, sl, due);
-    else
-        emit_missed(s, sl, due);
+    emit_empty(s, sl, due, tick_shed(s, sl, k));
 }
 
 /* The ticks held back while a check ran, after its sample: shed or missed by the factor now. */
@@ -356,12 +350,8 @@ static void release_missed(struct sched *s, struct slot *sl)
 {
     uint64_t iv = sl->p->interval_ms * 1000000;
 
-    for (uint32_t j = 0; j < sl->miss_n; j++) {
-        if (tick_shed(s, sl, sl->miss_k + j))
-            emit_shed(s, sl, sl->miss_first + j * iv);
-        else
-            emit_missed(s, sl, sl->miss_first + j * iv);
-    }
+    for (uint32_t j = 0; j < sl->miss_n; j++)
+        emit_empty(s, sl, sl->miss_first + j * iv, tick_shed(s, sl, sl->miss_k + j));
     sl->miss_n = 0;
 }
 
@@ -483,9 +473,11 @@ static void on_checked(void *arg, const struct probe *p, const struct result *re
     smp.flagged = (uint64_t)judged > s->opts.saturation_us ||
                   (uint64_t)loop_lag > s->opts.saturation_us || sl->stall_mark != s->stalls ||
                   sl->sat_mark != s->sat_epoch || s->saturated || res->outcome == OUTCOME_INTERNAL;
+    /* Waited for a global slot past the bound: vigie is behind (a start delayed by the loop
+     * itself is the loop's measure, not the slots'). */
+    if (!aborted && !sl->host_bound && (uint64_t)wait > s->opts.saturation_us)
+        s->sec_late++;
     sl->host_bound = false;
-    if (!aborted && (uint64_t)judged > s->opts.saturation_us)
-        s->sec_late++; /* started late for a global slot: vigie is behind */
     if (aborted && extra) {
         /* An aborted recheck is no tick of the probe: nothing to report. */
         release_missed(s, sl);
@@ -582,7 +574,7 @@ static void on_tick(uv_timer_t *t)
         } else if (sl->running || sl->waiting) {
             tick_missed(s, sl, sl->due, sl->k);
         } else if (tick_shed(s, sl, sl->k)) {
-            emit_shed(s, sl, sl->due);
+            emit_empty(s, sl, sl->due, true);
         } else {
             sl->cur_due = sl->due;
             if (can_start(s, sl) && !s->wait_head)
@@ -652,13 +644,17 @@ static void second_end(struct sched *s)
     bool quiet;
     unsigned was = s->factor;
 
-    if (s->sec_sat * 2 >= wall)
+    /* The loop first: saturated half of the second, or stalled past the saturation bound (its
+     * ticks then come late too, but no slot is to blame), while busy enough that thinning its
+     * work helps (a loop that lags while mostly idle is starved by others: its samples are
+     * flagged, shedding would change nothing); then the slots. */
+    if ((s->sec_sat * 2 >= wall || (uint64_t)s->sec_lag_max > s->opts.saturation_us) &&
+        busy >= 0.5 * s->opts.busy_max)
         cause = busy >= s->opts.busy_max - 0.1 && cpu >= 0.5 * busy ? SCHED_CAUSE_BUSY
                                                                     : SCHED_CAUSE_STARVED;
     else if (s->sec_late > 0)
         cause = SCHED_CAUSE_BEHIND;
-    quiet = busy < 0.45 * s->opts.busy_max && s->sec_sat == 0 && s->sec_late == 0 &&
-            (uint64_t)s->sec_lag_max < s->opts.loop_lag_us;
+    quiet = busy < 0.45 * s->opts.busy_max && s->sec_sat == 0 && s->sec_late == 0;
     s->st.busy = s->last.busy = busy;
     s->st.cpu = s->last.cpu = cpu;
     s->last.loop_lag_us = s->sec_lag_max;
@@ -984,7 +980,7 @@ int sched_takeover(struct sched *s, struct sched *prev, struct sched_stats *fina
         prev->wait_head = sl->next_wait;
         sl->waiting = false;
         if (!sl->extra) /* a recheck is no tick */
-            emit_missed(prev, sl, sl->cur_due);
+            emit_empty(prev, sl, sl->cur_due, false);
         sl->extra = false;
         release_missed(prev, sl);
     }
@@ -1051,7 +1047,7 @@ void sched_close(struct sched *s, struct sched_stats *final, void (*cb)(void *ar
         s->wait_head = sl->next_wait;
         sl->waiting = false;
         if (!sl->extra)
-            emit_missed(s, sl, sl->cur_due);
+            emit_empty(s, sl, sl->cur_due, false);
         sl->extra = false;
         release_missed(s, sl);
     }

@@ -17,13 +17,13 @@
  * two periods in a row).
  *
  * Overload is vigie's problem, never the sites': when it persists `shed_after_ms` — saturation
- * half of each second, or checks starting late for a concurrency slot, or ticks missed for one
- * — every probe's interval is stretched by the same factor f (2, 4, … up to `max_factor`): a
- * probe checks only the ticks whose index is ≡ −its stagger (mod f), so phases are kept and the
- * load thins evenly in time; its other ticks are shed (a sample with `shed` set and no check,
- * like a missed tick: unknown in the RRD files, counted neither for nor against the service).
- * After `relax_after_ms` of quiet (the loop under 45 % of busy_max, no lag over its bound,
- * nothing late) f is halved. Each change is logged and handed to `overload_cb`. */
+ * half of each second, the loop busy, or checks waiting long for a concurrency slot — every probe's
+ * interval is stretched by the same factor f (2, 4, … up to `max_factor`): a probe checks only the
+ * ticks whose index is ≡ −its stagger (mod f), so phases are kept and the load thins evenly in
+ * time; its other ticks are shed (a sample with `shed` set and no check, like a missed tick:
+ * unknown in the RRD files, counted neither for nor against the service). After `relax_after_ms` of
+ * quiet (the loop under 45 % of busy_max, no saturated period, nothing late) f is halved. Each
+ * change is logged and handed to `overload_cb`. */
 #ifndef VIGIE_SCHED_H
 #define VIGIE_SCHED_H
 

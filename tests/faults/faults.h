@@ -3,3 +3,4 @@
 SUITE(faults_alert)
 SUITE(faults_net)
 SUITE(faults_proc)
+SUITE(faults_overload)

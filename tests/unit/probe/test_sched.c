@@ -458,7 +458,7 @@ START_TEST(test_busy_loop_flagged)
         if (at < 1100) {
             ck_assert_msg(!r.smp[k].flagged, "sample %zu due at %lld ms flagged", k, (long long)at);
             before++;
-        } else if (at >= 1500 && at < 2300) {
+        } else if (at >= 1600 && at < 2300) { /* entered within 2 periods, 3 on a busy machine */
             ck_assert_msg(r.smp[k].flagged, "sample %zu due at %lld ms not flagged", k,
                           (long long)at);
             during++;
@@ -516,16 +516,29 @@ START_TEST(test_shed_and_relax)
     r.hog_from_ms = 500;
     r.hog_to_ms = 3500;
     r.hog_spin_us = 9500;
-    run_for(&f, &r, 7000, 1000);
-    ck_assert_uint_eq(r.nchanges, 4);
+    run_for(&f, &r, 8000, 1000);
+    ck_assert_msg(r.nchanges == 4, "%zu changes of the factor, the last to %u at %llu ms",
+                  r.nchanges, r.nchanges ? r.changes[r.nchanges - 1].o.factor : 1,
+                  r.nchanges ? (unsigned long long)r.changes[r.nchanges - 1].at_ms : 0ULL);
     for (size_t c = 0; c < 4; c++) {
         ck_assert_uint_eq(r.changes[c].o.factor, want[c]);
-        /* the cause stays the last overloaded second's until shedding is over */
-        ck_assert_int_eq(r.changes[c].o.cause, c < 3 ? SCHED_CAUSE_BUSY : SCHED_CAUSE_NONE);
+        /* the cause stays the last overloaded second's until shedding is over: the loop (busy,
+         * or starved when a neighbour takes the CPU from the spinning thread) */
+        if (c < 3)
+            ck_assert_msg(r.changes[c].o.cause == SCHED_CAUSE_BUSY ||
+                              r.changes[c].o.cause == SCHED_CAUSE_STARVED,
+                          "change %zu: cause %s", c, sched_cause_str(r.changes[c].o.cause));
+        else
+            ck_assert_int_eq(r.changes[c].o.cause, SCHED_CAUSE_NONE);
     }
     ck_assert_msg(r.changes[0].at_ms >= 1500 && r.changes[0].at_ms < 2600, "shed at %llu ms",
                   (unsigned long long)r.changes[0].at_ms);
-    ck_assert_uint_ge(r.changes[2].at_ms, 3500 + 1000);
+    /* relaxed once the spinning stopped (a second that saw its last 0.4 s may already be quiet:
+     * under 40 % busy) */
+    ck_assert_msg(r.changes[2].at_ms >= 3500, "factor %u at %llu ms, %u at %llu, %u at %llu",
+                  r.changes[0].o.factor, (unsigned long long)r.changes[0].at_ms,
+                  r.changes[1].o.factor, (unsigned long long)r.changes[1].at_ms,
+                  r.changes[2].o.factor, (unsigned long long)r.changes[2].at_ms);
     ck_assert_int_eq(r.recheck_shedding, -EAGAIN);
     for (size_t i = 0; i < f.cfg.nprobes; i++) {
         uint64_t iv = f.probes[i].interval_ms, off = sched_offset_ms(f.probes[i].id, iv);
