@@ -2139,7 +2139,7 @@ END_TEST
  * replayed, the writer works. */
 static const struct {
     const char *name;
-    const char *text; /* T: a time on a 10 s boundary */
+    const char *text; /* T: a time on a 10 s boundary, U: 3 s after it */
     int line;
     const char *msg;
 } bad_journals[] = {
@@ -2151,7 +2151,7 @@ static const struct {
      "the end line counts 2 samples, 1 read"},
     {"bad kind", "vigie-journal 1\nalpha 10 T great 0 1 1 1 1 1 1\nend 1\n", 2,
      "expected ok, failed, flagged or missed"},
-    {"off the step", "vigie-journal 1\nalpha 7 T ok 0 1 1 1 1 1 1\nend 1\n", 2,
+    {"off the step", "vigie-journal 1\nalpha 10 U ok 0 1 1 1 1 1 1\nend 1\n", 2,
      "expected a time on a step boundary"},
     {"a field short", "vigie-journal 1\nalpha 10 T ok 0 1 1 1 1 1\nend 1\n", 2,
      "expected 6 durations"},
@@ -2175,8 +2175,9 @@ START_TEST(test_journal_bad)
     /* T: a time on the step */
     snprintf(t, sizeof(t), "%lld", (long long)(time(NULL) / 3600 * 3600));
     for (const char *q = src; *q && n + 32 < sizeof(text); q++) {
-        if (*q == 'T' && (q == src || q[-1] == ' ')) {
-            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", t);
+        if ((*q == 'T' || *q == 'U') && (q == src || q[-1] == ' ')) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%lld",
+                                  strtoll(t, NULL, 10) + (*q == 'U' ? 3 : 0));
             continue;
         }
         text[n++] = *q;
